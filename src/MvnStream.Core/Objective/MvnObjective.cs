@@ -33,7 +33,11 @@ public static class MvnObjective
         return Evaluate(stats.Weight, stats.Mean, stats.Scatter, theta, gradMu, gradLambda);
     }
 
-    /// <summary>As <see cref="Evaluate(SufficientStatistics, MvnParameters, Span{double}, Span{double})"/>, from (n, xbar, M) directly.</summary>
+    /// <summary>
+    /// As <see cref="Evaluate(SufficientStatistics, MvnParameters, Span{double}, Span{double})"/>, from (n, xbar, M) directly.
+    /// With n = 0 this is the scatter term alone, 1/2 tr(S^-1 M) and its gradient -S^-1 M S^-1 Lambda: J is linear
+    /// in M, which is how a regularised scatter M + dM is added on top of a data term.
+    /// </summary>
     public static double Evaluate(double n, ReadOnlySpan<double> mean, ReadOnlySpan<double> scatter, MvnParameters theta,
         Span<double> gradMu, Span<double> gradLambda)
     {
@@ -44,12 +48,6 @@ public static class MvnObjective
         bool wantGrad = !gradMu.IsEmpty || !gradLambda.IsEmpty;
         if (wantGrad && (gradMu.Length != d || gradLambda.Length != d * d))
             throw new ArgumentException($"gradient buffers must have lengths {d} and {d * d}");
-
-        if (n == 0)
-        {
-            if (wantGrad) { gradMu.Clear(); gradLambda.Clear(); }
-            return 0;
-        }
 
         var pool = ArrayPool<double>.Shared;
         double[] l = pool.Rent(d * d), g = pool.Rent(d * d), u = pool.Rent(d);

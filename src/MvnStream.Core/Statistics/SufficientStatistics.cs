@@ -151,13 +151,13 @@ public sealed class SufficientStatistics
         }
         if (Weight == 0)
         {
-            long c = Count;
+            long counted = Count;
             other._mean.CopyTo(_mean, 0);
             other._scatter.CopyTo(_scatter, 0);
             other._third.CopyTo(_third, 0);
             FourthMoment = other.FourthMoment;
             Weight = other.Weight;
-            Count = c + other.Count;
+            Count = counted + other.Count;
             return;
         }
 

@@ -1,0 +1,36 @@
+namespace MvnStream.Core.Solvers;
+
+/// <summary>Runs the iterative solver named in the options from a starting point (warm start).</summary>
+public static class Minimizer
+{
+    /// <summary>
+    /// Minimises <paramref name="f"/> from <paramref name="x0"/>. Returns the best point found; a run
+    /// ended by the iteration limit or by <paramref name="cancellationToken"/> says so in
+    /// <see cref="SolverResult.Reason"/> instead of throwing.
+    /// </summary>
+    public static SolverResult Minimize(IDifferentiableFunction f, double[] x0, SolverOptions options,
+        Action<IterationProgress>? progress = null, AdamState? adamState = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(f);
+        ArgumentNullException.ThrowIfNull(x0);
+        ArgumentNullException.ThrowIfNull(options);
+        if (x0.Length != f.Length) throw new ArgumentException($"starting point has {x0.Length} entries, the function takes {f.Length}");
+        if (options.MaxIterations < 0) throw new ArgumentException("MaxIterations must be non-negative");
+        var tracked = new TrackedFunction(f, cancellationToken);
+        try
+        {
+            return options.Kind switch
+            {
+                SolverKind.GradientDescent => GradientDescent.Minimize(tracked, x0, options, progress),
+                SolverKind.Adam => Adam.Minimize(tracked, x0, options, adamState, progress),
+                SolverKind.Lbfgs => Lbfgs.Minimize(tracked, x0, options, progress),
+                _ => throw new ArgumentException($"{options.Kind} is not an iterative solver"),
+            };
+        }
+        catch (OperationCanceledException) when (tracked.Evaluations > 0 && double.IsFinite(tracked.BestValue))
+        {
+            return new SolverResult((double[])tracked.BestX.Clone(), tracked.BestValue, tracked.BestGradientNorm,
+                0, tracked.Evaluations, StopReason.Cancelled);
+        }
+    }
+}

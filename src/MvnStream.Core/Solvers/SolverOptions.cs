@@ -1,0 +1,28 @@
+namespace MvnStream.Core.Solvers;
+
+/// <summary>
+/// Stopping rules and step settings. Tolerances apply to the per-row objective J/n and its gradient,
+/// so they do not depend on how many rows were counted.
+/// </summary>
+public sealed record SolverOptions
+{
+    public SolverKind Kind { get; init; } = SolverKind.Lbfgs;
+
+    /// <summary>Iteration limit (an iteration is one accepted step).</summary>
+    public int MaxIterations { get; init; } = 5000;
+
+    /// <summary>Stop when the 2-norm of grad(J/n) is at most this.</summary>
+    public double GradientTolerance { get; init; } = 1e-9;
+
+    /// <summary>Stop when an accepted step changes J/n by at most this times max(|J/n|, 1).</summary>
+    public double RelativeTolerance { get; init; } = 1e-15;
+
+    /// <summary>Adam's initial step size (in parameter units).</summary>
+    public double LearningRate { get; init; } = 0.05;
+
+    /// <summary>Adam: iterations without improvement before the step size halves.</summary>
+    public int AdamPatience { get; init; } = 10;
+
+    /// <summary>L-BFGS: number of correction pairs kept.</summary>
+    public int LbfgsMemory { get; init; } = 10;
+}
