@@ -44,13 +44,13 @@ internal static class Lbfgs
                 var minimizer = new LimitedMemoryBfgsMinimizer(o.GradientTolerance, 1e-15, o.RelativeTolerance, o.LbfgsMemory, remaining);
                 var result = minimizer.FindMinimum(objective, start);
                 iterations += result.Iterations;
-                reason = result.ReasonForExit switch
-                {
-                    ExitCondition.LackOfProgress => StopReason.NoProgress,
-                    ExitCondition.RelativePoints or ExitCondition.WeakWolfeCriteria
-                        or ExitCondition.StrongWolfeCriteria => StopReason.NoProgress,
-                    _ => StopReason.GradientTolerance,
-                };
+                // MathNet returns (rather than throws) at its iteration limit with ExitCondition.AbsoluteGradient,
+                // so the reason is decided from the gradient we saw, not from its exit condition alone.
+                reason = f.BestGradientNorm <= o.GradientTolerance ? StopReason.GradientTolerance
+                    : result.Iterations >= remaining ? StopReason.MaxIterations
+                    : result.ReasonForExit is ExitCondition.LackOfProgress or ExitCondition.RelativePoints
+                        or ExitCondition.WeakWolfeCriteria or ExitCondition.StrongWolfeCriteria ? StopReason.NoProgress
+                    : StopReason.RelativeChange;
                 break;
             }
             catch (OperationCanceledException)
@@ -81,8 +81,6 @@ internal static class Lbfgs
                 start = Vector<double>.Build.Dense((double[])f.BestX.Clone());
             }
         }
-        if (reason == StopReason.GradientTolerance && f.BestGradientNorm > o.GradientTolerance)
-            reason = StopReason.RelativeChange;
         return new SolverResult((double[])f.BestX.Clone(), f.BestValue, f.BestGradientNorm, Math.Max(iterations, 1), f.Evaluations, reason);
     }
 }

@@ -11,13 +11,18 @@ internal static class Draw
         return Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
     }
 
-    /// <summary>A random lower-triangular factor with diagonal in [0.5, 1.5] (well conditioned).</summary>
+    /// <summary>
+    /// A random lower-triangular factor with diagonal in [0.5, 1.5] and off-diagonal entries
+    /// offDiagonalScale * N(0, 1/d): scaled by 1/sqrt(d) so that the condition number of L L^T stays
+    /// moderate as d grows (unscaled random triangular matrices are exponentially ill-conditioned).
+    /// </summary>
     public static double[] LowerFactor(Random r, int d, double offDiagonalScale = 0.3)
     {
         var l = new double[d * d];
+        double scale = offDiagonalScale / Math.Sqrt(Math.Max(d, 1));
         for (int i = 0; i < d; i++)
         {
-            for (int j = 0; j < i; j++) l[i * d + j] = offDiagonalScale * Normal(r);
+            for (int j = 0; j < i; j++) l[i * d + j] = scale * Normal(r);
             l[i * d + i] = 0.5 + r.NextDouble();
         }
         return l;
@@ -55,7 +60,7 @@ internal static class Draw
         if (p == Parameterization.Full)
             for (int i = 0; i < d; i++)
                 for (int j = i + 1; j < d; j++)
-                    l[i * d + j] = 0.3 * Normal(r);
+                    l[i * d + j] = 0.3 / Math.Sqrt(d) * Normal(r);
         return new MvnParameters(Vector(r, d, muScale), l, p);
     }
 

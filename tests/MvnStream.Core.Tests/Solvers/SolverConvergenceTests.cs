@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using MvnStream.Core.Fitting;
+using MvnStream.Core.Model;
+using MvnStream.Core.Objective;
+using MvnStream.Core.Solvers;
+using MvnStream.Core.Statistics;
+using MvnStream.Core.Tests.Support;
+using Xunit.Abstractions;
+
+namespace MvnStream.Core.Tests.Solvers;
+
+/// <summary>Every iterative solver reaches the closed-form optimum J* (the oracle) from a random start.</summary>
+public sealed class SolverConvergenceTests(ITestOutputHelper output)
+{
+    public static IEnumerable<object[]> Cases() =>
+        from d in new[] { 10, 50 }
+        from s in new[] { SolverKind.Lbfgs, SolverKind.GradientDescent, SolverKind.Adam }
+        from p in new[] { Parameterization.LowerTriangular, Parameterization.Full }
+        where !(p == Parameterization.Full && d == 50 && s != SolverKind.Lbfgs)
+        select new object[] { d, s, p };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Iterative_solver_reaches_the_closed_form_optimum_from_a_random_start(int d, SolverKind solver, Parameterization p)
+    {
+        int seed = 31 * d + (int)solver * 3 + (int)p;
+        var r = new Random(seed);
+        int n = 20 * d;
+        var rows = Draw.Rows(r, n, Draw.Vector(r, d, 2), Draw.LowerFactor(r, d, 0.5));
+        var stats = new SufficientStatistics(d);
+        stats.AddBatch(rows, n);
+        // A start far from the optimum: random mean, random factor.
+        var start = Draw.Theta(r, d, p, 3);
+        var options = new FitOptions
+        {
+            Parameterization = p,
+            Start = start,
+            Solver = new SolverOptions { Kind = solver, MaxIterations = 200_000, GradientTolerance = 1e-10, RelativeTolerance = 0 },
+        };
+        var sw = Stopwatch.StartNew();
+        var fit = MvnFitter.Fit(stats, options);
+        double jStar = MvnObjective.OptimalValue(stats.Weight, stats.Scatter, d);
+        double j = MvnObjective.Evaluate(stats, fit.Theta, default, default);
+        double rel = Math.Abs(j - jStar) / Math.Abs(jStar);
+        output.WriteLine($"seed {seed} d={d} {solver} {p}: {fit.Iterations} iterations, {fit.Evaluations} evaluations, {fit.Reason}, |J-J*|/|J*| = {rel:E2}, {sw.ElapsedMilliseconds} ms");
+        Assert.True(rel < 1e-9, $"seed {seed}: |J - J*|/|J*| = {rel:E3} after {fit.Iterations} iterations ({fit.Reason})");
+        Assert.True(Math.Abs(fit.GapPerRow * n - (j - jStar)) <= 1e-9 * Math.Abs(jStar), "reported gap disagrees with J - J*");
+        // The covariance is identified (Lambda only up to rotation/signs): compare S with M/n.
+        var s = fit.Theta.Covariance();
+        var sStar = stats.Scatter.ToArray().Select(v => v / n).ToArray();
+        Assert.True(Draw.RelativeError(s, sStar) < 1e-4, $"seed {seed}: S differs from M/n by {Draw.RelativeError(s, sStar):E2}");
+        Assert.True(Draw.RelativeError(fit.Theta.Mu, stats.Mean) < 1e-4, $"seed {seed}: mu differs from xbar");
+    }
+
+    [Fact]
+    public void Gradient_is_zero_and_J_equals_J_star_at_the_closed_form()
+    {
+        const int seed = 99, d = 7, n = 100;
+        var r = new Random(seed);
+        var stats = new SufficientStatistics(d);
+        stats.AddBatch(Draw.Rows(r, n, Draw.Vector(r, d), Draw.LowerFactor(r, d)), n);
+        foreach (var p in new[] { Parameterization.LowerTriangular, Parameterization.Full })
+        {
+            var fit = MvnFitter.Fit(stats, new FitOptions { Parameterization = p, Solver = new SolverOptions { Kind = SolverKind.ClosedForm } });
+            var gm = new double[d];
+            var gl = new double[d * d];
+            double j = MvnObjective.Evaluate(stats, fit.Theta, gm, gl);
+            double jStar = MvnObjective.OptimalValue(stats.Weight, stats.Scatter, d);
+            Assert.True(Math.Abs(j - jStar) <= 1e-13 * Math.Abs(jStar), $"seed {seed} {p}: J {j:R} vs J* {jStar:R}");
+            // Gradient entries are O(n) sums that cancel at the optimum: compare with n * eps * cond.
+            double g = Math.Sqrt(gm.Sum(v => v * v) + gl.Sum(v => v * v));
+            Assert.True(g <= 1e-10 * n, $"seed {seed} {p}: |grad J| = {g:E2} at the closed form");
+            Assert.Equal(0, fit.GapPerRow, 12);
+        }
+    }
+
+    [Fact]
+    public void Warm_start_at_the_optimum_stops_immediately()
+    {
+        const int seed = 5, d = 4, n = 80;
+        var r = new Random(seed);
+        var stats = new SufficientStatistics(d);
+        stats.AddBatch(Draw.Rows(r, n, Draw.Vector(r, d), Draw.LowerFactor(r, d)), n);
+        var exact = MvnFitter.Fit(stats, new FitOptions { Solver = new SolverOptions { Kind = SolverKind.ClosedForm } });
+        var warm = MvnFitter.Fit(stats, new FitOptions { Start = exact.Theta, Solver = new SolverOptions { Kind = SolverKind.Lbfgs, GradientTolerance = 1e-8 } });
+        Assert.True(warm.Iterations <= 1, $"seed {seed}: {warm.Iterations} iterations from the optimum");
+        Assert.Equal(StopReason.GradientTolerance, warm.Reason);
+    }
+
+    [Fact]
+    public void Iteration_limit_is_reported_not_hidden()
+    {
+        const int seed = 6, d = 10, n = 200;
+        var r = new Random(seed);
+        var stats = new SufficientStatistics(d);
+        stats.AddBatch(Draw.Rows(r, n, Draw.Vector(r, d), Draw.LowerFactor(r, d, 0.8)), n);
+        foreach (var kind in new[] { SolverKind.GradientDescent, SolverKind.Adam, SolverKind.Lbfgs })
+        {
+            var fit = MvnFitter.Fit(stats, new FitOptions { Start = Draw.Theta(r, d, Parameterization.LowerTriangular, 3), Solver = new SolverOptions { Kind = kind, MaxIterations = 3 } });
+            Assert.True(fit.Reason == StopReason.MaxIterations, $"seed {seed} {kind}: stopped with {fit.Reason} after {fit.Iterations} iterations");
+            Assert.False(fit.Converged);
+            Assert.True(fit.GapPerRow > 0, $"{kind}: gap {fit.GapPerRow}");
+        }
+    }
+
+    [Fact]
+    public void Cancellation_returns_the_best_point_so_far()
+    {
+        const int seed = 8, d = 20, n = 400;
+        var r = new Random(seed);
+        var stats = new SufficientStatistics(d);
+        stats.AddBatch(Draw.Rows(r, n, Draw.Vector(r, d), Draw.LowerFactor(r, d)), n);
+        using var cts = new CancellationTokenSource();
+        int seen = 0;
+        var fit = MvnFitter.Fit(stats,
+            new FitOptions { Start = Draw.Theta(r, d, Parameterization.LowerTriangular, 3), Solver = new SolverOptions { Kind = SolverKind.GradientDescent } },
+            _ => { if (++seen == 5) cts.Cancel(); }, cts.Token);
+        Assert.Equal(StopReason.Cancelled, fit.Reason);
+        Assert.True(double.IsFinite(fit.NllPerRow));
+    }
+}
