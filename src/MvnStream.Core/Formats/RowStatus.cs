@@ -1,0 +1,11 @@
+namespace MvnStream.Core.Formats;
+
+/// <summary>The outcome of parsing one text row; anything but <see cref="Ok"/> rejects it.</summary>
+internal enum RowStatus : byte
+{
+    Ok,
+    Empty,
+    WrongCount,
+    NotANumber,
+    NonFinite,
+}
