@@ -1,0 +1,214 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
+using MvnStream.Core.Numerics;
+using MvnStream.Core.Statistics;
+
+namespace MvnStream.Benchmarks;
+
+/// <summary>
+/// Statistics accumulation throughput (rows per second, single thread) for one block of
+/// <see cref="Rows"/> rows of dimension <see cref="D"/>, all methods on the same fixed-seed data:
+/// <list type="bullet">
+/// <item>Naive: per-row outer products of the centred block, full d x d update per row, plain loops.</item>
+/// <item>OpenBlas (baseline): cblas_dsyrk on the centred block, lower triangle, one thread.</item>
+/// <item>Syrk: our <see cref="Syrk.AccumulateLower"/> on the centred block.</item>
+/// <item>SyrkReference: the row-by-row reference kernel it replaced (for the record).</item>
+/// <item>AddBatch: the whole <see cref="SufficientStatistics.AddBatch"/> on the raw block (weighted mean
+/// with correction pass, centring, |z|^2 moments, rank-k update, mirror, merge).</item>
+/// </list>
+/// The first four start from the already-centred block Z; AddBatch starts from the raw rows.
+/// Ratio is relative to OpenBLAS for the same (D, Rows); Rows/s = Rows / Mean.
+/// Requires OpenBLAS (Debian: <c>apt-get install libopenblas0</c>); without it the OpenBlas case fails
+/// with a message saying so and the run exits non-zero.
+/// </summary>
+[Config(typeof(AccumulationConfig))]
+[MemoryDiagnoser(displayGenColumns: false)]
+public class AccumulationBenchmarks
+{
+    private const int Seed = 20240613;
+
+    private double[] _raw = [];
+    private double[] _centred = [];
+    private double[] _m = [];
+    private SufficientStatistics _stats = null!;
+
+    [Params(16, 64, 256)]
+    public int D { get; set; }
+
+    /// <summary>Rows per block; the ingest path passes blocks of 4096 rows.</summary>
+    [Params(512, 4096)]
+    public int Rows { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        OpenBlas.EnsureSingleThreaded();
+
+        int d = D, k = Rows;
+        var rnd = new Random(Seed);
+        // Columns with their own offset and scale, and some correlation, so centring matters.
+        var offset = new double[d];
+        var scale = new double[d];
+        for (int j = 0; j < d; j++)
+        {
+            offset[j] = 100 * (rnd.NextDouble() - 0.5);
+            scale[j] = 0.1 + 3 * rnd.NextDouble();
+        }
+        _raw = new double[k * d];
+        for (int r = 0; r < k; r++)
+        {
+            double common = Gaussian(rnd);
+            for (int j = 0; j < d; j++)
+                _raw[r * d + j] = offset[j] + scale[j] * (Gaussian(rnd) + 0.5 * common);
+        }
+
+        var mean = new double[d];
+        for (int r = 0; r < k; r++)
+            for (int j = 0; j < d; j++) mean[j] += _raw[r * d + j];
+        for (int j = 0; j < d; j++) mean[j] /= k;
+        _centred = new double[k * d];
+        for (int r = 0; r < k; r++)
+            for (int j = 0; j < d; j++) _centred[r * d + j] = _raw[r * d + j] - mean[j];
+
+        _m = new double[d * d];
+        _stats = new SufficientStatistics(d);
+    }
+
+    private static double Gaussian(Random rnd)
+    {
+        double u1 = 1.0 - rnd.NextDouble(), u2 = rnd.NextDouble();
+        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
+    }
+
+    /// <summary>(a) Per-row outer products, full d x d update per row, plain scalar loops.</summary>
+    [Benchmark(Description = "Naive outer products")]
+    public void Naive()
+    {
+        int d = D, k = Rows;
+        var z = _centred;
+        var m = _m;
+        for (int r = 0; r < k; r++)
+        {
+            int row = r * d;
+            for (int i = 0; i < d; i++)
+            {
+                double zi = z[row + i];
+                int mi = i * d;
+                for (int j = 0; j < d; j++) m[mi + j] += zi * z[row + j];
+            }
+        }
+    }
+
+    /// <summary>(b) OpenBLAS cblas_dsyrk(RowMajor, Lower, Trans, n = d, k = rows, 1, Z, d, 1, M, d), one thread.</summary>
+    [Benchmark(Baseline = true, Description = "OpenBLAS dsyrk")]
+    public unsafe void OpenBlasDsyrk()
+    {
+        fixed (double* z = _centred, m = _m)
+            OpenBlas.Dsyrk(OpenBlas.RowMajor, OpenBlas.Lower, OpenBlas.Trans, D, Rows, 1.0, z, D, 1.0, m, D);
+    }
+
+    /// <summary>(c) Our blocked kernel.</summary>
+    [Benchmark(Description = "Syrk.AccumulateLower")]
+    public void Syrk_AccumulateLower() => Syrk.AccumulateLower(_centred, Rows, D, _m);
+
+    /// <summary>The reference kernel (row-by-row vectorised axpy), what AccumulateLower called before.</summary>
+    [Benchmark(Description = "Syrk reference kernel")]
+    public void Syrk_Reference() => Syrk.AccumulateLowerReference(_centred, Rows, D, _m);
+
+    /// <summary>(d) The whole ingest step: SufficientStatistics.AddBatch on the raw block.</summary>
+    [Benchmark(Description = "SufficientStatistics.AddBatch")]
+    public void AddBatch() => _stats.AddBatch(_raw, Rows);
+}
+
+/// <summary>Adds the Rows/s column to BenchmarkDotNet's default columns (Mean, Error, Ratio, ...).</summary>
+public sealed class AccumulationConfig : ManualConfig
+{
+    public AccumulationConfig()
+    {
+        AddColumn(new RowsPerSecondColumn());
+        SummaryStyle = SummaryStyle.Default.WithRatioStyle(RatioStyle.Value);
+    }
+}
+
+/// <summary>
+/// Rows per second = value of the benchmark's <c>Rows</c> parameter / Mean (BenchmarkDotNet's Mean is
+/// per operation). Reusable by any benchmark class with an integer <c>Rows</c> parameter.
+/// </summary>
+public sealed class RowsPerSecondColumn : IColumn
+{
+    public string Id => nameof(RowsPerSecondColumn);
+    public string ColumnName => "Rows/s";
+    public bool AlwaysShow => true;
+    public ColumnCategory Category => ColumnCategory.Custom;
+    public int PriorityInCategory => 0;
+    public bool IsNumeric => true;
+    public UnitType UnitType => UnitType.Dimensionless;
+    public string Legend => "Rows processed per second (Rows / Mean), in millions (M) or thousands (k)";
+
+    public bool IsAvailable(Summary summary) => true;
+    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, summary.Style);
+
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+    {
+        var stats = summary[benchmarkCase]?.ResultStatistics;
+        var rowsParameter = benchmarkCase.Parameters.Items.FirstOrDefault(p => p.Name == "Rows");
+        if (stats is null || rowsParameter?.Value is null || !(stats.Mean > 0)) return "NA";
+        double rows = Convert.ToDouble(rowsParameter.Value, CultureInfo.InvariantCulture);
+        double perSecond = rows / (stats.Mean * 1e-9);
+        return perSecond >= 1e6
+            ? (perSecond / 1e6).ToString("F2", CultureInfo.InvariantCulture) + " M"
+            : (perSecond / 1e3).ToString("F1", CultureInfo.InvariantCulture) + " k";
+    }
+
+    public override string ToString() => ColumnName;
+}
+
+/// <summary>P/Invoke into Debian's OpenBLAS (package libopenblas0), pinned to one thread.</summary>
+internal static unsafe class OpenBlas
+{
+    private const string Library = "libopenblas.so.0";
+    internal const int RowMajor = 101;  // CblasRowMajor
+    internal const int Lower = 122;     // CblasLower
+    internal const int Trans = 112;     // CblasTrans
+
+    [DllImport(Library, EntryPoint = "cblas_dsyrk")]
+    internal static extern void Dsyrk(int order, int uplo, int trans, int n, int k, double alpha,
+        double* a, int lda, double beta, double* c, int ldc);
+
+    [DllImport(Library, EntryPoint = "openblas_set_num_threads")]
+    private static extern void SetNumThreads(int threads);
+
+    [DllImport(Library, EntryPoint = "openblas_get_num_threads")]
+    private static extern int GetNumThreads();
+
+    [DllImport(Library, EntryPoint = "openblas_get_corename")]
+    private static extern IntPtr GetCoreName();
+
+    [DllImport(Library, EntryPoint = "openblas_get_config")]
+    private static extern IntPtr GetConfig();
+
+    /// <summary>Loads OpenBLAS, sets one thread and prints its build; throws a clear error if it is missing.</summary>
+    internal static void EnsureSingleThreaded()
+    {
+        try
+        {
+            SetNumThreads(1);
+            int threads = GetNumThreads();
+            if (threads != 1)
+                throw new InvalidOperationException($"OpenBLAS reports {threads} threads after openblas_set_num_threads(1); the baseline must be single-threaded.");
+            Console.WriteLine($"// OpenBLAS: {Marshal.PtrToStringAnsi(GetConfig())}, core {Marshal.PtrToStringAnsi(GetCoreName())}, threads {threads}");
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException)
+        {
+            throw new InvalidOperationException(
+                $"OpenBLAS could not be loaded ({Library}: {e.Message}). The OpenBLAS baseline of {nameof(AccumulationBenchmarks)} " +
+                "needs it: install it with `apt-get install libopenblas0` (Debian/Ubuntu), or exclude these benchmarks with --filter.", e);
+        }
+    }
+}
