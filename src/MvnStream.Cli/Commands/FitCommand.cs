@@ -1,0 +1,169 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using MvnStream.Core;
+using MvnStream.Core.Fitting;
+using MvnStream.Core.Formats;
+using MvnStream.Core.Ingest;
+using MvnStream.Core.Model;
+using MvnStream.Core.Solvers;
+
+namespace MvnStream.Cli.Commands;
+
+/// <summary><c>mvnstream fit FILE</c>: statistics in one streaming pass, then the closed form or an iterative solver.</summary>
+internal static class FitCommand
+{
+    public static Command Create()
+    {
+        var file = new Argument<string>("file") { Description = "Data file: csv, f64 or json (see --format)." };
+        var output = new Option<string>("--out", "-o") { Description = "Where to write the model (JSON).", DefaultValueFactory = _ => "model.json", HelpName = "PATH" };
+        var format = CommonOptions.Format();
+        var dim = CommonOptions.Dim();
+        var onBadRow = CommonOptions.OnBadRow();
+        var solver = new Option<string>("--solver") { Description = "closed-form (exact: mu = xbar, S = M/n), gd (gradient descent, Barzilai-Borwein step + Armijo backtracking), adam, or lbfgs (MathNet L-BFGS).", DefaultValueFactory = _ => "lbfgs", HelpName = "closed-form|gd|adam|lbfgs" };
+        var param = new Option<string>("--param") { Description = "Covariance factor: tril (lower-triangular Lambda, the Cholesky form; unique up to column signs) or full (the seed's full Lambda, unique only up to rotation).", DefaultValueFactory = _ => "tril", HelpName = "tril|full" };
+        var maxIter = new Option<int>("--max-iter") { Description = "Iteration limit of the iterative solvers; reaching it is reported, with the gap left.", DefaultValueFactory = _ => 5000, HelpName = "N" };
+        var tolerance = new Option<double>("--tolerance") { Description = "Stop when the 2-norm of the gradient of J/n is at most this.", DefaultValueFactory = _ => 1e-9, HelpName = "TOL" };
+        var relTolerance = new Option<double>("--rel-tolerance") { Description = "Also stop when a step changes J/n by at most this times max(|J/n|, 1).", DefaultValueFactory = _ => 1e-15, HelpName = "RTOL" };
+        var learningRate = new Option<double>("--learning-rate") { Description = "Adam's initial step size (halved whenever progress stalls).", DefaultValueFactory = _ => 0.05, HelpName = "LR" };
+        var ridge = new Option<double>("--ridge") { Description = "Fit S + eps I instead of S (for singular or ill-conditioned data).", DefaultValueFactory = _ => 0.0, HelpName = "EPS" };
+        var shrinkage = new Option<string>("--shrinkage") { Description = "Shrink S towards (tr S / d) I: auto (Ledoit-Wolf intensity from the statistics), none, or a fixed intensity in [0, 1].", DefaultValueFactory = _ => "none", HelpName = "auto|none|RHO" };
+        var threads = new Option<int>("--threads") { Description = "Threads reading the file (each reads a byte range; statistics merge exactly).", DefaultValueFactory = _ => Environment.ProcessorCount, HelpName = "N" };
+        var quiet = CommonOptions.Quiet();
+        var json = CommonOptions.Json();
+
+        var cmd = new Command("fit", "Fit mu and Lambda (S = Lambda Lambda^T) to a data file and write the model JSON.")
+        {
+            file, output, format, dim, onBadRow, solver, param, maxIter, tolerance, relTolerance, learningRate, ridge, shrinkage, threads, quiet, json,
+        };
+        cmd.SetAction((pr, ct) => Task.FromResult(Run(new FitArgs(
+            pr.GetValue(file)!, pr.GetValue(output)!, pr.GetValue(format), pr.GetValue(dim), pr.GetValue(onBadRow)!,
+            pr.GetValue(solver)!, pr.GetValue(param)!, pr.GetValue(maxIter), pr.GetValue(tolerance), pr.GetValue(relTolerance),
+            pr.GetValue(learningRate), pr.GetValue(ridge), pr.GetValue(shrinkage)!, pr.GetValue(threads), pr.GetValue(quiet), pr.GetValue(json)), ct)));
+        return cmd;
+    }
+
+    internal sealed record FitArgs(string File, string Out, string? Format, int? Dim, string OnBadRow, string Solver, string Param,
+        int MaxIter, double Tolerance, double RelTolerance, double LearningRate, double Ridge, string Shrinkage, int Threads, bool Quiet, bool Json);
+
+    private static int Run(FitArgs a, CancellationToken ct)
+    {
+        var progress = new ConsoleProgress(a.Quiet);
+        try
+        {
+            if (!File.Exists(a.File)) throw new UsageException($"data file '{a.File}' does not exist");
+            if (a.MaxIter < 0) throw new UsageException($"--max-iter {a.MaxIter}: must be >= 0");
+            if (!(a.Tolerance >= 0)) throw new UsageException($"--tolerance {a.Tolerance}: must be >= 0");
+            if (a.Threads <= 0) throw new UsageException($"--threads {a.Threads}: must be positive");
+            RowReaderOptions readerOptions;
+            try { readerOptions = CommonOptions.ReaderOptions(a.File, a.Format, a.Dim, a.OnBadRow); }
+            catch (FormatException e) { throw new UsageException(e.Message); }
+            var options = new FitOptions
+            {
+                Parameterization = CommonOptions.Param(a.Param),
+                Regularization = CommonOptions.Regularization(a.Ridge, a.Shrinkage),
+                Solver = new SolverOptions
+                {
+                    Kind = CommonOptions.Solver(a.Solver),
+                    MaxIterations = a.MaxIter,
+                    GradientTolerance = a.Tolerance,
+                    RelativeTolerance = a.RelTolerance,
+                    LearningRate = a.LearningRate,
+                },
+            };
+
+            var label = "read " + Path.GetFileName(a.File);
+            var ingest = ShardAccumulator.AccumulateFile(a.File, readerOptions, a.Threads, p => progress.Ingest(label, p), ct);
+            foreach (var r in ingest.Rejections) progress.Line("skipped " + r);
+            if (ingest.RowsRejected > ingest.Rejections.Count)
+                progress.Line($"... and {ingest.RowsRejected - ingest.Rejections.Count} more skipped rows");
+
+            var stats = ingest.Statistics;
+            FitProgress last = default;
+            var fit = MvnFitter.Fit(stats, options, p => { last = p; progress.Iteration(p); }, ct);
+            if (fit.Iterations > 0 && last.Iteration > 0) progress.Iteration(last, force: true);
+
+            var model = new MvnModel
+            {
+                Theta = fit.Theta,
+                N = stats.Count,
+                Solver = fit.Solver.ToName(),
+                Iterations = fit.Iterations,
+                NllPerRow = fit.NllPerRow,
+                Gap = fit.GapPerRow,
+                RejectedRows = ingest.RowsRejected,
+            };
+            model.Save(a.Out);
+            Report(a, ingest, fit, progress);
+            if (fit.Reason == StopReason.Cancelled)
+            {
+                Console.Error.WriteLine($"mvnstream fit: stopped by Ctrl-C after {fit.Iterations} iterations; the best model so far (gap {fit.GapPerRow:E3} per row) was written to {a.Out}");
+                return ExitCodes.Cancelled;
+            }
+            return ExitCodes.Ok;
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("mvnstream fit: stopped by Ctrl-C while reading; no model was written");
+            return ExitCodes.Cancelled;
+        }
+        catch (UsageException e) { return Fail(e.Message, ExitCodes.Usage); }
+        catch (BadRowException e) { return Fail(e.Message, ExitCodes.BadInput); }
+        catch (InvalidDataException e) { return Fail(e.Message, ExitCodes.BadInput); }
+        catch (DegenerateDataException e) { return Fail($"cannot fit {a.File}: {e.Message}", ExitCodes.Degenerate); }
+        catch (IOException e) { return Fail(e.Message, ExitCodes.Failure); }
+        catch (UnauthorizedAccessException e) { return Fail(e.Message, ExitCodes.Failure); }
+    }
+
+    private static int Fail(string message, int code)
+    {
+        Console.Error.WriteLine("mvnstream fit: " + message);
+        return code;
+    }
+
+    private static void Report(FitArgs a, IngestResult ingest, FitResult fit, ConsoleProgress progress)
+    {
+        var stats = ingest.Statistics;
+        string status = fit.Reason switch
+        {
+            StopReason.ClosedForm => "exact (closed form)",
+            StopReason.GradientTolerance => "converged (gradient tolerance)",
+            StopReason.RelativeChange => "converged (relative change)",
+            StopReason.NoProgress => "converged (no further decrease at working precision)",
+            StopReason.MaxIterations => "NOT converged: iteration limit reached",
+            _ => "stopped by Ctrl-C",
+        };
+        if (a.Json)
+        {
+            var o = new JsonObject
+            {
+                ["file"] = a.File,
+                ["model"] = Path.GetFullPath(a.Out),
+                ["dimension"] = stats.Dimension,
+                ["n"] = stats.Count,
+                ["rejectedRows"] = ingest.RowsRejected,
+                ["solver"] = fit.Solver.ToName(),
+                ["parameterization"] = fit.Theta.Parameterization.ToName(),
+                ["iterations"] = fit.Iterations,
+                ["evaluations"] = fit.Evaluations,
+                ["stopReason"] = fit.Reason.ToString(),
+                ["converged"] = fit.Converged,
+                ["nllPerRow"] = fit.NllPerRow,
+                ["gap"] = fit.GapPerRow,
+                ["gradientNorm"] = fit.GradientNorm,
+                ["regularization"] = fit.Regularization.ToString(),
+                ["shrinkage"] = fit.ShrinkageUsed,
+                ["readSeconds"] = ingest.Elapsed.TotalSeconds,
+                ["solveSeconds"] = fit.Elapsed.TotalSeconds,
+                ["rowsPerSecond"] = ingest.Elapsed.TotalSeconds > 0 ? stats.Count / ingest.Elapsed.TotalSeconds : null,
+            };
+            Console.Out.WriteLine(o.ToJsonString());
+            return;
+        }
+        if (progress.Quiet) return;
+        Console.Out.WriteLine(ConsoleProgress.Inv($"fitted d={stats.Dimension} n={stats.Count:N0} ({ingest.RowsRejected:N0} rejected) with {fit.Solver.ToName()} ({fit.Theta.Parameterization.ToName()}): {fit.Iterations} iterations, {status}"));
+        Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {fit.NllPerRow:F12}  J - J* = {fit.GapPerRow:E3} per row  |grad| = {fit.GradientNorm:E3}"));
+        if (!fit.Regularization.IsNone)
+            Console.Out.WriteLine($"regularisation: {fit.Regularization}" + (fit.ShrinkageUsed is { } rho ? ConsoleProgress.Inv($" (intensity {rho:F6})") : ""));
+        Console.Out.WriteLine(ConsoleProgress.Inv($"read {ingest.Elapsed.TotalSeconds:F2} s ({stats.Count / Math.Max(ingest.Elapsed.TotalSeconds, 1e-9):N0} rows/s), solve {fit.Elapsed.TotalSeconds:F2} s; model written to {a.Out}"));
+    }
+}

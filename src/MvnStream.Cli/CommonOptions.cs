@@ -1,0 +1,74 @@
+using System.CommandLine;
+using MvnStream.Core.Fitting;
+using MvnStream.Core.Formats;
+using MvnStream.Core.Model;
+using MvnStream.Core.Solvers;
+
+namespace MvnStream.Cli;
+
+/// <summary>Options shared by several commands, with their parsing into Core option types.</summary>
+internal static class CommonOptions
+{
+    public static Option<string?> Format() => new("--format")
+    {
+        Description = "Row format: csv (d numbers per line, optional header), f64 (little-endian doubles, needs --dim) or json (array of d numbers per line, or one array of arrays). Default: from the file extension (.csv/.txt, .f64/.bin, .json/.jsonl/.ndjson).",
+        HelpName = "csv|f64|json",
+    };
+
+    public static Option<int?> Dim() => new("--dim")
+    {
+        Description = "Dimension d. Required for f64; for csv and json d comes from the first row and, if given, every row is checked against it.",
+        HelpName = "D",
+    };
+
+    public static Option<string> OnBadRow() => new("--on-bad-row")
+    {
+        Description = "What a bad row (wrong column count, non-numeric, NaN/Inf, empty, truncated) does: fail (stop with its file and line) or skip (count it, report it, go on).",
+        DefaultValueFactory = _ => "fail",
+        HelpName = "fail|skip",
+    };
+
+    public static Option<bool> Quiet() => new("--quiet", "-q") { Description = "No progress lines on stderr." };
+
+    public static Option<bool> Json() => new("--json") { Description = "Print a machine-readable JSON summary on stdout (progress stays on stderr)." };
+
+    public static RowReaderOptions ReaderOptions(string path, string? format, int? dim, string onBadRow)
+    {
+        var f = format is null ? RowFormats.FromExtension(path) : RowFormats.Parse(format);
+        if (dim is { } d && d <= 0) throw new UsageException($"--dim {d}: the dimension must be positive");
+        if (f == RowFormat.F64 && dim is null) throw new UsageException("--format f64 has no header: give the dimension with --dim D");
+        var policy = onBadRow.Trim().ToLowerInvariant() switch
+        {
+            "fail" => BadRowPolicy.Fail,
+            "skip" => BadRowPolicy.Skip,
+            _ => throw new UsageException($"--on-bad-row '{onBadRow}': expected fail or skip"),
+        };
+        return new RowReaderOptions { Format = f, Dimension = dim, OnBadRow = policy };
+    }
+
+    public static SolverKind Solver(string name)
+    {
+        try { return SolverNames.Parse(name); }
+        catch (FormatException e) { throw new UsageException("--solver: " + e.Message); }
+    }
+
+    public static Parameterization Param(string name)
+    {
+        try { return ParameterizationNames.Parse(name); }
+        catch (FormatException e) { throw new UsageException("--param: " + e.Message); }
+    }
+
+    public static Regularization Regularization(double ridge, string shrinkage)
+    {
+        if (ridge < 0 || !double.IsFinite(ridge)) throw new UsageException($"--ridge {ridge}: must be a finite number >= 0");
+        try
+        {
+            var (mode, rho) = Core.Fitting.Regularization.ParseShrinkage(shrinkage);
+            return new Regularization { Ridge = ridge, Shrinkage = mode, ShrinkageIntensity = rho };
+        }
+        catch (FormatException e) { throw new UsageException(e.Message); }
+    }
+}
+
+/// <summary>A command-line mistake: reported with exit code 2.</summary>
+internal sealed class UsageException(string message) : Exception(message);

@@ -1,0 +1,35 @@
+using System.Diagnostics;
+using System.Globalization;
+using MvnStream.Core.Fitting;
+using MvnStream.Core.Ingest;
+
+namespace MvnStream.Cli;
+
+/// <summary>Progress lines on stderr, at most a few per second, so long work shows rows/s, J - J* and elapsed time.</summary>
+internal sealed class ConsoleProgress(bool quiet, TextWriter? writer = null)
+{
+    private readonly TextWriter _w = writer ?? Console.Error;
+    private readonly Stopwatch _sinceLast = Stopwatch.StartNew();
+    private bool _first = true;
+
+    public bool Quiet => quiet;
+
+    public void Line(string text)
+    {
+        if (!quiet) _w.WriteLine(text);
+    }
+
+    public void Ingest(string label, IngestProgress p) => Line(Inv(
+        $"{label}: {p.Rows,12:N0} rows  {p.RowsPerSecond,12:N0} rows/s  {p.MegabytesPerSecond,7:F1} MB/s  {p.Rejected:N0} rejected  {p.Elapsed.TotalSeconds:F1} s"));
+
+    public void Iteration(FitProgress p, bool force = false)
+    {
+        if (quiet) return;
+        if (!force && !_first && _sinceLast.ElapsedMilliseconds < 250) return;
+        _first = false;
+        _sinceLast.Restart();
+        _w.WriteLine(Inv($"iter {p.Iteration,6}  J/n {p.NllPerRow,18:F12}  J-J* {p.GapPerRow,10:E3}/row  |grad| {p.GradientNorm,10:E3}  evals {p.Evaluations,6}  {p.Elapsed.TotalSeconds:F2} s"));
+    }
+
+    public static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,17 @@
+namespace MvnStream.Cli;
+
+/// <summary>Process exit codes, documented in the README.</summary>
+internal static class ExitCodes
+{
+    public const int Ok = 0;
+    /// <summary>A failure not covered below (I/O, cluster, broker).</summary>
+    public const int Failure = 1;
+    /// <summary>Invalid command line or configuration.</summary>
+    public const int Usage = 2;
+    /// <summary>A bad row in the input (with --on-bad-row fail).</summary>
+    public const int BadInput = 3;
+    /// <summary>Singular or degenerate data without the regularisation to fit it.</summary>
+    public const int Degenerate = 4;
+    /// <summary>Stopped by Ctrl-C (work done so far was saved where the command says so).</summary>
+    public const int Cancelled = 130;
+}

@@ -1,0 +1,3 @@
+using MvnStream.Cli;
+
+return await CliApp.RunAsync(args);

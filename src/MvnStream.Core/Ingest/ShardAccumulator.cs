@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using MvnStream.Core.Formats;
+using MvnStream.Core.Statistics;
+
+namespace MvnStream.Core.Ingest;
+
+/// <summary>Rows read so far while accumulating statistics, for progress lines (rows/s, MB/s).</summary>
+public readonly record struct IngestProgress(long Rows, long Rejected, long Bytes, TimeSpan Elapsed)
+{
+    public double RowsPerSecond => Elapsed.TotalSeconds > 0 ? Rows / Elapsed.TotalSeconds : 0;
+    public double MegabytesPerSecond => Elapsed.TotalSeconds > 0 ? Bytes / 1e6 / Elapsed.TotalSeconds : 0;
+}
+
+/// <summary>Statistics of a file or shard with what was rejected on the way.</summary>
+public sealed record IngestResult(SufficientStatistics Statistics, long RowsRejected, IReadOnlyList<RejectedRow> Rejections, long Bytes, TimeSpan Elapsed);
+
+/// <summary>
+/// Reads a file (or several shards of it in parallel) block by block and accumulates sufficient
+/// statistics: memory is one block per thread whatever the file size. With several threads each
+/// shard has its own statistics, merged exactly at the end (DESIGN §1).
+/// </summary>
+public static class ShardAccumulator
+{
+    /// <summary>Learns d from the file (first data row for csv/json; the option for f64).</summary>
+    public static int ProbeDimension(string path, RowReaderOptions options)
+    {
+        if (options.Dimension is { } d) return d;
+        using var reader = RowReader.Open(path, options);
+        return reader.Dimension;
+    }
+
+    /// <summary>Accumulates one shard on the calling thread.</summary>
+    public static IngestResult AccumulateShard(FileShard shard, RowReaderOptions options, Action<long, long, long>? onBlock = null,
+        CancellationToken cancellationToken = default)
+    {
+        var sw = Stopwatch.StartNew();
+        using var reader = RowReader.Open(shard.Path, options, shard.Start, shard.End);
+        int d = reader.Dimension;
+        var stats = new SufficientStatistics(d);
+        var block = new double[options.BlockRows * d];
+        long lastBytes = 0, lastRows = 0, lastRejected = 0;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int rows = reader.ReadBlock(block);
+            if (rows == 0) break;
+            stats.AddBatch(block.AsSpan(0, rows * d), rows);
+            onBlock?.Invoke(reader.RowsRead - lastRows, reader.RowsRejected - lastRejected, reader.BytesRead - lastBytes);
+            lastRows = reader.RowsRead;
+            lastRejected = reader.RowsRejected;
+            lastBytes = reader.BytesRead;
+        }
+        onBlock?.Invoke(reader.RowsRead - lastRows, reader.RowsRejected - lastRejected, reader.BytesRead - lastBytes);
+        return new IngestResult(stats, reader.RowsRejected, reader.Rejections, reader.BytesRead, sw.Elapsed);
+    }
+
+    /// <summary>
+    /// Accumulates a whole file with <paramref name="threads"/> shards in parallel and merges them in file
+    /// order. With <see cref="BadRowPolicy.Fail"/> the first bad row in file order is reported.
+    /// </summary>
+    public static IngestResult AccumulateFile(string path, RowReaderOptions options, int threads,
+        Action<IngestProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"data file '{path}' does not exist", path);
+        int d = ProbeDimension(path, options);
+        var shardOptions = options with { Dimension = d };
+        var shards = options.Format == RowFormat.Json && !IsLineDelimited(path)
+            ? [new FileShard(path, 0, long.MaxValue, 0)]
+            : FileShard.Split(path, Math.Max(1, threads));
+        var sw = Stopwatch.StartNew();
+        long rows = 0, rejected = 0, bytes = 0;
+        long lastReport = 0;
+        object gate = new();
+        void OnBlock(long r, long rej, long b)
+        {
+            Interlocked.Add(ref rows, r);
+            Interlocked.Add(ref rejected, rej);
+            Interlocked.Add(ref bytes, b);
+            if (progress is null) return;
+            long now = sw.ElapsedMilliseconds;
+            if (now - Interlocked.Read(ref lastReport) < 500) return;
+            lock (gate)
+            {
+                if (now - lastReport < 500) return;
+                lastReport = now;
+                progress(new IngestProgress(Interlocked.Read(ref rows), Interlocked.Read(ref rejected), Interlocked.Read(ref bytes), sw.Elapsed));
+            }
+        }
+
+        var results = new IngestResult?[shards.Count];
+        var errors = new Exception?[shards.Count];
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Parallel.For(0, shards.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) }, i =>
+        {
+            try { results[i] = AccumulateShard(shards[i], shardOptions, OnBlock, cts.Token); }
+            catch (OperationCanceledException) when (cts.IsCancellationRequested) { }
+            catch (Exception e)
+            {
+                errors[i] = e;
+                cts.Cancel();
+            }
+        });
+        cancellationToken.ThrowIfCancellationRequested();
+        var firstError = errors.Where(e => e is not null).OrderBy(e => e is BadRowException b ? b.Row.Line : long.MaxValue).FirstOrDefault();
+        if (firstError is not null)
+        {
+            // The earliest bad row in file order: a shard before it may have been cancelled, so make sure it was clean.
+            if (firstError is BadRowException bad)
+                for (int i = 0; i < shards.Count; i++)
+                    if (errors[i] is null && results[i] is null && shards[i].Start < bad.Row.ByteOffset)
+                        AccumulateShard(shards[i], shardOptions, null, cancellationToken);
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(firstError).Throw();
+        }
+
+        var total = new SufficientStatistics(d);
+        var rejections = new List<RejectedRow>();
+        long rejectedTotal = 0, bytesTotal = 0;
+        foreach (var r in results)
+        {
+            total.Merge(r!.Statistics);
+            rejectedTotal += r.RowsRejected;
+            bytesTotal += r.Bytes;
+            rejections.AddRange(r.Rejections);
+        }
+        var kept = rejections.OrderBy(x => x.ByteOffset).Take(options.MaxRejectionsKept).ToList();
+        var result = new IngestResult(total, rejectedTotal, kept, bytesTotal, sw.Elapsed);
+        progress?.Invoke(new IngestProgress(total.Count, rejectedTotal, bytesTotal, sw.Elapsed));
+        return result;
+    }
+
+    /// <summary>True when a json file is JSON Lines (first non-blank character is not '[' followed by '[' — i.e. not one big array).</summary>
+    private static bool IsLineDelimited(string path)
+    {
+        using var f = File.OpenRead(path);
+        Span<byte> buf = stackalloc byte[4096];
+        int n = f.Read(buf);
+        int i = 0;
+        while (i < n && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n' || buf[i] == 0xEF || buf[i] == 0xBB || buf[i] == 0xBF)) i++;
+        if (i >= n || buf[i] != '[') return true;
+        i++;
+        while (i < n && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n')) i++;
+        // "[[" starts a single document of rows unless the first line closes (a JSON Lines row of rows).
+        if (i >= n || buf[i] != '[') return true;
+        int nl = buf[..n].IndexOf((byte)'\n');
+        if (nl < 0) return false;
+        var first = System.Text.Encoding.UTF8.GetString(buf[..nl]).Trim();
+        return first.EndsWith("]]", StringComparison.Ordinal);
+    }
+}
