@@ -44,11 +44,18 @@ public class AccumulationBenchmarks
     [Params(512, 4096)]
     public int Rows { get; set; }
 
+    /// <summary>Setup of the OpenBLAS case: loads OpenBLAS (clear error if missing) and pins it to one thread.</summary>
+    [GlobalSetup(Target = nameof(OpenBlasDsyrk))]
+    public void SetupOpenBlas()
+    {
+        OpenBlas.EnsureSingleThreaded();
+        Setup();
+    }
+
+    /// <summary>Same data for every case: fixed seed, depends only on (D, Rows).</summary>
     [GlobalSetup]
     public void Setup()
     {
-        OpenBlas.EnsureSingleThreaded();
-
         int d = D, k = Rows;
         var rnd = new Random(Seed);
         // Columns with their own offset and scale, and some correlation, so centring matters.
@@ -193,6 +200,9 @@ internal static unsafe class OpenBlas
     [DllImport(Library, EntryPoint = "openblas_get_config")]
     private static extern IntPtr GetConfig();
 
+    /// <summary>True when OpenBLAS can be loaded (used by Program to explain a failed baseline).</summary>
+    internal static bool IsAvailable() => NativeLibrary.TryLoad(Library, typeof(OpenBlas).Assembly, null, out _);
+
     /// <summary>Loads OpenBLAS, sets one thread and prints its build; throws a clear error if it is missing.</summary>
     internal static void EnsureSingleThreaded()
     {
@@ -207,8 +217,8 @@ internal static unsafe class OpenBlas
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException)
         {
             throw new InvalidOperationException(
-                $"OpenBLAS could not be loaded ({Library}: {e.Message}). The OpenBLAS baseline of {nameof(AccumulationBenchmarks)} " +
-                "needs it: install it with `apt-get install libopenblas0` (Debian/Ubuntu), or exclude these benchmarks with --filter.", e);
+                $"OpenBLAS ({Library}) could not be loaded, so the OpenBLAS baseline of {nameof(AccumulationBenchmarks)} cannot run: " +
+                $"install it with `apt-get install libopenblas0` (Debian/Ubuntu). Loader error: {e.Message}", e);
         }
     }
 }

@@ -45,6 +45,8 @@ public static class Program
                 Console.Error.WriteLine($"FAILED: {report.BenchmarkCase.DisplayInfo} (see its log above for the exception).");
             }
         }
+        if (failed > 0 && !OpenBlas.IsAvailable())
+            Console.Error.WriteLine("OpenBLAS (libopenblas.so.0) is not installed, which fails the OpenBLAS baselines: apt-get install libopenblas0");
         return failed == 0 ? 0 : 1;
     }
 }
