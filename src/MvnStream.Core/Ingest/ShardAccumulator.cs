@@ -64,7 +64,7 @@ public static class ShardAccumulator
         if (!File.Exists(path)) throw new FileNotFoundException($"data file '{path}' does not exist", path);
         int d = ProbeDimension(path, options);
         var shardOptions = options with { Dimension = d };
-        var shards = options.Format == RowFormat.Json && !IsLineDelimited(path)
+        var shards = !CanShard(path, shardOptions)
             ? [new FileShard(path, 0, long.MaxValue, 0)]
             : FileShard.Split(path, Math.Max(1, threads));
         var sw = Stopwatch.StartNew();
@@ -128,22 +128,18 @@ public static class ShardAccumulator
         return result;
     }
 
-    /// <summary>True when a json file is JSON Lines (first non-blank character is not '[' followed by '[' — i.e. not one big array).</summary>
-    private static bool IsLineDelimited(string path)
+    /// <summary>False for a single-document JSON file, which the reader cannot split into byte ranges.</summary>
+    public static bool CanShard(string path, RowReaderOptions options)
     {
-        using var f = File.OpenRead(path);
-        Span<byte> buf = stackalloc byte[4096];
-        int n = f.Read(buf);
-        int i = 0;
-        while (i < n && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n' || buf[i] == 0xEF || buf[i] == 0xBB || buf[i] == 0xBF)) i++;
-        if (i >= n || buf[i] != '[') return true;
-        i++;
-        while (i < n && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n')) i++;
-        // "[[" starts a single document of rows unless the first line closes (a JSON Lines row of rows).
-        if (i >= n || buf[i] != '[') return true;
-        int nl = buf[..n].IndexOf((byte)'\n');
-        if (nl < 0) return false;
-        var first = System.Text.Encoding.UTF8.GetString(buf[..nl]).Trim();
-        return first.EndsWith("]]", StringComparison.Ordinal);
+        if (options.Format != RowFormat.Json) return true;
+        try
+        {
+            using var probe = RowReader.Open(path, options, 0, 1);
+            return true;
+        }
+        catch (NotSupportedException)
+        {
+            return false;
+        }
     }
 }

@@ -4,12 +4,12 @@ using MathNet.Numerics.Optimization;
 namespace MvnStream.Core.Solvers;
 
 /// <summary>
-/// L-BFGS through MathNet.Numerics' <see cref="LimitedMemoryBfgsMinimizer"/> (weak Wolfe line search).
+/// Reference L-BFGS through MathNet.Numerics' <see cref="LimitedMemoryBfgsMinimizer"/> (weak Wolfe line search).
 /// MathNet signals a stalled line search or a step out of the domain (S singular, J = +inf) with an
 /// exception; the run then restarts from the best point with fresh curvature pairs, at most a few times,
 /// and reports <see cref="StopReason.NoProgress"/> when no restart improves it.
 /// </summary>
-internal static class Lbfgs
+internal static class MathNetLbfgs
 {
     private const int MaxRestarts = 4;
 

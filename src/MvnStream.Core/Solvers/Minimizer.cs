@@ -33,4 +33,14 @@ public static class Minimizer
                 0, tracked.Evaluations, StopReason.Cancelled);
         }
     }
+
+    /// <summary>
+    /// MathNet.Numerics' L-BFGS on the same function: the reference the hand-written <see cref="SolverKind.Lbfgs"/>
+    /// is measured against (tests and the bench command), not offered as a solver.
+    /// </summary>
+    internal static SolverResult MinimizeWithMathNetLbfgs(IDifferentiableFunction f, double[] x0, SolverOptions options)
+    {
+        var tracked = new TrackedFunction(f, CancellationToken.None);
+        return MathNetLbfgs.Minimize(tracked, x0, options, null);
+    }
 }

@@ -12,10 +12,10 @@ public sealed record SolverOptions
     public int MaxIterations { get; init; } = 5000;
 
     /// <summary>Stop when the 2-norm of grad(J/n) is at most this.</summary>
-    public double GradientTolerance { get; init; } = 1e-9;
+    public double GradientTolerance { get; init; } = 1e-10;
 
-    /// <summary>Stop when an accepted step changes J/n by at most this times max(|J/n|, 1).</summary>
-    public double RelativeTolerance { get; init; } = 1e-15;
+    /// <summary>Stop when an accepted step changes J/n by at most this times max(|J/n|, 1); 0 (the default) turns the test off.</summary>
+    public double RelativeTolerance { get; init; }
 
     /// <summary>Adam's initial step size (in parameter units).</summary>
     public double LearningRate { get; init; } = 0.05;
