@@ -1,0 +1,121 @@
+using System.Globalization;
+using System.Reflection;
+using Akka.Configuration;
+
+namespace MvnStream.Cluster.Hosting;
+
+/// <summary>
+/// Builds a node's Akka configuration in layers, highest precedence first: command-line overrides,
+/// environment variables (MVNSTREAM_HOSTNAME, MVNSTREAM_PORT, MVNSTREAM_PUBLIC_HOSTNAME, MVNSTREAM_SEEDS
+/// comma-separated, MVNSTREAM_ROLES comma-separated), the --config file, then the embedded defaults
+/// (Hosting/reference.hocon). Seeds and roles always come from configuration, never from code paths.
+/// </summary>
+public sealed record NodeConfiguration
+{
+    /// <summary>Name of every ActorSystem in an MvnStream cluster (addresses are akka.tcp://mvnstream@host:port).</summary>
+    public const string SystemName = "mvnstream";
+
+    public const string CoordinatorRole = "coordinator";
+    public const string WorkerRole = "worker";
+    public const string ClientRole = "client";
+
+    public static IReadOnlyList<string> KnownRoles { get; } = [CoordinatorRole, WorkerRole, ClientRole];
+
+    /// <summary>HOCON file given with --config (null: defaults only).</summary>
+    public string? ConfigFile { get; init; }
+
+    public string? Hostname { get; init; }
+    public string? PublicHostname { get; init; }
+    public int? Port { get; init; }
+    public IReadOnlyList<string>? Seeds { get; init; }
+    public IReadOnlyList<string>? Roles { get; init; }
+
+    /// <summary>Extra HOCON applied on top of everything (tests, embedded clusters).</summary>
+    public string? ExtraHocon { get; init; }
+
+    /// <summary>The embedded defaults.</summary>
+    public static Config Reference { get; } = LoadReference();
+
+    /// <summary>The effective configuration; throws <see cref="ConfigurationException"/> with a clear message when invalid.</summary>
+    public Config Build(IReadOnlyDictionary<string, string?>? environment = null)
+    {
+        var env = environment ?? Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+            .ToDictionary(e => (string)e.Key, e => (string?)e.Value);
+        string? Env(string name) => env.TryGetValue(name, out var v) && !string.IsNullOrWhiteSpace(v) ? v.Trim() : null;
+
+        Config config = Reference;
+        if (ConfigFile is not null)
+        {
+            if (!File.Exists(ConfigFile)) throw new ConfigurationException($"configuration file '{ConfigFile}' does not exist");
+            Config file;
+            try { file = ConfigurationFactory.ParseString(File.ReadAllText(ConfigFile)); }
+            catch (Exception e) when (e is not ConfigurationException)
+            {
+                throw new ConfigurationException($"configuration file '{ConfigFile}' is not valid HOCON: {e.Message}");
+            }
+            config = file.WithFallback(config);
+        }
+
+        var hostname = Hostname ?? Env("MVNSTREAM_HOSTNAME");
+        var publicHostname = PublicHostname ?? Env("MVNSTREAM_PUBLIC_HOSTNAME");
+        int? port = Port;
+        if (port is null && Env("MVNSTREAM_PORT") is { } p)
+        {
+            if (!int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
+                throw new ConfigurationException($"MVNSTREAM_PORT '{p}' is not a port number");
+            port = parsed;
+        }
+        var seeds = Seeds ?? Split(Env("MVNSTREAM_SEEDS"));
+        var roles = Roles ?? Split(Env("MVNSTREAM_ROLES"));
+
+        var lines = new List<string>();
+        if (hostname is not null) lines.Add($"akka.remote.dot-netty.tcp.hostname = {Quote(hostname)}");
+        if (publicHostname is not null) lines.Add($"akka.remote.dot-netty.tcp.public-hostname = {Quote(publicHostname)}");
+        if (port is { } pp)
+        {
+            if (pp < 0 || pp > 65535) throw new ConfigurationException($"port {pp} is outside 0..65535");
+            lines.Add($"akka.remote.dot-netty.tcp.port = {pp}");
+        }
+        if (seeds is not null)
+        {
+            foreach (var s in seeds) ValidateSeed(s);
+            lines.Add($"akka.cluster.seed-nodes = [{string.Join(", ", seeds.Select(Quote))}]");
+        }
+        if (roles is not null)
+        {
+            foreach (var r in roles)
+                if (!KnownRoles.Contains(r))
+                    throw new ConfigurationException($"unknown role '{r}': expected {string.Join(", ", KnownRoles)}");
+            lines.Add($"akka.cluster.roles = [{string.Join(", ", roles.Select(Quote))}]");
+        }
+        if (ExtraHocon is not null) lines.Add(ExtraHocon);
+        var effective = lines.Count == 0 ? config : ConfigurationFactory.ParseString(string.Join("\n", lines)).WithFallback(config);
+
+        foreach (var r in effective.GetStringList("akka.cluster.roles", []))
+            if (!KnownRoles.Contains(r))
+                throw new ConfigurationException($"unknown role '{r}' in akka.cluster.roles: expected {string.Join(", ", KnownRoles)}");
+        return effective;
+    }
+
+    /// <summary>Checks a seed address has the form akka.tcp://mvnstream@host:port.</summary>
+    public static void ValidateSeed(string seed)
+    {
+        if (!Akka.Actor.Address.TryParse(seed, out var a) || a.Host is null || a.Port is null)
+            throw new ConfigurationException($"seed '{seed}' is not an address like akka.tcp://{SystemName}@host:port");
+        if (a.System != SystemName)
+            throw new ConfigurationException($"seed '{seed}' names actor system '{a.System}'; MvnStream nodes are '{SystemName}'");
+    }
+
+    private static IReadOnlyList<string>? Split(string? list) =>
+        list is null ? null : list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    private static string Quote(string s) => "\"" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+
+    private static Config LoadReference()
+    {
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("MvnStream.Cluster.reference.hocon")
+            ?? throw new InvalidOperationException("embedded reference.hocon is missing");
+        using var reader = new StreamReader(stream);
+        return ConfigurationFactory.ParseString(reader.ReadToEnd());
+    }
+}

@@ -1,0 +1,122 @@
+using MvnStream.Core.Fitting;
+using MvnStream.Core.Formats;
+using MvnStream.Core.Model;
+using MvnStream.Core.Solvers;
+using MvnStream.Core.Statistics;
+
+namespace MvnStream.Cluster.Protocol;
+
+/// <summary>
+/// Sufficient statistics on the wire: the symmetric scatter travels as its packed lower triangle
+/// (row-major, i &gt;= j, d(d+1)/2 values), halving a d = 512 message to about 1 MiB.
+/// </summary>
+public sealed record StatisticsData(int Dimension, long Count, double Weight, double[] Mean, double[] ScatterLower, double[] Third, double Fourth)
+{
+    public static StatisticsData From(SufficientStatistics s)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        int d = s.Dimension;
+        var lower = new double[d * (d + 1) / 2];
+        var m = s.Scatter;
+        int o = 0;
+        for (int i = 0; i < d; i++)
+        {
+            m.Slice(i * d, i + 1).CopyTo(lower.AsSpan(o));
+            o += i + 1;
+        }
+        return new StatisticsData(d, s.Count, s.Weight, s.Mean.ToArray(), lower, s.ThirdMoment.ToArray(), s.FourthMoment);
+    }
+
+    public SufficientStatistics ToStatistics()
+    {
+        int d = Dimension;
+        if (ScatterLower.Length != d * (d + 1) / 2) throw new InvalidDataException($"scatter has {ScatterLower.Length} values, expected {d * (d + 1) / 2} for d = {d}");
+        var m = new double[d * d];
+        int o = 0;
+        for (int i = 0; i < d; i++)
+            for (int j = 0; j <= i; j++, o++)
+            {
+                m[i * d + j] = ScatterLower[o];
+                m[j * d + i] = ScatterLower[o];
+            }
+        return SufficientStatistics.FromParts(d, Count, Weight, Mean, m, Third, Fourth);
+    }
+}
+
+/// <summary>theta on the wire: mu and the free entries of Lambda (packed lower triangle for tril, all d^2 for full).</summary>
+public sealed record ThetaData(int Dimension, Parameterization Parameterization, double[] Mu, double[] LambdaPacked)
+{
+    public static ThetaData From(MvnParameters theta)
+    {
+        ArgumentNullException.ThrowIfNull(theta);
+        int d = theta.Dimension;
+        var x = new double[MvnParameters.PackedLength(d, theta.Parameterization)];
+        theta.Pack(x);
+        return new ThetaData(d, theta.Parameterization, x[..d], x[d..]);
+    }
+
+    public MvnParameters ToParameters()
+    {
+        int d = Dimension;
+        var x = new double[d + LambdaPacked.Length];
+        if (x.Length != MvnParameters.PackedLength(d, Parameterization)) throw new InvalidDataException($"theta has {x.Length} values, expected {MvnParameters.PackedLength(d, Parameterization)}");
+        Mu.CopyTo(x, 0);
+        LambdaPacked.CopyTo(x, d);
+        return MvnParameters.Unpack(x, d, Parameterization);
+    }
+}
+
+/// <summary>How workers decode a data file (d is always known by the time a shard is assigned).</summary>
+public sealed record ReaderSettings(RowFormat Format, int Dimension, BadRowPolicy OnBadRow)
+{
+    public RowReaderOptions ToOptions() => new() { Format = Format, Dimension = Dimension > 0 ? Dimension : null, OnBadRow = OnBadRow };
+}
+
+/// <summary>DESIGN §1: sum statistics once and differentiate at the coordinator, or sum workers' partial gradients every round.</summary>
+public enum SummingMode
+{
+    Statistics = 0,
+    Gradients = 1,
+}
+
+/// <summary>Everything a fit job needs besides the data: solver, parameterization, regularisation, summing mode.</summary>
+public sealed record FitJobSettings(
+    SolverKind Solver,
+    Parameterization Parameterization,
+    int MaxIterations,
+    double GradientTolerance,
+    double RelativeTolerance,
+    double LearningRate,
+    double Ridge,
+    ShrinkageMode Shrinkage,
+    double ShrinkageIntensity,
+    SummingMode Summing,
+    int ShardsPerWorker,
+    int MinWorkers,
+    double WorkerWaitSeconds)
+{
+    public FitOptions ToFitOptions() => new()
+    {
+        Parameterization = Parameterization,
+        Regularization = new Regularization { Ridge = Ridge, Shrinkage = Shrinkage, ShrinkageIntensity = ShrinkageIntensity },
+        Solver = new SolverOptions
+        {
+            Kind = Solver,
+            MaxIterations = MaxIterations,
+            GradientTolerance = GradientTolerance,
+            RelativeTolerance = RelativeTolerance,
+            LearningRate = LearningRate,
+        },
+    };
+}
+
+/// <summary>Why a job failed, so the client can choose its exit code.</summary>
+public enum JobErrorKind
+{
+    Failure = 0,
+    Usage = 1,
+    BadInput = 2,
+    Degenerate = 3,
+    NoWorkers = 4,
+    Cancelled = 5,
+}
