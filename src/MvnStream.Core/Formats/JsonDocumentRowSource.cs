@@ -4,15 +4,19 @@ using Microsoft.Win32.SafeHandles;
 namespace MvnStream.Core.Formats;
 
 /// <summary>
-/// Rows of a file that is one JSON document, an array of arrays (possibly pretty-printed over many
-/// lines), streamed with Utf8JsonReader through a fixed buffer so memory does not grow with the file.
-/// Each element is accepted or rejected on its own. A syntax error ends the file: the reader cannot
-/// find the next row after it, so it is reported as fatal whatever the bad-row policy.
+/// Rows of a file that is one JSON document, an array of arrays (pretty-printed over many lines, or all
+/// on one long line), streamed with Utf8JsonReader through a fixed buffer so memory does not grow with the
+/// file. Further top-level values may follow (each an array of rows, or one flat row). Each row is accepted
+/// or rejected on its own. A syntax error ends the file: the reader cannot find the next row after it, so
+/// it is reported as fatal whatever the bad-row policy.
 /// </summary>
 internal sealed class JsonDocumentRowSource : RowSource
 {
     private const int BufferSize = 1 << 20;
-    private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 64 };
+    private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 64, AllowMultipleValues = true };
+
+    /// <summary>A first line longer than this is not taken for a JSON Lines line.</summary>
+    private const int MaxFirstLine = 1 << 20;
 
     private readonly string _path;
     private readonly SafeFileHandle _file;
@@ -30,7 +34,7 @@ internal sealed class JsonDocumentRowSource : RowSource
     private long _elements;
     private NewlineCounter? _counter;
 
-    private enum Phase { BeforeArray, InArray, Done }
+    private enum Phase { BetweenValues, InArray, Done }
 
     private enum Step { Row, Rejected, End }
 
@@ -50,35 +54,47 @@ internal sealed class JsonDocumentRowSource : RowSource
     public override long Position => _bufferStart + _pos;
 
     /// <summary>
-    /// True if the file's first non-blank line is an unfinished JSON value (e.g. "[" or "[[1,2],"), which
-    /// makes the file one multi-line document rather than JSON Lines.
+    /// True if the file must be streamed as JSON values rather than read as JSON Lines: its first non-blank
+    /// line is an unfinished JSON value (e.g. "[" or "[[1,2],"), or does not end within 1 MiB (a whole
+    /// array of arrays written on one line).
     /// </summary>
     public static bool IsSingleDocument(SafeFileHandle file, long fileLength)
     {
-        var lines = new LineSource(file, fileLength, 0, long.MaxValue, LineRowSource.ProbeBufferSize);
-        while (lines.TryReadLine(out var line, out _))
+        var buffer = new byte[(int)Math.Min(fileLength, MaxFirstLine)];
+        int length = 0;
+        while (length < buffer.Length)
         {
-            if (CsvRowParser.IsBlank(line)) continue;
-            var reader = new Utf8JsonReader(line, isFinalBlock: false, new JsonReaderState(ReaderOptions));
-            bool sawArray = false;
-            try
+            int n = RandomAccess.Read(file, buffer.AsSpan(length), length);
+            if (n <= 0) break;
+            length += n;
+        }
+        var text = buffer.AsSpan(0, length);
+        if (text.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) text = text[3..];
+        int first = text.IndexOfAnyExcept(" \t\r\n"u8);
+        if (first < 0) return false;
+        text = text[first..];
+        int nl = text.IndexOf((byte)'\n');
+        if (nl < 0 && length < fileLength) return true;
+        var line = nl < 0 ? text : text[..nl];
+
+        var reader = new Utf8JsonReader(line, isFinalBlock: false, new JsonReaderState(new JsonReaderOptions { MaxDepth = 64 }));
+        bool sawArray = false;
+        try
+        {
+            while (reader.Read())
             {
-                while (reader.Read())
+                if (reader.CurrentDepth == 0)
                 {
-                    if (reader.CurrentDepth == 0)
-                    {
-                        if (reader.TokenType == JsonTokenType.StartArray) sawArray = true;
-                        else return false; // a complete value (closing bracket or a primitive at the root)
-                    }
+                    if (reader.TokenType == JsonTokenType.StartArray) sawArray = true;
+                    else return false; // a complete value (closing bracket or a primitive at the root)
                 }
             }
-            catch (JsonException)
-            {
-                return false; // a malformed line; JSON Lines reading will reject it
-            }
-            return sawArray;
         }
-        return false;
+        catch (JsonException)
+        {
+            return false; // a malformed line; JSON Lines reading will reject it
+        }
+        return sawArray;
     }
 
     public override int Fill(Span<double> block, int maxRows, IRejectionSink sink)
@@ -135,7 +151,8 @@ internal sealed class JsonDocumentRowSource : RowSource
                 {
                     if (_eof)
                     {
-                        if (_phase != Phase.Done) Fatal(sink, "unexpected end of file: the JSON array is not closed", Position);
+                        if (_phase == Phase.InArray) Fatal(sink, "unexpected end of file: the JSON array is not closed", Position);
+                        _phase = Phase.Done;
                         return Step.End;
                     }
                     Commit(ref reader);
@@ -145,46 +162,45 @@ internal sealed class JsonDocumentRowSource : RowSource
 
                 switch (_phase)
                 {
-                    case Phase.BeforeArray:
-                        if (reader.TokenType != JsonTokenType.StartArray)
-                            Fatal(sink, "a JSON file must be an array of rows (arrays of numbers)", Position + reader.TokenStartIndex);
-                        _phase = Phase.InArray;
-                        Commit(ref reader);
+                    case Phase.BetweenValues:
+                        if (reader.TokenType == JsonTokenType.StartArray)
+                        {
+                            var peek = reader;
+                            if (!peek.Read())
+                            {
+                                Refill(); // cannot see the first element yet: re-read from the '['
+                                continue;
+                            }
+                            if (peek.TokenType == JsonTokenType.StartArray)
+                            {
+                                _phase = Phase.InArray; // an array of rows
+                                Commit(ref reader);
+                                continue;
+                            }
+                            if (peek.TokenType == JsonTokenType.EndArray)
+                            {
+                                Commit(ref peek); // an empty array of rows
+                                continue;
+                            }
+                        }
+                        // A flat row (or a value that is not a row) at the top level.
+                        if (Element(ref reader, out reason, out offset, out text) is Step topLevel) return topLevel;
+                        Refill();
                         continue;
 
                     case Phase.InArray:
                         if (reader.TokenType == JsonTokenType.EndArray)
                         {
-                            _phase = Phase.Done;
+                            _phase = Phase.BetweenValues;
                             Commit(ref reader);
                             continue;
                         }
-                        long start = reader.TokenStartIndex;
-                        var token = reader.TokenType;
-                        if ((token == JsonTokenType.StartArray || token == JsonTokenType.StartObject) && !reader.TrySkip())
-                        {
-                            Refill(); // the element is not all in the buffer: re-read it from its start
-                            continue;
-                        }
-                        var element = _buffer.AsSpan(_pos + (int)start, (int)(reader.BytesConsumed - start));
-                        offset = Position + start;
-                        _elements++;
-                        if (token == JsonTokenType.StartArray)
-                        {
-                            int d = Dimension;
-                            _row.Clear();
-                            reason = JsonRowDecoder.DecodeSingleRow(element, ref d, _allowNonFinite, _row);
-                        }
-                        else
-                        {
-                            reason = $"row {_elements} is {(token == JsonTokenType.StartObject ? "an object" : "not an array")}, not an array of numbers";
-                        }
-                        if (reason != null) text = RowErrors.RowText(element);
-                        Commit(ref reader);
-                        return reason == null ? Step.Row : Step.Rejected;
+                        if (Element(ref reader, out reason, out offset, out text) is Step element) return element;
+                        Refill();
+                        continue;
 
                     default:
-                        Commit(ref reader); // unreachable: the reader rejects content after the root value
+                        Commit(ref reader);
                         continue;
                 }
             }
@@ -196,6 +212,45 @@ internal sealed class JsonDocumentRowSource : RowSource
             }
         }
     }
+
+    /// <summary>
+    /// Decodes the element whose first token the reader is on (a row, or a value that is not one) and
+    /// commits past it; null, with nothing committed, if it is not all in the buffer yet.
+    /// </summary>
+    private Step? Element(ref Utf8JsonReader reader, out string? reason, out long offset, out string? text)
+    {
+        reason = null;
+        text = null;
+        long start = reader.TokenStartIndex;
+        offset = Position + start;
+        var token = reader.TokenType;
+        if ((token == JsonTokenType.StartArray || token == JsonTokenType.StartObject) && !reader.TrySkip()) return null;
+        var element = _buffer.AsSpan(_pos + (int)start, (int)(reader.BytesConsumed - start));
+        _elements++;
+        if (token == JsonTokenType.StartArray)
+        {
+            int d = Dimension;
+            _row.Clear();
+            reason = JsonRowDecoder.DecodeSingleRow(element, ref d, _allowNonFinite, _row);
+        }
+        else
+        {
+            reason = $"row {_elements} is {Describe(token)}, not an array of numbers";
+        }
+        if (reason != null) text = RowErrors.RowText(element);
+        Commit(ref reader);
+        return reason == null ? Step.Row : Step.Rejected;
+    }
+
+    private static string Describe(JsonTokenType token) => token switch
+    {
+        JsonTokenType.StartObject => "an object",
+        JsonTokenType.String => "a string",
+        JsonTokenType.Number => "a number",
+        JsonTokenType.True or JsonTokenType.False => "a boolean",
+        JsonTokenType.Null => "null",
+        _ => token.ToString(),
+    };
 
     private void Commit(ref Utf8JsonReader reader)
     {

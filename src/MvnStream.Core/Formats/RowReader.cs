@@ -11,8 +11,8 @@ namespace MvnStream.Core.Formats;
 /// <remarks>
 /// <para>Shards: <see cref="Open(string, RowReaderOptions, long, long)"/> with byte ranges that tile the file
 /// yields every row of the file exactly once. For csv and JSON Lines a shard owns the lines whose first
-/// byte is in its range; for f64 the rows whose first byte is. A single-document JSON file (an array of
-/// arrays over several lines) cannot be split.</para>
+/// byte is in its range; for f64 the rows whose first byte is. A JSON file that is one document (an array
+/// of arrays over several lines, or on one line longer than 1 MiB) is streamed instead, and cannot be split.</para>
 /// <para>d, when not given, is the value count of the file's first valid data row (the same for every
 /// shard); rows before it are still read and judged against it.</para>
 /// <para>Not thread-safe: one reader per worker.</para>
@@ -69,7 +69,7 @@ public sealed class RowReader : IDisposable, IRejectionSink
                     startByte == 0 && endByte >= length
                         ? new JsonDocumentRowSource(path, file, length, dimension, options.AllowNonFinite)
                         : throw new NotSupportedException(
-                            $"{path} is a single JSON document (an array of rows spread over several lines), which cannot be split into byte-range shards; read it whole, or convert it to JSON Lines (one array per line)"),
+                            $"{path} is a JSON document (an array of rows spread over several lines, or on one line longer than 1 MiB), which cannot be split into byte-range shards; read it whole, or convert it to JSON Lines (one array per line)"),
                 RowFormat.Json => new JsonLinesRowSource(path, file, length, startByte, endByte, dimension, options.AllowNonFinite),
                 _ => throw new ArgumentOutOfRangeException(nameof(options), options.Format, "unknown row format"),
             };

@@ -226,6 +226,15 @@ public sealed class CsvReaderTests : IDisposable
         var path = _dir.Write("data.csv", text.ToString());
         var r = Read.All(path, Read.Csv());
         Assert.Equal(n, r.Rows.Count);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        using (var reader = RowReader.Open(path, Read.Csv()))
+        {
+            var block = new double[4096 * d];
+            while (reader.ReadBlock(block) > 0) { }
+        }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < 2_000_000, $"reading a {text.Length}-byte file allocated {allocated} bytes");
         var actual = r.Flat;
         for (int i = 0; i < expected.Length; i++)
             Assert.True(BitConverter.DoubleToInt64Bits(expected[i]) == BitConverter.DoubleToInt64Bits(actual[i]), $"value {i}: {expected[i]:R} read as {actual[i]:R}");

@@ -135,4 +135,60 @@ public sealed class JsonReaderTests : IDisposable
         Assert.Throws<NotSupportedException>(() => RowReader.Open(path, Read.Json(), 5, long.MaxValue));
         Assert.Equal([1, 2, 3, 4], Read.Range(path, Read.Json(), 0, new FileInfo(path).Length).Flat);
     }
+
+    [Fact]
+    public void A_document_on_one_long_line_is_streamed_with_bounded_memory()
+    {
+        // json.dump(rows) writes the whole array of arrays on one line: about 9 MB here.
+        const int n = 250_000, d = 4;
+        var text = new StringBuilder("[");
+        for (int i = 0; i < n; i++)
+        {
+            text.Append(i == 0 ? "[" : ", [");
+            for (int j = 0; j < d; j++) text.Append(j > 0 ? ", " : "").Append((i * d + j + 0.5).ToString("R", CultureInfo.InvariantCulture));
+            text.Append(']');
+        }
+        text.Append("]\n");
+        var path = _dir.Write("oneline.json", text.ToString());
+        long size = new FileInfo(path).Length;
+        Assert.True(size > 8_000_000, $"{size} bytes");
+        Assert.Throws<NotSupportedException>(() => RowReader.Open(path, Read.Json(), 0, size / 2));
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        long rows = 0;
+        double last = 0;
+        using (var reader = RowReader.Open(path, Read.Json()))
+        {
+            var block = new double[4096 * reader.Dimension];
+            int k;
+            while ((k = reader.ReadBlock(block)) > 0)
+            {
+                rows += k;
+                last = block[k * d - 1];
+            }
+        }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(n, rows);
+        Assert.Equal(n * d - 0.5, last);
+        Assert.True(allocated < 4_000_000, $"reading a {size}-byte document allocated {allocated} bytes");
+    }
+
+    [Fact]
+    public void A_document_stream_may_hold_several_top_level_values()
+    {
+        var path = _dir.Write("multi.json", "[\n  [1, 2],\n  [3, 4]\n]\n[[5, 6]]\n[7, 8]\n[]\n{\"a\": 1}\n[[9, 10]]\n");
+        var r = Read.All(path, Read.Json(policy: BadRowPolicy.Skip));
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], r.Flat);
+        Assert.Equal("row 5 is an object, not an array of numbers", Assert.Single(r.Rejections).Reason);
+        Assert.Equal(8, r.Rejections[0].Line);
+    }
+
+    [Fact]
+    public void An_empty_document_has_no_rows()
+    {
+        var path = _dir.Write("empty.json", "[\n]\n");
+        var r = Read.All(path, Read.Json(d: 2));
+        Assert.Empty(r.Rows);
+        Assert.Equal(0, r.RowsRejected);
+    }
 }
