@@ -1,18 +1,559 @@
+using System.Buffers;
+using System.Collections.Frozen;
+using System.Runtime.Serialization;
 using Akka.Actor;
 using Akka.Serialization;
+using MvnStream.Cluster.Protocol.Wire;
+using MvnStream.Core.Fitting;
+using MvnStream.Core.Formats;
+using MvnStream.Core.Model;
+using MvnStream.Core.Solvers;
 
 namespace MvnStream.Cluster.Protocol;
 
-/// <summary>Placeholder so the configuration binds; the binary format is being written.</summary>
+/// <summary>
+/// The compact binary serializer of every <see cref="IMvnMessage"/> (DESIGN §2: numeric messages never
+/// cross the wire as JSON). Payload = one version byte (<see cref="WireVersion"/>) followed by the
+/// message's fields in declaration order, little-endian:
+/// int/enum = int32, long = int64, double = its 8 IEEE-754 bytes (bits exact), bool = 1 byte,
+/// string = int32 UTF-8 byte count (-1 null) + bytes, double[]/int[] = int32 count (-1 null) + raw
+/// bytes, string[] = int32 count (-1 null) + strings, nested record = presence byte (0/1) + its fields.
+/// <para>
+/// Adding a message type: one <see cref="Codec.Of{T}"/> line in <see cref="Codecs"/> (a new short,
+/// unique manifest) and its Write/Read pair below. A test fails for any IMvnMessage without a codec.
+/// Never reuse or change a manifest once shipped; to change a layout, bump <see cref="WireVersion"/>.
+/// </para>
+/// </summary>
 public sealed class MvnStreamSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
 {
     public const int SerializerId = 4217;
 
+    /// <summary>First byte of every payload.</summary>
+    public const byte WireVersion = 1;
+
+    /// <summary>Serialization buffers larger than this are not kept for reuse by the thread.</summary>
+    private const int MaxRetainedBufferBytes = 8 * 1024 * 1024;
+
     public override int Identifier => SerializerId;
 
-    public override byte[] ToBinary(object obj) => throw new NotImplementedException();
+    // ---------------------------------------------------------------------------------------------
+    // The table: manifest -> writer/reader. One line per message type.
+    // ---------------------------------------------------------------------------------------------
 
-    public override object FromBinary(byte[] bytes, string manifest) => throw new NotImplementedException();
+    private static readonly Codec[] Codecs =
+    [
+        // Client <-> coordinator.
+        Codec.Of<SubmitFitJob>("FSub", WriteSubmitFitJob, ReadSubmitFitJob),
+        Codec.Of<FitJobAccepted>("FAcc", WriteFitJobAccepted, ReadFitJobAccepted),
+        Codec.Of<CancelFitJob>("FCan", WriteCancelFitJob, ReadCancelFitJob),
+        Codec.Of<FitJobLoadProgress>("FLP", WriteFitJobLoadProgress, ReadFitJobLoadProgress),
+        Codec.Of<FitJobRoundProgress>("FRP", WriteFitJobRoundProgress, ReadFitJobRoundProgress),
+        Codec.Of<FitJobNotice>("FNot", WriteFitJobNotice, ReadFitJobNotice),
+        Codec.Of<FitJobCompleted>("FDon", WriteFitJobCompleted, ReadFitJobCompleted),
+        Codec.Of<FitJobFailed>("FErr", WriteFitJobFailed, ReadFitJobFailed),
+        // Worker <-> coordinator.
+        Codec.Of<RegisterWorker>("WReg", WriteRegisterWorker, ReadRegisterWorker),
+        Codec.Of<WorkerRegistered>("WAck", WriteWorkerRegistered, ReadWorkerRegistered),
+        Codec.Of<DescribeFile>("DF", WriteDescribeFile, ReadDescribeFile),
+        Codec.Of<FileDescribed>("DFok", WriteFileDescribed, ReadFileDescribed),
+        Codec.Of<FileDescribeFailed>("DFer", WriteFileDescribeFailed, ReadFileDescribeFailed),
+        Codec.Of<LoadShard>("LS", WriteLoadShard, ReadLoadShard),
+        Codec.Of<ShardLoadProgress>("LSp", WriteShardLoadProgress, ReadShardLoadProgress),
+        Codec.Of<ShardLoaded>("LSok", WriteShardLoaded, ReadShardLoaded),
+        Codec.Of<ShardLoadFailed>("LSer", WriteShardLoadFailed, ReadShardLoadFailed),
+        Codec.Of<ComputePartialGradient>("PG", WriteComputePartialGradient, ReadComputePartialGradient),
+        Codec.Of<PartialGradientComputed>("PGok", WritePartialGradientComputed, ReadPartialGradientComputed),
+        Codec.Of<ReleaseJob>("RJ", WriteReleaseJob, ReadReleaseJob),
+    ];
 
-    public override string Manifest(object o) => throw new NotImplementedException();
+    private static readonly FrozenDictionary<Type, Codec> ByType = BuildIndex(c => c.Type, "type");
+    private static readonly FrozenDictionary<string, Codec> ByManifest = BuildIndex(c => c.Manifest, "manifest");
+
+    [ThreadStatic] private static ArrayBufferWriter<byte>? cachedBuffer;
+
+    /// <summary>Every message type this serializer handles, with its manifest (tests check it covers every IMvnMessage).</summary>
+    internal static IReadOnlyDictionary<Type, string> ManifestsByType { get; } =
+        Codecs.ToFrozenDictionary(c => c.Type, c => c.Manifest);
+
+    public override string Manifest(object o)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        return CodecFor(o).Manifest;
+    }
+
+    public override byte[] ToBinary(object obj)
+    {
+        ArgumentNullException.ThrowIfNull(obj);
+        var codec = CodecFor(obj);
+        var buffer = cachedBuffer ?? new ArrayBufferWriter<byte>(4096);
+        cachedBuffer = null; // re-entrancy safe: a nested call on this thread gets its own buffer
+        try
+        {
+            var writer = new WireWriter(buffer);
+            writer.WriteByte(WireVersion);
+            codec.Write(writer, obj);
+            return buffer.WrittenSpan.ToArray();
+        }
+        finally
+        {
+            if (buffer.Capacity <= MaxRetainedBufferBytes)
+            {
+                buffer.ResetWrittenCount();
+                cachedBuffer = buffer;
+            }
+        }
+    }
+
+    public override object FromBinary(byte[] bytes, string manifest)
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
+        if (manifest is null || !ByManifest.TryGetValue(manifest, out var codec))
+            throw new SerializationException(
+                $"MvnStreamSerializer: unknown manifest '{manifest}' ({bytes.Length} bytes); known manifests: {string.Join(", ", ByManifest.Keys.Order(StringComparer.Ordinal))}");
+        var reader = new WireReader(bytes, codec.Manifest, codec.Type.Name);
+        byte version = reader.ReadByte("wire version");
+        if (version != WireVersion)
+            throw reader.Malformed($"wire version {version} is not supported (this node reads version {WireVersion})");
+        var message = codec.Read(ref reader);
+        reader.EnsureEnd();
+        return message;
+    }
+
+    private static Codec CodecFor(object o) =>
+        ByType.TryGetValue(o.GetType(), out var codec)
+            ? codec
+            : throw new SerializationException($"MvnStreamSerializer: no wire format for type {o.GetType().FullName}; add it to MvnStreamSerializer.Codecs");
+
+    private static FrozenDictionary<TKey, Codec> BuildIndex<TKey>(Func<Codec, TKey> key, string what) where TKey : notnull
+    {
+        var index = new Dictionary<TKey, Codec>();
+        foreach (var c in Codecs)
+            if (!index.TryAdd(key(c), c))
+                throw new InvalidOperationException($"MvnStreamSerializer: {what} '{key(c)}' is used by both {index[key(c)].Type.Name} and {c.Type.Name}");
+        return index.ToFrozenDictionary();
+    }
+
+    private delegate T WireRead<out T>(ref WireReader reader);
+
+    private sealed class Codec
+    {
+        private Codec(Type type, string manifest, Action<WireWriter, object> write, WireRead<object> read)
+        {
+            Type = type;
+            Manifest = manifest;
+            Write = write;
+            Read = read;
+        }
+
+        public Type Type { get; }
+        public string Manifest { get; }
+        public Action<WireWriter, object> Write { get; }
+        public WireRead<object> Read { get; }
+
+        public static Codec Of<T>(string manifest, Action<WireWriter, T> write, WireRead<T> read) where T : class, IMvnMessage =>
+            new(typeof(T), manifest, (w, o) => write(w, (T)o), read);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Nested wire types.
+    // ---------------------------------------------------------------------------------------------
+
+    private static void WriteStatistics(WireWriter w, StatisticsData? s)
+    {
+        if (!w.WritePresence(s)) return;
+        w.WriteInt32(s!.Dimension);
+        w.WriteInt64(s.Count);
+        w.WriteDouble(s.Weight);
+        w.WriteDoubles(s.Mean);
+        w.WriteDoubles(s.ScatterLower);
+        w.WriteDoubles(s.Third);
+        w.WriteDouble(s.Fourth);
+    }
+
+    private static StatisticsData? ReadStatistics(ref WireReader r, string field)
+    {
+        if (!r.ReadPresence(field)) return null;
+        return new StatisticsData(
+            r.ReadInt32("StatisticsData.Dimension"),
+            r.ReadInt64("StatisticsData.Count"),
+            r.ReadDouble("StatisticsData.Weight"),
+            r.ReadDoubles("StatisticsData.Mean"),
+            r.ReadDoubles("StatisticsData.ScatterLower"),
+            r.ReadDoubles("StatisticsData.Third"),
+            r.ReadDouble("StatisticsData.Fourth"));
+    }
+
+    private static void WriteTheta(WireWriter w, ThetaData? t)
+    {
+        if (!w.WritePresence(t)) return;
+        w.WriteInt32(t!.Dimension);
+        w.WriteInt32((int)t.Parameterization);
+        w.WriteDoubles(t.Mu);
+        w.WriteDoubles(t.LambdaPacked);
+    }
+
+    private static ThetaData? ReadTheta(ref WireReader r, string field)
+    {
+        if (!r.ReadPresence(field)) return null;
+        return new ThetaData(
+            r.ReadInt32("ThetaData.Dimension"),
+            (Parameterization)r.ReadInt32("ThetaData.Parameterization"),
+            r.ReadDoubles("ThetaData.Mu"),
+            r.ReadDoubles("ThetaData.LambdaPacked"));
+    }
+
+    private static void WriteReaderSettings(WireWriter w, ReaderSettings? s)
+    {
+        if (!w.WritePresence(s)) return;
+        w.WriteInt32((int)s!.Format);
+        w.WriteInt32(s.Dimension);
+        w.WriteInt32((int)s.OnBadRow);
+    }
+
+    private static ReaderSettings? ReadReaderSettings(ref WireReader r, string field)
+    {
+        if (!r.ReadPresence(field)) return null;
+        return new ReaderSettings(
+            (RowFormat)r.ReadInt32("ReaderSettings.Format"),
+            r.ReadInt32("ReaderSettings.Dimension"),
+            (BadRowPolicy)r.ReadInt32("ReaderSettings.OnBadRow"));
+    }
+
+    private static void WriteFitJobSettings(WireWriter w, FitJobSettings? s)
+    {
+        if (!w.WritePresence(s)) return;
+        w.WriteInt32((int)s!.Solver);
+        w.WriteInt32((int)s.Parameterization);
+        w.WriteInt32(s.MaxIterations);
+        w.WriteDouble(s.GradientTolerance);
+        w.WriteDouble(s.RelativeTolerance);
+        w.WriteDouble(s.LearningRate);
+        w.WriteDouble(s.Ridge);
+        w.WriteInt32((int)s.Shrinkage);
+        w.WriteDouble(s.ShrinkageIntensity);
+        w.WriteInt32((int)s.Summing);
+        w.WriteInt32(s.ShardsPerWorker);
+        w.WriteInt32(s.MinWorkers);
+        w.WriteDouble(s.WorkerWaitSeconds);
+    }
+
+    private static FitJobSettings? ReadFitJobSettings(ref WireReader r, string field)
+    {
+        if (!r.ReadPresence(field)) return null;
+        return new FitJobSettings(
+            (SolverKind)r.ReadInt32("FitJobSettings.Solver"),
+            (Parameterization)r.ReadInt32("FitJobSettings.Parameterization"),
+            r.ReadInt32("FitJobSettings.MaxIterations"),
+            r.ReadDouble("FitJobSettings.GradientTolerance"),
+            r.ReadDouble("FitJobSettings.RelativeTolerance"),
+            r.ReadDouble("FitJobSettings.LearningRate"),
+            r.ReadDouble("FitJobSettings.Ridge"),
+            (ShrinkageMode)r.ReadInt32("FitJobSettings.Shrinkage"),
+            r.ReadDouble("FitJobSettings.ShrinkageIntensity"),
+            (SummingMode)r.ReadInt32("FitJobSettings.Summing"),
+            r.ReadInt32("FitJobSettings.ShardsPerWorker"),
+            r.ReadInt32("FitJobSettings.MinWorkers"),
+            r.ReadDouble("FitJobSettings.WorkerWaitSeconds"));
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Client <-> coordinator messages. Fields in declaration order; C# evaluates constructor
+    // arguments left to right, so the reads below follow the wire order.
+    // ---------------------------------------------------------------------------------------------
+
+    private static void WriteSubmitFitJob(WireWriter w, SubmitFitJob m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteString(m.Path);
+        WriteReaderSettings(w, m.Reader);
+        WriteFitJobSettings(w, m.Settings);
+    }
+
+    private static SubmitFitJob ReadSubmitFitJob(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        r.ReadString("Path"),
+        ReadReaderSettings(ref r, "Reader")!,
+        ReadFitJobSettings(ref r, "Settings")!);
+
+    private static void WriteFitJobAccepted(WireWriter w, FitJobAccepted m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteInt32(m.Workers);
+        w.WriteInt32(m.Shards);
+        w.WriteInt64(m.FileBytes);
+        w.WriteInt32(m.Dimension);
+    }
+
+    private static FitJobAccepted ReadFitJobAccepted(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        r.ReadInt32("Workers"),
+        r.ReadInt32("Shards"),
+        r.ReadInt64("FileBytes"),
+        r.ReadInt32("Dimension"));
+
+    private static void WriteCancelFitJob(WireWriter w, CancelFitJob m) => w.WriteString(m.JobId);
+
+    private static CancelFitJob ReadCancelFitJob(ref WireReader r) => new(r.ReadString("JobId"));
+
+    private static void WriteFitJobLoadProgress(WireWriter w, FitJobLoadProgress m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteInt64(m.Rows);
+        w.WriteInt64(m.Bytes);
+        w.WriteInt32(m.ShardsLoaded);
+        w.WriteInt32(m.Shards);
+        w.WriteDouble(m.Seconds);
+    }
+
+    private static FitJobLoadProgress ReadFitJobLoadProgress(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        r.ReadInt64("Rows"),
+        r.ReadInt64("Bytes"),
+        r.ReadInt32("ShardsLoaded"),
+        r.ReadInt32("Shards"),
+        r.ReadDouble("Seconds"));
+
+    private static void WriteFitJobRoundProgress(WireWriter w, FitJobRoundProgress m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteInt64(m.Round);
+        w.WriteInt32(m.WorkersAnswered);
+        w.WriteInt32(m.Workers);
+        w.WriteDouble(m.NllPerRow);
+        w.WriteDouble(m.GapPerRow);
+        w.WriteDouble(m.GradientNorm);
+        w.WriteDouble(m.RoundMilliseconds);
+        w.WriteDouble(m.Seconds);
+    }
+
+    private static FitJobRoundProgress ReadFitJobRoundProgress(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        r.ReadInt64("Round"),
+        r.ReadInt32("WorkersAnswered"),
+        r.ReadInt32("Workers"),
+        r.ReadDouble("NllPerRow"),
+        r.ReadDouble("GapPerRow"),
+        r.ReadDouble("GradientNorm"),
+        r.ReadDouble("RoundMilliseconds"),
+        r.ReadDouble("Seconds"));
+
+    private static void WriteFitJobNotice(WireWriter w, FitJobNotice m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteString(m.Message);
+    }
+
+    private static FitJobNotice ReadFitJobNotice(ref WireReader r) => new(r.ReadString("JobId"), r.ReadString("Message"));
+
+    private static void WriteFitJobCompleted(WireWriter w, FitJobCompleted m)
+    {
+        w.WriteString(m.JobId);
+        WriteTheta(w, m.Theta);
+        w.WriteInt64(m.N);
+        w.WriteInt64(m.RejectedRows);
+        w.WriteStrings(m.Rejections);
+        w.WriteInt32(m.Iterations);
+        w.WriteInt32(m.Evaluations);
+        w.WriteInt64(m.Rounds);
+        w.WriteString(m.StopReason);
+        w.WriteBool(m.Converged);
+        w.WriteDouble(m.NllPerRow);
+        w.WriteDouble(m.GapPerRow);
+        w.WriteDouble(m.GradientNorm);
+        w.WriteDouble(m.Shrinkage);
+        w.WriteDouble(m.LoadSeconds);
+        w.WriteDouble(m.SolveSeconds);
+        w.WriteInt32(m.WorkersUsed);
+        w.WriteInt32(m.ShardsReassigned);
+    }
+
+    private static FitJobCompleted ReadFitJobCompleted(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        ReadTheta(ref r, "Theta")!,
+        r.ReadInt64("N"),
+        r.ReadInt64("RejectedRows"),
+        r.ReadStrings("Rejections"),
+        r.ReadInt32("Iterations"),
+        r.ReadInt32("Evaluations"),
+        r.ReadInt64("Rounds"),
+        r.ReadString("StopReason"),
+        r.ReadBool("Converged"),
+        r.ReadDouble("NllPerRow"),
+        r.ReadDouble("GapPerRow"),
+        r.ReadDouble("GradientNorm"),
+        r.ReadDouble("Shrinkage"),
+        r.ReadDouble("LoadSeconds"),
+        r.ReadDouble("SolveSeconds"),
+        r.ReadInt32("WorkersUsed"),
+        r.ReadInt32("ShardsReassigned"));
+
+    private static void WriteFitJobFailed(WireWriter w, FitJobFailed m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteInt32((int)m.Kind);
+        w.WriteString(m.Message);
+    }
+
+    private static FitJobFailed ReadFitJobFailed(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        (JobErrorKind)r.ReadInt32("Kind"),
+        r.ReadString("Message"));
+
+    // ---------------------------------------------------------------------------------------------
+    // Worker <-> coordinator messages.
+    // ---------------------------------------------------------------------------------------------
+
+    private static void WriteRegisterWorker(WireWriter w, RegisterWorker m) => w.WriteString(m.WorkerId);
+
+    private static RegisterWorker ReadRegisterWorker(ref WireReader r) => new(r.ReadString("WorkerId"));
+
+    private static void WriteWorkerRegistered(WireWriter w, WorkerRegistered m) => w.WriteString(m.CoordinatorId);
+
+    private static WorkerRegistered ReadWorkerRegistered(ref WireReader r) => new(r.ReadString("CoordinatorId"));
+
+    private static void WriteDescribeFile(WireWriter w, DescribeFile m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteString(m.Path);
+        WriteReaderSettings(w, m.Reader);
+    }
+
+    private static DescribeFile ReadDescribeFile(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        r.ReadString("Path"),
+        ReadReaderSettings(ref r, "Reader")!);
+
+    private static void WriteFileDescribed(WireWriter w, FileDescribed m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteInt64(m.Length);
+        w.WriteInt32(m.Dimension);
+        w.WriteBool(m.Shardable);
+    }
+
+    private static FileDescribed ReadFileDescribed(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        r.ReadInt64("Length"),
+        r.ReadInt32("Dimension"),
+        r.ReadBool("Shardable"));
+
+    private static void WriteFileDescribeFailed(WireWriter w, FileDescribeFailed m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteInt32((int)m.Kind);
+        w.WriteString(m.Message);
+    }
+
+    private static FileDescribeFailed ReadFileDescribeFailed(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        (JobErrorKind)r.ReadInt32("Kind"),
+        r.ReadString("Message"));
+
+    private static void WriteLoadShard(WireWriter w, LoadShard m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteInt32(m.ShardIndex);
+        w.WriteString(m.Path);
+        w.WriteInt64(m.Start);
+        w.WriteInt64(m.End);
+        WriteReaderSettings(w, m.Reader);
+        w.WriteBool(m.ReturnStatistics);
+    }
+
+    private static LoadShard ReadLoadShard(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        r.ReadInt32("ShardIndex"),
+        r.ReadString("Path"),
+        r.ReadInt64("Start"),
+        r.ReadInt64("End"),
+        ReadReaderSettings(ref r, "Reader")!,
+        r.ReadBool("ReturnStatistics"));
+
+    private static void WriteShardLoadProgress(WireWriter w, ShardLoadProgress m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteInt32(m.ShardIndex);
+        w.WriteInt64(m.Rows);
+        w.WriteInt64(m.Bytes);
+    }
+
+    private static ShardLoadProgress ReadShardLoadProgress(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        r.ReadInt32("ShardIndex"),
+        r.ReadInt64("Rows"),
+        r.ReadInt64("Bytes"));
+
+    private static void WriteShardLoaded(WireWriter w, ShardLoaded m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteInt32(m.ShardIndex);
+        w.WriteInt64(m.Rows);
+        w.WriteInt64(m.Rejected);
+        w.WriteStrings(m.Rejections);
+        w.WriteInt64(m.Bytes);
+        w.WriteDouble(m.Seconds);
+        WriteStatistics(w, m.Statistics);
+    }
+
+    private static ShardLoaded ReadShardLoaded(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        r.ReadInt32("ShardIndex"),
+        r.ReadInt64("Rows"),
+        r.ReadInt64("Rejected"),
+        r.ReadStrings("Rejections"),
+        r.ReadInt64("Bytes"),
+        r.ReadDouble("Seconds"),
+        ReadStatistics(ref r, "Statistics"));
+
+    private static void WriteShardLoadFailed(WireWriter w, ShardLoadFailed m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteInt32(m.ShardIndex);
+        w.WriteInt32((int)m.Kind);
+        w.WriteString(m.Message);
+    }
+
+    private static ShardLoadFailed ReadShardLoadFailed(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        r.ReadInt32("ShardIndex"),
+        (JobErrorKind)r.ReadInt32("Kind"),
+        r.ReadString("Message"));
+
+    private static void WriteComputePartialGradient(WireWriter w, ComputePartialGradient m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteInt64(m.Round);
+        w.WriteInt32s(m.ShardIndices);
+        WriteTheta(w, m.Theta);
+    }
+
+    private static ComputePartialGradient ReadComputePartialGradient(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        r.ReadInt64("Round"),
+        r.ReadInt32s("ShardIndices"),
+        ReadTheta(ref r, "Theta")!);
+
+    private static void WritePartialGradientComputed(WireWriter w, PartialGradientComputed m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteInt64(m.Round);
+        w.WriteInt32(m.ShardIndex);
+        w.WriteDouble(m.J);
+        w.WriteDoubles(m.GradMu);
+        w.WriteDoubles(m.GradLambdaPacked);
+        w.WriteDouble(m.ComputeMilliseconds);
+    }
+
+    private static PartialGradientComputed ReadPartialGradientComputed(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        r.ReadInt64("Round"),
+        r.ReadInt32("ShardIndex"),
+        r.ReadDouble("J"),
+        r.ReadDoubles("GradMu"),
+        r.ReadDoubles("GradLambdaPacked"),
+        r.ReadDouble("ComputeMilliseconds"));
+
+    private static void WriteReleaseJob(WireWriter w, ReleaseJob m) => w.WriteString(m.JobId);
+
+    private static ReleaseJob ReadReleaseJob(ref WireReader r) => new(r.ReadString("JobId"));
 }
