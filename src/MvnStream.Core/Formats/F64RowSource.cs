@@ -18,6 +18,7 @@ internal sealed class F64RowSource : RowSource
     private long _truncatedRow;           // index of an owned, unreported partial row, or -1
     private readonly long _fileLength;
     private long _nextRow;
+    private bool _done;
 
     public F64RowSource(string path, SafeFileHandle file, long fileLength, long start, long end, int dimension, bool allowNonFinite)
     {
@@ -28,6 +29,7 @@ internal sealed class F64RowSource : RowSource
         Dimension = dimension;
         _rowBytes = 8L * dimension;
         long fullRows = fileLength / _rowBytes;
+        start = Math.Min(start, fileLength);
         long endLimit = Math.Min(end, fileLength);
         _nextRow = Math.Min(CeilDiv(start, _rowBytes), fullRows);
         _endRow = Math.Max(_nextRow, Math.Min(CeilDiv(endLimit, _rowBytes), fullRows));
@@ -35,7 +37,7 @@ internal sealed class F64RowSource : RowSource
         _truncatedRow = fileLength % _rowBytes != 0 && partialOffset >= start && partialOffset < end ? fullRows : -1;
     }
 
-    public override long Position => _nextRow * _rowBytes;
+    public override long Position => _done ? long.MaxValue : _nextRow * _rowBytes;
 
     public override int ProbeDimension() => Dimension;
 
@@ -67,6 +69,7 @@ internal sealed class F64RowSource : RowSource
             var reason = $"truncated: the last {_fileLength - offset} bytes are not a whole row of {d} doubles ({_rowBytes} bytes)";
             sink.Reject(new RejectedRow(_path, row + 1, offset, reason, null) { IsBinary = true });
         }
+        if (rows < maxRows) _done = true;
         return rows;
     }
 

@@ -51,7 +51,10 @@ internal sealed class JsonDocumentRowSource : RowSource
         if (_buffer.AsSpan(0, _len).StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) _pos = 3;
     }
 
-    public override long Position => _bufferStart + _pos;
+    public override long Position => _phase == Phase.Done ? long.MaxValue : Consumed;
+
+    /// <summary>File offset of the first byte the JSON reader has not consumed.</summary>
+    private long Consumed => _bufferStart + _pos;
 
     /// <summary>
     /// True if the file must be streamed as JSON values rather than read as JSON Lines: its first non-blank
@@ -151,7 +154,7 @@ internal sealed class JsonDocumentRowSource : RowSource
                 {
                     if (_eof)
                     {
-                        if (_phase == Phase.InArray) Fatal(sink, "unexpected end of file: the JSON array is not closed", Position);
+                        if (_phase == Phase.InArray) Fatal(sink, "unexpected end of file: the JSON array is not closed", Consumed);
                         _phase = Phase.Done;
                         return Step.End;
                     }
@@ -206,8 +209,8 @@ internal sealed class JsonDocumentRowSource : RowSource
             }
             catch (JsonException ex)
             {
-                long line = ex.LineNumber is long l ? l + 1 : LineAt(Position);
-                Fatal(sink, "malformed JSON: " + ex.Message, Position, line);
+                long line = ex.LineNumber is long l ? l + 1 : LineAt(Consumed);
+                Fatal(sink, "malformed JSON: " + ex.Message, Consumed, line);
                 return Step.End;
             }
         }
@@ -222,7 +225,7 @@ internal sealed class JsonDocumentRowSource : RowSource
         reason = null;
         text = null;
         long start = reader.TokenStartIndex;
-        offset = Position + start;
+        offset = Consumed + start;
         var token = reader.TokenType;
         if ((token == JsonTokenType.StartArray || token == JsonTokenType.StartObject) && !reader.TrySkip()) return null;
         var element = _buffer.AsSpan(_pos + (int)start, (int)(reader.BytesConsumed - start));

@@ -24,18 +24,20 @@ public sealed class RowReader : IDisposable, IRejectionSink
     private readonly RowReaderOptions _options;
     private readonly List<RejectedRow> _rejections = [];
     private readonly long _start;
+    private readonly long _end;
     private int _dimension;
     private bool _probed;
     private BadRowException? _failure;
     private bool _disposed;
 
-    private RowReader(string path, SafeFileHandle file, RowSource source, RowReaderOptions options, long start)
+    private RowReader(string path, SafeFileHandle file, RowSource source, RowReaderOptions options, long start, long end)
     {
         Path = path;
         _file = file;
         _source = source;
         _options = options;
         _start = start;
+        _end = Math.Max(start, end);
         _dimension = source.Dimension;
     }
 
@@ -73,7 +75,7 @@ public sealed class RowReader : IDisposable, IRejectionSink
                 RowFormat.Json => new JsonLinesRowSource(path, file, length, startByte, endByte, dimension, options.AllowNonFinite),
                 _ => throw new ArgumentOutOfRangeException(nameof(options), options.Format, "unknown row format"),
             };
-            return new RowReader(path, file, source, options, startByte);
+            return new RowReader(path, file, source, options, startByte, Math.Min(endByte, length));
         }
         catch
         {
@@ -112,8 +114,12 @@ public sealed class RowReader : IDisposable, IRejectionSink
     /// <summary>The first <see cref="RowReaderOptions.MaxRejectionsKept"/> rejected rows.</summary>
     public IReadOnlyList<RejectedRow> Rejections => _rejections;
 
-    /// <summary>Bytes of the range consumed so far (from the start of the range), for progress.</summary>
-    public long BytesRead => Math.Max(0, _source.Position - _start);
+    /// <summary>
+    /// Bytes of the range consumed so far, for progress. At the end it is the length of the range within
+    /// the file (a line that straddles the range's end counts for the range it starts in), so the counts of
+    /// shards that tile a file add up to the file's size.
+    /// </summary>
+    public long BytesRead => Math.Clamp(_source.Position, _start, _end) - _start;
 
     /// <summary>
     /// Fills <paramref name="block"/> with up to <see cref="RowReaderOptions.BlockRows"/> accepted rows

@@ -6,7 +6,7 @@ internal abstract class RowSource
     /// <summary>d, or 0 while unknown.</summary>
     public int Dimension { get; set; }
 
-    /// <summary>File offset of the next unread byte.</summary>
+    /// <summary>File offset of the next unread byte; at least the range's end once the source is exhausted.</summary>
     public abstract long Position { get; }
 
     /// <summary>

@@ -31,7 +31,7 @@ internal sealed class TempDir : IDisposable
 }
 
 /// <summary>Everything one reader produced.</summary>
-internal sealed record ReadResult(List<double[]> Rows, long RowsRejected, IReadOnlyList<RejectedRow> Rejections, int Dimension)
+internal sealed record ReadResult(List<double[]> Rows, long RowsRejected, IReadOnlyList<RejectedRow> Rejections, int Dimension, long BytesRead)
 {
     public double[] Flat => Rows.SelectMany(r => r).ToArray();
 }
@@ -59,7 +59,7 @@ internal static class Read
             for (int i = 0; i < n; i++) rows.Add(block.AsSpan(i * d, d).ToArray());
         }
         Assert.Equal(rows.Count, reader.RowsRead);
-        return new ReadResult(rows, reader.RowsRejected, reader.Rejections.ToList(), d);
+        return new ReadResult(rows, reader.RowsRejected, reader.Rejections.ToList(), d, reader.BytesRead);
     }
 
     public static RowReaderOptions Csv(int? d = null, BadRowPolicy policy = BadRowPolicy.Fail) =>

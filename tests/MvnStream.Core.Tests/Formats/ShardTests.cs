@@ -19,6 +19,7 @@ public sealed class ShardTests : IDisposable
         options = options with { MaxRejectionsKept = int.MaxValue };
         var whole = Read.All(path, options);
         long length = new FileInfo(path).Length;
+        Assert.Equal(length, whole.BytesRead);
         var rng = new Random(seed);
         for (int it = 0; it < iterations; it++)
         {
@@ -28,13 +29,16 @@ public sealed class ShardTests : IDisposable
             points.Sort();
             var rows = new List<double[]>();
             var rejections = new List<RejectedRow>();
+            long bytes = 0;
             for (int s = 0; s + 1 < points.Count; s++)
             {
                 var part = Read.Range(path, options, points[s], points[s + 1]);
                 rows.AddRange(part.Rows);
                 rejections.AddRange(part.Rejections);
+                bytes += part.BytesRead;
             }
             string where = $"seed {seed}, iteration {it}, cuts [{string.Join(", ", points)}]";
+            Assert.True(bytes == length, $"{where}: the shards read {bytes} bytes of {length}");
             Assert.True(whole.Rows.Count == rows.Count, $"{where}: {rows.Count} rows from shards, {whole.Rows.Count} from the whole file");
             for (int i = 0; i < rows.Count; i++)
                 Assert.True(whole.Rows[i].AsSpan().SequenceEqual(rows[i]), $"{where}: row {i} differs");
