@@ -31,5 +31,15 @@ internal sealed class ConsoleProgress(bool quiet, TextWriter? writer = null)
         _w.WriteLine(Inv($"iter {p.Iteration,6}  J/n {p.NllPerRow,18:F12}  J-J* {p.GapPerRow,10:E3}/row  |grad| {p.GradientNorm,10:E3}  evals {p.Evaluations,6}  {p.Elapsed.TotalSeconds:F2} s"));
     }
 
+    public void Round(MvnStream.Cluster.Protocol.FitJobRoundProgress p)
+    {
+        if (quiet) return;
+        if (!_first && _sinceLast.ElapsedMilliseconds < 250) return;
+        _first = false;
+        _sinceLast.Restart();
+        var workers = p.Workers > 0 ? Inv($"workers {p.WorkersAnswered}/{p.Workers}  round {p.RoundMilliseconds,7:F2} ms  ") : "";
+        _w.WriteLine(Inv($"round {p.Round,6}  {workers}J/n {p.NllPerRow,18:F12}  J-J* {p.GapPerRow,10:E3}/row  |grad| {p.GradientNorm,10:E3}  {p.Seconds:F2} s"));
+    }
+
     public static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

@@ -28,22 +28,41 @@ internal static class FitCommand
         var ridge = new Option<double>("--ridge") { Description = "Fit S + eps I instead of S (for singular or ill-conditioned data).", DefaultValueFactory = _ => 0.0, HelpName = "EPS" };
         var shrinkage = new Option<string>("--shrinkage") { Description = "Shrink S towards (tr S / d) I: auto (Ledoit-Wolf intensity from the statistics), none, or a fixed intensity in [0, 1].", DefaultValueFactory = _ => "none", HelpName = "auto|none|RHO" };
         var threads = new Option<int>("--threads") { Description = "Threads reading the file (each reads a byte range; statistics merge exactly).", DefaultValueFactory = _ => Environment.ProcessorCount, HelpName = "N" };
+        var workers = new Option<int>("--workers") { Description = "Run on an embedded local cluster of N worker nodes plus a coordinator (real Akka.Cluster over TCP on loopback); 0 = no cluster, read with --threads.", DefaultValueFactory = _ => 0, HelpName = "N" };
+        var cluster = new Option<string?>("--cluster") { Description = "Submit the job to a running cluster through this seed node; FILE must be readable at that path on every worker.", HelpName = "akka.tcp://mvnstream@HOST:PORT" };
+        var summing = new Option<string>("--summing") { Description = "Cluster runs: sum shard statistics once and differentiate at the coordinator (statistics), or sum the workers' partial gradients every round (gradients). Both give the same model.", DefaultValueFactory = _ => "statistics", HelpName = "statistics|gradients" };
+        var shardsPerWorker = new Option<int>("--shards-per-worker") { Description = "Cluster runs: byte-range shards per worker (more shards = finer reassignment when a worker is lost).", DefaultValueFactory = _ => 1, HelpName = "K" };
+        var workerWait = new Option<double>("--worker-wait") { Description = "Cluster runs: seconds to wait for workers before failing (with --workers: for all N).", DefaultValueFactory = _ => 30.0, HelpName = "SECONDS" };
+        var config = new Option<string?>("--config") { Description = "With --cluster: HOCON file for the client node (TLS, hostname); see config/.", HelpName = "FILE" };
         var quiet = CommonOptions.Quiet();
         var json = CommonOptions.Json();
 
         var cmd = new Command("fit", "Fit mu and Lambda (S = Lambda Lambda^T) to a data file and write the model JSON.")
         {
-            file, output, format, dim, onBadRow, solver, param, maxIter, tolerance, relTolerance, learningRate, ridge, shrinkage, threads, quiet, json,
+            file, output, format, dim, onBadRow, solver, param, maxIter, tolerance, relTolerance, learningRate, ridge, shrinkage, threads,
+            workers, cluster, summing, shardsPerWorker, workerWait, config, quiet, json,
         };
-        cmd.SetAction((pr, ct) => Task.FromResult(Run(new FitArgs(
+        cmd.SetAction((pr, ct) => RunAsync(new FitArgs(
             pr.GetValue(file)!, pr.GetValue(output)!, pr.GetValue(format), pr.GetValue(dim), pr.GetValue(onBadRow)!,
             pr.GetValue(solver)!, pr.GetValue(param)!, pr.GetValue(maxIter), pr.GetValue(tolerance), pr.GetValue(relTolerance),
-            pr.GetValue(learningRate), pr.GetValue(ridge), pr.GetValue(shrinkage)!, pr.GetValue(threads), pr.GetValue(quiet), pr.GetValue(json)), ct)));
+            pr.GetValue(learningRate), pr.GetValue(ridge), pr.GetValue(shrinkage)!, pr.GetValue(threads), pr.GetValue(quiet), pr.GetValue(json),
+            pr.GetValue(workers), pr.GetValue(cluster), pr.GetValue(summing)!, pr.GetValue(shardsPerWorker), pr.GetValue(workerWait), pr.GetValue(config)), ct));
         return cmd;
     }
 
     internal sealed record FitArgs(string File, string Out, string? Format, int? Dim, string OnBadRow, string Solver, string Param,
-        int MaxIter, double Tolerance, double RelTolerance, double LearningRate, double Ridge, string Shrinkage, int Threads, bool Quiet, bool Json);
+        int MaxIter, double Tolerance, double RelTolerance, double LearningRate, double Ridge, string Shrinkage, int Threads, bool Quiet, bool Json,
+        int Workers, string? Cluster, string Summing, int ShardsPerWorker, double WorkerWait, string? Config);
+
+    private static async Task<int> RunAsync(FitArgs a, CancellationToken ct)
+    {
+        if (a.Workers > 0 || a.Cluster is not null)
+        {
+            try { return await ClusterFit.RunAsync(a, ct); }
+            catch (UsageException e) { return Fail(e.Message, ExitCodes.Usage); }
+        }
+        return Run(a, ct);
+    }
 
     private static int Run(FitArgs a, CancellationToken ct)
     {
@@ -114,7 +133,7 @@ internal static class FitCommand
         catch (UnauthorizedAccessException e) { return Fail(e.Message, ExitCodes.Failure); }
     }
 
-    private static int Fail(string message, int code)
+    internal static int Fail(string message, int code)
     {
         Console.Error.WriteLine("mvnstream fit: " + message);
         return code;

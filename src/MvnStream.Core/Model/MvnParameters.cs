@@ -57,7 +57,8 @@ public sealed class MvnParameters
     /// <summary>Writes [mu, free entries of Lambda (row-major; lower triangle only for tril)] into <paramref name="x"/>.</summary>
     public void Pack(Span<double> x) => PackInto(Mu, Lambda, Dimension, Parameterization, x);
 
-    internal static void PackInto(ReadOnlySpan<double> mu, ReadOnlySpan<double> lambda, int d, Parameterization p, Span<double> x)
+    /// <summary>Packs mu and Lambda (or their gradients) as <see cref="Pack"/> does.</summary>
+    public static void PackInto(ReadOnlySpan<double> mu, ReadOnlySpan<double> lambda, int d, Parameterization p, Span<double> x)
     {
         mu.CopyTo(x);
         int o = d;
@@ -78,7 +79,8 @@ public sealed class MvnParameters
         return new MvnParameters(mu, l, p);
     }
 
-    internal static void UnpackLambda(ReadOnlySpan<double> x, int d, Parameterization p, Span<double> lambda)
+    /// <summary>Writes the Lambda part of a packed vector (entries d.. of <paramref name="x"/>) into a d x d matrix.</summary>
+    public static void UnpackLambda(ReadOnlySpan<double> x, int d, Parameterization p, Span<double> lambda)
     {
         int o = d;
         if (p == Parameterization.Full) { x.Slice(o, d * d).CopyTo(lambda); return; }

@@ -1,0 +1,168 @@
+using System.Text.Json.Nodes;
+using Akka.Configuration;
+using MvnStream.Cluster.Hosting;
+using MvnStream.Cluster.Protocol;
+using MvnStream.Core.Formats;
+using MvnStream.Core.Model;
+using MvnStream.Core.Solvers;
+
+namespace MvnStream.Cli.Commands;
+
+/// <summary>
+/// 'fit --workers N' (an embedded cluster in this process) and 'fit --cluster SEED' (a job submitted to
+/// a running cluster from a client node): same job, same coordinator, same model file.
+/// </summary>
+internal static class ClusterFit
+{
+    public static async Task<int> RunAsync(FitCommand.FitArgs a, CancellationToken ct)
+    {
+        if (a.Workers > 0 && a.Cluster is not null) throw new UsageException("--workers starts a local cluster and --cluster uses a running one: give one of them");
+        if (a.Workers < 0) throw new UsageException($"--workers {a.Workers}: must be >= 0");
+        if (a.ShardsPerWorker <= 0) throw new UsageException($"--shards-per-worker {a.ShardsPerWorker}: must be positive");
+        var summing = a.Summing.Trim().ToLowerInvariant() switch
+        {
+            "statistics" or "stats" => SummingMode.Statistics,
+            "gradients" or "gradient" => SummingMode.Gradients,
+            _ => throw new UsageException($"--summing '{a.Summing}': expected statistics or gradients"),
+        };
+        // Embedded: the file is local. Remote: the path is the workers' and may not exist here.
+        var path = a.Cluster is null ? Path.GetFullPath(a.File) : a.File;
+        if (a.Cluster is null && !File.Exists(path)) throw new UsageException($"data file '{a.File}' does not exist");
+        RowReaderOptions reader;
+        try { reader = CommonOptions.ReaderOptions(a.File, a.Format, a.Dim, a.OnBadRow); }
+        catch (FormatException e) { throw new UsageException(e.Message); }
+        var reg = CommonOptions.Regularization(a.Ridge, a.Shrinkage);
+        var settings = new FitJobSettings(CommonOptions.Solver(a.Solver), CommonOptions.Param(a.Param), a.MaxIter, a.Tolerance, a.RelTolerance,
+            a.LearningRate, reg.Ridge, reg.Shrinkage, reg.ShrinkageIntensity, summing, a.ShardsPerWorker, Math.Max(1, a.Workers), a.WorkerWait);
+        var job = new SubmitFitJob(Guid.NewGuid().ToString("N")[..12], path, new ReaderSettings(reader.Format, reader.Dimension ?? 0, reader.OnBadRow), settings);
+        var progress = new ConsoleProgress(a.Quiet);
+
+        EmbeddedCluster? embedded = null;
+        ClusterNode node;
+        try
+        {
+            if (a.Cluster is not null)
+            {
+                try { NodeConfiguration.ValidateSeed(a.Cluster); }
+                catch (ConfigurationException e) { throw new UsageException("--cluster: " + e.Message); }
+                progress.Line($"joining the cluster at {a.Cluster} ...");
+                node = await ClusterNode.StartAsync(new NodeConfiguration
+                {
+                    ConfigFile = a.Config,
+                    Roles = [NodeConfiguration.ClientRole],
+                    Seeds = [a.Cluster],
+                    Port = 0,
+                }, NodeConfiguration.Reference.GetTimeSpan("mvnstream.client.connect-timeout", TimeSpan.FromSeconds(20)), ct);
+            }
+            else
+            {
+                progress.Line($"starting a local cluster: 1 coordinator + {a.Workers} worker nodes on 127.0.0.1 ...");
+                embedded = await EmbeddedCluster.StartAsync(a.Workers, null, ct);
+                node = embedded.Coordinator;
+                progress.Line($"cluster up: coordinator {node.Address}, workers {string.Join(", ", embedded.Workers.Select(w => w.Address.Port))}");
+            }
+        }
+        catch (ConfigurationException e) { return FitCommand.Fail(e.Message, ExitCodes.Usage); }
+        catch (TimeoutException e) { return FitCommand.Fail(e.Message, ExitCodes.Failure); }
+        catch (OperationCanceledException) { return FitCommand.Fail("stopped by Ctrl-C before the cluster was up", ExitCodes.Cancelled); }
+
+        try
+        {
+            var answerTimeout = TimeSpan.FromSeconds(Math.Max(30, a.WorkerWait + 30));
+            var outcome = await FitJobRunner.RunAsync(node, job, m => Show(progress, m), answerTimeout, ct);
+            if (outcome.Failed is { } f)
+            {
+                int code = f.Kind switch
+                {
+                    JobErrorKind.BadInput => ExitCodes.BadInput,
+                    JobErrorKind.Degenerate => ExitCodes.Degenerate,
+                    JobErrorKind.Usage => ExitCodes.Usage,
+                    JobErrorKind.Cancelled => ExitCodes.Cancelled,
+                    _ => ExitCodes.Failure,
+                };
+                return FitCommand.Fail(f.Message, code);
+            }
+            var c = outcome.Completed!;
+            var theta = c.Theta.ToParameters();
+            var model = new MvnModel
+            {
+                Theta = theta,
+                N = c.N,
+                Solver = settings.Solver.ToName(),
+                Iterations = c.Iterations,
+                NllPerRow = c.NllPerRow,
+                Gap = c.GapPerRow,
+                RejectedRows = c.RejectedRows,
+            };
+            model.Save(a.Out);
+            foreach (var r in c.Rejections) progress.Line("skipped " + r);
+            Report(a, c, settings, progress);
+            if (c.StopReason == nameof(StopReason.Cancelled))
+            {
+                Console.Error.WriteLine($"mvnstream fit: stopped by Ctrl-C after {c.Iterations} iterations; the best model so far (gap {c.GapPerRow:E3} per row) was written to {a.Out}");
+                return ExitCodes.Cancelled;
+            }
+            return ExitCodes.Ok;
+        }
+        finally
+        {
+            if (embedded is not null) await embedded.DisposeAsync();
+            else await node.DisposeAsync();
+        }
+    }
+
+    private static void Show(ConsoleProgress progress, IMvnMessage m)
+    {
+        switch (m)
+        {
+            case FitJobAccepted x:
+                progress.Line($"job accepted: {x.Workers} workers, {x.Shards} shards, {x.FileBytes:N0} bytes, d = {x.Dimension}");
+                break;
+            case FitJobNotice x:
+                progress.Line("note: " + x.Message);
+                break;
+            case FitJobLoadProgress x:
+                progress.Line(ConsoleProgress.Inv($"load: {x.Rows,12:N0} rows  {x.Rows / Math.Max(x.Seconds, 1e-9),12:N0} rows/s  {x.Bytes / 1e6 / Math.Max(x.Seconds, 1e-9),7:F1} MB/s  shards {x.ShardsLoaded}/{x.Shards}  {x.Seconds:F1} s"));
+                break;
+            case FitJobRoundProgress x:
+                progress.Round(x);
+                break;
+        }
+    }
+
+    private static void Report(FitCommand.FitArgs a, FitJobCompleted c, FitJobSettings settings, ConsoleProgress progress)
+    {
+        if (a.Json)
+        {
+            var o = new JsonObject
+            {
+                ["file"] = a.File,
+                ["model"] = Path.GetFullPath(a.Out),
+                ["dimension"] = c.Theta.Dimension,
+                ["n"] = c.N,
+                ["rejectedRows"] = c.RejectedRows,
+                ["solver"] = settings.Solver.ToName(),
+                ["parameterization"] = settings.Parameterization.ToName(),
+                ["summing"] = settings.Summing.ToString().ToLowerInvariant(),
+                ["iterations"] = c.Iterations,
+                ["evaluations"] = c.Evaluations,
+                ["rounds"] = c.Rounds,
+                ["stopReason"] = c.StopReason,
+                ["converged"] = c.Converged,
+                ["nllPerRow"] = c.NllPerRow,
+                ["gap"] = c.GapPerRow,
+                ["gradientNorm"] = c.GradientNorm,
+                ["workers"] = c.WorkersUsed,
+                ["shardsReassigned"] = c.ShardsReassigned,
+                ["loadSeconds"] = c.LoadSeconds,
+                ["solveSeconds"] = c.SolveSeconds,
+            };
+            Console.Out.WriteLine(o.ToJsonString());
+            return;
+        }
+        if (progress.Quiet) return;
+        Console.Out.WriteLine(ConsoleProgress.Inv($"fitted d={c.Theta.Dimension} n={c.N:N0} ({c.RejectedRows:N0} rejected) on {c.WorkersUsed} workers ({settings.Summing.ToString().ToLowerInvariant()} summed) with {settings.Solver.ToName()}: {c.Iterations} iterations, {c.Rounds} rounds, {c.StopReason}"));
+        Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {c.NllPerRow:F12}  J - J* = {c.GapPerRow:E3} per row  |grad| = {c.GradientNorm:E3}  shards reassigned: {c.ShardsReassigned}"));
+        Console.Out.WriteLine(ConsoleProgress.Inv($"load {c.LoadSeconds:F2} s, solve {c.SolveSeconds:F2} s; model written to {a.Out}"));
+    }
+}

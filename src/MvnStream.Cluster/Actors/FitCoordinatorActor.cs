@@ -1,0 +1,185 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Event;
+using MvnStream.Cluster.Protocol;
+using MvnStream.Core;
+using MvnStream.Core.Fitting;
+using MvnStream.Core.Ingest;
+using MvnStream.Core.Model;
+using MvnStream.Core.Solvers;
+using MvnStream.Core.Statistics;
+
+namespace MvnStream.Cluster.Actors;
+
+/// <summary>
+/// The fit coordinator, run as a cluster singleton: tracks live workers, splits a job's file into byte
+/// ranges, assigns them, reassigns the shards of a worker that leaves or becomes unreachable, merges
+/// shard statistics in shard order, and drives the solver. In <see cref="SummingMode.Gradients"/> every
+/// objective evaluation is a round (theta broadcast, partial J and gradients gathered per shard, summed in
+/// shard order), so the result does not depend on which worker computed which shard.
+/// The solver runs on its own thread and talks to this actor by messages; the actor never blocks.
+/// </summary>
+public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
+{
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
+    private readonly string _coordinatorId = Guid.NewGuid().ToString("N")[..8];
+    private readonly Dictionary<IActorRef, string> _workers = [];
+    private readonly TimeSpan _noWorkerTimeout;
+    private Job? _job;
+
+    public FitCoordinatorActor(TimeSpan noWorkerTimeout)
+    {
+        _noWorkerTimeout = noWorkerTimeout;
+
+        Receive<RegisterWorker>(OnRegister);
+        Receive<Terminated>(t =>
+        {
+            if (_job is not null && t.ActorRef.Equals(_job.Client))
+            {
+                _log.Warning("client of job {0} is gone: cancelling the job", _job.Id);
+                _job.Cancel();
+                _job.ClientGone = true;
+            }
+            else WorkerLost(t.ActorRef, "left the cluster");
+        });
+        Receive<ClusterEvent.UnreachableMember>(u => LoseWorkersAt(u.Member.Address, "is unreachable"));
+        Receive<ClusterEvent.MemberRemoved>(u => LoseWorkersAt(u.Member.Address, "was removed from the cluster"));
+        Receive<ClusterEvent.IMemberEvent>(_ => { });
+        Receive<ClusterEvent.ReachableMember>(_ => { });
+        Receive<ClusterEvent.CurrentClusterState>(_ => { });
+
+        Receive<SubmitFitJob>(OnSubmit);
+        Receive<CancelFitJob>(c =>
+        {
+            if (_job?.Id != c.JobId) return;
+            if (_job.Phase == Phase.Solving) _job.Cancel(); // the solver returns its best point
+            else Fail(JobErrorKind.Cancelled, "cancelled by the client before the solver started");
+        });
+        Receive<WaitForWorkersTimeout>(OnWaitForWorkersTimeout);
+        Receive<NoWorkerTimeout>(OnNoWorkerTimeout);
+        Receive<FileDescribed>(OnDescribed);
+        Receive<FileDescribeFailed>(f => { if (_job?.Id == f.JobId) Fail(f.Kind, f.Message); });
+        Receive<ShardLoadProgress>(OnLoadProgress);
+        Receive<ShardLoaded>(OnShardLoaded);
+        Receive<ShardLoadFailed>(f => { if (_job?.Id == f.JobId) Fail(f.Kind, f.Message); });
+        Receive<StartRound>(OnStartRound);
+        Receive<PartialGradientComputed>(OnPartialGradient);
+        Receive<SolverIteration>(OnSolverIteration);
+        Receive<SolverFinished>(OnSolverFinished);
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(TimeSpan noWorkerTimeout) => Akka.Actor.Props.Create(() => new FitCoordinatorActor(noWorkerTimeout));
+
+    protected override void PreStart() =>
+        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+            typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.MemberRemoved));
+
+    protected override void PostStop()
+    {
+        _cluster.Unsubscribe(Self);
+        _job?.Cancel();
+    }
+
+    private IEnumerable<IActorRef> LiveWorkers => _workers.Keys;
+
+    private void OnRegister(RegisterWorker r)
+    {
+        if (!_workers.ContainsKey(Sender))
+        {
+            _workers[Sender] = r.WorkerId;
+            Context.Watch(Sender);
+            _log.Info("worker {0} registered ({1} live)", r.WorkerId, _workers.Count);
+        }
+        Sender.Tell(new WorkerRegistered(_coordinatorId));
+        if (_job is null) return;
+        if (_job.Phase == Phase.WaitingForWorkers && _workers.Count >= _job.MinWorkers) BeginDescribe();
+        else if (_job.Phase is Phase.Loading or Phase.Solving) AssignOrphans();
+    }
+
+    private void LoseWorkersAt(Address address, string why)
+    {
+        foreach (var w in _workers.Keys.Where(w => w.Path.Address.Equals(address)).ToList()) WorkerLost(w, why);
+    }
+
+    private void WorkerLost(IActorRef worker, string why)
+    {
+        if (!_workers.Remove(worker, out var id)) return;
+        Context.Unwatch(worker);
+        if (_job is null)
+        {
+            _log.Info("worker {0} {1}", id, why);
+            return;
+        }
+        _log.Warning("worker {0} {1}", id, why);
+        _job.Notice(Self, $"worker {id} {why}");
+        if (_job.Phase == Phase.Describing && worker.Equals(_job.DescribedBy)) BeginDescribe();
+        if (_job.Phase is Phase.Loading or Phase.Solving)
+        {
+            foreach (var shard in _job.Shards.Where(s => worker.Equals(s.Worker)))
+            {
+                shard.Worker = null;
+                shard.Loaded = false;
+                shard.Orphaned = _job.NeedsWorker(shard);
+            }
+            AssignOrphans();
+        }
+    }
+
+    /// <summary>Gives unassigned shards to the live workers holding the fewest; arms the no-worker timer when none is left.</summary>
+    private void AssignOrphans()
+    {
+        var job = _job!;
+        var orphans = job.Shards.Where(s => s.Worker is null && job.NeedsWorker(s)).ToList();
+        if (orphans.Count == 0) return;
+        if (_workers.Count == 0)
+        {
+            if (!Timers.IsTimerActive("no-worker"))
+                Timers.StartSingleTimer("no-worker", new NoWorkerTimeout(job.Id), _noWorkerTimeout);
+            return;
+        }
+        Timers.Cancel("no-worker");
+        foreach (var shard in orphans)
+        {
+            var target = _workers.Keys.OrderBy(w => job.Shards.Count(s => w.Equals(s.Worker))).ThenBy(w => _workers[w], StringComparer.Ordinal).First();
+            if (shard.Orphaned)
+            {
+                job.ShardsReassigned++;
+                job.Notice(Self, $"shard {shard.Index} ({shard.Start}..{shard.EndLabel}) reassigned to worker {_workers[target]}");
+            }
+            shard.Worker = target;
+            shard.Orphaned = false;
+            target.Tell(new LoadShard(job.Id, shard.Index, job.Request.Path, shard.Start, shard.End, job.Reader, ReturnStatistics: shard.Statistics is null));
+        }
+    }
+
+    private void OnNoWorkerTimeout(NoWorkerTimeout t)
+    {
+        if (_job?.Id != t.JobId || _workers.Count > 0) return;
+        Fail(JobErrorKind.NoWorkers, $"no worker is left in the cluster (waited {_noWorkerTimeout.TotalSeconds:F0} s for one to join): the job cannot finish");
+    }
+
+    private void Fail(JobErrorKind kind, string message)
+    {
+        var job = _job;
+        if (job is null) return;
+        _log.Warning("job {0} failed: {1}", job.Id, message);
+        job.Client.Tell(new FitJobFailed(job.Id, kind, message));
+        EndJob();
+    }
+
+    private void EndJob()
+    {
+        var job = _job;
+        if (job is null) return;
+        job.Cancel();
+        job.FailPendingRound();
+        foreach (var w in _workers.Keys) w.Tell(new ReleaseJob(job.Id));
+        Context.Unwatch(job.Client);
+        Timers.CancelAll();
+        _job = null;
+    }
+}

@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Event;
+using MvnStream.Cluster.Protocol;
+using MvnStream.Core;
+using MvnStream.Core.Formats;
+using MvnStream.Core.Ingest;
+using MvnStream.Core.Objective;
+using MvnStream.Core.Statistics;
+
+namespace MvnStream.Cluster.Actors;
+
+/// <summary>
+/// Holds data shards for fit jobs: reads a byte range of a file once into sufficient statistics, then
+/// answers rounds from those statistics (no second pass over the rows): J and its gradients at the
+/// round's theta, per shard. Registers with the coordinator singleton through its proxy and again after
+/// a handover. Reading runs off the actor thread; the actor only routes and holds state.
+/// </summary>
+public sealed class WorkerActor : ReceiveActor, IWithTimers
+{
+    private sealed record RegisterTick
+    {
+        public static RegisterTick Instance { get; } = new();
+    }
+
+    private sealed record ShardRead(LoadShard Request, IActorRef ReplyTo, IngestResult? Result, Exception? Error, double Seconds);
+
+    private sealed record ShardKey(string JobId, int ShardIndex);
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly IActorRef _coordinatorProxy;
+    private readonly string _workerId;
+    private readonly Dictionary<ShardKey, SufficientStatistics> _shards = [];
+    private readonly Dictionary<string, CancellationTokenSource> _jobs = [];
+    private readonly Dictionary<ShardKey, List<(ComputePartialGradient Round, IActorRef ReplyTo)>> _waitingRounds = [];
+    private IActorRef? _coordinator;
+
+    public WorkerActor(IActorRef coordinatorProxy, string workerId)
+    {
+        _coordinatorProxy = coordinatorProxy;
+        _workerId = workerId;
+
+        Receive<RegisterTick>(_ => _coordinatorProxy.Tell(new RegisterWorker(_workerId)));
+        Receive<WorkerRegistered>(_ =>
+        {
+            if (_coordinator is not null && _coordinator.Equals(Sender)) return;
+            if (_coordinator is not null) Context.Unwatch(_coordinator);
+            _coordinator = Sender;
+            Context.Watch(Sender);
+            Timers.Cancel("register");
+            _log.Info("worker {0} registered with coordinator {1}", _workerId, Sender.Path);
+        });
+        Receive<Terminated>(t =>
+        {
+            if (!t.ActorRef.Equals(_coordinator)) return;
+            _log.Info("coordinator {0} gone; registering again", t.ActorRef.Path);
+            _coordinator = null;
+            StartRegistering();
+        });
+        Receive<DescribeFile>(Describe);
+        Receive<LoadShard>(Load);
+        Receive<ShardRead>(OnShardRead);
+        Receive<ComputePartialGradient>(Compute);
+        Receive<ReleaseJob>(r => Release(r.JobId));
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(IActorRef coordinatorProxy, string workerId) =>
+        Akka.Actor.Props.Create(() => new WorkerActor(coordinatorProxy, workerId));
+
+    protected override void PreStart() => StartRegistering();
+
+    protected override void PostStop()
+    {
+        foreach (var cts in _jobs.Values) cts.Cancel();
+    }
+
+    private void StartRegistering() =>
+        Timers.StartPeriodicTimer("register", RegisterTick.Instance, TimeSpan.Zero, TimeSpan.FromSeconds(1));
+
+    private CancellationToken JobToken(string jobId)
+    {
+        if (!_jobs.TryGetValue(jobId, out var cts)) _jobs[jobId] = cts = new CancellationTokenSource();
+        return cts.Token;
+    }
+
+    private void Describe(DescribeFile m)
+    {
+        var replyTo = Sender;
+        Task.Run(() =>
+        {
+            try
+            {
+                if (!File.Exists(m.Path))
+                    return (object)new FileDescribeFailed(m.JobId, JobErrorKind.Usage, $"worker {_workerId}: data file '{m.Path}' does not exist on this node");
+                var options = m.Reader.ToOptions();
+                int d = ShardAccumulator.ProbeDimension(m.Path, options);
+                bool shardable = ShardAccumulator.CanShard(m.Path, options with { Dimension = d });
+                return new FileDescribed(m.JobId, new FileInfo(m.Path).Length, d, shardable);
+            }
+            catch (BadRowException e) { return new FileDescribeFailed(m.JobId, JobErrorKind.BadInput, e.Message); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or FormatException or ArgumentException)
+            {
+                return new FileDescribeFailed(m.JobId, JobErrorKind.BadInput, $"worker {_workerId}: cannot read '{m.Path}': {e.Message}");
+            }
+        }).PipeTo(replyTo);
+    }
+
+    private void Load(LoadShard m)
+    {
+        var replyTo = Sender;
+        var self = Self;
+        var token = JobToken(m.JobId);
+        var shard = new FileShard(m.Path, m.Start, m.End, m.ShardIndex);
+        Task.Run(() =>
+        {
+            var sw = Stopwatch.StartNew();
+            long rows = 0, bytes = 0, lastReport = 0;
+            try
+            {
+                var result = ShardAccumulator.AccumulateShard(shard, m.Reader.ToOptions(), (r, _, b) =>
+                {
+                    rows += r;
+                    bytes += b;
+                    if (sw.ElapsedMilliseconds - lastReport >= 500)
+                    {
+                        lastReport = sw.ElapsedMilliseconds;
+                        replyTo.Tell(new ShardLoadProgress(m.JobId, m.ShardIndex, rows, bytes));
+                    }
+                }, token);
+                return new ShardRead(m, replyTo, result, null, sw.Elapsed.TotalSeconds);
+            }
+            catch (Exception e)
+            {
+                return new ShardRead(m, replyTo, null, e, sw.Elapsed.TotalSeconds);
+            }
+        }).PipeTo(self);
+    }
+
+    private void OnShardRead(ShardRead r)
+    {
+        var m = r.Request;
+        if (!_jobs.ContainsKey(m.JobId)) return; // released while reading
+        if (r.Error is not null)
+        {
+            if (r.Error is OperationCanceledException) return;
+            var kind = r.Error is BadRowException or InvalidDataException ? JobErrorKind.BadInput : JobErrorKind.Failure;
+            var message = r.Error is BadRowException ? r.Error.Message : $"worker {_workerId}, shard {m.ShardIndex}: {r.Error.Message}";
+            r.ReplyTo.Tell(new ShardLoadFailed(m.JobId, m.ShardIndex, kind, message));
+            return;
+        }
+        var result = r.Result!;
+        var key = new ShardKey(m.JobId, m.ShardIndex);
+        _shards[key] = result.Statistics;
+        r.ReplyTo.Tell(new ShardLoaded(m.JobId, m.ShardIndex, result.Statistics.Count, result.RowsRejected,
+            result.Rejections.Select(x => x.ToString()).ToArray(), result.Bytes, r.Seconds,
+            m.ReturnStatistics ? StatisticsData.From(result.Statistics) : null));
+        if (_waitingRounds.Remove(key, out var waiting))
+            foreach (var (round, replyTo) in waiting) Answer(round, m.ShardIndex, result.Statistics, replyTo);
+    }
+
+    private void Compute(ComputePartialGradient m)
+    {
+        foreach (var index in m.ShardIndices)
+        {
+            var key = new ShardKey(m.JobId, index);
+            if (_shards.TryGetValue(key, out var stats)) Answer(m, index, stats, Sender);
+            else
+            {
+                if (!_waitingRounds.TryGetValue(key, out var list)) _waitingRounds[key] = list = [];
+                list.Add((m, Sender));
+            }
+        }
+    }
+
+    private static void Answer(ComputePartialGradient m, int shardIndex, SufficientStatistics stats, IActorRef replyTo)
+    {
+        var sw = Stopwatch.StartNew();
+        var theta = m.Theta.ToParameters();
+        int d = theta.Dimension;
+        var gMu = new double[d];
+        var gL = new double[d * d];
+        double j = MvnObjective.Evaluate(stats, theta, gMu, gL);
+        var packed = new double[MvnStream.Core.Model.MvnParameters.PackedLength(d, theta.Parameterization)];
+        MvnStream.Core.Model.MvnParameters.PackInto(gMu, gL, d, theta.Parameterization, packed);
+        replyTo.Tell(new PartialGradientComputed(m.JobId, m.Round, shardIndex, j, gMu, packed[d..], sw.Elapsed.TotalMilliseconds));
+    }
+
+    private void Release(string jobId)
+    {
+        if (_jobs.Remove(jobId, out var cts)) cts.Cancel();
+        foreach (var key in _shards.Keys.Where(k => k.JobId == jobId).ToList()) _shards.Remove(key);
+        foreach (var key in _waitingRounds.Keys.Where(k => k.JobId == jobId).ToList()) _waitingRounds.Remove(key);
+    }
+}

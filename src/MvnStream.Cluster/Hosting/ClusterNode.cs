@@ -1,0 +1,123 @@
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Cluster.Tools.Singleton;
+using Akka.Configuration;
+using MvnStream.Cluster.Actors;
+
+namespace MvnStream.Cluster.Hosting;
+
+/// <summary>
+/// One ActorSystem of an MvnStream cluster: joins through its configured seeds (a coordinator without
+/// seeds founds the cluster), then starts what its roles ask for: the fit coordinator singleton
+/// (role coordinator), a worker actor (role worker), and on every node a proxy to the singleton.
+/// </summary>
+public sealed class ClusterNode : IAsyncDisposable
+{
+    public const string FitCoordinatorName = "fit-coordinator";
+
+    private ClusterNode(ActorSystem system, IReadOnlyList<string> roles, IActorRef fitCoordinator)
+    {
+        System = system;
+        Roles = roles;
+        FitCoordinator = fitCoordinator;
+    }
+
+    public ActorSystem System { get; }
+    public IReadOnlyList<string> Roles { get; }
+
+    /// <summary>Proxy to the fit coordinator singleton, wherever it runs.</summary>
+    public IActorRef FitCoordinator { get; }
+
+    public Address Address => Akka.Cluster.Cluster.Get(System).SelfAddress;
+
+    /// <summary>Starts the node and waits until it is Up in the cluster (or fails after <paramref name="joinTimeout"/>).</summary>
+    /// <exception cref="ConfigurationException">Invalid configuration: unknown role, no seeds for a worker or client, port in use.</exception>
+    /// <exception cref="TimeoutException">The cluster could not be joined in time.</exception>
+    public static async Task<ClusterNode> StartAsync(NodeConfiguration configuration, TimeSpan joinTimeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var config = configuration.Build();
+        var roles = config.GetStringList("akka.cluster.roles", []).ToList();
+        var seeds = config.GetStringList("akka.cluster.seed-nodes", []).ToList();
+        if (roles.Count == 0) throw new ConfigurationException("the node has no role: give --role coordinator and/or --role worker (or MVNSTREAM_ROLES)");
+        if (seeds.Count == 0 && !roles.Contains(NodeConfiguration.CoordinatorRole))
+            throw new ConfigurationException($"a {string.Join("+", roles)} node needs a seed node to join: --seed akka.tcp://{NodeConfiguration.SystemName}@HOST:PORT (or MVNSTREAM_SEEDS)");
+
+        ActorSystem system;
+        try
+        {
+            system = ActorSystem.Create(NodeConfiguration.SystemName, config);
+        }
+        catch (Exception e)
+        {
+            string host = config.GetString("akka.remote.dot-netty.tcp.hostname", "?");
+            int port = config.GetInt("akka.remote.dot-netty.tcp.port", 0);
+            var socket = Inner<SocketException>(e);
+            string why = socket?.SocketErrorCode == SocketError.AddressAlreadyInUse ? "the address is already in use"
+                : socket?.Message ?? Innermost(e).Message;
+            throw new ConfigurationException($"cannot listen on {host}:{port}: {why}");
+        }
+
+        var cluster = Akka.Cluster.Cluster.Get(system);
+        var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        cluster.RegisterOnMemberUp(() => up.TrySetResult());
+        if (seeds.Count == 0) cluster.Join(cluster.SelfAddress);
+        try
+        {
+            await up.Task.WaitAsync(joinTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
+            await system.Terminate().ConfigureAwait(false);
+            if (e is OperationCanceledException) throw;
+            throw new TimeoutException($"could not join the cluster through {string.Join(", ", seeds)} within {joinTimeout.TotalSeconds:F0} s: is a coordinator node running there, and reachable from this host?");
+        }
+
+        var noWorkerTimeout = config.GetTimeSpan("mvnstream.coordinator.no-worker-timeout", TimeSpan.FromSeconds(30));
+        if (roles.Contains(NodeConfiguration.CoordinatorRole))
+        {
+            system.ActorOf(ClusterSingletonManager.Props(FitCoordinatorActor.Props(noWorkerTimeout), PoisonPill.Instance,
+                ClusterSingletonManagerSettings.Create(system).WithRole(NodeConfiguration.CoordinatorRole)), FitCoordinatorName);
+        }
+        var proxy = system.ActorOf(ClusterSingletonProxy.Props($"/user/{FitCoordinatorName}",
+            ClusterSingletonProxySettings.Create(system).WithRole(NodeConfiguration.CoordinatorRole)), FitCoordinatorName + "-proxy");
+        if (roles.Contains(NodeConfiguration.WorkerRole))
+        {
+            var self = cluster.SelfAddress;
+            system.ActorOf(WorkerActor.Props(proxy, $"{self.Host}:{self.Port}"), "worker");
+        }
+        return new ClusterNode(system, roles, proxy);
+    }
+
+    /// <summary>Leaves the cluster gracefully (so others do not wait for the failure detector), then stops.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance)
+                .WaitAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            await System.Terminate().ConfigureAwait(false);
+        }
+    }
+
+    private static T? Inner<T>(Exception e) where T : Exception
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+        {
+            if (x is T t) return t;
+            if (x is AggregateException a)
+                foreach (var i in a.InnerExceptions)
+                    if (Inner<T>(i) is { } found) return found;
+        }
+        return null;
+    }
+
+    private static Exception Innermost(Exception e)
+    {
+        while (e.InnerException is not null) e = e.InnerException;
+        return e;
+    }
+}
