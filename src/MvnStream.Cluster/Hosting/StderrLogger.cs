@@ -25,7 +25,7 @@ public sealed class StderrLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMe
     }
 
     private static bool IsPeerShutdownNoise(LogEvent e) =>
-        e.Cause is Akka.Remote.EndpointDisassociatedException
+        e.Cause?.GetType().Name == "EndpointDisassociatedException"
         || (e.Message?.ToString() is { } m && m.StartsWith("Association with remote system", StringComparison.Ordinal)
             && m.Contains("EndpointDisassociatedException", StringComparison.Ordinal));
 }
