@@ -207,10 +207,10 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
         {
             var bytes = serializer.ToBinary(message);
             var manifest = serializer.Manifest(message);
-            // Every cut of a small payload; for a large one, every cut near both ends and 200 in between.
+            // Every cut of a small payload; for a large one, every cut near both ends and 100 in between.
             IEnumerable<int> cuts = bytes.Length <= 4096
                 ? Enumerable.Range(0, bytes.Length)
-                : Enumerable.Range(0, 1024).Concat(Enumerable.Range(bytes.Length - 1024, 1024)).Concat(Enumerable.Range(1, 200).Select(k => (int)((long)bytes.Length * k / 201)));
+                : Enumerable.Range(0, 512).Concat(Enumerable.Range(bytes.Length - 256, 256)).Concat(Enumerable.Range(1, 100).Select(k => (int)((long)bytes.Length * k / 101)));
             foreach (var cut in cuts)
             {
                 var e = Assert.Throws<SerializationException>(() => serializer.FromBinary(bytes[..cut], manifest));
