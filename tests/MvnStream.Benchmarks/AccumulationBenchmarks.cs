@@ -132,12 +132,14 @@ public class AccumulationBenchmarks
     public void AddBatch() => _stats.AddBatch(_raw, Rows);
 }
 
-/// <summary>Adds the Rows/s column to BenchmarkDotNet's default columns (Mean, Error, Ratio, ...).</summary>
+/// <summary>Adds Rows/s, Median and Min to BenchmarkDotNet's default columns (Mean, Error, Ratio, ...).</summary>
 public sealed class AccumulationConfig : ManualConfig
 {
     public AccumulationConfig()
     {
         AddColumn(new RowsPerSecondColumn());
+        // Median and Min are robust to interference from other processes on a shared machine.
+        AddColumn(StatisticColumn.Median, StatisticColumn.Min);
         SummaryStyle = SummaryStyle.Default.WithRatioStyle(RatioStyle.Value);
     }
 }
