@@ -92,7 +92,10 @@ public sealed class MvnStreamSerializer(ExtendedActorSystem system) : Serializer
             var writer = new WireWriter(buffer);
             writer.WriteByte(WireVersion);
             codec.Write(writer, obj);
-            return buffer.WrittenSpan.ToArray();
+            // Exact size; not zeroed first (it is overwritten at once), which matters for MiB-sized payloads.
+            var result = GC.AllocateUninitializedArray<byte>(buffer.WrittenCount);
+            buffer.WrittenSpan.CopyTo(result);
+            return result;
         }
         finally
         {
