@@ -11,6 +11,7 @@ internal static class CliApp
         var root = new RootCommand("mvnstream: fit a multivariate normal N(mu, Lambda Lambda^T) to large files and Kafka streams, on one machine or an Akka.NET cluster.");
         root.Subcommands.Add(FitCommand.Create());
         root.Subcommands.Add(ScoreCommand.Create());
+        root.Subcommands.Add(NodeCommand.Create());
         return root;
     }
 

@@ -43,6 +43,15 @@ public sealed class ClusterNode : IAsyncDisposable
         if (seeds.Count == 0 && !roles.Contains(NodeConfiguration.CoordinatorRole))
             throw new ConfigurationException($"a {string.Join("+", roles)} node needs a seed node to join: --seed akka.tcp://{NodeConfiguration.SystemName}@HOST:PORT (or MVNSTREAM_SEEDS)");
 
+        {
+            // .NET maps SO_REUSEADDR to SO_REUSEPORT on Linux, so a second node could silently share a port:
+            // refuse when something already accepts connections there.
+            string host = config.GetString("akka.remote.dot-netty.tcp.hostname", "127.0.0.1");
+            int port = config.GetInt("akka.remote.dot-netty.tcp.port", 0);
+            if (port > 0 && await IsListeningAsync(host, port).ConfigureAwait(false))
+                throw new ConfigurationException($"cannot listen on {host}:{port}: the address is already in use (another node or program is listening there)");
+        }
+
         ActorSystem system;
         try
         {
@@ -100,6 +109,21 @@ public sealed class ClusterNode : IAsyncDisposable
         catch (TimeoutException)
         {
             await System.Terminate().ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<bool> IsListeningAsync(string host, int port)
+    {
+        try
+        {
+            using var client = new TcpClient();
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await client.ConnectAsync(host == "0.0.0.0" ? "127.0.0.1" : host, port, cts.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException)
+        {
+            return false;
         }
     }
 
