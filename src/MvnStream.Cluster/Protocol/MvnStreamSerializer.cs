@@ -16,8 +16,9 @@ namespace MvnStream.Cluster.Protocol;
 /// cross the wire as JSON). Payload = one version byte (<see cref="WireVersion"/>) followed by the
 /// message's fields in declaration order, little-endian:
 /// int/enum = int32, long = int64, double = its 8 IEEE-754 bytes (bits exact), bool = 1 byte,
-/// string = int32 UTF-8 byte count (-1 null) + bytes, double[]/int[] = int32 count (-1 null) + raw
-/// bytes, string[] = int32 count (-1 null) + strings, nested record = presence byte (0/1) + its fields.
+/// string = int32 UTF-8 byte count (-1 null) + bytes, double[]/int[]/long[] = int32 count (-1 null) + raw
+/// bytes, string[] = int32 count (-1 null) + strings, nested record = presence byte (0/1) + its fields,
+/// DateTime = int64 ticks + kind byte (0 Unspecified, 1 Utc, 2 Local; exact, no time-zone conversion).
 /// <para>
 /// Adding a message type: one <see cref="Codec.Of{T}"/> line in <see cref="Codecs"/> (a new short,
 /// unique manifest) and its Write/Read pair below. A test fails for any IMvnMessage without a codec.
@@ -64,6 +65,28 @@ public sealed class MvnStreamSerializer(ExtendedActorSystem system) : Serializer
         Codec.Of<ComputePartialGradient>("PG", WriteComputePartialGradient, ReadComputePartialGradient),
         Codec.Of<PartialGradientComputed>("PGok", WritePartialGradientComputed, ReadPartialGradientComputed),
         Codec.Of<ReleaseJob>("RJ", WriteReleaseJob, ReadReleaseJob),
+        // Client <-> stream coordinator.
+        Codec.Of<StartStreamJob>("SSub", WriteStartStreamJob, ReadStartStreamJob),
+        Codec.Of<StreamJobStarted>("SAcc", WriteStreamJobStarted, ReadStreamJobStarted),
+        Codec.Of<StreamJobStatus>("SSt", WriteStreamJobStatus, ReadStreamJobStatus),
+        Codec.Of<StreamJobNotice>("SNot", WriteStreamJobNotice, ReadStreamJobNotice),
+        Codec.Of<StopStreamJob>("SCan", WriteStopStreamJob, ReadStopStreamJob),
+        Codec.Of<StreamJobFinished>("SDon", WriteStreamJobFinished, ReadStreamJobFinished),
+        Codec.Of<StreamJobFailed>("SErr", WriteStreamJobFailed, ReadStreamJobFailed),
+        // Stream coordinator <-> stream workers.
+        Codec.Of<StartConsuming>("CS", WriteStartConsuming, ReadStartConsuming),
+        Codec.Of<LedgerQuery>("LQ", WriteLedgerQuery, ReadLedgerQuery),
+        Codec.Of<LedgerPosition>("LQok", WriteLedgerPosition, ReadLedgerPosition),
+        Codec.Of<PartitionContribution>("PC", WritePartitionContribution, ReadPartitionContribution),
+        Codec.Of<ContributionAck>("PCok", WriteContributionAck, ReadContributionAck),
+        Codec.Of<RecordsLost>("RL", WriteRecordsLost, ReadRecordsLost),
+        Codec.Of<ModelUpdated>("MU", WriteModelUpdated, ReadModelUpdated),
+        Codec.Of<CommitOffsets>("CO", WriteCommitOffsets, ReadCommitOffsets),
+        Codec.Of<StopConsuming>("CX", WriteStopConsuming, ReadStopConsuming),
+        Codec.Of<ConsumingStopped>("CXok", WriteConsumingStopped, ReadConsumingStopped),
+        Codec.Of<WorkerStreamStatus>("WSS", WriteWorkerStreamStatus, ReadWorkerStreamStatus),
+        // Durable state (checkpoint file or Kafka record), same layout rules.
+        Codec.Of<StreamCheckpoint>("SCk", WriteStreamCheckpoint, ReadStreamCheckpoint),
     ];
 
     private static readonly FrozenDictionary<Type, Codec> ByType = BuildIndex(c => c.Type, "type");
@@ -257,6 +280,71 @@ public sealed class MvnStreamSerializer(ExtendedActorSystem system) : Serializer
             r.ReadInt32("FitJobSettings.ShardsPerWorker"),
             r.ReadInt32("FitJobSettings.MinWorkers"),
             r.ReadDouble("FitJobSettings.WorkerWaitSeconds"));
+    }
+
+    private static void WriteStreamJobSettings(WireWriter w, StreamJobSettings? s)
+    {
+        if (!w.WritePresence(s)) return;
+        w.WriteString(s!.Bootstrap);
+        w.WriteString(s.Topic);
+        w.WriteString(s.Group);
+        w.WriteInt32((int)s.Format);
+        w.WriteInt32(s.Dimension);
+        w.WriteDouble(s.Forgetting);
+        w.WriteString(s.ModelTopic);
+        w.WriteString(s.ScoresTopic);
+        w.WriteString(s.DeadLetterTopic);
+        w.WriteDouble(s.AnomalyLevel);
+        w.WriteString(s.Checkpoint);
+        w.WriteString(s.ModelFile);
+        w.WriteDouble(s.SnapshotIntervalSeconds);
+        w.WriteDouble(s.UntilIdleSeconds);
+        w.WriteInt64(s.MaxRows);
+        w.WriteInt32(s.StepsPerUpdate);
+        w.WriteInt32((int)s.Solver);
+        w.WriteInt32((int)s.Parameterization);
+        w.WriteInt32(s.MaxIterations);
+        w.WriteDouble(s.GradientTolerance);
+        w.WriteDouble(s.LearningRate);
+        w.WriteDouble(s.Ridge);
+        w.WriteInt32((int)s.Shrinkage);
+        w.WriteDouble(s.ShrinkageIntensity);
+        w.WriteInt32(s.BatchRows);
+        w.WriteDouble(s.LingerMilliseconds);
+        w.WriteStrings(s.KafkaProperties);
+    }
+
+    private static StreamJobSettings? ReadStreamJobSettings(ref WireReader r, string field)
+    {
+        if (!r.ReadPresence(field)) return null;
+        return new StreamJobSettings(
+            r.ReadString("StreamJobSettings.Bootstrap"),
+            r.ReadString("StreamJobSettings.Topic"),
+            r.ReadString("StreamJobSettings.Group"),
+            (RowFormat)r.ReadInt32("StreamJobSettings.Format"),
+            r.ReadInt32("StreamJobSettings.Dimension"),
+            r.ReadDouble("StreamJobSettings.Forgetting"),
+            r.ReadString("StreamJobSettings.ModelTopic"),
+            r.ReadString("StreamJobSettings.ScoresTopic"),
+            r.ReadString("StreamJobSettings.DeadLetterTopic"),
+            r.ReadDouble("StreamJobSettings.AnomalyLevel"),
+            r.ReadString("StreamJobSettings.Checkpoint"),
+            r.ReadString("StreamJobSettings.ModelFile"),
+            r.ReadDouble("StreamJobSettings.SnapshotIntervalSeconds"),
+            r.ReadDouble("StreamJobSettings.UntilIdleSeconds"),
+            r.ReadInt64("StreamJobSettings.MaxRows"),
+            r.ReadInt32("StreamJobSettings.StepsPerUpdate"),
+            (SolverKind)r.ReadInt32("StreamJobSettings.Solver"),
+            (Parameterization)r.ReadInt32("StreamJobSettings.Parameterization"),
+            r.ReadInt32("StreamJobSettings.MaxIterations"),
+            r.ReadDouble("StreamJobSettings.GradientTolerance"),
+            r.ReadDouble("StreamJobSettings.LearningRate"),
+            r.ReadDouble("StreamJobSettings.Ridge"),
+            (ShrinkageMode)r.ReadInt32("StreamJobSettings.Shrinkage"),
+            r.ReadDouble("StreamJobSettings.ShrinkageIntensity"),
+            r.ReadInt32("StreamJobSettings.BatchRows"),
+            r.ReadDouble("StreamJobSettings.LingerMilliseconds"),
+            r.ReadStrings("StreamJobSettings.KafkaProperties"));
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -559,4 +647,370 @@ public sealed class MvnStreamSerializer(ExtendedActorSystem system) : Serializer
     private static void WriteReleaseJob(WireWriter w, ReleaseJob m) => w.WriteString(m.JobId);
 
     private static ReleaseJob ReadReleaseJob(ref WireReader r) => new(r.ReadString("JobId"));
+
+    // ---------------------------------------------------------------------------------------------
+    // Client <-> stream coordinator messages.
+    // ---------------------------------------------------------------------------------------------
+
+    private static void WriteStartStreamJob(WireWriter w, StartStreamJob m)
+    {
+        w.WriteString(m.JobId);
+        WriteStreamJobSettings(w, m.Settings);
+    }
+
+    private static StartStreamJob ReadStartStreamJob(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        ReadStreamJobSettings(ref r, "Settings")!);
+
+    private static void WriteStreamJobStarted(WireWriter w, StreamJobStarted m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteInt64(m.Epoch);
+        w.WriteBool(m.Restored);
+        w.WriteInt64(m.RestoredRows);
+        w.WriteInt64(m.RestoredVersion);
+        w.WriteInt32(m.Workers);
+    }
+
+    private static StreamJobStarted ReadStreamJobStarted(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        r.ReadInt64("Epoch"),
+        r.ReadBool("Restored"),
+        r.ReadInt64("RestoredRows"),
+        r.ReadInt64("RestoredVersion"),
+        r.ReadInt32("Workers"));
+
+    private static void WriteStreamJobStatus(WireWriter w, StreamJobStatus m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteInt64(m.Epoch);
+        w.WriteInt64(m.Version);
+        w.WriteInt64(m.Rows);
+        w.WriteInt64(m.AcceptedRecords);
+        w.WriteInt64(m.RejectedRecords);
+        w.WriteInt64(m.LostRecords);
+        w.WriteInt64(m.Duplicates);
+        w.WriteInt64(m.Refused);
+        w.WriteInt32(m.Partitions);
+        w.WriteInt32(m.Workers);
+        w.WriteDouble(m.RowsPerSecond);
+        w.WriteInt64(m.Lag);
+        w.WriteDouble(m.NllPerRow);
+        w.WriteDouble(m.GapPerRow);
+        w.WriteDouble(m.Weight);
+        WriteTheta(w, m.Theta);
+        w.WriteDouble(m.Seconds);
+    }
+
+    private static StreamJobStatus ReadStreamJobStatus(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        r.ReadInt64("Epoch"),
+        r.ReadInt64("Version"),
+        r.ReadInt64("Rows"),
+        r.ReadInt64("AcceptedRecords"),
+        r.ReadInt64("RejectedRecords"),
+        r.ReadInt64("LostRecords"),
+        r.ReadInt64("Duplicates"),
+        r.ReadInt64("Refused"),
+        r.ReadInt32("Partitions"),
+        r.ReadInt32("Workers"),
+        r.ReadDouble("RowsPerSecond"),
+        r.ReadInt64("Lag"),
+        r.ReadDouble("NllPerRow"),
+        r.ReadDouble("GapPerRow"),
+        r.ReadDouble("Weight"),
+        ReadTheta(ref r, "Theta"),
+        r.ReadDouble("Seconds"));
+
+    private static void WriteStreamJobNotice(WireWriter w, StreamJobNotice m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteString(m.Message);
+    }
+
+    private static StreamJobNotice ReadStreamJobNotice(ref WireReader r) => new(r.ReadString("JobId"), r.ReadString("Message"));
+
+    private static void WriteStopStreamJob(WireWriter w, StopStreamJob m) => w.WriteString(m.JobId);
+
+    private static StopStreamJob ReadStopStreamJob(ref WireReader r) => new(r.ReadString("JobId"));
+
+    private static void WriteStreamJobFinished(WireWriter w, StreamJobFinished m)
+    {
+        w.WriteString(m.JobId);
+        WriteTheta(w, m.Theta);
+        w.WriteInt64(m.Rows);
+        w.WriteDouble(m.Weight);
+        w.WriteInt64(m.AcceptedRecords);
+        w.WriteInt64(m.RejectedRecords);
+        w.WriteInt64(m.LostRecords);
+        w.WriteInt64(m.Version);
+        w.WriteInt32(m.Iterations);
+        w.WriteDouble(m.NllPerRow);
+        w.WriteDouble(m.GapPerRow);
+        w.WriteString(m.StopReason);
+        w.WriteStrings(m.PartitionKeys);
+        w.WriteInt64s(m.PartitionStarts);
+        w.WriteInt64s(m.PartitionNexts);
+    }
+
+    private static StreamJobFinished ReadStreamJobFinished(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        ReadTheta(ref r, "Theta"),
+        r.ReadInt64("Rows"),
+        r.ReadDouble("Weight"),
+        r.ReadInt64("AcceptedRecords"),
+        r.ReadInt64("RejectedRecords"),
+        r.ReadInt64("LostRecords"),
+        r.ReadInt64("Version"),
+        r.ReadInt32("Iterations"),
+        r.ReadDouble("NllPerRow"),
+        r.ReadDouble("GapPerRow"),
+        r.ReadString("StopReason"),
+        r.ReadStrings("PartitionKeys"),
+        r.ReadInt64s("PartitionStarts"),
+        r.ReadInt64s("PartitionNexts"));
+
+    private static void WriteStreamJobFailed(WireWriter w, StreamJobFailed m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteInt32((int)m.Kind);
+        w.WriteString(m.Message);
+    }
+
+    private static StreamJobFailed ReadStreamJobFailed(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        (JobErrorKind)r.ReadInt32("Kind"),
+        r.ReadString("Message"));
+
+    // ---------------------------------------------------------------------------------------------
+    // Stream coordinator <-> stream workers messages.
+    // ---------------------------------------------------------------------------------------------
+
+    private static void WriteStartConsuming(WireWriter w, StartConsuming m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteInt64(m.Epoch);
+        WriteStreamJobSettings(w, m.Settings);
+    }
+
+    private static StartConsuming ReadStartConsuming(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        r.ReadInt64("Epoch"),
+        ReadStreamJobSettings(ref r, "Settings")!);
+
+    private static void WriteLedgerQuery(WireWriter w, LedgerQuery m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteInt64(m.Epoch);
+        w.WriteString(m.Topic);
+        w.WriteInt32(m.Partition);
+        w.WriteInt64(m.LowWatermark);
+    }
+
+    private static LedgerQuery ReadLedgerQuery(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        r.ReadInt64("Epoch"),
+        r.ReadString("Topic"),
+        r.ReadInt32("Partition"),
+        r.ReadInt64("LowWatermark"));
+
+    private static void WriteLedgerPosition(WireWriter w, LedgerPosition m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteInt64(m.Epoch);
+        w.WriteString(m.Topic);
+        w.WriteInt32(m.Partition);
+        w.WriteInt64(m.Next);
+    }
+
+    private static LedgerPosition ReadLedgerPosition(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        r.ReadInt64("Epoch"),
+        r.ReadString("Topic"),
+        r.ReadInt32("Partition"),
+        r.ReadInt64("Next"));
+
+    private static void WritePartitionContribution(WireWriter w, PartitionContribution m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteInt64(m.Epoch);
+        w.WriteString(m.Topic);
+        w.WriteInt32(m.Partition);
+        w.WriteInt64(m.From);
+        w.WriteInt64(m.To);
+        w.WriteInt64(m.AcceptedRecords);
+        w.WriteInt64(m.RejectedRecords);
+        WriteStatistics(w, m.Statistics);
+    }
+
+    private static PartitionContribution ReadPartitionContribution(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        r.ReadInt64("Epoch"),
+        r.ReadString("Topic"),
+        r.ReadInt32("Partition"),
+        r.ReadInt64("From"),
+        r.ReadInt64("To"),
+        r.ReadInt64("AcceptedRecords"),
+        r.ReadInt64("RejectedRecords"),
+        ReadStatistics(ref r, "Statistics"));
+
+    private static void WriteContributionAck(WireWriter w, ContributionAck m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteInt64(m.Epoch);
+        w.WriteString(m.Topic);
+        w.WriteInt32(m.Partition);
+        w.WriteInt64(m.From);
+        w.WriteInt64(m.To);
+        w.WriteInt32((int)m.Outcome);
+        w.WriteInt64(m.Next);
+    }
+
+    private static ContributionAck ReadContributionAck(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        r.ReadInt64("Epoch"),
+        r.ReadString("Topic"),
+        r.ReadInt32("Partition"),
+        r.ReadInt64("From"),
+        r.ReadInt64("To"),
+        (ContributionOutcome)r.ReadInt32("Outcome"),
+        r.ReadInt64("Next"));
+
+    private static void WriteRecordsLost(WireWriter w, RecordsLost m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteInt64(m.Epoch);
+        w.WriteString(m.Topic);
+        w.WriteInt32(m.Partition);
+        w.WriteInt64(m.Next);
+        w.WriteInt64(m.LowWatermark);
+    }
+
+    private static RecordsLost ReadRecordsLost(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        r.ReadInt64("Epoch"),
+        r.ReadString("Topic"),
+        r.ReadInt32("Partition"),
+        r.ReadInt64("Next"),
+        r.ReadInt64("LowWatermark"));
+
+    private static void WriteModelUpdated(WireWriter w, ModelUpdated m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteInt64(m.Epoch);
+        w.WriteInt64(m.Version);
+        WriteTheta(w, m.Theta);
+    }
+
+    private static ModelUpdated ReadModelUpdated(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        r.ReadInt64("Epoch"),
+        r.ReadInt64("Version"),
+        ReadTheta(ref r, "Theta")!);
+
+    private static void WriteCommitOffsets(WireWriter w, CommitOffsets m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteInt64(m.Epoch);
+        w.WriteString(m.Topic);
+        w.WriteInt32s(m.Partitions);
+        w.WriteInt64s(m.Offsets);
+    }
+
+    private static CommitOffsets ReadCommitOffsets(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        r.ReadInt64("Epoch"),
+        r.ReadString("Topic"),
+        r.ReadInt32s("Partitions"),
+        r.ReadInt64s("Offsets"));
+
+    private static void WriteStopConsuming(WireWriter w, StopConsuming m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteInt64(m.Epoch);
+    }
+
+    private static StopConsuming ReadStopConsuming(ref WireReader r) => new(r.ReadString("JobId"), r.ReadInt64("Epoch"));
+
+    private static void WriteConsumingStopped(WireWriter w, ConsumingStopped m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteInt64(m.Epoch);
+        w.WriteString(m.WorkerId);
+    }
+
+    private static ConsumingStopped ReadConsumingStopped(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        r.ReadInt64("Epoch"),
+        r.ReadString("WorkerId"));
+
+    private static void WriteWorkerStreamStatus(WireWriter w, WorkerStreamStatus m)
+    {
+        w.WriteString(m.JobId);
+        w.WriteInt64(m.Epoch);
+        w.WriteString(m.WorkerId);
+        w.WriteInt32s(m.Partitions);
+        w.WriteInt64s(m.Lag);
+        w.WriteBool(m.AtEnd);
+        w.WriteString(m.Error);
+    }
+
+    private static WorkerStreamStatus ReadWorkerStreamStatus(ref WireReader r) => new(
+        r.ReadString("JobId"),
+        r.ReadInt64("Epoch"),
+        r.ReadString("WorkerId"),
+        r.ReadInt32s("Partitions"),
+        r.ReadInt64s("Lag"),
+        r.ReadBool("AtEnd"),
+        r.ReadNullableString("Error"));
+
+    // ---------------------------------------------------------------------------------------------
+    // Stream checkpoint (WrittenUtc as int64 ticks + kind byte: exact, whatever its Kind).
+    // ---------------------------------------------------------------------------------------------
+
+    private static void WriteStreamCheckpoint(WireWriter w, StreamCheckpoint m)
+    {
+        w.WriteString(m.JobKey);
+        w.WriteInt64(m.Epoch);
+        w.WriteInt64(m.Version);
+        w.WriteInt32(m.Dimension);
+        WriteTheta(w, m.Theta);
+        w.WriteDoubles(m.AdamFirstMoment);
+        w.WriteDoubles(m.AdamSecondMoment);
+        w.WriteInt64(m.AdamStep);
+        w.WriteDouble(m.AdamLearningRate);
+        WriteStatistics(w, m.Statistics);
+        w.WriteString(m.Topic);
+        w.WriteInt32s(m.Partitions);
+        w.WriteInt64s(m.Starts);
+        w.WriteInt64s(m.Nexts);
+        w.WriteInt64s(m.Lost);
+        w.WriteInt64(m.AcceptedRecords);
+        w.WriteInt64(m.RejectedRecords);
+        w.WriteInt64(m.Duplicates);
+        w.WriteInt64(m.Refused);
+        w.WriteDateTime(m.WrittenUtc);
+    }
+
+    private static StreamCheckpoint ReadStreamCheckpoint(ref WireReader r) => new(
+        r.ReadString("JobKey"),
+        r.ReadInt64("Epoch"),
+        r.ReadInt64("Version"),
+        r.ReadInt32("Dimension"),
+        ReadTheta(ref r, "Theta"),
+        r.ReadDoubles("AdamFirstMoment"),
+        r.ReadDoubles("AdamSecondMoment"),
+        r.ReadInt64("AdamStep"),
+        r.ReadDouble("AdamLearningRate"),
+        ReadStatistics(ref r, "Statistics"),
+        r.ReadString("Topic"),
+        r.ReadInt32s("Partitions"),
+        r.ReadInt64s("Starts"),
+        r.ReadInt64s("Nexts"),
+        r.ReadInt64s("Lost"),
+        r.ReadInt64("AcceptedRecords"),
+        r.ReadInt64("RejectedRecords"),
+        r.ReadInt64("Duplicates"),
+        r.ReadInt64("Refused"),
+        r.ReadDateTime("WrittenUtc"));
 }

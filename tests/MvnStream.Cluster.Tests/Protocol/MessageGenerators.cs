@@ -97,13 +97,35 @@ internal static class MessageGenerators
             _ => Gen.Int[0, 20],
         };
 
-    public static readonly Gen<StatisticsData> Statistics =
-        Dimension.SelectMany(d => Gen.Select(Gen.Long, Double, Doubles(d), Doubles(Tril(d)), Doubles(d), Double,
-            (n, w, mean, scatter, third, fourth) => new StatisticsData(d, n, w, mean, scatter, third, fourth)));
+    /// <summary>Statistics of dimension <paramref name="d"/> (the scatter as its packed lower triangle).</summary>
+    public static Gen<StatisticsData> StatisticsOf(int d) =>
+        Gen.Select(Gen.Long, Double, Doubles(d), Doubles(Tril(d)), Doubles(d), Double,
+            (n, w, mean, scatter, third, fourth) => new StatisticsData(d, n, w, mean, scatter, third, fourth));
+
+    public static readonly Gen<StatisticsData> Statistics = Dimension.SelectMany(StatisticsOf);
+
+    /// <summary>theta of dimension <paramref name="d"/> with <paramref name="lambdaLength"/> packed Lambda entries.</summary>
+    public static Gen<ThetaData> ThetaOf(int d, Parameterization p, int lambdaLength) =>
+        Gen.Select(Doubles(d), Doubles(lambdaLength), (mu, lambda) => new ThetaData(d, p, mu, lambda));
 
     public static readonly Gen<ThetaData> Theta =
-        Gen.SelectMany(Dimension, Enum<Parameterization>(), (d, p) =>
-            LambdaLength(d, p).SelectMany(n => Gen.Select(Doubles(d), Doubles(n), (mu, lambda) => new ThetaData(d, p, mu, lambda))));
+        Gen.SelectMany(Dimension, Enum<Parameterization>(), (d, p) => LambdaLength(d, p).SelectMany(n => ThetaOf(d, p, n)));
+
+    /// <summary>int[] of up to 40 elements, null on 1 draw in 31 (the wire round-trips null arrays).</summary>
+    public static readonly Gen<int[]> Int32s = Gen.Frequency(
+        (30, (IGen<int[]>)Gen.Int.Array[0, 40]),
+        (1, Gen.Const((int[])null!)));
+
+    /// <summary>long[] of up to 40 elements, null on 1 draw in 31.</summary>
+    public static readonly Gen<long[]> Int64s = Gen.Frequency(
+        (30, (IGen<long[]>)Gen.Long.Array[0, 40]),
+        (1, Gen.Const((long[])null!)));
+
+    /// <summary>Any representable DateTime (every tick count, every Kind), with the extremes and the Unix epoch.</summary>
+    public static readonly Gen<DateTime> DateTimes = Gen.Frequency(
+        (6, (IGen<DateTime>)Gen.Select(Gen.Long[0, DateTime.MaxValue.Ticks], Gen.Enum<DateTimeKind>(), (t, k) => new DateTime(t, k))),
+        (1, Gen.OneOf(Gen.Const(DateTime.MinValue), Gen.Const(DateTime.MaxValue), Gen.Const(DateTime.UnixEpoch),
+            Gen.Const(new DateTime(DateTime.MaxValue.Ticks, DateTimeKind.Local)))));
 
     public static readonly Gen<ReaderSettings> Reader =
         Gen.Select(Enum<RowFormat>(), Gen.Int, Enum<BadRowPolicy>(), (f, d, p) => new ReaderSettings(f, d, p));
@@ -113,6 +135,33 @@ internal static class MessageGenerators
                 Enum<SummingMode>(), Gen.Int, Gen.Int, Double,
                 (solver, p, maxIt, gtol, rtol, lr, ridge, shrink, intensity, summing, perWorker, minWorkers, wait) =>
                     new FitJobSettings(solver, p, maxIt, gtol, rtol, lr, ridge, shrink, intensity, summing, perWorker, minWorkers, wait));
+
+    public static readonly Gen<StreamJobSettings> StreamSettings =
+        Gen.Select(
+            Gen.Select(String, String, String, Enum<RowFormat>(), Gen.Int, Double, String, String),
+            Gen.Select(String, Double, String, String, Double, Double, Gen.Long, Gen.Int),
+            Gen.Select(Enum<SolverKind>(), Enum<Parameterization>(), Gen.Int, Double, Double, Double, Enum<ShrinkageMode>(), Double),
+            Gen.Select(Gen.Int, Double, Strings),
+            (a, b, c, e) => new StreamJobSettings(a.Item1, a.Item2, a.Item3, a.Item4, a.Item5, a.Item6, a.Item7, a.Item8,
+                b.Item1, b.Item2, b.Item3, b.Item4, b.Item5, b.Item6, b.Item7, b.Item8,
+                c.Item1, c.Item2, c.Item3, c.Item4, c.Item5, c.Item6, c.Item7, c.Item8,
+                e.Item1, e.Item2, e.Item3));
+
+    /// <summary>
+    /// A checkpoint whose theta, Adam moments (d + packed Lambda each, sometimes empty or null) and statistics
+    /// all have the checkpoint's dimension, so d = 512 draws carry the full-size arrays.
+    /// </summary>
+    public static readonly Gen<StreamCheckpoint> Checkpoint =
+        Gen.SelectMany(Dimension, Enum<Parameterization>(), (d, p) => LambdaLength(d, p).SelectMany(n =>
+        {
+            var moment = Gen.Frequency((6, (IGen<double[]>)Doubles(d + n)), (1, Gen.Const(Array.Empty<double>())), (1, Gen.Const((double[])null!)));
+            return Gen.Select(
+                Gen.Select(String, Gen.Long, Gen.Long, ThetaOf(d, p, n).Null(0.2), moment, moment, Gen.Long, Double),
+                Gen.Select(StatisticsOf(d).Null(0.2), String, Int32s, Int64s, Int64s, Int64s, Gen.Long, Gen.Long),
+                Gen.Select(Gen.Long, Gen.Long, DateTimes),
+                (a, b, c) => new StreamCheckpoint(a.Item1, a.Item2, a.Item3, d, a.Item4, a.Item5, a.Item6, a.Item7, a.Item8,
+                    b.Item1, b.Item2, b.Item3, b.Item4, b.Item5, b.Item6, b.Item7, b.Item8, c.Item1, c.Item2, c.Item3));
+        }));
 
     private static Gen<IMvnMessage> Up<T>(Gen<T> gen) where T : IMvnMessage => gen.Select(m => (IMvnMessage)m);
 
@@ -152,6 +201,45 @@ internal static class MessageGenerators
                 Gen.Select(String, Gen.Long, Gen.Int, Double, Doubles(d), Doubles(full ? d * d : Tril(d)), Double,
                     (id, round, shard, j, gmu, glambda, ms) => new PartialGradientComputed(id, round, shard, j, gmu, glambda, ms)))),
         [typeof(ReleaseJob)] = Up(String.Select(id => new ReleaseJob(id))),
+        // Streaming.
+        [typeof(StartStreamJob)] = Up(Gen.Select(String, StreamSettings, (id, s) => new StartStreamJob(id, s))),
+        [typeof(StreamJobStarted)] = Up(Gen.Select(String, Gen.Long, Gen.Bool, Gen.Long, Gen.Long, Gen.Int,
+            (id, epoch, restored, rows, version, workers) => new StreamJobStarted(id, epoch, restored, rows, version, workers))),
+        [typeof(StreamJobStatus)] = Up(Gen.Select(
+            Gen.Select(String, Gen.Long, Gen.Long, Gen.Long, Gen.Long, Gen.Long, Gen.Long, Gen.Long),
+            Gen.Select(Gen.Long, Gen.Int, Gen.Int, Double, Gen.Long, Double, Double, Double),
+            Gen.Select(Theta.Null(0.2), Double),
+            (a, b, c) => new StreamJobStatus(a.Item1, a.Item2, a.Item3, a.Item4, a.Item5, a.Item6, a.Item7, a.Item8,
+                b.Item1, b.Item2, b.Item3, b.Item4, b.Item5, b.Item6, b.Item7, b.Item8, c.Item1, c.Item2))),
+        [typeof(StreamJobNotice)] = Up(Gen.Select(String, String, (id, msg) => new StreamJobNotice(id, msg))),
+        [typeof(StopStreamJob)] = Up(String.Select(id => new StopStreamJob(id))),
+        [typeof(StreamJobFinished)] = Up(Gen.Select(
+            Gen.Select(String, Theta.Null(0.2), Gen.Long, Double, Gen.Long, Gen.Long, Gen.Long, Gen.Long),
+            Gen.Select(Gen.Int, Double, Double, String, Strings, Int64s, Int64s),
+            (a, b) => new StreamJobFinished(a.Item1, a.Item2, a.Item3, a.Item4, a.Item5, a.Item6, a.Item7, a.Item8,
+                b.Item1, b.Item2, b.Item3, b.Item4, b.Item5, b.Item6, b.Item7))),
+        [typeof(StreamJobFailed)] = Up(Gen.Select(String, Enum<JobErrorKind>(), String, (id, k, msg) => new StreamJobFailed(id, k, msg))),
+        [typeof(StartConsuming)] = Up(Gen.Select(String, Gen.Long, StreamSettings, (id, epoch, s) => new StartConsuming(id, epoch, s))),
+        [typeof(LedgerQuery)] = Up(Gen.Select(String, Gen.Long, String, Gen.Int, Gen.Long,
+            (id, epoch, topic, p, low) => new LedgerQuery(id, epoch, topic, p, low))),
+        [typeof(LedgerPosition)] = Up(Gen.Select(String, Gen.Long, String, Gen.Int, Gen.Long,
+            (id, epoch, topic, p, next) => new LedgerPosition(id, epoch, topic, p, next))),
+        [typeof(PartitionContribution)] = Up(Gen.Select(
+            Gen.Select(String, Gen.Long, String, Gen.Int, Gen.Long, Gen.Long, Gen.Long, Gen.Long),
+            Statistics.Null(0.2),
+            (a, stats) => new PartitionContribution(a.Item1, a.Item2, a.Item3, a.Item4, a.Item5, a.Item6, a.Item7, a.Item8, stats))),
+        [typeof(ContributionAck)] = Up(Gen.Select(String, Gen.Long, String, Gen.Int, Gen.Long, Gen.Long, Enum<ContributionOutcome>(), Gen.Long,
+            (id, epoch, topic, p, from, to, outcome, next) => new ContributionAck(id, epoch, topic, p, from, to, outcome, next))),
+        [typeof(RecordsLost)] = Up(Gen.Select(String, Gen.Long, String, Gen.Int, Gen.Long, Gen.Long,
+            (id, epoch, topic, p, next, low) => new RecordsLost(id, epoch, topic, p, next, low))),
+        [typeof(ModelUpdated)] = Up(Gen.Select(String, Gen.Long, Gen.Long, Theta, (id, epoch, version, theta) => new ModelUpdated(id, epoch, version, theta))),
+        [typeof(CommitOffsets)] = Up(Gen.Select(String, Gen.Long, String, Int32s, Int64s,
+            (id, epoch, topic, partitions, offsets) => new CommitOffsets(id, epoch, topic, partitions, offsets))),
+        [typeof(StopConsuming)] = Up(Gen.Select(String, Gen.Long, (id, epoch) => new StopConsuming(id, epoch))),
+        [typeof(ConsumingStopped)] = Up(Gen.Select(String, Gen.Long, String, (id, epoch, worker) => new ConsumingStopped(id, epoch, worker))),
+        [typeof(WorkerStreamStatus)] = Up(Gen.Select(String, Gen.Long, String, Int32s, Int64s, Gen.Bool, String.Null(0.3),
+            (id, epoch, worker, partitions, lag, atEnd, error) => new WorkerStreamStatus(id, epoch, worker, partitions, lag, atEnd, error))),
+        [typeof(StreamCheckpoint)] = Up(Checkpoint),
     };
 
     /// <summary>Every concrete IMvnMessage type in MvnStream.Cluster.</summary>
@@ -174,6 +262,27 @@ internal static class MessageGenerators
     {
         const int d = 512;
         return new PartialGradientComputed("job-ü-🚀", 42, 3, double.NaN, Fill(d, seed), Fill(d * d, seed + 1), 3.25);
+    }
+
+    /// <summary>A d = 512 PartitionContribution with statistics (~1 MiB of doubles) and a fixed seed.</summary>
+    public static PartitionContribution LargePartitionContribution(int seed = 2048)
+    {
+        const int d = 512;
+        return new PartitionContribution("job-ü-🚀", 3, "topic-é", 11, 1_000_000, 1_100_000, 99_997, 3,
+            new StatisticsData(d, 99_997, 95_000.25, Fill(d, seed), Fill(Tril(d), seed + 1), Fill(d, seed + 2), double.NaN));
+    }
+
+    /// <summary>A d = 512 tril StreamCheckpoint: theta, both Adam moments (d + d(d+1)/2 each) and statistics, ~4 MiB.</summary>
+    public static StreamCheckpoint LargeStreamCheckpoint(int seed = 4096)
+    {
+        const int d = 512;
+        int packed = d + Tril(d);
+        return new StreamCheckpoint("job-ü-🚀/topic-é", 9, 1234, d,
+            new ThetaData(d, Parameterization.LowerTriangular, Fill(d, seed), Fill(Tril(d), seed + 1)),
+            Fill(packed, seed + 2), Fill(packed, seed + 3), 777, 1e-3,
+            new StatisticsData(d, 5_000_000, 4_999_999.5, Fill(d, seed + 4), Fill(Tril(d), seed + 5), Fill(d, seed + 6), -0.0),
+            "topic-é", [0, 1, 2, 7], [0, 10, 20, 70], [5_000_000, 1_000_010, 2_000_020, long.MaxValue], [0, 0, 3, 0],
+            4_999_990, 10, 42, 1, new DateTime(2025, 6, 30, 23, 59, 59, 999, DateTimeKind.Utc).AddTicks(9999));
     }
 
     /// <summary>Random bit patterns, with every special value planted at the start.</summary>

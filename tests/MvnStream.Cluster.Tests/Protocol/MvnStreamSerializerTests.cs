@@ -70,6 +70,33 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
     }
 
     [Fact]
+    public void Shipped_manifests_never_change()
+    {
+        var expected = new Dictionary<Type, string>
+        {
+            [typeof(SubmitFitJob)] = "FSub", [typeof(FitJobAccepted)] = "FAcc", [typeof(CancelFitJob)] = "FCan",
+            [typeof(FitJobLoadProgress)] = "FLP", [typeof(FitJobRoundProgress)] = "FRP", [typeof(FitJobNotice)] = "FNot",
+            [typeof(FitJobCompleted)] = "FDon", [typeof(FitJobFailed)] = "FErr",
+            [typeof(RegisterWorker)] = "WReg", [typeof(WorkerRegistered)] = "WAck", [typeof(DescribeFile)] = "DF",
+            [typeof(FileDescribed)] = "DFok", [typeof(FileDescribeFailed)] = "DFer", [typeof(LoadShard)] = "LS",
+            [typeof(ShardLoadProgress)] = "LSp", [typeof(ShardLoaded)] = "LSok", [typeof(ShardLoadFailed)] = "LSer",
+            [typeof(ComputePartialGradient)] = "PG", [typeof(PartialGradientComputed)] = "PGok", [typeof(ReleaseJob)] = "RJ",
+            [typeof(StartStreamJob)] = "SSub", [typeof(StreamJobStarted)] = "SAcc", [typeof(StreamJobStatus)] = "SSt",
+            [typeof(StreamJobNotice)] = "SNot", [typeof(StopStreamJob)] = "SCan", [typeof(StreamJobFinished)] = "SDon",
+            [typeof(StreamJobFailed)] = "SErr",
+            [typeof(StartConsuming)] = "CS", [typeof(LedgerQuery)] = "LQ", [typeof(LedgerPosition)] = "LQok",
+            [typeof(PartitionContribution)] = "PC", [typeof(ContributionAck)] = "PCok", [typeof(RecordsLost)] = "RL",
+            [typeof(ModelUpdated)] = "MU", [typeof(CommitOffsets)] = "CO", [typeof(StopConsuming)] = "CX",
+            [typeof(ConsumingStopped)] = "CXok", [typeof(WorkerStreamStatus)] = "WSS", [typeof(StreamCheckpoint)] = "SCk",
+        };
+        foreach (var (type, manifest) in expected)
+        {
+            Assert.True(MvnStreamSerializer.ManifestsByType.TryGetValue(type, out var actual), $"{type.Name} has no manifest");
+            Assert.True(manifest == actual, $"{type.Name}: manifest '{actual}', shipped as '{manifest}' (never change a shipped manifest)");
+        }
+    }
+
+    [Fact]
     public void Identifier_is_4217_and_manifests_are_included()
     {
         Assert.Equal(4217, serializer.Identifier);
@@ -138,6 +165,92 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
     }
 
     [Fact]
+    public void A_d512_PartitionContribution_round_trips_and_its_payload_is_the_raw_doubles_plus_a_few_bytes()
+    {
+        var message = MessageGenerators.LargePartitionContribution();
+        var back = RoundTrip(message, out var bytes);
+        WireEquality.AssertBitIdentical(message, back);
+        var s = message.Statistics!;
+        long raw = 8L * (s.Mean.Length + s.ScatterLower.Length + s.Third.Length);
+        Assert.Equal(131_328, ((PartitionContribution)back).Statistics!.ScatterLower.Length);
+        Assert.InRange(bytes.Length, raw, raw + 512);
+    }
+
+    [Fact]
+    public void A_d512_StreamCheckpoint_round_trips_and_its_payload_is_the_raw_arrays_plus_a_few_bytes()
+    {
+        var message = MessageGenerators.LargeStreamCheckpoint();
+        var back = (StreamCheckpoint)RoundTrip(message, out var bytes);
+        WireEquality.AssertBitIdentical(message, back);
+        Assert.Equal(DateTimeKind.Utc, back.WrittenUtc.Kind);
+        Assert.Equal(message.WrittenUtc.Ticks, back.WrittenUtc.Ticks);
+        var s = message.Statistics!;
+        var t = message.Theta!;
+        long raw = 8L * (t.Mu.Length + t.LambdaPacked.Length + message.AdamFirstMoment.Length + message.AdamSecondMoment.Length
+            + s.Mean.Length + s.ScatterLower.Length + s.Third.Length + message.Starts.Length + message.Nexts.Length + message.Lost.Length)
+            + 4L * message.Partitions.Length;
+        Assert.InRange(bytes.Length, raw, raw + 512);
+    }
+
+    [Fact]
+    public void DateTimes_keep_their_ticks_and_kind_exactly()
+    {
+        var template = MessageGenerators.LargeStreamCheckpoint() with { Theta = null, Statistics = null, AdamFirstMoment = [], AdamSecondMoment = null! };
+        foreach (var kind in new[] { DateTimeKind.Unspecified, DateTimeKind.Utc, DateTimeKind.Local })
+            foreach (var ticks in new[] { 0L, 1L, DateTime.UnixEpoch.Ticks, 638_000_000_000_000_001L, DateTime.MaxValue.Ticks })
+            {
+                var message = template with { WrittenUtc = new DateTime(ticks, kind) };
+                var back = (StreamCheckpoint)RoundTrip(message, out var bytes);
+                Assert.Equal(ticks, back.WrittenUtc.Ticks);
+                Assert.Equal(kind, back.WrittenUtc.Kind);
+                // The last 9 bytes: int64 ticks then the kind byte.
+                Assert.Equal(ticks, BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(bytes.Length - 9)));
+                Assert.Equal((byte)kind, bytes[^1]);
+                WireEquality.AssertBitIdentical(message, back);
+            }
+    }
+
+    [Fact]
+    public void A_bad_DateTime_kind_or_tick_count_throws()
+    {
+        var bytes = serializer.ToBinary(MessageGenerators.LargeStreamCheckpoint() with { Theta = null, Statistics = null });
+        var badKind = bytes.ToArray();
+        badKind[^1] = 3;
+        var e = Assert.Throws<SerializationException>(() => serializer.FromBinary(badKind, "SCk"));
+        Assert.Contains("WrittenUtc", e.Message, StringComparison.Ordinal);
+        Assert.Contains("kind 3", e.Message, StringComparison.Ordinal);
+        foreach (var ticks in new[] { -1L, DateTime.MaxValue.Ticks + 1, long.MaxValue, long.MinValue })
+        {
+            var badTicks = bytes.ToArray();
+            BinaryPrimitives.WriteInt64LittleEndian(badTicks.AsSpan(badTicks.Length - 9), ticks);
+            e = Assert.Throws<SerializationException>(() => serializer.FromBinary(badTicks, "SCk"));
+            Assert.Contains("malformed", e.Message, StringComparison.Ordinal);
+            Assert.Contains($"{ticks} ticks", e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Streaming_messages_with_nulls_and_empty_arrays_survive()
+    {
+        IMvnMessage[] messages =
+        [
+            new StartStreamJob("j", null!),
+            new StreamJobStatus("", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, double.NaN, 0, -0.0, 0, 0, null, 0),
+            new StreamJobFinished(null!, null, 0, 0, 0, 0, 0, 0, 0, 0, 0, null!, null!, null!, []),
+            new PartitionContribution("j", 1, "t", 0, 5, 5, 0, 0, null),
+            new CommitOffsets("j", 1, "t", [], null!),
+            new WorkerStreamStatus("j", 1, "w", null!, [], true, null),
+            new WorkerStreamStatus("j", 1, "w", [int.MinValue, int.MaxValue], [long.MinValue, long.MaxValue], false, "ω-🙂"),
+            new StreamCheckpoint("k", 0, 0, 0, null, null!, [], 0, 0, new StatisticsData(0, 0, 0, [], [], [], 0), null!, null!, [], null!, [-1],
+                0, 0, 0, 0, default),
+        ];
+        foreach (var message in messages)
+            WireEquality.AssertBitIdentical(message, RoundTrip(message, out _));
+        Assert.Null(((StartStreamJob)RoundTrip(messages[0], out _)).Settings);
+        Assert.Null(((WorkerStreamStatus)RoundTrip(messages[5], out _)).Error);
+    }
+
+    [Fact]
     public void Special_doubles_nulls_empty_arrays_and_non_ascii_strings_survive()
     {
         foreach (var x in MessageGenerators.SpecialDoubles)
@@ -203,21 +316,31 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
     {
         var type = TypeNamed(typeName);
         var gen = MessageGenerators.ByType[type];
-        gen.Sample(message =>
+        gen.Sample(message => AssertEveryTruncationThrows(message, typeName), iter: 20, print: Describe);
+    }
+
+    /// <summary>The d = 512 payloads a random draw reaches only now and then, cut every way the theory cuts.</summary>
+    [Fact]
+    public void Every_truncation_of_a_d512_streaming_payload_throws()
+    {
+        AssertEveryTruncationThrows(MessageGenerators.LargePartitionContribution(), nameof(PartitionContribution));
+        AssertEveryTruncationThrows(MessageGenerators.LargeStreamCheckpoint(), nameof(StreamCheckpoint));
+    }
+
+    private void AssertEveryTruncationThrows(IMvnMessage message, string typeName)
+    {
+        var bytes = serializer.ToBinary(message);
+        var manifest = serializer.Manifest(message);
+        // Every cut of a small payload; for a large one, every cut near both ends and 100 in between.
+        IEnumerable<int> cuts = bytes.Length <= 4096
+            ? Enumerable.Range(0, bytes.Length)
+            : Enumerable.Range(0, 512).Concat(Enumerable.Range(bytes.Length - 256, 256)).Concat(Enumerable.Range(1, 100).Select(k => (int)((long)bytes.Length * k / 101)));
+        foreach (var cut in cuts)
         {
-            var bytes = serializer.ToBinary(message);
-            var manifest = serializer.Manifest(message);
-            // Every cut of a small payload; for a large one, every cut near both ends and 100 in between.
-            IEnumerable<int> cuts = bytes.Length <= 4096
-                ? Enumerable.Range(0, bytes.Length)
-                : Enumerable.Range(0, 512).Concat(Enumerable.Range(bytes.Length - 256, 256)).Concat(Enumerable.Range(1, 100).Select(k => (int)((long)bytes.Length * k / 101)));
-            foreach (var cut in cuts)
-            {
-                var e = Assert.Throws<SerializationException>(() => serializer.FromBinary(bytes[..cut], manifest));
-                Assert.Contains("truncated", e.Message, StringComparison.Ordinal);
-                Assert.Contains($"'{manifest}' ({typeName})", e.Message, StringComparison.Ordinal);
-            }
-        }, iter: 20, print: Describe);
+            var e = Assert.Throws<SerializationException>(() => serializer.FromBinary(bytes[..cut], manifest));
+            Assert.Contains("truncated", e.Message, StringComparison.Ordinal);
+            Assert.Contains($"'{manifest}' ({typeName})", e.Message, StringComparison.Ordinal);
+        }
     }
 
     [Fact]
@@ -227,6 +350,15 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
         var e = Assert.Throws<SerializationException>(() => serializer.FromBinary(bytes[..(bytes.Length / 2)], "LSok"));
         Assert.Contains("StatisticsData.ScatterLower", e.Message, StringComparison.Ordinal);
         Assert.Contains("ShardLoaded", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Truncated_contribution_statistics_name_the_missing_array()
+    {
+        var bytes = serializer.ToBinary(MessageGenerators.LargePartitionContribution());
+        var e = Assert.Throws<SerializationException>(() => serializer.FromBinary(bytes[..(bytes.Length / 2)], "PC"));
+        Assert.Contains("StatisticsData.ScatterLower", e.Message, StringComparison.Ordinal);
+        Assert.Contains("PartitionContribution", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -289,5 +421,11 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
         Assert.NotNull(WireEquality.FirstDifference(a, new ThetaData(1, Parameterization.LowerTriangular, [nan1], [0.0])));
         Assert.NotNull(WireEquality.FirstDifference(new ShardLoaded("j", 0, 0, 0, ["a"], 0, 0, null), new ShardLoaded("j", 0, 0, 0, ["b"], 0, 0, null)));
         Assert.NotNull(WireEquality.FirstDifference(new FitJobNotice("j", "m"), new FitJobNotice("j", null!)));
+        var when = new DateTime(638_000_000_000_000_000, DateTimeKind.Utc);
+        var checkpoint = MessageGenerators.LargeStreamCheckpoint() with { WrittenUtc = when };
+        Assert.Null(WireEquality.FirstDifference(checkpoint, checkpoint with { WrittenUtc = new DateTime(when.Ticks, DateTimeKind.Utc) }));
+        Assert.NotNull(WireEquality.FirstDifference(checkpoint, checkpoint with { WrittenUtc = DateTime.SpecifyKind(when, DateTimeKind.Local) }));
+        Assert.NotNull(WireEquality.FirstDifference(checkpoint, checkpoint with { WrittenUtc = when.AddTicks(1) }));
+        Assert.NotNull(WireEquality.FirstDifference(checkpoint, checkpoint with { Nexts = [.. checkpoint.Nexts[..^1], 0] }));
     }
 }

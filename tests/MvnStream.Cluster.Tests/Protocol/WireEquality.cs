@@ -33,6 +33,12 @@ internal static class WireEquality
                 return BitConverter.DoubleToInt64Bits(x) == BitConverter.DoubleToInt64Bits((double)b) ? null : $"{path}: expected {Show(x)}, got {Show((double)b)}";
             case float f:
                 return BitConverter.SingleToInt32Bits(f) == BitConverter.SingleToInt32Bits((float)b) ? null : $"{path}: expected {f}, got {b}";
+            case DateTime t:
+            {
+                // DateTime equality ignores Kind, and its Date property would recurse forever below.
+                var u = (DateTime)b;
+                return t.Ticks == u.Ticks && t.Kind == u.Kind ? null : $"{path}: expected {t.Ticks} ticks ({t.Kind}), got {u.Ticks} ticks ({u.Kind})";
+            }
             case string s:
                 return string.Equals(s, (string)b, StringComparison.Ordinal) ? null : $"{path}: expected \"{s}\", got \"{b}\"";
             case double[] xs:

@@ -50,6 +50,22 @@ internal ref struct WireReader
 
     public double ReadDouble(string field) => BitConverter.Int64BitsToDouble(ReadInt64(field));
 
+    /// <summary>
+    /// A <see cref="DateTime"/> written by <see cref="WireWriter.WriteDateTime"/>: int64 ticks then a kind byte.
+    /// Ticks outside [MinValue, MaxValue] or a kind other than 0, 1, 2 are malformed.
+    /// </summary>
+    public DateTime ReadDateTime(string field)
+    {
+        int at = position;
+        long ticks = ReadInt64(field + " (ticks)");
+        byte kind = ReadByte(field + " (kind)");
+        if ((ulong)ticks > (ulong)DateTime.MaxValue.Ticks)
+            throw Malformed($"{field} at offset {at} has {ticks} ticks, outside [0, {DateTime.MaxValue.Ticks}]");
+        if (kind > (byte)DateTimeKind.Local)
+            throw Malformed($"{field} at offset {at + sizeof(long)} has kind {kind}, expected 0 (Unspecified), 1 (Utc) or 2 (Local)");
+        return new DateTime(ticks, (DateTimeKind)kind);
+    }
+
     /// <summary>Reads a presence flag written by <see cref="WireWriter.WritePresence{T}"/>.</summary>
     public bool ReadPresence(string field)
     {
@@ -117,6 +133,25 @@ internal ref struct WireReader
         {
             for (int i = 0; i < result.Length; i++)
                 result[i] = BinaryPrimitives.ReadInt32LittleEndian(source[(i * sizeof(int))..]);
+        }
+        return result;
+    }
+
+    public long[] ReadInt64s(string field)
+    {
+        int count = ReadLength(field, sizeof(long));
+        if (count < 0) return null!;
+        if (count == 0) return [];
+        var source = Take(count * sizeof(long), field);
+        var result = GC.AllocateUninitializedArray<long>(count);
+        if (BitConverter.IsLittleEndian)
+        {
+            source.CopyTo(MemoryMarshal.AsBytes(result.AsSpan()));
+        }
+        else
+        {
+            for (int i = 0; i < result.Length; i++)
+                result[i] = BinaryPrimitives.ReadInt64LittleEndian(source[(i * sizeof(long))..]);
         }
         return result;
     }

@@ -8,8 +8,8 @@ namespace MvnStream.Cluster.Protocol.Wire;
 /// <summary>
 /// Appends MvnStream's binary wire primitives to a buffer: little-endian fixed-width integers,
 /// doubles as their exact IEEE-754 bits (NaN payloads and -0.0 survive), arrays and strings as an
-/// int32 length (-1 for null) followed by the raw bytes (UTF-8 for strings). Arrays of doubles and
-/// ints are copied as one block, never element by element. A struct over the buffer, so passing it
+/// int32 length (-1 for null) followed by the raw bytes (UTF-8 for strings). Arrays of doubles,
+/// ints and longs are copied as one block, never element by element. A struct over the buffer, so passing it
 /// around allocates nothing; all state lives in the buffer.
 /// </summary>
 internal readonly struct WireWriter(IBufferWriter<byte> buffer)
@@ -39,6 +39,16 @@ internal readonly struct WireWriter(IBufferWriter<byte> buffer)
 
     /// <summary>The double's bits exactly (no canonicalisation of NaN, -0.0 kept).</summary>
     public void WriteDouble(double value) => WriteInt64(BitConverter.DoubleToInt64Bits(value));
+
+    /// <summary>
+    /// A <see cref="DateTime"/> exactly: its int64 <see cref="DateTime.Ticks"/> then its <see cref="DateTime.Kind"/>
+    /// as one byte (0 Unspecified, 1 Utc, 2 Local). No time-zone conversion either way, so Local stays Local.
+    /// </summary>
+    public void WriteDateTime(DateTime value)
+    {
+        WriteInt64(value.Ticks);
+        WriteByte((byte)value.Kind);
+    }
 
     /// <summary>Writes a presence flag (0 = null, 1 = present) and returns whether a value follows.</summary>
     public bool WritePresence<T>(T? value) where T : class
@@ -117,6 +127,30 @@ internal readonly struct WireWriter(IBufferWriter<byte> buffer)
         {
             for (int i = 0; i < values.Length; i++)
                 BinaryPrimitives.WriteInt32LittleEndian(target[(i * sizeof(int))..], values[i]);
+        }
+        buffer.Advance(bytes.Length);
+    }
+
+    /// <summary>Element count (int32, -1 = null) then the longs' little-endian bytes in one copy.</summary>
+    public void WriteInt64s(long[]? values)
+    {
+        if (values is null)
+        {
+            WriteInt32(NullLength);
+            return;
+        }
+        WriteInt32(values.Length);
+        if (values.Length == 0) return;
+        var bytes = MemoryMarshal.AsBytes(values.AsSpan());
+        var target = buffer.GetSpan(bytes.Length);
+        if (BitConverter.IsLittleEndian)
+        {
+            bytes.CopyTo(target);
+        }
+        else
+        {
+            for (int i = 0; i < values.Length; i++)
+                BinaryPrimitives.WriteInt64LittleEndian(target[(i * sizeof(long))..], values[i]);
         }
         buffer.Advance(bytes.Length);
     }
