@@ -1,0 +1,224 @@
+using System.Buffers.Binary;
+using System.Text;
+using Akka.Actor;
+using Akka.Serialization;
+using Confluent.Kafka;
+using MvnStream.Cluster.Protocol;
+
+namespace MvnStream.Kafka.Streaming;
+
+/// <summary>
+/// Durable storage of a stream job's <see cref="StreamCheckpoint"/> (DESIGN §3): written atomically,
+/// read back by the coordinator on start (also after a singleton handover or a restart).
+/// "file:PATH" for local runs, "kafka:TOPIC" (the default) for clusters, "none" to keep nothing.
+/// </summary>
+public abstract class CheckpointStore : IDisposable
+{
+    /// <summary>"MVNCKPT1": the first bytes of every stored checkpoint.</summary>
+    private static readonly byte[] Magic = "MVNCKPT1"u8.ToArray();
+
+    public abstract string Describe();
+
+    public abstract Task<StreamCheckpoint?> LoadAsync(string jobKey, CancellationToken cancellationToken);
+
+    public abstract Task SaveAsync(StreamCheckpoint checkpoint, CancellationToken cancellationToken);
+
+    public virtual void Dispose() => GC.SuppressFinalize(this);
+
+    /// <summary>Parses a --checkpoint value.</summary>
+    public static CheckpointStore Create(string spec, ActorSystem system, string bootstrap, IReadOnlyList<string> kafkaProperties)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (spec.Equals("none", StringComparison.OrdinalIgnoreCase)) return new NoCheckpointStore();
+        if (spec.StartsWith("file:", StringComparison.Ordinal)) return new FileCheckpointStore(spec[5..], system);
+        if (spec.StartsWith("kafka:", StringComparison.Ordinal)) return new KafkaCheckpointStore(spec[6..], system, bootstrap, kafkaProperties);
+        throw new ArgumentException($"checkpoint '{spec}': expected file:PATH, kafka:TOPIC or none");
+    }
+
+    internal static byte[] Encode(StreamCheckpoint checkpoint, ActorSystem system)
+    {
+        var serializer = (SerializerWithStringManifest)system.Serialization.FindSerializerFor(checkpoint);
+        var payload = serializer.ToBinary(checkpoint);
+        var manifest = Encoding.UTF8.GetBytes(serializer.Manifest(checkpoint));
+        var bytes = new byte[Magic.Length + 4 + 4 + manifest.Length + 4 + payload.Length];
+        int o = 0;
+        Magic.CopyTo(bytes, o); o += Magic.Length;
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(o), serializer.Identifier); o += 4;
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(o), manifest.Length); o += 4;
+        manifest.CopyTo(bytes, o); o += manifest.Length;
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(o), payload.Length); o += 4;
+        payload.CopyTo(bytes, o);
+        return bytes;
+    }
+
+    internal static StreamCheckpoint Decode(ReadOnlySpan<byte> bytes, ActorSystem system, string source)
+    {
+        if (bytes.Length < Magic.Length + 12 || !bytes[..Magic.Length].SequenceEqual(Magic))
+            throw new InvalidDataException($"{source}: not an MvnStream checkpoint");
+        int o = Magic.Length;
+        int id = BinaryPrimitives.ReadInt32LittleEndian(bytes[o..]); o += 4;
+        int ml = BinaryPrimitives.ReadInt32LittleEndian(bytes[o..]); o += 4;
+        if (ml < 0 || o + ml + 4 > bytes.Length) throw new InvalidDataException($"{source}: truncated checkpoint header");
+        var manifest = Encoding.UTF8.GetString(bytes.Slice(o, ml)); o += ml;
+        int pl = BinaryPrimitives.ReadInt32LittleEndian(bytes[o..]); o += 4;
+        if (pl < 0 || o + pl != bytes.Length) throw new InvalidDataException($"{source}: truncated checkpoint ({bytes.Length - o} of {pl} payload bytes)");
+        var obj = system.Serialization.Deserialize(bytes.Slice(o, pl).ToArray(), id, manifest);
+        return obj as StreamCheckpoint ?? throw new InvalidDataException($"{source}: holds a {obj.GetType().Name}, not a checkpoint");
+    }
+}
+
+/// <summary>Keeps nothing: a restarted coordinator starts from the beginning of every partition.</summary>
+public sealed class NoCheckpointStore : CheckpointStore
+{
+    public override string Describe() => "none (state is lost when the coordinator stops)";
+
+    public override Task<StreamCheckpoint?> LoadAsync(string jobKey, CancellationToken cancellationToken) => Task.FromResult<StreamCheckpoint?>(null);
+
+    public override Task SaveAsync(StreamCheckpoint checkpoint, CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>A file written by write-to-temporary, flush to disk, rename: a reader sees the old or the new checkpoint, never a torn one.</summary>
+public sealed class FileCheckpointStore(string path, ActorSystem system) : CheckpointStore
+{
+    public string Path { get; } = System.IO.Path.GetFullPath(path);
+
+    public override string Describe() => "file " + Path;
+
+    public override async Task<StreamCheckpoint?> LoadAsync(string jobKey, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(Path)) return null;
+        var bytes = await File.ReadAllBytesAsync(Path, cancellationToken).ConfigureAwait(false);
+        var cp = Decode(bytes, system, Path);
+        if (cp.JobKey != jobKey)
+            throw new InvalidDataException($"checkpoint {Path} belongs to stream '{cp.JobKey}', not '{jobKey}': use another --checkpoint path");
+        return cp;
+    }
+
+    public override async Task SaveAsync(StreamCheckpoint checkpoint, CancellationToken cancellationToken)
+    {
+        var bytes = Encode(checkpoint, system);
+        var dir = System.IO.Path.GetDirectoryName(Path)!;
+        Directory.CreateDirectory(dir);
+        var tmp = Path + ".tmp";
+        await using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.WriteThrough))
+        {
+            await f.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+            f.Flush(flushToDisk: true);
+        }
+        File.Move(tmp, Path, overwrite: true);
+    }
+}
+
+/// <summary>
+/// Checkpoints as Kafka records on partition 0 of a topic, keyed by the job: a checkpoint larger than one
+/// record is split into chunks sharing an id (headers mvnstream.checkpoint.id/chunk/chunks), produced with
+/// idempotence and acks=all. Loading reads the tail of the partition and keeps the newest complete one.
+/// In production give the topic compaction or a retention long enough to hold the newest checkpoint.
+/// </summary>
+public sealed class KafkaCheckpointStore : CheckpointStore
+{
+    private const int ChunkBytes = 512 * 1024;
+    private readonly IProducer<string, byte[]> _producer;
+    private readonly string _topic;
+    private readonly ActorSystem _system;
+    private readonly string _bootstrap;
+    private readonly IReadOnlyList<string> _properties;
+
+    public KafkaCheckpointStore(string topic, ActorSystem system, string bootstrap, IReadOnlyList<string> properties)
+    {
+        if (string.IsNullOrWhiteSpace(topic)) throw new ArgumentException("kafka checkpoint needs a topic: kafka:TOPIC");
+        _topic = topic;
+        _system = system;
+        _bootstrap = bootstrap;
+        _properties = properties;
+        var config = new ProducerConfig { BootstrapServers = bootstrap, Acks = Acks.All, EnableIdempotence = true, MessageTimeoutMs = 30000, LingerMs = 0 };
+        KafkaProperties.Apply(config, properties);
+        _producer = new ProducerBuilder<string, byte[]>(config).Build();
+    }
+
+    public override string Describe() => $"kafka topic {_topic} (partition 0)";
+
+    public override async Task SaveAsync(StreamCheckpoint checkpoint, CancellationToken cancellationToken)
+    {
+        var bytes = Encode(checkpoint, _system);
+        var id = Guid.NewGuid().ToString("N");
+        int chunks = Math.Max(1, (bytes.Length + ChunkBytes - 1) / ChunkBytes);
+        var tp = new TopicPartition(_topic, 0);
+        for (int i = 0; i < chunks; i++)
+        {
+            var part = bytes.AsSpan(i * ChunkBytes, Math.Min(ChunkBytes, bytes.Length - i * ChunkBytes)).ToArray();
+            var headers = new Headers
+            {
+                { "mvnstream.checkpoint.id", Encoding.UTF8.GetBytes(id) },
+                { "mvnstream.checkpoint.chunk", BitConverter.GetBytes(i) },
+                { "mvnstream.checkpoint.chunks", BitConverter.GetBytes(chunks) },
+            };
+            await _producer.ProduceAsync(tp, new Message<string, byte[]> { Key = checkpoint.JobKey, Value = part, Headers = headers }, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public override Task<StreamCheckpoint?> LoadAsync(string jobKey, CancellationToken cancellationToken) =>
+        Task.Run(() => Load(jobKey, cancellationToken), cancellationToken);
+
+    private StreamCheckpoint? Load(string jobKey, CancellationToken ct)
+    {
+        var config = new ConsumerConfig { BootstrapServers = _bootstrap, GroupId = "mvnstream-checkpoint-reader", EnableAutoCommit = false, EnablePartitionEof = true };
+        KafkaProperties.Apply(config, _properties);
+        using var consumer = new ConsumerBuilder<string, byte[]>(config).Build();
+        var tp = new TopicPartition(_topic, 0);
+        WatermarkOffsets wm;
+        try { wm = consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10)); }
+        catch (KafkaException e) when (e.Error.Code is ErrorCode.UnknownTopicOrPart or ErrorCode.Local_UnknownTopic or ErrorCode.Local_UnknownPartition)
+        {
+            return null; // no checkpoint topic yet: nothing was ever checkpointed
+        }
+        if (wm.High <= wm.Low) return null;
+        // Read backwards in growing windows until the newest complete checkpoint of this job is found.
+        long window = 64;
+        while (true)
+        {
+            long from = Math.Max(wm.Low, wm.High - window);
+            var found = Scan(consumer, tp, from, wm.High, jobKey, ct);
+            if (found is not null) return found;
+            if (from == wm.Low) return null;
+            window *= 4;
+        }
+    }
+
+    private StreamCheckpoint? Scan(IConsumer<string, byte[]> consumer, TopicPartition tp, long from, long high, string jobKey, CancellationToken ct)
+    {
+        consumer.Assign(new TopicPartitionOffset(tp, from));
+        var parts = new Dictionary<string, byte[]?[]>();
+        byte[]? newest = null;
+        long newestOffset = -1;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            ct.ThrowIfCancellationRequested();
+            var r = consumer.Consume(TimeSpan.FromMilliseconds(500));
+            if (r is null) continue;
+            if (r.IsPartitionEOF || r.Offset >= high) break;
+            if (r.Message.Key != jobKey || r.Message.Headers is null) continue;
+            var id = Encoding.UTF8.GetString(r.Message.Headers.GetLastBytes("mvnstream.checkpoint.id"));
+            int chunk = BitConverter.ToInt32(r.Message.Headers.GetLastBytes("mvnstream.checkpoint.chunk"));
+            int chunks = BitConverter.ToInt32(r.Message.Headers.GetLastBytes("mvnstream.checkpoint.chunks"));
+            if (!parts.TryGetValue(id, out var list)) parts[id] = list = new byte[chunks][];
+            if (chunk < 0 || chunk >= list.Length) continue;
+            list[chunk] = r.Message.Value;
+            if (list.All(x => x is not null) && r.Offset > newestOffset)
+            {
+                newest = list.SelectMany(x => x!).ToArray();
+                newestOffset = r.Offset;
+            }
+        }
+        consumer.Unassign();
+        return newest is null ? null : Decode(newest, _system, $"kafka {_topic}@{newestOffset}");
+    }
+
+    public override void Dispose()
+    {
+        _producer.Flush(TimeSpan.FromSeconds(10));
+        _producer.Dispose();
+        base.Dispose();
+    }
+}

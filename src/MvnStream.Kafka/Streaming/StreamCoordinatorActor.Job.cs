@@ -1,0 +1,404 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Event;
+using Confluent.Kafka;
+using MvnStream.Cluster.Protocol;
+using MvnStream.Core;
+using MvnStream.Core.Fitting;
+using MvnStream.Core.Model;
+using MvnStream.Core.Solvers;
+using MvnStream.Core.Statistics;
+using MvnStream.Core.Streaming;
+
+namespace MvnStream.Kafka.Streaming;
+
+public sealed partial class StreamCoordinatorActor
+{
+    /// <summary>The state of the one stream job this coordinator runs.</summary>
+    private sealed class StreamJob : IDisposable
+    {
+        public StreamJob(string id, IActorRef client, StreamJobSettings settings, ActorSystem system)
+        {
+            if (settings.Dimension <= 0) throw new ArgumentException("the stream's dimension d must be known before the job starts");
+            if (!(settings.Forgetting > 0 && settings.Forgetting <= 1)) throw new ArgumentException($"forgetting factor {settings.Forgetting} must be in (0, 1]");
+            Id = id;
+            Client = client;
+            Settings = settings;
+            Statistics = new SufficientStatistics(settings.Dimension);
+            Store = CheckpointStore.Create(settings.Checkpoint, system, settings.Bootstrap, settings.KafkaProperties);
+            if (!string.IsNullOrEmpty(settings.ModelTopic))
+            {
+                var config = new ProducerConfig { BootstrapServers = settings.Bootstrap, LingerMs = 5, MessageTimeoutMs = 30000 };
+                KafkaProperties.Apply(config, settings.KafkaProperties);
+                ModelProducer = new ProducerBuilder<string, string>(config).Build();
+            }
+        }
+
+        public string Id { get; }
+        public IActorRef Client { get; set; }
+        public StreamJobSettings Settings { get; }
+        public string Key => $"{Settings.Group}/{Settings.Topic}";
+        public CheckpointStore Store { get; }
+        public IProducer<string, string>? ModelProducer { get; }
+        public OffsetLedger Ledger { get; } = new();
+        public SufficientStatistics Statistics { get; private set; }
+        public MvnParameters? Theta { get; set; }
+        public AdamState? Adam { get; set; }
+        public long Epoch { get; private set; } = 1;
+        public long Version { get; set; }
+        public long AcceptedRecords { get; private set; }
+        public long RejectedRecords { get; private set; }
+        public long LostRecords { get; set; }
+        public long Duplicates { get; set; }
+        public long Refused { get; set; }
+        public long Changes { get; set; }
+        public bool RestoredFromCheckpoint { get; private set; }
+        public long RestoredRows { get; private set; }
+        public bool Running { get; set; }
+        public bool Stopping { get; set; }
+        public bool FinalRunning { get; set; }
+        public string StopReason { get; set; } = "";
+        public bool ClientGone { get; set; }
+        public HashSet<string> StoppedWorkers { get; } = [];
+        public Stopwatch Clock { get; } = Stopwatch.StartNew();
+        public Stopwatch LastMerge { get; } = Stopwatch.StartNew();
+        public bool Dirty { get; set; }
+        public bool Updating { get; set; }
+        public bool CheckpointInFlight { get; set; }
+        public bool FinalCheckpointPending { get; set; }
+        public long LastSnapshotVersion { get; set; } = -1;
+        public long LastCheckpointChanges { get; set; } = -1;
+        public double NllPerRow { get; set; } = double.NaN;
+        public double GapPerRow { get; set; } = double.NaN;
+        public int FinalIterations { get; set; }
+        public string? LastFitProblem { get; set; }
+        public long RowsAtLastStatus { get; set; }
+        public double SecondsAtLastStatus { get; set; }
+
+        public void Merge(PartitionContribution c)
+        {
+            if (c.Statistics is not null)
+            {
+                var s = c.Statistics.ToStatistics();
+                if (s.Dimension != Statistics.Dimension)
+                    throw new InvalidDataException($"contribution of dimension {s.Dimension} for a stream of dimension {Statistics.Dimension}");
+                // Forgetting: every row already counted is down-weighted once per row that arrives after it;
+                // the batch's own rows carry their in-batch weights (DESIGN §1).
+                if (Settings.Forgetting < 1) Statistics.Decay(Math.Pow(Settings.Forgetting, s.Count));
+                Statistics.Merge(s);
+            }
+            AcceptedRecords += c.AcceptedRecords;
+            RejectedRecords += c.RejectedRecords;
+            Dirty = true;
+            Changes++;
+            LastMerge.Restart();
+        }
+
+        public void Restore(StreamCheckpoint? cp)
+        {
+            if (cp is null) return;
+            if (cp.Dimension != Settings.Dimension) throw new ArgumentException($"it has dimension {cp.Dimension}, the stream has {Settings.Dimension}");
+            if (cp.Topic != Settings.Topic) throw new ArgumentException($"it covers topic '{cp.Topic}', the job reads '{Settings.Topic}'");
+            RestoredFromCheckpoint = true;
+            Epoch = cp.Epoch + 1;
+            Version = cp.Version;
+            if (cp.Statistics is not null) Statistics = cp.Statistics.ToStatistics();
+            Theta = cp.Theta?.ToParameters();
+            if (Theta is not null && Theta.Parameterization != Settings.Parameterization) Theta = Theta.As(Settings.Parameterization);
+            Adam = cp.AdamFirstMoment.Length > 0 ? new AdamState(cp.AdamFirstMoment, cp.AdamSecondMoment, cp.AdamStep, cp.AdamLearningRate) : null;
+            Ledger.Restore(cp.Partitions.Select((p, i) => new PartitionCoverage(cp.Topic, p, cp.Starts[i], cp.Nexts[i], cp.Lost[i])));
+            AcceptedRecords = cp.AcceptedRecords;
+            RejectedRecords = cp.RejectedRecords;
+            LostRecords = Ledger.RecordsLost;
+            Duplicates = cp.Duplicates;
+            Refused = cp.Refused;
+            RestoredRows = Statistics.Count;
+            LastCheckpointChanges = Changes;
+            LastSnapshotVersion = Version;
+        }
+
+        public StreamCheckpoint ToCheckpoint()
+        {
+            var parts = Ledger.Partitions.OrderBy(p => p.Partition).ToArray();
+            return new StreamCheckpoint(Key, Epoch, Version, Statistics.Dimension, Theta is null ? null : ThetaData.From(Theta),
+                Adam?.FirstMoment ?? [], Adam?.SecondMoment ?? [], Adam?.Step ?? 0, Adam?.LearningRate ?? 0,
+                StatisticsData.From(Statistics), Settings.Topic, parts.Select(p => p.Partition).ToArray(), parts.Select(p => p.Start).ToArray(),
+                parts.Select(p => p.Next).ToArray(), parts.Select(p => p.Lost).ToArray(), AcceptedRecords, RejectedRecords, Duplicates, Refused, DateTime.UtcNow);
+        }
+
+        public MvnModel? Model() => Theta is null ? null : new MvnModel
+        {
+            Theta = Theta,
+            N = Statistics.Count,
+            Solver = Settings.Solver.ToName(),
+            Iterations = FinalIterations,
+            NllPerRow = NllPerRow,
+            Gap = GapPerRow,
+            RejectedRows = RejectedRecords,
+            Offsets = Ledger.Partitions.ToDictionary(p => $"{p.Topic}/{p.Partition}", p => new OffsetRange(p.Start, p.Next)),
+            Version = Version,
+        };
+
+        public void Dispose()
+        {
+            ModelProducer?.Flush(TimeSpan.FromSeconds(5));
+            ModelProducer?.Dispose();
+            Store.Dispose();
+        }
+    }
+
+    /// <summary>After a merge: warm-started solver steps from the current theta, off the actor thread, one run at a time.</summary>
+    private void MaybeUpdate(StreamJob job)
+    {
+        if (job.Updating || !job.Dirty || job.Stopping || job.Statistics.Count <= job.Statistics.Dimension) return;
+        job.Updating = true;
+        job.Dirty = false;
+        var stats = job.Statistics.Clone();
+        var options = job.Settings.ToFitOptions(job.Theta, job.Adam, Math.Max(1, job.Settings.StepsPerUpdate));
+        RunFit(job.Id, stats, options, final: false);
+    }
+
+    private void RunFit(string id, SufficientStatistics stats, FitOptions options, bool final)
+    {
+        var self = Self;
+        Task.Run(() =>
+        {
+            try { return new UpdateDone(id, MvnFitter.Fit(stats, options), null, final); }
+            catch (Exception e) { return new UpdateDone(id, null, e, final); }
+        }).PipeTo(self);
+    }
+
+    private void OnUpdateDone(UpdateDone m)
+    {
+        var job = _job;
+        if (job is null || job.Id != m.JobId) return;
+        job.Updating = false;
+        if (m.Result is { } r)
+        {
+            job.Theta = r.Theta;
+            job.Adam = r.AdamState;
+            job.NllPerRow = r.NllPerRow;
+            job.GapPerRow = r.GapPerRow;
+            job.Version++;
+            job.Changes++;
+            job.LastFitProblem = null;
+            if (m.Final) job.FinalIterations = r.Iterations;
+            if (!m.Final) Broadcast(new ModelUpdated(job.Id, job.Epoch, job.Version, ThetaData.From(r.Theta)));
+        }
+        else if (m.Error is DegenerateDataException or ArgumentException)
+        {
+            if (job.LastFitProblem != m.Error.Message) Notice("no model yet: " + m.Error.Message);
+            job.LastFitProblem = m.Error.Message;
+        }
+        else if (m.Error is not null)
+        {
+            _log.Error(m.Error, "stream model update failed");
+            Notice("model update failed: " + m.Error.Message);
+        }
+        if (m.Final)
+        {
+            job.FinalRunning = false;
+            PublishSnapshot(job, force: true);
+            StartCheckpoint(job, final: true);
+            return;
+        }
+        if (job.Stopping) { MaybeFinishStop(); return; }
+        MaybeUpdate(job);
+    }
+
+    private void OnTick(Tick t)
+    {
+        var job = _job;
+        if (job is null || !job.Running) return;
+        switch (t.Kind)
+        {
+            case "status":
+                SendStatus(job);
+                break;
+            case "snapshot":
+                PublishSnapshot(job, force: false);
+                if (!job.Stopping) StartCheckpoint(job, final: false);
+                break;
+            case "idle":
+                if (job.Stopping || job.Settings.UntilIdleSeconds <= 0) break;
+                bool atEnd = _workerStatus.Values.All(s => s.AtEnd) && _workerStatus.Count >= Math.Min(1, _workers.Count);
+                if (job.LastMerge.Elapsed.TotalSeconds >= job.Settings.UntilIdleSeconds && atEnd)
+                    BeginStop($"idle for {job.Settings.UntilIdleSeconds:F1} s with every partition read to its end");
+                break;
+            case "stop-timeout":
+                if (job.Stopping && !job.FinalRunning)
+                {
+                    Notice($"{_workers.Count - job.StoppedWorkers.Count} worker(s) did not confirm the stop in time; finishing with what was merged");
+                    Finalize(job);
+                }
+                break;
+        }
+    }
+
+    private void SendStatus(StreamJob job)
+    {
+        double seconds = job.Clock.Elapsed.TotalSeconds;
+        double dt = seconds - job.SecondsAtLastStatus;
+        double rate = dt > 0 ? (job.Statistics.Count - job.RowsAtLastStatus) / dt : 0;
+        job.RowsAtLastStatus = job.Statistics.Count;
+        job.SecondsAtLastStatus = seconds;
+        long lag = _workerStatus.Values.Sum(s => s.Lag.Sum());
+        var theta = job.Theta is not null && job.Statistics.Dimension <= 64 ? ThetaData.From(job.Theta) : null;
+        job.Client.Tell(new StreamJobStatus(job.Id, job.Epoch, job.Version, job.Statistics.Count, job.AcceptedRecords, job.RejectedRecords,
+            job.LostRecords, job.Duplicates, job.Refused, job.Ledger.Partitions.Count, _workers.Count, rate, lag, job.NllPerRow, job.GapPerRow,
+            job.Statistics.Weight, theta, seconds));
+    }
+
+    /// <summary>Writes the model snapshot (file and model topic) when there is a new version.</summary>
+    private void PublishSnapshot(StreamJob job, bool force)
+    {
+        if (!force && job.Version == job.LastSnapshotVersion) return;
+        var model = job.Model();
+        if (model is null) return;
+        job.LastSnapshotVersion = job.Version;
+        var json = model.ToJson(indented: false);
+        try
+        {
+            if (!string.IsNullOrEmpty(job.Settings.ModelFile)) model.Save(job.Settings.ModelFile);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Notice($"cannot write model file {job.Settings.ModelFile}: {e.Message}");
+        }
+        try
+        {
+            job.ModelProducer?.Produce(job.Settings.ModelTopic, new Message<string, string> { Key = job.Key, Value = json },
+                r => { if (r.Error.IsError) _log.Warning("model snapshot not delivered: {0}", r.Error.Reason); });
+        }
+        catch (KafkaException e)
+        {
+            _log.Warning("model snapshot not produced: {0}", e.Message);
+        }
+    }
+
+    private void StartCheckpoint(StreamJob job, bool final)
+    {
+        if (job.CheckpointInFlight)
+        {
+            if (final) job.FinalCheckpointPending = true; // after the one in flight
+            return;
+        }
+        if (!final && job.Changes == job.LastCheckpointChanges) return;
+        job.CheckpointInFlight = true;
+        var cp = job.ToCheckpoint();
+        long changes = job.Changes;
+        var self = Self;
+        string id = job.Id;
+        job.Store.SaveAsync(cp, CancellationToken.None).ContinueWith(t =>
+            new CheckpointDone(id, changes, t.Exception?.GetBaseException(), final, cp.Partitions, cp.Nexts), TaskScheduler.Default).PipeTo(self);
+    }
+
+    private void OnCheckpointDone(CheckpointDone m)
+    {
+        var job = _job;
+        if (job is null || job.Id != m.JobId) return;
+        job.CheckpointInFlight = false;
+        if (m.Error is null) job.LastCheckpointChanges = m.Changes;
+        if (m.Error is not null)
+        {
+            _log.Error(m.Error, "checkpoint failed");
+            Notice($"checkpoint to {job.Store.Describe()} failed: {m.Error.Message}");
+        }
+        else if (m.Partitions.Length > 0)
+        {
+            // Offsets go to the consumer group only after the checkpoint holds them (lag monitoring only).
+            if (m.Final) CommitGroupOffsets(job, m.Partitions, m.Offsets);
+            else Broadcast(new CommitOffsets(job.Id, job.Epoch, job.Settings.Topic, m.Partitions, m.Offsets));
+        }
+        if (job.FinalCheckpointPending)
+        {
+            job.FinalCheckpointPending = false;
+            StartCheckpoint(job, final: true);
+            return;
+        }
+        if (m.Final) Finish(job, m.Error);
+    }
+
+    private void BeginStop(string reason)
+    {
+        var job = _job;
+        if (job is null || job.Stopping) return;
+        if (!job.Running)
+        {
+            job.Client.Tell(new StreamJobFailed(job.Id, JobErrorKind.Cancelled, "stopped before the job started: " + reason));
+            EndJob();
+            return;
+        }
+        job.Stopping = true;
+        job.StopReason = reason;
+        Notice($"stopping: {reason}; draining the workers");
+        Broadcast(new StopConsuming(job.Id, job.Epoch));
+        Timers.StartSingleTimer("stop-timeout", Tick.StopTimeout, TimeSpan.FromSeconds(20));
+        MaybeFinishStop();
+    }
+
+    private void OnConsumingStopped(ConsumingStopped m)
+    {
+        var job = _job;
+        if (job is null || job.Id != m.JobId || !job.Stopping) return;
+        job.StoppedWorkers.Add(m.WorkerId);
+        MaybeFinishStop();
+    }
+
+    private void MaybeFinishStop()
+    {
+        var job = _job;
+        if (job is null || !job.Stopping || job.FinalRunning) return;
+        if (_workers.Values.Any(id => !job.StoppedWorkers.Contains(id))) return;
+        Finalize(job);
+    }
+
+    /// <summary>The stream is over: run the solver to convergence on the merged statistics (the result depends only on what was counted).</summary>
+    private void Finalize(StreamJob job)
+    {
+        if (job.FinalRunning) return;
+        Timers.Cancel("stop-timeout");
+        if (job.Updating) return; // OnUpdateDone calls back here
+        job.FinalRunning = true;
+        if (job.Statistics.Count <= job.Statistics.Dimension)
+        {
+            job.FinalRunning = false;
+            job.LastFitProblem ??= $"only {job.Statistics.Count} rows for d = {job.Statistics.Dimension}";
+            StartCheckpoint(job, final: true);
+            return;
+        }
+        var options = job.Settings.ToFitOptions(job.Theta, job.Adam, job.Settings.MaxIterations);
+        RunFit(job.Id, job.Statistics.Clone(), options, final: true);
+    }
+
+    private void CommitGroupOffsets(StreamJob job, int[] partitions, long[] offsets)
+    {
+        try
+        {
+            var config = new ConsumerConfig { BootstrapServers = job.Settings.Bootstrap, GroupId = job.Settings.Group, EnableAutoCommit = false };
+            KafkaProperties.Apply(config, job.Settings.KafkaProperties);
+            using var consumer = new ConsumerBuilder<Ignore, Ignore>(config).Build();
+            consumer.Commit(partitions.Select((p, i) => new TopicPartitionOffset(job.Settings.Topic, p, offsets[i])));
+            consumer.Close();
+        }
+        catch (KafkaException e)
+        {
+            _log.Warning("final offsets not committed to group {0}: {1}", job.Settings.Group, e.Message);
+        }
+    }
+
+    private void Finish(StreamJob job, Exception? checkpointError)
+    {
+        var parts = job.Ledger.Partitions.OrderBy(p => p.Partition).ToArray();
+        string reason = job.StopReason + (checkpointError is null ? "" : $"; the final checkpoint failed: {checkpointError.Message}")
+            + (job.Theta is null && job.LastFitProblem is not null ? $"; no model: {job.LastFitProblem}" : "");
+        if (!job.ClientGone)
+        {
+            job.Client.Tell(new StreamJobFinished(job.Id, job.Theta is null ? null : ThetaData.From(job.Theta), job.Statistics.Count, job.Statistics.Weight,
+                job.AcceptedRecords, job.RejectedRecords, job.LostRecords, job.Version, job.FinalIterations, job.NllPerRow, job.GapPerRow, reason,
+                parts.Select(p => $"{p.Topic}/{p.Partition}").ToArray(), parts.Select(p => p.Start).ToArray(), parts.Select(p => p.Next).ToArray()));
+        }
+        _log.Info("stream job {0} finished: {1} rows, version {2}", job.Id, job.Statistics.Count, job.Version);
+        EndJob();
+    }
+}

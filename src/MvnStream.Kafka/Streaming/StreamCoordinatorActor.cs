@@ -1,0 +1,254 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Event;
+using Confluent.Kafka;
+using MvnStream.Cluster.Protocol;
+using MvnStream.Core;
+using MvnStream.Core.Fitting;
+using MvnStream.Core.Model;
+using MvnStream.Core.Solvers;
+using MvnStream.Core.Statistics;
+using MvnStream.Core.Streaming;
+
+namespace MvnStream.Kafka.Streaming;
+
+/// <summary>
+/// The stream coordinator, a cluster singleton. Holds the merged statistics, theta, optimiser state and
+/// the offset ledger of one streaming job; merges partition contributions exactly once (DESIGN §3),
+/// takes warm-started solver steps after merges, publishes model snapshots (file and topic), and
+/// checkpoints {theta, optimiser state, statistics, ledger, counters} before offsets are committed.
+/// Restores from its checkpoint on start, so a restart or handover resumes where the checkpoint was.
+/// </summary>
+public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
+{
+    private sealed record Tick(string Kind)
+    {
+        public static Tick Status { get; } = new("status");
+        public static Tick Snapshot { get; } = new("snapshot");
+        public static Tick Idle { get; } = new("idle");
+        public static Tick StopTimeout { get; } = new("stop-timeout");
+    }
+
+    private sealed record Restored(string JobId, StreamCheckpoint? Checkpoint, Exception? Error);
+
+    private sealed record UpdateDone(string JobId, FitResult? Result, Exception? Error, bool Final);
+
+    private sealed record CheckpointDone(string JobId, long Changes, Exception? Error, bool Final, int[] Partitions, long[] Offsets);
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
+    private readonly string _coordinatorId = Guid.NewGuid().ToString("N")[..8];
+    private readonly Dictionary<IActorRef, string> _workers = [];
+    private readonly Dictionary<string, WorkerStreamStatus> _workerStatus = [];
+    private StreamJob? _job;
+
+    public StreamCoordinatorActor()
+    {
+        Receive<RegisterWorker>(OnRegister);
+        Receive<Terminated>(OnTerminated);
+        Receive<ClusterEvent.UnreachableMember>(u => LoseWorkersAt(u.Member.Address));
+        Receive<ClusterEvent.MemberRemoved>(u => LoseWorkersAt(u.Member.Address));
+        Receive<ClusterEvent.IMemberEvent>(_ => { });
+
+        Receive<StartStreamJob>(OnStart);
+        Receive<Restored>(OnRestored);
+        Receive<StopStreamJob>(s => { if (_job?.Id == s.JobId) BeginStop("stopped by the client"); });
+        Receive<LedgerQuery>(OnLedgerQuery);
+        Receive<PartitionContribution>(OnContribution);
+        Receive<RecordsLost>(OnRecordsLost);
+        Receive<WorkerStreamStatus>(s => { if (_job?.Id == s.JobId) _workerStatus[s.WorkerId] = s; });
+        Receive<ConsumingStopped>(OnConsumingStopped);
+        Receive<UpdateDone>(OnUpdateDone);
+        Receive<CheckpointDone>(OnCheckpointDone);
+        Receive<Tick>(OnTick);
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props() => Akka.Actor.Props.Create(() => new StreamCoordinatorActor());
+
+    protected override void PreStart() =>
+        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+            typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.MemberRemoved));
+
+    protected override void PostStop()
+    {
+        _cluster.Unsubscribe(Self);
+        _job?.Dispose();
+    }
+
+    private void OnRegister(RegisterWorker r)
+    {
+        bool added = !_workers.ContainsKey(Sender);
+        if (added)
+        {
+            _workers[Sender] = r.WorkerId;
+            Context.Watch(Sender);
+        }
+        Sender.Tell(new WorkerRegistered(_coordinatorId));
+        if (added && _job is { Running: true }) Sender.Tell(new StartConsuming(_job.Id, _job.Epoch, _job.Settings));
+    }
+
+    private void OnTerminated(Terminated t)
+    {
+        if (_job is not null && t.ActorRef.Equals(_job.Client))
+        {
+            _log.Warning("client of stream job {0} is gone: stopping the job", _job.Id);
+            _job.ClientGone = true;
+            BeginStop("the client is gone");
+            return;
+        }
+        RemoveWorker(t.ActorRef);
+    }
+
+    private void LoseWorkersAt(Address address)
+    {
+        foreach (var w in _workers.Keys.Where(w => w.Path.Address.Equals(address)).ToList()) RemoveWorker(w);
+    }
+
+    private void RemoveWorker(IActorRef worker)
+    {
+        if (!_workers.Remove(worker, out var id)) return;
+        Context.Unwatch(worker);
+        _workerStatus.Remove(id);
+        if (_job is null) return;
+        // Kafka moves its partitions to the other group members, which ask the ledger where to resume.
+        Notice($"worker {id} left; its partitions go to the other consumers, which resume at the ledger's offsets");
+        _job.StoppedWorkers.Remove(id);
+        if (_job.Stopping) MaybeFinishStop();
+    }
+
+    private void Notice(string message)
+    {
+        _log.Info(message);
+        _job?.Client.Tell(new StreamJobNotice(_job.Id, message));
+    }
+
+    private void OnStart(StartStreamJob m)
+    {
+        if (_job is not null)
+        {
+            if (_job.Id == m.JobId)
+            {
+                // The client re-sent its job (it lost sight of us for a while): same job, new client ref.
+                _job.Client = Sender;
+                Context.Watch(Sender);
+                Sender.Tell(new StreamJobStarted(_job.Id, _job.Epoch, _job.RestoredFromCheckpoint, _job.RestoredRows, _job.Version, _workers.Count));
+                return;
+            }
+            Sender.Tell(new StreamJobFailed(m.JobId, JobErrorKind.Failure, $"the stream coordinator is busy with job {_job.Id}"));
+            return;
+        }
+        StreamJob job;
+        try { job = new StreamJob(m.JobId, Sender, m.Settings, Context.System); }
+        catch (Exception e) when (e is ArgumentException or KafkaException)
+        {
+            Sender.Tell(new StreamJobFailed(m.JobId, JobErrorKind.Usage, e.Message));
+            return;
+        }
+        _job = job;
+        Context.Watch(Sender);
+        var self = Self;
+        var key = job.Key;
+        job.Store.LoadAsync(key, CancellationToken.None).ContinueWith(t =>
+            new Restored(m.JobId, t.IsCompletedSuccessfully ? t.Result : null, t.Exception?.GetBaseException()), TaskScheduler.Default).PipeTo(self);
+    }
+
+    private void OnRestored(Restored r)
+    {
+        var job = _job;
+        if (job is null || job.Id != r.JobId || job.Running) return;
+        if (r.Error is not null)
+        {
+            job.Client.Tell(new StreamJobFailed(job.Id, JobErrorKind.Failure, $"cannot read the checkpoint ({job.Store.Describe()}): {r.Error.Message}"));
+            EndJob();
+            return;
+        }
+        try { job.Restore(r.Checkpoint); }
+        catch (Exception e) when (e is ArgumentException or InvalidDataException)
+        {
+            job.Client.Tell(new StreamJobFailed(job.Id, JobErrorKind.Usage, $"the checkpoint ({job.Store.Describe()}) does not fit this job: {e.Message}"));
+            EndJob();
+            return;
+        }
+        job.Running = true;
+        job.Clock.Restart();
+        job.LastMerge.Restart();
+        _log.Info("stream job {0} epoch {1} started ({2})", job.Id, job.Epoch, r.Checkpoint is null ? "fresh" : $"restored {job.RestoredRows} rows, version {job.Version}");
+        job.Client.Tell(new StreamJobStarted(job.Id, job.Epoch, r.Checkpoint is not null, job.RestoredRows, job.Version, _workers.Count));
+        if (r.Checkpoint is not null)
+            Notice($"resumed from checkpoint ({job.Store.Describe()}): {job.RestoredRows:N0} rows, {job.Ledger.Partitions.Count} partitions, model version {job.Version}");
+        foreach (var w in _workers.Keys) w.Tell(new StartConsuming(job.Id, job.Epoch, job.Settings));
+        Timers.StartPeriodicTimer("status", Tick.Status, TimeSpan.FromSeconds(1));
+        Timers.StartPeriodicTimer("snapshot", Tick.Snapshot, TimeSpan.FromSeconds(Math.Max(0.1, job.Settings.SnapshotIntervalSeconds)));
+        Timers.StartPeriodicTimer("idle", Tick.Idle, TimeSpan.FromMilliseconds(250));
+        if (job.Theta is not null) Broadcast(new ModelUpdated(job.Id, job.Epoch, job.Version, ThetaData.From(job.Theta)));
+    }
+
+    private void OnLedgerQuery(LedgerQuery q)
+    {
+        var job = _job;
+        if (job is null || !job.Running || job.Id != q.JobId) return; // unanswered: the worker asks again
+        long next = job.Ledger.Position(q.Topic, q.Partition, q.LowWatermark);
+        Sender.Tell(new LedgerPosition(job.Id, job.Epoch, q.Topic, q.Partition, next));
+    }
+
+    private void OnRecordsLost(RecordsLost m)
+    {
+        var job = _job;
+        if (job is null || !job.Running || job.Id != m.JobId) return;
+        long lost = job.Ledger.RecordLoss(m.Topic, m.Partition, m.LowWatermark);
+        if (lost > 0)
+        {
+            job.LostRecords += lost;
+            var text = $"LOST {lost:N0} records of {m.Topic}/{m.Partition} (offsets {m.Next}..{m.LowWatermark - 1}): the broker deleted them (retention) before they were read; they are not in the model";
+            _log.Error(text);
+            Notice(text);
+        }
+        Sender.Tell(new LedgerPosition(job.Id, job.Epoch, m.Topic, m.Partition, job.Ledger.Next(m.Topic, m.Partition) ?? m.LowWatermark));
+    }
+
+    private void OnContribution(PartitionContribution c)
+    {
+        var job = _job;
+        if (job is null || !job.Running || job.Id != c.JobId) return; // no ack: the worker times out and re-syncs
+        var decision = job.Ledger.Offer(c.Topic, c.Partition, c.From, c.To);
+        long next = job.Ledger.Next(c.Topic, c.Partition) ?? -1;
+        switch (decision)
+        {
+            case LedgerDecision.Accept:
+                if (c.AcceptedRecords + c.RejectedRecords != c.To - c.From)
+                    _log.Error("contribution {0}/{1} [{2},{3}) counts {4} + {5} records: accounting broken", c.Topic, c.Partition, c.From, c.To, c.AcceptedRecords, c.RejectedRecords);
+                job.Merge(c);
+                Sender.Tell(new ContributionAck(job.Id, job.Epoch, c.Topic, c.Partition, c.From, c.To, ContributionOutcome.Accepted, next));
+                MaybeUpdate(job);
+                if (job.Settings.MaxRows > 0 && job.Statistics.Count >= job.Settings.MaxRows) BeginStop($"reached --max-rows {job.Settings.MaxRows:N0}");
+                break;
+            case LedgerDecision.Duplicate:
+                job.Duplicates++;
+                Sender.Tell(new ContributionAck(job.Id, job.Epoch, c.Topic, c.Partition, c.From, c.To, ContributionOutcome.Duplicate, next));
+                break;
+            default:
+                job.Refused++;
+                Sender.Tell(new ContributionAck(job.Id, job.Epoch, c.Topic, c.Partition, c.From, c.To, ContributionOutcome.Refused, next));
+                break;
+        }
+    }
+
+    private void Broadcast(object message)
+    {
+        foreach (var w in _workers.Keys) w.Tell(message);
+    }
+
+    private void EndJob()
+    {
+        var job = _job;
+        if (job is null) return;
+        Context.Unwatch(job.Client);
+        Timers.CancelAll();
+        job.Dispose();
+        _job = null;
+        _workerStatus.Clear();
+    }
+}
