@@ -32,6 +32,24 @@ internal static class CommonOptions
 
     public static Option<bool> Json() => new("--json") { Description = "Print a machine-readable JSON summary on stdout (progress stays on stderr)." };
 
+    public static Option<string[]> KafkaProperty() => new("--kafka-property", "-X")
+    {
+        Description = "Extra librdkafka setting key=value for every Kafka client (repeatable): security.protocol, ssl.ca.location, sasl.mechanism, sasl.username, sasl.password, ...",
+        HelpName = "KEY=VALUE",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    /// <summary>Checks each --kafka-property is key=value.</summary>
+    public static string[] ParseKafkaProperties(string[] properties)
+    {
+        foreach (var p in properties)
+        {
+            int eq = p.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0) throw new UsageException($"--kafka-property '{p}': expected KEY=VALUE");
+        }
+        return properties;
+    }
+
     public static RowReaderOptions ReaderOptions(string path, string? format, int? dim, string onBadRow)
     {
         var f = format is null ? RowFormats.FromExtension(path) : RowFormats.Parse(format);

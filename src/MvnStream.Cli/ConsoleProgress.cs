@@ -6,7 +6,7 @@ using MvnStream.Core.Ingest;
 namespace MvnStream.Cli;
 
 /// <summary>Progress lines on stderr, at most a few per second, so long work shows rows/s, J - J* and elapsed time.</summary>
-internal sealed class ConsoleProgress(bool quiet, TextWriter? writer = null)
+internal sealed class ConsoleProgress(bool quiet, TextWriter? writer = null) : MvnStream.Core.IProgressSink
 {
     private readonly TextWriter _w = writer ?? Console.Error;
     private readonly Stopwatch _sinceLast = Stopwatch.StartNew();

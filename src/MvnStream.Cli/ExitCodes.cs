@@ -12,6 +12,8 @@ internal static class ExitCodes
     public const int BadInput = 3;
     /// <summary>Singular or degenerate data without the regularisation to fit it.</summary>
     public const int Degenerate = 4;
+    /// <summary>A stream finished, but the broker deleted records before they were read (reported with their number).</summary>
+    public const int DataLost = 5;
     /// <summary>Stopped by Ctrl-C (work done so far was saved where the command says so).</summary>
     public const int Cancelled = 130;
 }

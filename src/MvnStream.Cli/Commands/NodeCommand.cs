@@ -53,6 +53,7 @@ internal static class NodeCommand
         catch (TimeoutException e) { Console.Error.WriteLine("mvnstream node: " + e.Message); return ExitCodes.Failure; }
         catch (OperationCanceledException) { return ExitCodes.Cancelled; }
 
+        MvnStream.Kafka.Streaming.StreamingNode.Attach(node);
         Console.Out.WriteLine($"node up at {node.Address} roles [{string.Join(",", node.Roles)}]");
         Console.Out.Flush();
         var down = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -1,0 +1,269 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Akka.Configuration;
+using Confluent.Kafka;
+using MvnStream.Cluster.Hosting;
+using MvnStream.Cluster.Protocol;
+using MvnStream.Core.Formats;
+using MvnStream.Core.Model;
+using MvnStream.Core.Solvers;
+using MvnStream.Kafka.Streaming;
+
+namespace MvnStream.Cli.Commands;
+
+/// <summary>
+/// <c>mvnstream stream</c>: the online fit of a Kafka topic on the embedded cluster (or a running one),
+/// exactly once per record across worker and coordinator failures (DESIGN §3).
+/// </summary>
+internal static class StreamCommand
+{
+    internal sealed record StreamArgs(
+        string Bootstrap, string Topic, string? Format, int? Dim, string? Group, string Out, string? UntilIdle, long MaxRows,
+        double Forgetting, string? ScoresTopic, string? DlqTopic, string? ModelTopic, string? Checkpoint, string SnapshotInterval,
+        double AnomalyLevel, int Workers, string? Cluster, string Solver, string Param, int StepsPerUpdate, double Tolerance, int MaxIter,
+        double LearningRate, double Ridge, string Shrinkage, int BatchRows, string Linger, string[] KafkaProperties, bool Quiet, bool Json, string? Config);
+
+    public static Command Create()
+    {
+        var bootstrap = new Option<string>("--bootstrap", "-b") { Description = "Kafka bootstrap servers (host:port[,host:port]); 'mvnstream broker' prints one for the development broker.", Required = true, HelpName = "HOST:PORT" };
+        var topic = new Option<string>("--topic", "-t") { Description = "Input topic of rows.", Required = true, HelpName = "TOPIC" };
+        var format = new Option<string?>("--format") { Description = "Record format: csv (one row), f64 (k rows of d little-endian doubles) or json (array of d numbers, or array of arrays). Default csv.", HelpName = "csv|f64|json" };
+        var dim = new Option<int?>("--dim") { Description = "Dimension d (required for f64; otherwise learned from the first record of the topic).", HelpName = "D" };
+        var group = new Option<string?>("--group", "-g") { Description = "Consumer group (default mvnstream-TOPIC). The checkpoint is keyed by group and topic.", HelpName = "GROUP" };
+        var output = new Option<string>("--out", "-o") { Description = "Model snapshots and the final model (JSON, with offsets and version).", DefaultValueFactory = _ => "model.json", HelpName = "PATH" };
+        var untilIdle = new Option<string?>("--until-idle") { Description = "Finish once no record has arrived for this long and every partition is read to its end (e.g. 10s). Default: run until Ctrl-C.", HelpName = "DURATION" };
+        var maxRows = new Option<long>("--max-rows") { Description = "Finish once at least N rows are counted (contributions are never split, so a few more may be).", DefaultValueFactory = _ => 0, HelpName = "N" };
+        var forgetting = new Option<double>("--forgetting") { Description = "Exponential forgetting factor per row in (0, 1]: older rows weigh factor^(rows after them). 1 = none; with it the model depends on arrival order.", DefaultValueFactory = _ => 1.0, HelpName = "F" };
+        var scores = new Option<string?>("--scores-topic") { Description = "Write a score record (partition, offset, log-density, squared Mahalanobis distance, chi-square tail probability, anomaly flag) for every accepted record.", HelpName = "TOPIC" };
+        var dlq = new Option<string?>("--dlq-topic") { Description = "Dead-letter topic for invalid records (original bytes; reason and source topic/partition/offset in headers). Default TOPIC.dlq; 'none' to drop them (still counted).", HelpName = "TOPIC" };
+        var modelTopic = new Option<string?>("--model-topic") { Description = "Topic for model snapshots (JSON). Default TOPIC.model; 'none' for none.", HelpName = "TOPIC" };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "Where the coordinator checkpoints {theta, optimiser state, statistics, offset ledger, counters}: kafka:TOPIC (default kafka:TOPIC.checkpoints), file:PATH, or none.", HelpName = "SPEC" };
+        var snapshot = new Option<string>("--snapshot-interval") { Description = "How often model snapshots and checkpoints are written.", DefaultValueFactory = _ => "1s", HelpName = "DURATION" };
+        var anomaly = new Option<double>("--anomaly-level") { Description = "A scored record is an anomaly when its chi-square tail probability is below this.", DefaultValueFactory = _ => 0.001, HelpName = "P" };
+        var workers = new Option<int>("--workers") { Description = "Worker nodes of the embedded local cluster (each one consumer-group member).", DefaultValueFactory = _ => 3, HelpName = "N" };
+        var cluster = new Option<string?>("--cluster") { Description = "Run on a running cluster through this seed node instead of an embedded one.", HelpName = "akka.tcp://mvnstream@HOST:PORT" };
+        var solver = new Option<string>("--solver") { Description = "Solver of the online updates and of the final convergence: gd, adam or lbfgs.", DefaultValueFactory = _ => "lbfgs", HelpName = "gd|adam|lbfgs" };
+        var param = new Option<string>("--param") { Description = "tril or full Lambda.", DefaultValueFactory = _ => "tril", HelpName = "tril|full" };
+        var steps = new Option<int>("--steps-per-update") { Description = "Warm-started solver iterations after each merge.", DefaultValueFactory = _ => 5, HelpName = "K" };
+        var tolerance = new Option<double>("--tolerance") { Description = "Gradient-norm tolerance (of J/n) of the final convergence.", DefaultValueFactory = _ => 1e-10, HelpName = "TOL" };
+        var maxIter = new Option<int>("--max-iter") { Description = "Iteration limit of the final convergence.", DefaultValueFactory = _ => 5000, HelpName = "N" };
+        var lr = new Option<double>("--learning-rate") { Description = "Adam's step size.", DefaultValueFactory = _ => 0.05, HelpName = "LR" };
+        var ridge = new Option<double>("--ridge") { Description = "Fit S + eps I.", DefaultValueFactory = _ => 0.0, HelpName = "EPS" };
+        var shrinkage = new Option<string>("--shrinkage") { Description = "auto (Ledoit-Wolf), none, or an intensity in [0, 1].", DefaultValueFactory = _ => "none", HelpName = "auto|none|RHO" };
+        var batch = new Option<int>("--batch-rows") { Description = "Rows per contribution (per partition).", DefaultValueFactory = _ => 4096, HelpName = "N" };
+        var linger = new Option<string>("--linger") { Description = "Longest a partition's pending rows wait before they are sent.", DefaultValueFactory = _ => "200ms", HelpName = "DURATION" };
+        var kafkaProps = CommonOptions.KafkaProperty();
+        var config = new Option<string?>("--config") { Description = "With --cluster: HOCON file for the client node.", HelpName = "FILE" };
+        var quiet = CommonOptions.Quiet();
+        var json = CommonOptions.Json();
+
+        var cmd = new Command("stream", "Fit a model online from a Kafka topic, every record counted exactly once; write snapshots to a file and a model topic, optionally score records.")
+        {
+            bootstrap, topic, format, dim, group, output, untilIdle, maxRows, forgetting, scores, dlq, modelTopic, checkpoint, snapshot, anomaly,
+            workers, cluster, solver, param, steps, tolerance, maxIter, lr, ridge, shrinkage, batch, linger, kafkaProps, config, quiet, json,
+        };
+        cmd.SetAction((pr, ct) => RunAsync(new StreamArgs(
+            pr.GetValue(bootstrap)!, pr.GetValue(topic)!, pr.GetValue(format), pr.GetValue(dim), pr.GetValue(group), pr.GetValue(output)!,
+            pr.GetValue(untilIdle), pr.GetValue(maxRows), pr.GetValue(forgetting), pr.GetValue(scores), pr.GetValue(dlq), pr.GetValue(modelTopic),
+            pr.GetValue(checkpoint), pr.GetValue(snapshot)!, pr.GetValue(anomaly), pr.GetValue(workers), pr.GetValue(cluster), pr.GetValue(solver)!,
+            pr.GetValue(param)!, pr.GetValue(steps), pr.GetValue(tolerance), pr.GetValue(maxIter), pr.GetValue(lr), pr.GetValue(ridge),
+            pr.GetValue(shrinkage)!, pr.GetValue(batch), pr.GetValue(linger)!, pr.GetValue(kafkaProps) ?? [], pr.GetValue(quiet), pr.GetValue(json),
+            pr.GetValue(config)), ct));
+        return cmd;
+    }
+
+    private static async Task<int> RunAsync(StreamArgs a, CancellationToken ct)
+    {
+        var progress = new ConsoleProgress(a.Quiet);
+        StreamJobSettings settings;
+        try { settings = await BuildSettingsAsync(a, progress, ct); }
+        catch (UsageException e) { return Fail(e.Message, ExitCodes.Usage); }
+        catch (OperationCanceledException) { return Fail("stopped by Ctrl-C before the stream started", ExitCodes.Cancelled); }
+        catch (KafkaException e) { return Fail("Kafka: " + e.Message, ExitCodes.Failure); }
+        var job = new StartStreamJob(Guid.NewGuid().ToString("N")[..12], settings);
+        return await RunJobAsync(a, job, progress, null, ct);
+    }
+
+    /// <summary>Runs a stream job on an embedded cluster or through --cluster; also used by 'demo'.</summary>
+    internal static async Task<int> RunJobAsync(StreamArgs a, StartStreamJob job, ConsoleProgress progress, Action<IMvnMessage>? observer, CancellationToken ct)
+    {
+        EmbeddedCluster? embedded = null;
+        ClusterNode node;
+        try
+        {
+            if (a.Cluster is not null)
+            {
+                try { NodeConfiguration.ValidateSeed(a.Cluster); }
+                catch (ConfigurationException e) { throw new UsageException("--cluster: " + e.Message); }
+                progress.Line($"joining the cluster at {a.Cluster} ...");
+                node = await ClusterNode.StartAsync(new NodeConfiguration { ConfigFile = a.Config, Roles = [NodeConfiguration.ClientRole], Seeds = [a.Cluster], Port = 0 },
+                    NodeConfiguration.Reference.GetTimeSpan("mvnstream.client.connect-timeout", TimeSpan.FromSeconds(20)), ct);
+            }
+            else
+            {
+                if (a.Workers <= 0) throw new UsageException($"--workers {a.Workers}: must be positive");
+                progress.Line($"starting a local cluster: 1 coordinator + {a.Workers} worker nodes on 127.0.0.1 ...");
+                embedded = await EmbeddedCluster.StartAsync(a.Workers, null, ct);
+                foreach (var w in embedded.Workers) StreamingNode.Attach(w);
+                node = embedded.Coordinator;
+            }
+        }
+        catch (UsageException e) { return Fail(e.Message, ExitCodes.Usage); }
+        catch (ConfigurationException e) { return Fail(e.Message, ExitCodes.Usage); }
+        catch (TimeoutException e) { return Fail(e.Message, ExitCodes.Failure); }
+        catch (OperationCanceledException) { return Fail("stopped by Ctrl-C before the cluster was up", ExitCodes.Cancelled); }
+
+        try
+        {
+            var streaming = StreamingNode.Attach(node);
+            progress.Line($"streaming {job.Settings.Topic} (d = {job.Settings.Dimension}, {job.Settings.Format.ToName()}) from {job.Settings.Bootstrap}, group {job.Settings.Group}, checkpoint {job.Settings.Checkpoint}");
+            var outcome = await StreamJobRunner.RunAsync(streaming, job, m =>
+            {
+                observer?.Invoke(m);
+                Show(progress, m);
+            }, TimeSpan.FromSeconds(60), ct);
+            if (outcome.Failed is { } f)
+            {
+                int code = f.Kind switch
+                {
+                    JobErrorKind.BadInput => ExitCodes.BadInput,
+                    JobErrorKind.Degenerate => ExitCodes.Degenerate,
+                    JobErrorKind.Usage => ExitCodes.Usage,
+                    JobErrorKind.Cancelled => ExitCodes.Cancelled,
+                    _ => ExitCodes.Failure,
+                };
+                return Fail(f.Message, code);
+            }
+            var done = outcome.Finished!;
+            if (done.Theta is not null)
+            {
+                var model = new MvnModel
+                {
+                    Theta = done.Theta.ToParameters(),
+                    N = done.Rows,
+                    Solver = job.Settings.Solver.ToName(),
+                    Iterations = done.Iterations,
+                    NllPerRow = done.NllPerRow,
+                    Gap = done.GapPerRow,
+                    RejectedRows = done.RejectedRecords,
+                    Offsets = done.PartitionKeys.Select((k, i) => (k, i)).ToDictionary(x => x.k, x => new OffsetRange(done.PartitionStarts[x.i], done.PartitionNexts[x.i])),
+                    Version = done.Version,
+                };
+                model.Save(a.Out);
+            }
+            Report(a, done, progress);
+            return done.LostRecords > 0 ? ExitCodes.DataLost : ExitCodes.Ok;
+        }
+        finally
+        {
+            if (embedded is not null) await embedded.DisposeAsync();
+            else await node.DisposeAsync();
+        }
+    }
+
+    private static async Task<StreamJobSettings> BuildSettingsAsync(StreamArgs a, ConsoleProgress progress, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(a.Topic)) throw new UsageException("--topic is empty");
+        RowFormat format;
+        try { format = a.Format is null ? RowFormat.Csv : RowFormats.Parse(a.Format); }
+        catch (FormatException e) { throw new UsageException(e.Message); }
+        if (a.Dim is { } dd && dd <= 0) throw new UsageException($"--dim {dd}: must be positive");
+        if (format == RowFormat.F64 && a.Dim is null) throw new UsageException("--format f64 records carry no dimension: give --dim D");
+        if (!(a.Forgetting > 0 && a.Forgetting <= 1)) throw new UsageException($"--forgetting {a.Forgetting}: must be in (0, 1]");
+        if (!(a.AnomalyLevel > 0 && a.AnomalyLevel < 1)) throw new UsageException($"--anomaly-level {a.AnomalyLevel}: must be in (0, 1)");
+        if (a.BatchRows <= 0) throw new UsageException($"--batch-rows {a.BatchRows}: must be positive");
+        if (a.StepsPerUpdate < 0) throw new UsageException($"--steps-per-update {a.StepsPerUpdate}: must be >= 0");
+        if (a.MaxRows < 0) throw new UsageException($"--max-rows {a.MaxRows}: must be >= 0");
+        var kind = CommonOptions.Solver(a.Solver);
+        if (kind == SolverKind.ClosedForm) throw new UsageException("--solver closed-form is not an online solver: use gd, adam or lbfgs (the final model is checked against the closed form anyway)");
+        var reg = CommonOptions.Regularization(a.Ridge, a.Shrinkage);
+        double untilIdle = a.UntilIdle is null ? 0 : Durations.ParseSeconds(a.UntilIdle, "--until-idle");
+        double snapshot = Durations.ParseSeconds(a.SnapshotInterval, "--snapshot-interval");
+        double linger = Durations.ParseSeconds(a.Linger, "--linger") * 1000;
+        var props = CommonOptions.ParseKafkaProperties(a.KafkaProperties);
+        string group = a.Group ?? "mvnstream-" + a.Topic;
+        string checkpoint = a.Checkpoint ?? $"kafka:{a.Topic}.checkpoints";
+        if (!(checkpoint == "none" || checkpoint.StartsWith("file:", StringComparison.Ordinal) || checkpoint.StartsWith("kafka:", StringComparison.Ordinal)))
+            throw new UsageException($"--checkpoint '{checkpoint}': expected kafka:TOPIC, file:PATH or none");
+        if (checkpoint.StartsWith("file:", StringComparison.Ordinal)) checkpoint = "file:" + Path.GetFullPath(checkpoint[5..]);
+        int d = a.Dim ?? await TopicProbe.LearnDimensionAsync(a.Bootstrap, a.Topic, format, props, progress, ct);
+        static string Topic(string? given, string fallback) => given is null ? fallback : given == "none" ? "" : given;
+        return new StreamJobSettings(a.Bootstrap, a.Topic, group, format, d, a.Forgetting, Topic(a.ModelTopic, a.Topic + ".model"),
+            Topic(a.ScoresTopic, ""), Topic(a.DlqTopic, a.Topic + ".dlq"), a.AnomalyLevel, checkpoint, Path.GetFullPath(a.Out), snapshot, untilIdle,
+            a.MaxRows, a.StepsPerUpdate, kind, CommonOptions.Param(a.Param), a.MaxIter, a.Tolerance, a.LearningRate, reg.Ridge, reg.Shrinkage,
+            reg.ShrinkageIntensity, a.BatchRows, linger, props);
+    }
+
+    private static void Show(ConsoleProgress progress, IMvnMessage m)
+    {
+        switch (m)
+        {
+            case StreamJobStarted x:
+                progress.Line(x.Restored
+                    ? $"job running (epoch {x.Epoch}): resumed from the checkpoint with {x.RestoredRows:N0} rows, model version {x.RestoredVersion}; {x.Workers} workers"
+                    : $"job running (epoch {x.Epoch}): {x.Workers} workers");
+                break;
+            case StreamJobNotice x:
+                progress.Line("note: " + x.Message);
+                break;
+            case StreamJobStatus x:
+                progress.Line(ConsoleProgress.Inv($"stream  rows {x.Rows,12:N0}  {x.RowsPerSecond,10:N0} rows/s  lag {x.Lag,9:N0}  J/n {x.NllPerRow,14:F9}  J-J* {x.GapPerRow,9:E2}  v{x.Version,-5}  rejected {x.RejectedRecords:N0}  lost {x.LostRecords:N0}  dup {x.Duplicates:N0}  refused {x.Refused:N0}  workers {x.Workers}  {x.Seconds:F1} s"));
+                break;
+        }
+    }
+
+    private static void Report(StreamArgs a, StreamJobFinished f, ConsoleProgress progress)
+    {
+        if (a.Json)
+        {
+            var o = new JsonObject
+            {
+                ["topic"] = a.Topic,
+                ["model"] = Path.GetFullPath(a.Out),
+                ["n"] = f.Rows,
+                ["weight"] = f.Weight,
+                ["acceptedRecords"] = f.AcceptedRecords,
+                ["rejectedRecords"] = f.RejectedRecords,
+                ["lostRecords"] = f.LostRecords,
+                ["version"] = f.Version,
+                ["iterations"] = f.Iterations,
+                ["nllPerRow"] = double.IsFinite(f.NllPerRow) ? f.NllPerRow : null,
+                ["gap"] = double.IsFinite(f.GapPerRow) ? f.GapPerRow : null,
+                ["stopReason"] = f.StopReason,
+            };
+            Console.Out.WriteLine(o.ToJsonString());
+        }
+        else if (!progress.Quiet)
+        {
+            Console.Out.WriteLine(ConsoleProgress.Inv($"stream finished ({f.StopReason}): n = {f.Rows:N0} rows from {f.AcceptedRecords:N0} accepted records, {f.RejectedRecords:N0} rejected, {f.LostRecords:N0} lost; model version {f.Version}"));
+            if (f.Theta is not null)
+                Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {f.NllPerRow:F12}  J - J* = {f.GapPerRow:E3} per row after {f.Iterations} final iterations; model written to {a.Out}"));
+        }
+        if (f.LostRecords > 0)
+            Console.Error.WriteLine($"mvnstream stream: WARNING: {f.LostRecords:N0} records were deleted by the broker before they were read and are NOT in the model");
+    }
+
+    private static int Fail(string message, int code)
+    {
+        Console.Error.WriteLine("mvnstream stream: " + message);
+        return code;
+    }
+}
+
+/// <summary>Parses durations like 10s, 500ms, 2m, 1h or plain seconds.</summary>
+internal static class Durations
+{
+    public static double ParseSeconds(string text, string option)
+    {
+        var t = text.Trim().ToLowerInvariant();
+        (string num, double scale) = t.EndsWith("ms", StringComparison.Ordinal) ? (t[..^2], 0.001)
+            : t.EndsWith('s') ? (t[..^1], 1.0)
+            : t.EndsWith('m') ? (t[..^1], 60.0)
+            : t.EndsWith('h') ? (t[..^1], 3600.0)
+            : (t, 1.0);
+        if (!double.TryParse(num, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || v < 0 || !double.IsFinite(v))
+            throw new UsageException($"{option} '{text}': expected a duration such as 10s, 500ms or 2m");
+        return v * scale;
+    }
+}

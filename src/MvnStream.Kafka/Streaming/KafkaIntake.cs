@@ -1,0 +1,466 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Confluent.Kafka;
+using MvnStream.Cluster.Protocol;
+using MvnStream.Core.Formats;
+using MvnStream.Core.Model;
+using MvnStream.Core.Scoring;
+using MvnStream.Core.Statistics;
+
+namespace MvnStream.Kafka.Streaming;
+
+/// <summary>What the intake reports to its actor (called on the consumer thread; implementations only Tell).</summary>
+public interface IIntakeSink
+{
+    void NeedPosition(int partition, long lowWatermark);
+    void Contribute(PartitionContribution contribution);
+    void Lost(int partition, long next, long lowWatermark);
+    void Status(int[] partitions, long[] lag, bool atEnd, string? error);
+    void Stopped(string? error);
+}
+
+/// <summary>
+/// One consumer-group member's intake (DESIGN §2-3), on its own thread: owns the partitions Kafka assigns,
+/// asks the coordinator's ledger where each starts and seeks there, decodes and validates records, sends
+/// rejected ones to the dead-letter topic with their reason and coordinates, accumulates accepted rows per
+/// partition and sends contributions with their exact offset range [from, to). A partition whose
+/// contribution is refused is re-sought to the ledger's next offset; one whose acknowledgement does not
+/// come is re-synchronised through the ledger. Nothing is committed to Kafka but what the checkpoint holds.
+/// </summary>
+public sealed class KafkaIntake : IDisposable
+{
+    private const int MaxInFlight = 8;
+    private static readonly TimeSpan AckTimeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan PositionRetry = TimeSpan.FromSeconds(3);
+
+    private sealed class PartitionState(int partition)
+    {
+        public int Partition { get; } = partition;
+        public bool Positioned { get; set; }
+        public bool PausedForFlow { get; set; }
+        public bool Paused { get; set; }
+        public long From { get; set; }
+        public long Expected { get; set; }
+        public RowBuffer Rows { get; } = new();
+        public long Accepted { get; set; }
+        public long Rejected { get; set; }
+        public bool ProducedSide { get; set; }
+        public Stopwatch BatchAge { get; } = new();
+        public Stopwatch PositionAsked { get; } = new();
+        public List<(long From, long To, Stopwatch Sent)> InFlight { get; } = [];
+        public bool AtEnd { get; set; }
+        public long High { get; set; } = -1;
+    }
+
+    private readonly StreamJobSettings _settings;
+    private readonly IIntakeSink _sink;
+    private readonly string _workerId;
+    private readonly ConcurrentQueue<Action> _commands = new();
+    private readonly Dictionary<int, PartitionState> _parts = [];
+    private readonly Thread _thread;
+    private readonly CancellationTokenSource _stop = new();
+    private IConsumer<byte[]?, byte[]?>? _consumer;
+    private IProducer<byte[]?, byte[]?>? _sideProducer;
+    private MvnScorer? _scorer;
+    private long _modelVersion;
+    private volatile bool _draining;
+    private readonly Stopwatch _drainClock = new();
+    private readonly Stopwatch _statusClock = Stopwatch.StartNew();
+    private long _sideErrors;
+
+    public KafkaIntake(StreamJobSettings settings, string workerId, IIntakeSink sink)
+    {
+        _settings = settings;
+        _sink = sink;
+        _workerId = workerId;
+        _thread = new Thread(Run) { IsBackground = true, Name = "mvnstream-intake-" + workerId };
+    }
+
+    public void Start() => _thread.Start();
+
+    /// <summary>The ledger says where partition p resumes.</summary>
+    public void Seek(int partition, long next) => _commands.Enqueue(() => DoSeek(partition, next));
+
+    public void Acknowledge(ContributionAck ack) => _commands.Enqueue(() => DoAck(ack));
+
+    public void UseModel(long version, MvnParameters theta) => _commands.Enqueue(() =>
+    {
+        if (version <= _modelVersion) return;
+        _modelVersion = version;
+        _scorer = new MvnScorer(theta);
+    });
+
+    public void Commit(int[] partitions, long[] offsets) => _commands.Enqueue(() =>
+    {
+        var owned = partitions.Select((p, i) => (p, o: offsets[i])).Where(x => _parts.ContainsKey(x.p))
+            .Select(x => new TopicPartitionOffset(_settings.Topic, x.p, x.o)).ToList();
+        if (owned.Count == 0) return;
+        try { _consumer?.Commit(owned); }
+        catch (KafkaException) { } // lag monitoring only: the checkpoint is the source of truth
+    });
+
+    /// <summary>Stop fetching, send what is pending, wait for the acknowledgements, leave the group.</summary>
+    public void Drain() => _commands.Enqueue(() =>
+    {
+        _draining = true;
+        _drainClock.Restart();
+        foreach (var s in _parts.Values) Flush(s);
+        if (_consumer is not null && _parts.Count > 0) _consumer.Pause(_parts.Keys.Select(p => new TopicPartition(_settings.Topic, p)));
+    });
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        if (_thread.IsAlive && Thread.CurrentThread != _thread) _thread.Join(TimeSpan.FromSeconds(15));
+        _stop.Dispose();
+    }
+
+    private void Run()
+    {
+        string? error = null;
+        try
+        {
+            var config = new ConsumerConfig
+            {
+                BootstrapServers = _settings.Bootstrap,
+                GroupId = _settings.Group,
+                ClientId = "mvnstream-" + _workerId,
+                EnableAutoCommit = false,
+                EnableAutoOffsetStore = false,
+                AutoOffsetReset = AutoOffsetReset.Earliest,
+                EnablePartitionEof = true,
+                SessionTimeoutMs = 6000,
+                HeartbeatIntervalMs = 1500,
+                PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
+                TopicMetadataRefreshIntervalMs = 5000,
+                FetchWaitMaxMs = 50,
+            };
+            KafkaProperties.Apply(config, _settings.KafkaProperties);
+            _consumer = new ConsumerBuilder<byte[]?, byte[]?>(config)
+                .SetPartitionsAssignedHandler((c, parts) => OnAssigned(c, parts))
+                .SetPartitionsRevokedHandler((_, parts) => OnRevoked(parts.Select(p => p.Partition.Value)))
+                .SetPartitionsLostHandler((_, parts) => OnRevoked(parts.Select(p => p.Partition.Value)))
+                .SetErrorHandler((_, e) => { if (e.IsFatal) error = "fatal Kafka error: " + e.Reason; })
+                .SetLogHandler((_, _) => { })
+                .Build();
+            if (!string.IsNullOrEmpty(_settings.DeadLetterTopic) || !string.IsNullOrEmpty(_settings.ScoresTopic))
+            {
+                var pc = new ProducerConfig { BootstrapServers = _settings.Bootstrap, LingerMs = 5, MessageTimeoutMs = 30000, EnableIdempotence = true };
+                KafkaProperties.Apply(pc, _settings.KafkaProperties);
+                _sideProducer = new ProducerBuilder<byte[]?, byte[]?>(pc).SetLogHandler((_, _) => { }).Build();
+            }
+            _consumer.Subscribe(_settings.Topic);
+            Loop(ref error);
+        }
+        catch (Exception e) when (e is KafkaException or ArgumentException or InvalidOperationException)
+        {
+            error = e.Message;
+        }
+        finally
+        {
+            try
+            {
+                foreach (var s in _parts.Values) s.Rows.Clear();
+                _sideProducer?.Flush(TimeSpan.FromSeconds(10));
+                _consumer?.Close();
+            }
+            catch (KafkaException) { }
+            _consumer?.Dispose();
+            _sideProducer?.Dispose();
+            _sink.Stopped(error);
+        }
+    }
+
+    private void Loop(ref string? error)
+    {
+        var consumer = _consumer!;
+        while (!_stop.IsCancellationRequested && error is null)
+        {
+            while (_commands.TryDequeue(out var cmd)) cmd();
+            if (_draining)
+            {
+                bool acked = _parts.Values.All(s => s.InFlight.Count == 0);
+                if (acked || _drainClock.Elapsed > AckTimeout) return;
+            }
+            ConsumeResult<byte[]?, byte[]?>? r = null;
+            try { r = consumer.Consume(_draining ? 20 : 100); }
+            catch (ConsumeException e) when (!e.Error.IsFatal)
+            {
+                if (e.ConsumerRecord is not null) Reject(e.ConsumerRecord, "undecodable record: " + e.Error.Reason);
+            }
+            if (r is not null && !_draining) Handle(r);
+            Housekeeping();
+        }
+    }
+
+    private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<byte[]?, byte[]?> c, List<TopicPartition> parts)
+    {
+        var result = new List<TopicPartitionOffset>();
+        foreach (var tp in parts)
+        {
+            var s = new PartitionState(tp.Partition.Value);
+            _parts[s.Partition] = s;
+            long low = 0;
+            try { low = c.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(5)).Low; } catch (KafkaException) { }
+            s.PositionAsked.Restart();
+            _sink.NeedPosition(s.Partition, Math.Max(0, low));
+            // Fetch nothing until the ledger says where: start paused at the end.
+            result.Add(new TopicPartitionOffset(tp, Offset.End));
+        }
+        _commands.Enqueue(() => PauseUnpositioned());
+        return result;
+    }
+
+    private void PauseUnpositioned()
+    {
+        var toPause = _parts.Values.Where(s => !s.Positioned && !s.Paused).ToList();
+        if (toPause.Count == 0 || _consumer is null) return;
+        _consumer.Pause(toPause.Select(s => new TopicPartition(_settings.Topic, s.Partition)));
+        foreach (var s in toPause) s.Paused = true;
+    }
+
+    private void OnRevoked(IEnumerable<int> partitions)
+    {
+        // What was not yet sent is dropped: the next owner re-reads it from the ledger's position.
+        foreach (var p in partitions) _parts.Remove(p);
+    }
+
+    private void DoSeek(int partition, long next)
+    {
+        if (!_parts.TryGetValue(partition, out var s) || _consumer is null) return;
+        if (s.Positioned && s.Expected == next && s.InFlight.Count == 0) return;
+        var tp = new TopicPartition(_settings.Topic, partition);
+        long low = 0;
+        try { low = _consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(5)).Low; } catch (KafkaException) { }
+        if (next < low)
+        {
+            // Retention deleted [next, low) before anyone read it: report it, wait for the ledger to move on.
+            s.Positioned = false;
+            s.PositionAsked.Restart();
+            _sink.Lost(partition, next, low);
+            return;
+        }
+        s.Rows.Clear();
+        s.Accepted = s.Rejected = 0;
+        s.InFlight.Clear();
+        s.From = s.Expected = next;
+        s.Positioned = true;
+        s.AtEnd = false;
+        try
+        {
+            if (!s.Paused) { _consumer.Pause([tp]); }
+            _consumer.Seek(new TopicPartitionOffset(tp, next));
+        }
+        catch (KafkaException)
+        {
+            // Not yet fetchable (assignment still settling): ask again shortly.
+            s.Positioned = false;
+            s.PositionAsked.Restart();
+            return;
+        }
+        _consumer.Resume([tp]);
+        s.Paused = false;
+        s.PausedForFlow = false;
+    }
+
+    private void DoAck(ContributionAck ack)
+    {
+        if (!_parts.TryGetValue(ack.Partition, out var s)) return;
+        int i = s.InFlight.FindIndex(x => x.From == ack.From && x.To == ack.To);
+        if (i < 0) return; // from an older position of this partition
+        if (ack.Outcome == ContributionOutcome.Refused)
+        {
+            DoSeek(ack.Partition, ack.Next);
+            return;
+        }
+        s.InFlight.RemoveAt(i);
+        if (s.PausedForFlow && s.InFlight.Count < MaxInFlight / 2 && _consumer is not null && !_draining)
+        {
+            _consumer.Resume([new TopicPartition(_settings.Topic, s.Partition)]);
+            s.PausedForFlow = false;
+            s.Paused = false;
+        }
+    }
+
+    private void Handle(ConsumeResult<byte[]?, byte[]?> r)
+    {
+        int p = r.Partition.Value;
+        if (!_parts.TryGetValue(p, out var s) || !s.Positioned) return;
+        if (r.IsPartitionEOF)
+        {
+            Flush(s);
+            s.AtEnd = true;
+            s.High = r.Offset.Value;
+            return;
+        }
+        long offset = r.Offset.Value;
+        if (offset < s.Expected) return; // re-delivery after a seek race
+        if (offset > s.Expected)
+        {
+            // The broker skipped [expected, offset): deleted by retention while we were behind.
+            Flush(s);
+            s.Positioned = false;
+            s.PositionAsked.Restart();
+            _consumer!.Pause([new TopicPartition(_settings.Topic, p)]);
+            s.Paused = true;
+            _sink.Lost(p, s.Expected, offset);
+            return;
+        }
+        s.AtEnd = false;
+        if (s.Rows.Rows == 0 && s.Accepted == 0 && s.Rejected == 0) s.BatchAge.Restart();
+        var value = r.Message.Value;
+        int d = _settings.Dimension;
+        int before = s.Rows.Rows;
+        if (s.Rows.Dimension != d) s.Rows.Reset(d);
+        string? reason = value is null ? "empty record (null value)" : RecordDecoder.TryDecode(value, _settings.Format, ref d, false, s.Rows);
+        if (reason is null && s.Rows.Rows == before) reason = "csv header line, not data";
+        if (reason is not null)
+        {
+            s.Rows.Truncate(before);
+            Reject(r, reason);
+            s.Rejected++;
+        }
+        else
+        {
+            s.Accepted++;
+            Score(r, s, before);
+        }
+        s.Expected = offset + 1;
+        if (s.Rows.Rows >= _settings.BatchRows || s.Accepted + s.Rejected >= 10_000) Flush(s);
+    }
+
+    private void Reject(ConsumeResult<byte[]?, byte[]?> r, string reason)
+    {
+        if (_sideProducer is null || string.IsNullOrEmpty(_settings.DeadLetterTopic)) return;
+        var headers = new Headers
+        {
+            { "mvnstream.reason", Encoding.UTF8.GetBytes(reason) },
+            { "mvnstream.source.topic", Encoding.UTF8.GetBytes(r.Topic) },
+            { "mvnstream.source.partition", Encoding.UTF8.GetBytes(r.Partition.Value.ToString(CultureInfo.InvariantCulture)) },
+            { "mvnstream.source.offset", Encoding.UTF8.GetBytes(r.Offset.Value.ToString(CultureInfo.InvariantCulture)) },
+        };
+        Produce(_settings.DeadLetterTopic, r.Message.Key, r.Message.Value, headers, r.Partition.Value);
+    }
+
+    private void Score(ConsumeResult<byte[]?, byte[]?> r, PartitionState s, int firstRow)
+    {
+        if (_sideProducer is null || string.IsNullOrEmpty(_settings.ScoresTopic)) return;
+        var sb = new StringBuilder(160);
+        for (int i = firstRow; i < s.Rows.Rows; i++)
+        {
+            sb.Clear();
+            sb.Append(CultureInfo.InvariantCulture, $"{{\"topic\":\"{r.Topic}\",\"partition\":{r.Partition.Value},\"offset\":{r.Offset.Value},\"row\":{i - firstRow},\"modelVersion\":{_modelVersion}");
+            if (_scorer is null) sb.Append(",\"logDensity\":null,\"mahalanobis2\":null,\"tailProbability\":null,\"anomaly\":null}");
+            else
+            {
+                var (ld, m2) = _scorer.Score(s.Rows.Row(i));
+                double tail = _scorer.TailProbability(m2);
+                bool anomaly = tail < _settings.AnomalyLevel;
+                sb.Append(CultureInfo.InvariantCulture, $",\"logDensity\":{ld:R},\"mahalanobis2\":{m2:R},\"tailProbability\":{tail:R},\"anomaly\":{(anomaly ? "true" : "false")}}}");
+            }
+            Produce(_settings.ScoresTopic, r.Message.Key, Encoding.UTF8.GetBytes(sb.ToString()), null, r.Partition.Value);
+        }
+    }
+
+    private void Produce(string topic, byte[]? key, byte[]? value, Headers? headers, int sourcePartition)
+    {
+        var s = _parts[sourcePartition];
+        s.ProducedSide = true;
+        while (true)
+        {
+            try
+            {
+                _sideProducer!.Produce(topic, new Message<byte[]?, byte[]?> { Key = key, Value = value, Headers = headers },
+                    d => { if (d.Error.IsError) Interlocked.Increment(ref _sideErrors); });
+                return;
+            }
+            catch (ProduceException<byte[]?, byte[]?> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
+            {
+                _sideProducer!.Poll(TimeSpan.FromMilliseconds(50));
+            }
+        }
+    }
+
+    /// <summary>Sends the partition's pending records as one contribution [From, Expected).</summary>
+    private void Flush(PartitionState s)
+    {
+        if (!s.Positioned || s.Expected == s.From) return;
+        if (s.ProducedSide && _sideProducer is not null)
+        {
+            // Dead letters and scores are durable before the records that produced them are counted.
+            _sideProducer.Flush(TimeSpan.FromSeconds(30));
+            s.ProducedSide = false;
+        }
+        StatisticsData? stats = null;
+        if (s.Rows.Rows > 0)
+        {
+            var st = new SufficientStatistics(_settings.Dimension);
+            if (_settings.Forgetting < 1) st.AddBatchWithForgetting(s.Rows.AsSpan(), s.Rows.Rows, _settings.Forgetting);
+            else st.AddBatch(s.Rows.AsSpan(), s.Rows.Rows);
+            stats = StatisticsData.From(st);
+        }
+        var c = new PartitionContribution("", 0, _settings.Topic, s.Partition, s.From, s.Expected, s.Accepted, s.Rejected, stats);
+        s.InFlight.Add((s.From, s.Expected, Stopwatch.StartNew()));
+        _sink.Contribute(c);
+        s.From = s.Expected;
+        s.Rows.Clear();
+        s.Accepted = s.Rejected = 0;
+        if (s.InFlight.Count >= MaxInFlight && !s.PausedForFlow && _consumer is not null)
+        {
+            _consumer.Pause([new TopicPartition(_settings.Topic, s.Partition)]);
+            s.PausedForFlow = true;
+            s.Paused = true;
+        }
+    }
+
+    private void Housekeeping()
+    {
+        foreach (var s in _parts.Values)
+        {
+            if (!s.Positioned)
+            {
+                if (s.PositionAsked.Elapsed > PositionRetry && !_draining)
+                {
+                    long low = 0;
+                    try { low = _consumer!.QueryWatermarkOffsets(new TopicPartition(_settings.Topic, s.Partition), TimeSpan.FromSeconds(5)).Low; } catch (KafkaException) { }
+                    s.PositionAsked.Restart();
+                    _sink.NeedPosition(s.Partition, Math.Max(0, low));
+                }
+                continue;
+            }
+            if (s.Expected > s.From && s.BatchAge.Elapsed.TotalMilliseconds >= _settings.LingerMilliseconds) Flush(s);
+            if (s.InFlight.Count > 0 && s.InFlight[0].Sent.Elapsed > AckTimeout && !_draining)
+            {
+                // No answer (coordinator restarting?): forget what is in flight and ask the ledger again.
+                s.InFlight.Clear();
+                s.Rows.Clear();
+                s.Accepted = s.Rejected = 0;
+                s.Positioned = false;
+                s.PositionAsked.Restart();
+                _consumer!.Pause([new TopicPartition(_settings.Topic, s.Partition)]);
+                s.Paused = true;
+                _sink.NeedPosition(s.Partition, 0);
+            }
+        }
+        if (_statusClock.ElapsedMilliseconds >= 500)
+        {
+            _statusClock.Restart();
+            var parts = _parts.Values.OrderBy(s => s.Partition).ToArray();
+            var lag = parts.Select(s =>
+            {
+                try
+                {
+                    var wm = _consumer!.GetWatermarkOffsets(new TopicPartition(_settings.Topic, s.Partition));
+                    long high = wm.High.Value >= 0 ? wm.High.Value : s.High;
+                    return s.Positioned && high >= 0 ? Math.Max(0, high - s.Expected) : 0;
+                }
+                catch (KafkaException) { return 0; }
+            }).ToArray();
+            bool atEnd = parts.All(s => s.Positioned && s.AtEnd && s.InFlight.Count == 0 && s.Expected == s.From);
+            string? err = Interlocked.Read(ref _sideErrors) > 0 ? $"{_sideErrors} dead-letter/score records could not be delivered" : null;
+            _sink.Status(parts.Select(s => s.Partition).ToArray(), lag, atEnd, err);
+        }
+    }
+}

@@ -1,0 +1,103 @@
+using Akka.Actor;
+using MvnStream.Cluster.Protocol;
+
+namespace MvnStream.Kafka.Streaming;
+
+/// <summary>How a stream job ended: exactly one of the two is set.</summary>
+public sealed record StreamJobOutcome(StreamJobFinished? Finished, StreamJobFailed? Failed);
+
+/// <summary>
+/// The owner of a stream job: submits it, relays status to a callback, asks for a clean stop (Ctrl-C),
+/// and when the coordinator is lost (crash, restart, handover) submits the same job again, so the next
+/// coordinator resumes it from the checkpoint.
+/// </summary>
+public sealed class StreamClientActor : ReceiveActor, IWithTimers
+{
+    public sealed record Stop
+    {
+        public static Stop Instance { get; } = new();
+    }
+
+    private sealed record Resubmit
+    {
+        public static Resubmit Instance { get; } = new();
+    }
+
+    private sealed record AnswerTimeout
+    {
+        public static AnswerTimeout Instance { get; } = new();
+    }
+
+    private readonly IActorRef _proxy;
+    private readonly StartStreamJob _job;
+    private readonly Action<IMvnMessage> _onEvent;
+    private readonly TaskCompletionSource<StreamJobOutcome> _done;
+    private readonly TimeSpan _answerTimeout;
+    private IActorRef? _coordinator;
+    private bool _stopping;
+
+    public StreamClientActor(IActorRef proxy, StartStreamJob job, Action<IMvnMessage> onEvent, TaskCompletionSource<StreamJobOutcome> done, TimeSpan answerTimeout)
+    {
+        _proxy = proxy;
+        _job = job;
+        _onEvent = onEvent;
+        _done = done;
+        _answerTimeout = answerTimeout;
+
+        Receive<StreamJobFinished>(m => Finish(new StreamJobOutcome(m, null)));
+        Receive<StreamJobFailed>(m => Finish(new StreamJobOutcome(null, m)));
+        Receive<IMvnMessage>(m =>
+        {
+            Heard();
+            _onEvent(m);
+        });
+        Receive<Stop>(_ =>
+        {
+            _stopping = true;
+            _proxy.Tell(new StopStreamJob(_job.JobId));
+        });
+        Receive<Resubmit>(_ =>
+        {
+            _proxy.Tell(_job);
+            if (_stopping) _proxy.Tell(new StopStreamJob(_job.JobId));
+        });
+        Receive<AnswerTimeout>(_ => Finish(new StreamJobOutcome(null, new StreamJobFailed(_job.JobId, JobErrorKind.Failure,
+            $"no stream coordinator answered within {_answerTimeout.TotalSeconds:F0} s: is a node with role 'coordinator' in the cluster?"))));
+        Receive<Terminated>(t =>
+        {
+            if (!t.ActorRef.Equals(_coordinator)) return;
+            _coordinator = null;
+            _onEvent(new StreamJobNotice(_job.JobId, "the stream coordinator was lost; submitting the job again so the next one resumes from the checkpoint"));
+            Timers.StartPeriodicTimer("resubmit", Resubmit.Instance, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));
+            Timers.StartSingleTimer("answer", AnswerTimeout.Instance, _answerTimeout);
+        });
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(IActorRef proxy, StartStreamJob job, Action<IMvnMessage> onEvent, TaskCompletionSource<StreamJobOutcome> done, TimeSpan answerTimeout) =>
+        Akka.Actor.Props.Create(() => new StreamClientActor(proxy, job, onEvent, done, answerTimeout));
+
+    protected override void PreStart()
+    {
+        _proxy.Tell(_job);
+        Timers.StartSingleTimer("answer", AnswerTimeout.Instance, _answerTimeout);
+    }
+
+    private void Heard()
+    {
+        Timers.Cancel("answer");
+        Timers.Cancel("resubmit");
+        if (_coordinator is null && !Sender.Equals(_proxy) && !Sender.IsNobody())
+        {
+            _coordinator = Sender;
+            Context.Watch(Sender);
+        }
+    }
+
+    private void Finish(StreamJobOutcome outcome)
+    {
+        _done.TrySetResult(outcome);
+        Context.Stop(Self);
+    }
+}

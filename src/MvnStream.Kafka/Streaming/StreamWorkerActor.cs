@@ -1,0 +1,145 @@
+using Akka.Actor;
+using Akka.Event;
+using MvnStream.Cluster.Protocol;
+
+namespace MvnStream.Kafka.Streaming;
+
+/// <summary>
+/// A stream worker: registers with the stream coordinator singleton and, for the running job, runs a
+/// <see cref="KafkaIntake"/> (one consumer-group member) whose reports it routes to the coordinator and
+/// whose commands (ledger positions, acknowledgements, model updates, offset commits, drain) it routes back.
+/// When the coordinator it registered with is gone, it closes the intake and registers again: the next
+/// coordinator restarts the job from its checkpoint and the intake resumes at the ledger's offsets.
+/// </summary>
+public sealed class StreamWorkerActor : ReceiveActor, IWithTimers
+{
+    private sealed record RegisterTick
+    {
+        public static RegisterTick Instance { get; } = new();
+    }
+
+    private sealed record IntakeStopped(KafkaIntake Intake, string? Error);
+
+    private sealed class Sink(IActorRef self) : IIntakeSink
+    {
+        public KafkaIntake? Intake { get; set; }
+        public void NeedPosition(int partition, long lowWatermark) => self.Tell(new NeedPositionMsg(partition, lowWatermark));
+        public void Contribute(PartitionContribution contribution) => self.Tell(contribution);
+        public void Lost(int partition, long next, long lowWatermark) => self.Tell(new LostMsg(partition, next, lowWatermark));
+        public void Status(int[] partitions, long[] lag, bool atEnd, string? error) => self.Tell(new StatusMsg(partitions, lag, atEnd, error));
+        public void Stopped(string? error) => self.Tell(new IntakeStopped(Intake!, error));
+    }
+
+    private sealed record NeedPositionMsg(int Partition, long LowWatermark);
+
+    private sealed record LostMsg(int Partition, long Next, long LowWatermark);
+
+    private sealed record StatusMsg(int[] Partitions, long[] Lag, bool AtEnd, string? Error);
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly IActorRef _proxy;
+    private readonly string _workerId;
+    private IActorRef? _coordinator;
+    private KafkaIntake? _intake;
+    private string? _jobId;
+    private long _epoch;
+    private bool _stopRequested;
+
+    public StreamWorkerActor(IActorRef coordinatorProxy, string workerId)
+    {
+        _proxy = coordinatorProxy;
+        _workerId = workerId;
+
+        Receive<RegisterTick>(_ => _proxy.Tell(new RegisterWorker(_workerId)));
+        Receive<WorkerRegistered>(_ =>
+        {
+            if (Sender.Equals(_coordinator)) return;
+            if (_coordinator is not null) Context.Unwatch(_coordinator);
+            _coordinator = Sender;
+            Context.Watch(Sender);
+            Timers.Cancel("register");
+        });
+        Receive<Terminated>(t =>
+        {
+            if (!t.ActorRef.Equals(_coordinator)) return;
+            _log.Info("stream coordinator gone: closing the intake and registering again");
+            _coordinator = null;
+            StopIntake();
+            StartRegistering();
+        });
+        Receive<StartConsuming>(OnStart);
+        Receive<LedgerPosition>(p => { if (p.JobId == _jobId) _intake?.Seek(p.Partition, p.Next); });
+        Receive<ContributionAck>(a => { if (a.JobId == _jobId) _intake?.Acknowledge(a); });
+        Receive<ModelUpdated>(m => { if (m.JobId == _jobId) _intake?.UseModel(m.Version, m.Theta.ToParameters()); });
+        Receive<CommitOffsets>(c => { if (c.JobId == _jobId) _intake?.Commit(c.Partitions, c.Offsets); });
+        Receive<StopConsuming>(s =>
+        {
+            if (s.JobId != _jobId || _intake is null)
+            {
+                Sender.Tell(new ConsumingStopped(s.JobId, s.Epoch, _workerId));
+                return;
+            }
+            _stopRequested = true;
+            _intake.Drain();
+        });
+
+        Receive<NeedPositionMsg>(m => Coordinator(new LedgerQuery(_jobId!, _epoch, Topic, m.Partition, m.LowWatermark)));
+        Receive<LostMsg>(m => Coordinator(new RecordsLost(_jobId!, _epoch, Topic, m.Partition, m.Next, m.LowWatermark)));
+        Receive<PartitionContribution>(c => Coordinator(c with { JobId = _jobId!, Epoch = _epoch }));
+        Receive<StatusMsg>(m => Coordinator(new WorkerStreamStatus(_jobId!, _epoch, _workerId, m.Partitions, m.Lag, m.AtEnd, m.Error)));
+        Receive<IntakeStopped>(m =>
+        {
+            if (!ReferenceEquals(m.Intake, _intake)) return;
+            if (m.Error is not null) _log.Error("intake of job {0} stopped: {1}", _jobId, m.Error);
+            if (_stopRequested || m.Error is not null) Coordinator(new ConsumingStopped(_jobId!, _epoch, _workerId));
+            if (m.Error is not null && _coordinator is not null)
+                Coordinator(new WorkerStreamStatus(_jobId!, _epoch, _workerId, [], [], true, m.Error));
+            var stopped = _intake;
+            _intake = null;
+            _stopRequested = false;
+            Task.Run(stopped.Dispose);
+        });
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    private string Topic { get; set; } = "";
+
+    public static Props Props(IActorRef coordinatorProxy, string workerId) =>
+        Akka.Actor.Props.Create(() => new StreamWorkerActor(coordinatorProxy, workerId));
+
+    protected override void PreStart() => StartRegistering();
+
+    protected override void PostStop() => StopIntake();
+
+    private void StartRegistering() =>
+        Timers.StartPeriodicTimer("register", RegisterTick.Instance, TimeSpan.Zero, TimeSpan.FromSeconds(1));
+
+    private void Coordinator(object message)
+    {
+        if (_coordinator is not null && _jobId is not null) _coordinator.Tell(message);
+    }
+
+    private void OnStart(StartConsuming m)
+    {
+        if (_intake is not null && _jobId == m.JobId && _epoch == m.Epoch) return;
+        StopIntake();
+        _jobId = m.JobId;
+        _epoch = m.Epoch;
+        Topic = m.Settings.Topic;
+        _stopRequested = false;
+        var sink = new Sink(Self);
+        _intake = new KafkaIntake(m.Settings, _workerId, sink);
+        sink.Intake = _intake;
+        _intake.Start();
+        _log.Info("worker {0} consuming {1} for job {2} epoch {3}", _workerId, m.Settings.Topic, m.JobId, m.Epoch);
+    }
+
+    private void StopIntake()
+    {
+        var intake = _intake;
+        _intake = null;
+        _stopRequested = false;
+        if (intake is not null) Task.Run(intake.Dispose); // closing the consumer may take seconds: not on the actor thread
+    }
+}

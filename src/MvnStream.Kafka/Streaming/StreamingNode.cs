@@ -1,0 +1,44 @@
+using Akka.Actor;
+using Akka.Cluster.Tools.Singleton;
+using MvnStream.Cluster.Hosting;
+
+namespace MvnStream.Kafka.Streaming;
+
+/// <summary>
+/// Adds streaming to a cluster node: the stream coordinator singleton on coordinator nodes, a stream
+/// worker (Kafka consumer-group member) on worker nodes, and a proxy to the singleton everywhere.
+/// </summary>
+public sealed class StreamingNode
+{
+    public const string CoordinatorName = "stream-coordinator";
+
+    private StreamingNode(ClusterNode node, IActorRef coordinator)
+    {
+        Node = node;
+        Coordinator = coordinator;
+    }
+
+    public ClusterNode Node { get; }
+
+    /// <summary>Proxy to the stream coordinator singleton.</summary>
+    public IActorRef Coordinator { get; }
+
+    public static StreamingNode Attach(ClusterNode node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        var system = node.System;
+        if (node.Roles.Contains(NodeConfiguration.CoordinatorRole))
+        {
+            system.ActorOf(ClusterSingletonManager.Props(StreamCoordinatorActor.Props(), PoisonPill.Instance,
+                ClusterSingletonManagerSettings.Create(system).WithRole(NodeConfiguration.CoordinatorRole)), CoordinatorName);
+        }
+        var proxy = system.ActorOf(ClusterSingletonProxy.Props($"/user/{CoordinatorName}",
+            ClusterSingletonProxySettings.Create(system).WithRole(NodeConfiguration.CoordinatorRole)), CoordinatorName + "-proxy");
+        if (node.Roles.Contains(NodeConfiguration.WorkerRole))
+        {
+            var self = node.Address;
+            system.ActorOf(StreamWorkerActor.Props(proxy, $"{self.Host}:{self.Port}"), "stream-worker");
+        }
+        return new StreamingNode(node, proxy);
+    }
+}
