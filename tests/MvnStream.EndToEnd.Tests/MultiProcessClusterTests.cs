@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using MvnStream.EndToEnd.Tests.Support;
+using Xunit.Abstractions;
+
+namespace MvnStream.EndToEnd.Tests;
+
+/// <summary>
+/// Test 7: a cluster of separate OS processes (coordinator node, 3 worker nodes, the fit as a client). A worker
+/// killed with SIGKILL in the middle of gradient rounds: its shard is reassigned and the model equals a fault-free run's.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public sealed partial class MultiProcessClusterTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly TestScope _scope = new(output, "cluster-processes");
+
+    public void Dispose() => _scope.Dispose();
+
+    [GeneratedRegex(@"^round\s+(\d+)\s")]
+    private static partial Regex RoundLine();
+
+    private static long RoundOf(string line) =>
+        RoundLine().Match(line) is { Success: true } m ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : -1;
+
+    private string[] FitArgs(string csv, string address, string outPath) =>
+        ["fit", csv, "--cluster", address, "--summing", "gradients", "--solver", "gd", "--tolerance", "1e-12", "--max-iter", "100000", "--json", "--out", outPath];
+
+    [Fact]
+    public async Task A_worker_killed_during_gradient_rounds_is_replaced_and_the_model_equals_the_fault_free_run()
+    {
+        // d = 24 with AR(1) correlation 0.95: gradient descent needs thousands of steps, each objective evaluation
+        // one cluster round (theta out, 3 partial gradients back), so the fit spends several seconds in rounds.
+        const int seed = 4701, d = 24, n = 50_000;
+        var sample = MvnSample.Correlated(seed, d, n, 0.95);
+        var csv = sample.WriteCsv(_scope.PathOf("data.csv"));
+        string ctx = sample.Describe;
+        var fitTimeout = TimeSpan.FromSeconds(240);
+
+        // Fault-free reference on its own cluster.
+        var reference = await NodeCluster.StartAsync(_scope, "reference", 3);
+        var refRun = (await _scope.RunAsync(FitArgs(csv, reference.Address, _scope.PathOf("reference.json")), fitTimeout, "fit-reference")).ExpectExit(0);
+        reference.KillAll();
+        Check.Contains("job accepted: 3 workers, 3 shards", refRun.Stderr, "reference fit");
+        var refSummary = (JsonObject)JsonNode.Parse(refRun.Stdout)!;
+        long refRounds = refSummary["rounds"]!.GetValue<long>();
+        output.WriteLine($"reference: {refRounds} rounds, {refSummary["solveSeconds"]} s solving, stop {refSummary["stopReason"]}, gap {refSummary["gap"]}");
+        Assert.True(refRounds >= 1000, $"the reference fit ran only {refRounds} rounds: too few for a kill at round 20 to land mid-fit ({ctx})");
+        Assert.Equal(0, refSummary["shardsReassigned"]!.GetValue<int>());
+        var refModel = ModelFile.Load(_scope.PathOf("reference.json"));
+
+        // Same command on a fresh cluster; SIGKILL one worker once round 20 has been reported.
+        var cluster = await NodeCluster.StartAsync(_scope, "faulty", 3);
+        var fit = _scope.Start("fit-with-kill", FitArgs(csv, cluster.Address, _scope.PathOf("faulty.json")));
+        var roundLine = await fit.WaitForLineAsync(OutputStream.Stderr, l => RoundOf(l) >= 20, TimeSpan.FromSeconds(120), "a progress line 'round N' with N >= 20");
+        Assert.False(fit.HasExited, "the fit ended before the worker could be killed");
+        var (victim, victimAddress) = cluster.Workers[1];
+        victim.Kill();
+        long killRound = RoundOf(roundLine);
+        var killedAt = fit.Elapsed;
+        Assert.True(await Task.Run(() => WaitForExit(victim)), $"the killed worker {victimAddress} is still running");
+        output.WriteLine($"killed worker {victimAddress} (pid {victim.Id}) after the fit reported round {killRound}, {killedAt.TotalSeconds:F1} s into the fit");
+
+        int code = await fit.WaitForExitAsync(fitTimeout);
+        if (code != 0) throw fit.Failure($"the fit with a killed worker exited with {code}, expected 0");
+        string stderr = fit.Stderr;
+        Check.Contains("job accepted: 3 workers, 3 shards", stderr, "fit with a killed worker");
+        Check.Contains("reassigned", stderr, "stderr of the fit with a killed worker (the shard reassignment notice)");
+        Check.Contains($"worker 127.0.0.1:{NodeCluster.PortOf(victimAddress)}", stderr, "stderr names the lost worker");
+        var summary = (JsonObject)JsonNode.Parse(fit.Stdout)!;
+        Assert.True(summary["shardsReassigned"]!.GetValue<int>() >= 1, $"shardsReassigned should be >= 1:\n{fit.Stdout}");
+        long rounds = summary["rounds"]!.GetValue<long>();
+        Assert.True(rounds > killRound, $"the fit ran {rounds} rounds, not more than the {killRound} before the kill: the kill did not land mid-fit");
+
+        // Rounds sum the partial gradients in shard order whichever worker computed them, so the two runs should take
+        // the same steps: identical up to rounding at worst. 1e-9 relative (Frobenius) as the contract.
+        var m = ModelFile.Load(_scope.PathOf("faulty.json"));
+        Assert.True(m.N == n && refModel.N == n, $"n = {m.N} (reference {refModel.N}), expected {n} ({ctx})");
+        Check.Relative(m.Mu, refModel.Mu, 1e-9, "mu (killed worker vs fault-free)", ctx);
+        Check.Relative(m.Covariance, refModel.Covariance, 1e-9, "covariance (killed worker vs fault-free)", ctx);
+        output.WriteLine($"identical to the bit: {m.Mu.SequenceEqual(refModel.Mu) && m.Covariance.SequenceEqual(refModel.Covariance)}; rounds {rounds} vs {refRounds}");
+    }
+
+    private static bool WaitForExit(CliProcess p)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!p.HasExited && sw.Elapsed < TimeSpan.FromSeconds(10)) Thread.Sleep(50);
+        return p.HasExited;
+    }
+
+    [Fact]
+    public async Task Fit_against_an_address_where_no_cluster_runs_fails_within_the_connect_timeout()
+    {
+        var csv = MvnSample.Random(4702, 3, 1000).WriteCsv(_scope.PathOf("data.csv"));
+        int port;
+        using (var probe = new TcpListener(IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        } // closed again: nothing listens on the port now
+        var address = $"akka.tcp://mvnstream@127.0.0.1:{port}";
+
+        // mvnstream.client.connect-timeout is 20 s (reference.hocon); start-up and shutdown of the runtime and the
+        // ActorSystem add a few seconds, so 45 s is the bound for "fails within its stated timeout".
+        var run = await _scope.RunAsync(["fit", csv, "--cluster", address, "--out", _scope.PathOf("model.json")], TimeSpan.FromSeconds(90));
+        Assert.True(run.ExitCode == 1, $"expected exit code 1 (failure), got {run.ExitCode}\n{run.Description}");
+        Assert.True(run.Elapsed < TimeSpan.FromSeconds(45), $"took {run.Elapsed.TotalSeconds:F1} s to give up (connect timeout 20 s)\n{run.Description}");
+        Check.Contains($"could not join the cluster through {address} within 20 s", run.Stderr, "stderr");
+        Assert.False(File.Exists(_scope.PathOf("model.json")), "no model may be written");
+    }
+}

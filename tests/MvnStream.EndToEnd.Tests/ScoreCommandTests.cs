@@ -1,0 +1,69 @@
+using System.Globalization;
+using MvnStream.EndToEnd.Tests.Support;
+using Xunit.Abstractions;
+
+namespace MvnStream.EndToEnd.Tests;
+
+/// <summary>Test 5: <c>mvnstream score</c> prints row,log_density,mahalanobis2 for every row, checked against an independent computation.</summary>
+public sealed class ScoreCommandTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly TestScope _scope = new(output, "score");
+
+    public void Dispose() => _scope.Dispose();
+
+    [Theory]
+    [InlineData("tril")]
+    [InlineData("full")]
+    public async Task Score_prints_log_density_and_mahalanobis2_of_every_row(string param)
+    {
+        const int seed = 4501, d = 5, n = 20_000, scored = 3000;
+        var sample = MvnSample.Random(seed, d, n);
+        var train = sample.WriteCsv(_scope.PathOf("train.csv"));
+        // Score rows from another draw of the same kind of data (a different seed), so the model is not fitted to them.
+        var other = MvnSample.Random(seed + 1, d, scored);
+        var data = other.WriteCsv(_scope.PathOf("data.csv"));
+        var modelPath = _scope.PathOf("model.json");
+        (await _scope.RunAsync("fit", train, "--param", param, "--out", modelPath)).ExpectExit(0);
+        var m = ModelFile.Load(modelPath);
+        string ctx = $"--param {param}, model from {sample.Describe}, scored rows from {other.Describe}";
+
+        var run = (await _scope.RunAsync("score", "--model", modelPath, data)).ExpectExit(0);
+        var lines = run.StdoutLines.Where(l => l.Length > 0).ToList();
+        Assert.True(lines.Count == scored + 1, $"expected a header and {scored} lines on stdout, got {lines.Count} lines ({ctx})");
+        Assert.Equal("row,log_density,mahalanobis2", lines[0]);
+
+        // Independent: Cholesky L of the model's covariance (plain loops), m2 = |L^-1 (x - mu)|^2,
+        // log density = -1/2 (d log 2 pi + log|S| + m2).
+        var l = Linalg.Cholesky(m.Covariance, d);
+        double logDet = 0;
+        for (int i = 0; i < d; i++) logDet += 2 * Math.Log(l[i * d + i]);
+        var diff = new double[d];
+        double worst = 0;
+        for (int r = 0; r < scored; r++)
+        {
+            var fields = lines[r + 1].Split(',');
+            Assert.True(fields.Length == 3, $"line {r + 2} '{lines[r + 1]}' does not have 3 fields ({ctx})");
+            Assert.True(fields[0] == (r + 1).ToString(CultureInfo.InvariantCulture), $"line {r + 2} '{lines[r + 1]}': row should be {r + 1} ({ctx})");
+            double logDensity = double.Parse(fields[1], CultureInfo.InvariantCulture);
+            double m2 = double.Parse(fields[2], CultureInfo.InvariantCulture);
+
+            var x = other.Row(r);
+            for (int i = 0; i < d; i++) diff[i] = x[i] - m.Mu[i];
+            var z = Linalg.ForwardSolve(l, d, diff);
+            double m2Own = z.Sum(v => v * v);
+            double ldOwn = -0.5 * (d * Math.Log(2 * Math.PI) + logDet + m2Own);
+
+            // The product scores with its lambda, the test with a fresh Cholesky of lambda lambda^T (rounded to
+            // JSON doubles): equal up to rounding amplified by the condition number, ~1e-13. 1e-9 relative (of
+            // max(1, |value|)) is far above that and far below any formula error (a wrong constant is O(1)).
+            double e1 = Math.Abs(m2 - m2Own) / Math.Max(1, Math.Abs(m2Own));
+            double e2 = Math.Abs(logDensity - ldOwn) / Math.Max(1, Math.Abs(ldOwn));
+            worst = Math.Max(worst, Math.Max(e1, e2));
+            Assert.True(e1 <= 1e-9, Inv($"row {r + 1}: mahalanobis2 {m2:R}, expected {m2Own:R} (rel {e1:E2} > 1e-9) ({ctx})"));
+            Assert.True(e2 <= 1e-9, Inv($"row {r + 1}: log_density {logDensity:R}, expected {ldOwn:R} (rel {e2:E2} > 1e-9) ({ctx})"));
+        }
+        output.WriteLine(Inv($"worst relative difference {worst:E2}"));
+    }
+
+    private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}
