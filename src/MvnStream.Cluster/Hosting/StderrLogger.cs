@@ -27,5 +27,6 @@ public sealed class StderrLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMe
     private static bool IsPeerShutdownNoise(LogEvent e) =>
         e.Cause?.GetType().Name == "EndpointDisassociatedException"
         || (e.Message?.ToString() is { } m && m.StartsWith("Association with remote system", StringComparison.Ordinal)
-            && m.Contains("EndpointDisassociatedException", StringComparison.Ordinal));
+            && m.Contains("EndpointDisassociatedException", StringComparison.Ordinal))
+        || (e.Message?.ToString() is { } r && r.StartsWith("Unable to REMOVE channel", StringComparison.Ordinal));
 }

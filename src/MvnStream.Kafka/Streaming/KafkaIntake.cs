@@ -18,6 +18,10 @@ public interface IIntakeSink
     void Contribute(PartitionContribution contribution);
     void Lost(int partition, long next, long lowWatermark);
     void Status(int[] partitions, long[] lag, bool atEnd, string? error);
+
+    /// <summary>After <see cref="KafkaIntake.Drain"/>: everything read was sent and acknowledged (or timed out).</summary>
+    void Drained();
+
     void Stopped(string? error);
 }
 
@@ -66,6 +70,7 @@ public sealed class KafkaIntake : IDisposable
     private MvnScorer? _scorer;
     private long _modelVersion;
     private volatile bool _draining;
+    private bool _drainReported;
     private readonly Stopwatch _drainClock = new();
     private readonly Stopwatch _statusClock = Stopwatch.StartNew();
     private long _sideErrors;
@@ -101,7 +106,7 @@ public sealed class KafkaIntake : IDisposable
         catch (KafkaException) { } // lag monitoring only: the checkpoint is the source of truth
     });
 
-    /// <summary>Stop fetching, send what is pending, wait for the acknowledgements, leave the group.</summary>
+    /// <summary>Stop fetching, send what is pending, wait for the acknowledgements; the consumer stays in the group (paused) until disposed, so it can still commit the final offsets.</summary>
     public void Drain() => _commands.Enqueue(() =>
     {
         _draining = true;
@@ -179,10 +184,14 @@ public sealed class KafkaIntake : IDisposable
         while (!_stop.IsCancellationRequested && error is null)
         {
             while (_commands.TryDequeue(out var cmd)) cmd();
-            if (_draining)
+            if (_draining && !_drainReported)
             {
                 bool acked = _parts.Values.All(s => s.InFlight.Count == 0);
-                if (acked || _drainClock.Elapsed > AckTimeout) return;
+                if (acked || _drainClock.Elapsed > AckTimeout)
+                {
+                    _drainReported = true;
+                    _sink.Drained();
+                }
             }
             ConsumeResult<byte[]?, byte[]?>? r = null;
             try { r = consumer.Consume(_draining ? 20 : 100); }

@@ -55,6 +55,7 @@ public sealed partial class StreamCoordinatorActor
         public bool RestoredFromCheckpoint { get; private set; }
         public long RestoredRows { get; private set; }
         public bool Running { get; set; }
+        public int PartitionCount { get; set; } = -1;
         public bool Stopping { get; set; }
         public bool FinalRunning { get; set; }
         public string StopReason { get; set; } = "";
@@ -115,6 +116,22 @@ public sealed partial class StreamCoordinatorActor
             RestoredRows = Statistics.Count;
             LastCheckpointChanges = Changes;
             LastSnapshotVersion = Version;
+            if (Theta is not null) RefreshFitMetrics();
+        }
+
+        /// <summary>J/n of the data and (J - J*)/n of the problem solved, at the current theta.</summary>
+        public void RefreshFitMetrics()
+        {
+            if (Theta is null || Statistics.Count <= Statistics.Dimension) return;
+            try
+            {
+                var eff = EffectiveStatistics.From(Statistics, Settings.ToFitOptions(null, null, 1).Regularization);
+                double n = eff.N;
+                double jStar = Core.Objective.MvnObjective.OptimalValue(n, eff.Scatter, eff.Dimension);
+                NllPerRow = Core.Objective.MvnObjective.Evaluate(Statistics, Theta, default, default) / n;
+                GapPerRow = (Core.Objective.MvnObjective.Evaluate(n, eff.Mean, eff.Scatter, Theta, default, default) - jStar) / n;
+            }
+            catch (DegenerateDataException) { }
         }
 
         public StreamCheckpoint ToCheckpoint()
@@ -221,7 +238,11 @@ public sealed partial class StreamCoordinatorActor
                 break;
             case "idle":
                 if (job.Stopping || job.Settings.UntilIdleSeconds <= 0) break;
-                bool atEnd = _workerStatus.Values.All(s => s.AtEnd) && _workerStatus.Count >= Math.Min(1, _workers.Count);
+                // Idle means every partition of the topic is owned by a worker that has read it to its end.
+                var owned = _workerStatus.Values.SelectMany(s => s.Partitions).Distinct().Count();
+                bool atEnd = _workerStatus.Values.All(s => s.AtEnd) && job.PartitionCount > 0 && owned >= job.PartitionCount;
+                if (job.PartitionCount <= 0 && job.LastMerge.Elapsed.TotalSeconds >= job.Settings.UntilIdleSeconds)
+                    job.PartitionCount = PartitionCount(job.Settings); // the topic may have been created since
                 if (job.LastMerge.Elapsed.TotalSeconds >= job.Settings.UntilIdleSeconds && atEnd)
                     BeginStop($"idle for {job.Settings.UntilIdleSeconds:F1} s with every partition read to its end");
                 break;
@@ -307,8 +328,7 @@ public sealed partial class StreamCoordinatorActor
         else if (m.Partitions.Length > 0)
         {
             // Offsets go to the consumer group only after the checkpoint holds them (lag monitoring only).
-            if (m.Final) CommitGroupOffsets(job, m.Partitions, m.Offsets);
-            else Broadcast(new CommitOffsets(job.Id, job.Epoch, job.Settings.Topic, m.Partitions, m.Offsets));
+            Broadcast(new CommitOffsets(job.Id, job.Epoch, job.Settings.Topic, m.Partitions, m.Offsets));
         }
         if (job.FinalCheckpointPending)
         {
@@ -371,22 +391,6 @@ public sealed partial class StreamCoordinatorActor
         RunFit(job.Id, job.Statistics.Clone(), options, final: true);
     }
 
-    private void CommitGroupOffsets(StreamJob job, int[] partitions, long[] offsets)
-    {
-        try
-        {
-            var config = new ConsumerConfig { BootstrapServers = job.Settings.Bootstrap, GroupId = job.Settings.Group, EnableAutoCommit = false };
-            KafkaProperties.Apply(config, job.Settings.KafkaProperties);
-            using var consumer = new ConsumerBuilder<Ignore, Ignore>(config).Build();
-            consumer.Commit(partitions.Select((p, i) => new TopicPartitionOffset(job.Settings.Topic, p, offsets[i])));
-            consumer.Close();
-        }
-        catch (KafkaException e)
-        {
-            _log.Warning("final offsets not committed to group {0}: {1}", job.Settings.Group, e.Message);
-        }
-    }
-
     private void Finish(StreamJob job, Exception? checkpointError)
     {
         var parts = job.Ledger.Partitions.OrderBy(p => p.Partition).ToArray();
@@ -399,6 +403,7 @@ public sealed partial class StreamCoordinatorActor
                 parts.Select(p => $"{p.Topic}/{p.Partition}").ToArray(), parts.Select(p => p.Start).ToArray(), parts.Select(p => p.Next).ToArray()));
         }
         _log.Info("stream job {0} finished: {1} rows, version {2}", job.Id, job.Statistics.Count, job.Version);
+        Broadcast(new ReleaseJob(job.Id)); // workers commit the final offsets (sent just before) and leave the group
         EndJob();
     }
 }

@@ -30,7 +30,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         public static Tick StopTimeout { get; } = new("stop-timeout");
     }
 
-    private sealed record Restored(string JobId, StreamCheckpoint? Checkpoint, Exception? Error);
+    private sealed record Restored(string JobId, StreamCheckpoint? Checkpoint, int PartitionCount, Exception? Error);
 
     private sealed record UpdateDone(string JobId, FitResult? Result, Exception? Error, bool Final);
 
@@ -151,8 +151,19 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         Context.Watch(Sender);
         var self = Self;
         var key = job.Key;
-        job.Store.LoadAsync(key, CancellationToken.None).ContinueWith(t =>
-            new Restored(m.JobId, t.IsCompletedSuccessfully ? t.Result : null, t.Exception?.GetBaseException()), TaskScheduler.Default).PipeTo(self);
+        var settings = m.Settings;
+        Task.Run(async () =>
+        {
+            try
+            {
+                var checkpoint = await job.Store.LoadAsync(key, CancellationToken.None).ConfigureAwait(false);
+                return new Restored(m.JobId, checkpoint, PartitionCount(settings), null);
+            }
+            catch (Exception e)
+            {
+                return new Restored(m.JobId, null, -1, e);
+            }
+        }).PipeTo(self);
     }
 
     private void OnRestored(Restored r)
@@ -173,6 +184,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
             return;
         }
         job.Running = true;
+        job.PartitionCount = r.PartitionCount;
         job.Clock.Restart();
         job.LastMerge.Restart();
         _log.Info("stream job {0} epoch {1} started ({2})", job.Id, job.Epoch, r.Checkpoint is null ? "fresh" : $"restored {job.RestoredRows} rows, version {job.Version}");
@@ -233,6 +245,23 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
                 job.Refused++;
                 Sender.Tell(new ContributionAck(job.Id, job.Epoch, c.Topic, c.Partition, c.From, c.To, ContributionOutcome.Refused, next));
                 break;
+        }
+    }
+
+    /// <summary>The input topic's partition count (-1 when the topic does not exist yet): idleness needs every partition read to its end.</summary>
+    private static int PartitionCount(StreamJobSettings settings)
+    {
+        try
+        {
+            var config = new AdminClientConfig { BootstrapServers = settings.Bootstrap };
+            KafkaProperties.Apply(config, settings.KafkaProperties);
+            using var admin = new AdminClientBuilder(config).SetLogHandler((_, _) => { }).Build();
+            var topic = admin.GetMetadata(settings.Topic, TimeSpan.FromSeconds(10)).Topics.FirstOrDefault();
+            return topic is not null && topic.Error.Code == ErrorCode.NoError ? topic.Partitions.Count : -1;
+        }
+        catch (KafkaException)
+        {
+            return -1;
         }
     }
 

@@ -20,6 +20,8 @@ public sealed class StreamWorkerActor : ReceiveActor, IWithTimers
 
     private sealed record IntakeStopped(KafkaIntake Intake, string? Error);
 
+    private sealed record IntakeDrained(KafkaIntake Intake);
+
     private sealed class Sink(IActorRef self) : IIntakeSink
     {
         public KafkaIntake? Intake { get; set; }
@@ -27,6 +29,7 @@ public sealed class StreamWorkerActor : ReceiveActor, IWithTimers
         public void Contribute(PartitionContribution contribution) => self.Tell(contribution);
         public void Lost(int partition, long next, long lowWatermark) => self.Tell(new LostMsg(partition, next, lowWatermark));
         public void Status(int[] partitions, long[] lag, bool atEnd, string? error) => self.Tell(new StatusMsg(partitions, lag, atEnd, error));
+        public void Drained() => self.Tell(new IntakeDrained(Intake!));
         public void Stopped(string? error) => self.Tell(new IntakeStopped(Intake!, error));
     }
 
@@ -87,11 +90,16 @@ public sealed class StreamWorkerActor : ReceiveActor, IWithTimers
         Receive<LostMsg>(m => Coordinator(new RecordsLost(_jobId!, _epoch, Topic, m.Partition, m.Next, m.LowWatermark)));
         Receive<PartitionContribution>(c => Coordinator(c with { JobId = _jobId!, Epoch = _epoch }));
         Receive<StatusMsg>(m => Coordinator(new WorkerStreamStatus(_jobId!, _epoch, _workerId, m.Partitions, m.Lag, m.AtEnd, m.Error)));
+        Receive<IntakeDrained>(m =>
+        {
+            if (ReferenceEquals(m.Intake, _intake) && _stopRequested) Coordinator(new ConsumingStopped(_jobId!, _epoch, _workerId));
+        });
+        Receive<ReleaseJob>(r => { if (r.JobId == _jobId) StopIntake(); });
         Receive<IntakeStopped>(m =>
         {
             if (!ReferenceEquals(m.Intake, _intake)) return;
             if (m.Error is not null) _log.Error("intake of job {0} stopped: {1}", _jobId, m.Error);
-            if (_stopRequested || m.Error is not null) Coordinator(new ConsumingStopped(_jobId!, _epoch, _workerId));
+            if (m.Error is not null) Coordinator(new ConsumingStopped(_jobId!, _epoch, _workerId));
             if (m.Error is not null && _coordinator is not null)
                 Coordinator(new WorkerStreamStatus(_jobId!, _epoch, _workerId, [], [], true, m.Error));
             var stopped = _intake;
