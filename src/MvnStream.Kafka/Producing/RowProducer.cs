@@ -67,7 +67,8 @@ public sealed class RowProducer : IDisposable
         _bootstrap = settings.Bootstrap;
 
         var config = settings.ProducerConfig();
-        _deliveryTimeout = TimeSpan.FromMilliseconds(config.MessageTimeoutMs ?? 300_000);
+        // message.timeout.ms = 0 means "no limit" to librdkafka; the final flush still needs a bound.
+        _deliveryTimeout = TimeSpan.FromMilliseconds(config.MessageTimeoutMs is > 0 and var ms ? ms : 300_000);
         try
         {
             _producer = new ProducerBuilder<Null, byte[]>(config)
