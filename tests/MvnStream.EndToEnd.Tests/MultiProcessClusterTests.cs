@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -58,10 +57,10 @@ public sealed partial class MultiProcessClusterTests(ITestOutputHelper output) :
         var roundLine = await fit.WaitForLineAsync(OutputStream.Stderr, l => RoundOf(l) >= 20, TimeSpan.FromSeconds(120), "a progress line 'round N' with N >= 20");
         Assert.False(fit.HasExited, "the fit ended before the worker could be killed");
         var (victim, victimAddress) = cluster.Workers[1];
-        victim.Kill();
+        victim.KillAndWait(TimeSpan.FromSeconds(10));
         long killRound = RoundOf(roundLine);
         var killedAt = fit.Elapsed;
-        Assert.True(await Task.Run(() => WaitForExit(victim)), $"the killed worker {victimAddress} is still running");
+        Assert.True(victim.HasExited, $"the killed worker {victimAddress} is still running");
         output.WriteLine($"killed worker {victimAddress} (pid {victim.Id}) after the fit reported round {killRound}, {killedAt.TotalSeconds:F1} s into the fit");
 
         int code = await fit.WaitForExitAsync(fitTimeout);
@@ -82,13 +81,6 @@ public sealed partial class MultiProcessClusterTests(ITestOutputHelper output) :
         Check.Relative(m.Mu, refModel.Mu, 1e-9, "mu (killed worker vs fault-free)", ctx);
         Check.Relative(m.Covariance, refModel.Covariance, 1e-9, "covariance (killed worker vs fault-free)", ctx);
         output.WriteLine($"identical to the bit: {m.Mu.SequenceEqual(refModel.Mu) && m.Covariance.SequenceEqual(refModel.Covariance)}; rounds {rounds} vs {refRounds}");
-    }
-
-    private static bool WaitForExit(CliProcess p)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!p.HasExited && sw.Elapsed < TimeSpan.FromSeconds(10)) Thread.Sleep(50);
-        return p.HasExited;
     }
 
     [Fact]

@@ -164,6 +164,14 @@ public sealed class CliProcess : IDisposable
         catch (System.ComponentModel.Win32Exception) { } // exiting as we speak
     }
 
+    /// <summary>Kills the process if it still runs and waits (bounded) until it is gone, so its exit code is known.</summary>
+    public void KillAndWait(TimeSpan timeout)
+    {
+        Kill();
+        try { _process.WaitForExit((int)timeout.TotalMilliseconds); }
+        catch (InvalidOperationException) { }
+    }
+
     /// <summary>A failure whose message shows the command, pid, runtime, exit code and captured output.</summary>
     public CliProcessException Failure(string message) => new(message + "\n" + Describe());
 

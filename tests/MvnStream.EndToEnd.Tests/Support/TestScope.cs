@@ -71,7 +71,7 @@ public sealed class TestScope : IDisposable
         foreach (var p in all)
         {
             if (!p.HasExited) Log($"[{p.Name}] pid {p.Id} still running at the end of the test: killed");
-            p.Kill();
+            p.KillAndWait(TimeSpan.FromSeconds(10));
         }
         foreach (var p in all)
         {
