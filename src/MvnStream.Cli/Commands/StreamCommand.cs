@@ -86,7 +86,7 @@ internal static class StreamCommand
     }
 
     /// <summary>Runs a stream job on an embedded cluster or through --cluster; also used by 'demo'.</summary>
-    internal static async Task<int> RunJobAsync(StreamArgs a, StartStreamJob job, ConsoleProgress progress, Action<IMvnMessage>? observer, CancellationToken ct)
+    internal static async Task<int> RunJobAsync(StreamArgs a, StartStreamJob job, ConsoleProgress progress, Action<IMvnMessage>? observer, CancellationToken ct, bool showStatus = true)
     {
         EmbeddedCluster? embedded = null;
         ClusterNode node;
@@ -121,7 +121,7 @@ internal static class StreamCommand
             var outcome = await StreamJobRunner.RunAsync(streaming, job, m =>
             {
                 observer?.Invoke(m);
-                Show(progress, m);
+                if (showStatus || m is not StreamJobStatus) Show(progress, m);
             }, TimeSpan.FromSeconds(60), ct);
             if (outcome.Failed is { } f)
             {
@@ -162,7 +162,7 @@ internal static class StreamCommand
         }
     }
 
-    private static async Task<StreamJobSettings> BuildSettingsAsync(StreamArgs a, ConsoleProgress progress, CancellationToken ct)
+    internal static async Task<StreamJobSettings> BuildSettingsAsync(StreamArgs a, ConsoleProgress progress, CancellationToken ct)
     {
         if (string.IsNullOrWhiteSpace(a.Topic)) throw new UsageException("--topic is empty");
         RowFormat format;

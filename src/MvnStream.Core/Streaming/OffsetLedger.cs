@@ -33,17 +33,24 @@ public sealed class OffsetLedger
         _partitions.TryGetValue((topic, partition), out var c) ? c.Next : null;
 
     /// <summary>
-    /// Where a worker newly given partition p must seek: next[p]; a partition seen for the first time starts
-    /// at the asking worker's low watermark (the oldest record still in the log), so nothing is skipped.
+    /// Where a worker newly given partition p must seek: next[p]. A partition seen for the first time is
+    /// covered from offset 0; when the broker has already deleted its head (the asking worker's low
+    /// watermark is above 0), those records are counted as lost, never silently skipped:
+    /// <paramref name="lostBeforeStart"/> says how many.
     /// </summary>
-    public long Position(string topic, int partition, long lowWatermark)
+    public long Position(string topic, int partition, long lowWatermark, out long lostBeforeStart)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(lowWatermark);
         var key = (topic, partition);
+        lostBeforeStart = 0;
         if (_partitions.TryGetValue(key, out var c)) return c.Next;
-        _partitions[key] = new PartitionCoverage(topic, partition, lowWatermark, lowWatermark, 0);
+        lostBeforeStart = lowWatermark;
+        _partitions[key] = new PartitionCoverage(topic, partition, 0, lowWatermark, lowWatermark);
         return lowWatermark;
     }
+
+    /// <summary><see cref="Position(string, int, long, out long)"/> when the caller does not need the loss count.</summary>
+    public long Position(string topic, int partition, long lowWatermark) => Position(topic, partition, lowWatermark, out _);
 
     /// <summary>Decides a contribution and, when accepted, advances next[p] to <paramref name="to"/>.</summary>
     public LedgerDecision Offer(string topic, int partition, long from, long to)

@@ -55,11 +55,13 @@ public sealed class KafkaIntake : IDisposable
         public Stopwatch PositionAsked { get; } = new();
         public List<(long From, long To, Stopwatch Sent)> InFlight { get; } = [];
         public bool AtEnd { get; set; }
+        public long PendingSeek { get; set; } = -1;
         public long High { get; set; } = -1;
     }
 
     private readonly StreamJobSettings _settings;
     private readonly IIntakeSink _sink;
+    private readonly Func<int, long, long?> _askPosition;
     private readonly string _workerId;
     private readonly ConcurrentQueue<Action> _commands = new();
     private readonly Dictionary<int, PartitionState> _parts = [];
@@ -75,10 +77,16 @@ public sealed class KafkaIntake : IDisposable
     private readonly Stopwatch _statusClock = Stopwatch.StartNew();
     private long _sideErrors;
 
-    public KafkaIntake(StreamJobSettings settings, string workerId, IIntakeSink sink)
+    /// <param name="askPosition">
+    /// Asks the coordinator's ledger, synchronously and with a short timeout, where a partition resumes
+    /// (partition, low watermark) -> next, or null when it does not answer; used when partitions are assigned,
+    /// so consumption starts exactly at next[p].
+    /// </param>
+    public KafkaIntake(StreamJobSettings settings, string workerId, IIntakeSink sink, Func<int, long, long?> askPosition)
     {
         _settings = settings;
         _sink = sink;
+        _askPosition = askPosition;
         _workerId = workerId;
         _thread = new Thread(Run) { IsBackground = true, Name = "mvnstream-intake-" + workerId };
     }
@@ -212,10 +220,19 @@ public sealed class KafkaIntake : IDisposable
             var s = new PartitionState(tp.Partition.Value);
             _parts[s.Partition] = s;
             long low = 0;
-            try { low = c.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(5)).Low; } catch (KafkaException) { }
+            try { low = Math.Max(0, c.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(5)).Low.Value); } catch (KafkaException) { }
+            long? next = _askPosition(s.Partition, low);
+            if (next is { } n && n >= low)
+            {
+                s.From = s.Expected = n;
+                s.Positioned = true;
+                result.Add(new TopicPartitionOffset(tp, n));
+                continue;
+            }
+            // No answer (or the ledger's position was deleted): fetch nothing until the ledger says where.
             s.PositionAsked.Restart();
-            _sink.NeedPosition(s.Partition, Math.Max(0, low));
-            // Fetch nothing until the ledger says where: start paused at the end.
+            if (next is { } behind) _sink.Lost(s.Partition, behind, low);
+            else _sink.NeedPosition(s.Partition, low);
             result.Add(new TopicPartitionOffset(tp, Offset.End));
         }
         _commands.Enqueue(() => PauseUnpositioned());
@@ -264,11 +281,13 @@ public sealed class KafkaIntake : IDisposable
         }
         catch (KafkaException)
         {
-            // Not yet fetchable (assignment still settling): ask again shortly.
+            // Not yet fetchable (the assignment is still settling): retry this seek on the next loop.
             s.Positioned = false;
+            s.PendingSeek = next;
             s.PositionAsked.Restart();
             return;
         }
+        s.PendingSeek = -1;
         _consumer.Resume([tp]);
         s.Paused = false;
         s.PausedForFlow = false;
@@ -430,6 +449,11 @@ public sealed class KafkaIntake : IDisposable
         {
             if (!s.Positioned)
             {
+                if (s.PendingSeek >= 0 && s.PositionAsked.ElapsedMilliseconds >= 100 && !_draining)
+                {
+                    DoSeek(s.Partition, s.PendingSeek);
+                    continue;
+                }
                 if (s.PositionAsked.Elapsed > PositionRetry && !_draining)
                 {
                     long low = 0;

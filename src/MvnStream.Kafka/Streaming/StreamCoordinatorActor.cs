@@ -202,7 +202,8 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
     {
         var job = _job;
         if (job is null || !job.Running || job.Id != q.JobId) return; // unanswered: the worker asks again
-        long next = job.Ledger.Position(q.Topic, q.Partition, q.LowWatermark);
+        long next = job.Ledger.Position(q.Topic, q.Partition, q.LowWatermark, out long lost);
+        if (lost > 0) ReportLoss(job, q.Topic, q.Partition, 0, q.LowWatermark, lost, "before this job first read the partition");
         Sender.Tell(new LedgerPosition(job.Id, job.Epoch, q.Topic, q.Partition, next));
     }
 
@@ -211,14 +212,17 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         var job = _job;
         if (job is null || !job.Running || job.Id != m.JobId) return;
         long lost = job.Ledger.RecordLoss(m.Topic, m.Partition, m.LowWatermark);
-        if (lost > 0)
-        {
-            job.LostRecords += lost;
-            var text = $"LOST {lost:N0} records of {m.Topic}/{m.Partition} (offsets {m.Next}..{m.LowWatermark - 1}): the broker deleted them (retention) before they were read; they are not in the model";
-            _log.Error(text);
-            Notice(text);
-        }
+        if (lost > 0) ReportLoss(job, m.Topic, m.Partition, m.Next, m.LowWatermark, lost, "while they waited to be read (the consumers fell behind the broker's retention)");
         Sender.Tell(new LedgerPosition(job.Id, job.Epoch, m.Topic, m.Partition, job.Ledger.Next(m.Topic, m.Partition) ?? m.LowWatermark));
+    }
+
+    private void ReportLoss(StreamJob job, string topic, int partition, long from, long to, long lost, string when)
+    {
+        job.LostRecords += lost;
+        job.Changes++;
+        var text = $"LOST {lost:N0} records of {topic}/{partition} (offsets {from}..{to - 1}): the broker deleted them {when}; they are not in the model";
+        _log.Error(text);
+        Notice(text);
     }
 
     private void OnContribution(PartitionContribution c)

@@ -43,6 +43,7 @@ public sealed class StreamWorkerActor : ReceiveActor, IWithTimers
     private readonly IActorRef _proxy;
     private readonly string _workerId;
     private IActorRef? _coordinator;
+    private volatile IActorRef? _coordinatorForIntake;
     private KafkaIntake? _intake;
     private string? _jobId;
     private long _epoch;
@@ -59,6 +60,7 @@ public sealed class StreamWorkerActor : ReceiveActor, IWithTimers
             if (Sender.Equals(_coordinator)) return;
             if (_coordinator is not null) Context.Unwatch(_coordinator);
             _coordinator = Sender;
+            _coordinatorForIntake = Sender;
             Context.Watch(Sender);
             Timers.Cancel("register");
         });
@@ -67,6 +69,7 @@ public sealed class StreamWorkerActor : ReceiveActor, IWithTimers
             if (!t.ActorRef.Equals(_coordinator)) return;
             _log.Info("stream coordinator gone: closing the intake and registering again");
             _coordinator = null;
+            _coordinatorForIntake = null;
             StopIntake();
             StartRegistering();
         });
@@ -137,7 +140,22 @@ public sealed class StreamWorkerActor : ReceiveActor, IWithTimers
         Topic = m.Settings.Topic;
         _stopRequested = false;
         var sink = new Sink(Self);
-        _intake = new KafkaIntake(m.Settings, _workerId, sink);
+        string jobId = m.JobId, topic = m.Settings.Topic;
+        long epoch = m.Epoch;
+        _intake = new KafkaIntake(m.Settings, _workerId, sink, (partition, low) =>
+        {
+            var coordinator = _coordinatorForIntake;
+            if (coordinator is null) return null;
+            try
+            {
+                return coordinator.Ask<LedgerPosition>(new LedgerQuery(jobId, epoch, topic, partition, low), TimeSpan.FromSeconds(3))
+                    .GetAwaiter().GetResult().Next;
+            }
+            catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+            {
+                return null;
+            }
+        });
         sink.Intake = _intake;
         _intake.Start();
         _log.Info("worker {0} consuming {1} for job {2} epoch {3}", _workerId, m.Settings.Topic, m.JobId, m.Epoch);

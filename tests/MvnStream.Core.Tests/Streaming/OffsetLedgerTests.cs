@@ -60,11 +60,15 @@ public sealed class OffsetLedgerTests
     }
 
     [Fact]
-    public void A_partition_starts_at_the_first_askers_low_watermark_and_keeps_its_position()
+    public void A_partition_whose_head_was_deleted_starts_at_the_low_watermark_and_counts_the_head_as_lost()
     {
         var l = new OffsetLedger();
-        Assert.Equal(40, l.Position(T, 0, 40));
+        Assert.Equal(40, l.Position(T, 0, 40, out long lost));
+        Assert.Equal(40, lost);
+        Assert.Equal(40, l.RecordsLost);
+        Assert.Equal(0, l.Partitions.Single().Start);
         l.Offer(T, 0, 40, 50);
+        Assert.Equal(10, l.RecordsCovered);
         // A second worker (after a rebalance) with a different watermark view gets next, not its watermark.
         Assert.Equal(50, l.Position(T, 0, 0));
         Assert.Equal(50, l.Position(T, 0, 45));
