@@ -9,9 +9,11 @@ internal static class CliApp
     public static RootCommand Build()
     {
         var root = new RootCommand("mvnstream: fit a multivariate normal N(mu, Lambda Lambda^T) to large files and Kafka streams, on one machine or an Akka.NET cluster.");
+        root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(FitCommand.Create());
         root.Subcommands.Add(ScoreCommand.Create());
         root.Subcommands.Add(NodeCommand.Create());
+        root.Subcommands.Add(StreamCommand.Create());
         root.Subcommands.Add(BrokerCommand.Create());
         root.Subcommands.Add(ProduceCommand.Create());
         return root;
