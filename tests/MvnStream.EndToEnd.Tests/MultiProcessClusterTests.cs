@@ -103,4 +103,29 @@ public sealed partial class MultiProcessClusterTests(ITestOutputHelper output) :
         Check.Contains($"could not join the cluster through {address} within 20 s", run.Stderr, "stderr");
         Assert.False(File.Exists(_scope.PathOf("model.json")), "no model may be written");
     }
+
+    /// <summary>
+    /// reference.hocon says every key can be overridden by the --config file, and 'fit --help' offers --config for the
+    /// client node: a connect-timeout of 4 s there must make an unreachable seed fail after ~4 s, not the default 20 s.
+    /// </summary>
+    [Fact]
+    public async Task Fit_cluster_takes_the_connect_timeout_from_its_config_file()
+    {
+        var csv = MvnSample.Random(4703, 3, 1000).WriteCsv(_scope.PathOf("data.csv"));
+        var config = _scope.PathOf("client.hocon");
+        File.WriteAllText(config, "mvnstream.client.connect-timeout = 4s\n");
+        int port;
+        using (var probe = new TcpListener(IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        }
+        var address = $"akka.tcp://mvnstream@127.0.0.1:{port}";
+
+        // 4 s plus start-up and shutdown: well under 15 s; the 20 s default would not be.
+        var run = await _scope.RunAsync(["fit", csv, "--cluster", address, "--config", config, "--out", _scope.PathOf("model.json")], TimeSpan.FromSeconds(90));
+        Assert.True(run.ExitCode == 1, $"expected exit code 1 (failure), got {run.ExitCode}\n{run.Description}");
+        Check.Contains($"could not join the cluster through {address} within 4 s", run.Stderr, "stderr (the configured timeout)");
+        Assert.True(run.Elapsed < TimeSpan.FromSeconds(15), $"took {run.Elapsed.TotalSeconds:F1} s to give up with connect-timeout = 4s in --config\n{run.Description}");
+    }
 }
