@@ -34,20 +34,29 @@ internal static class CommonOptions
 
     public static Option<string[]> KafkaProperty() => new("--kafka-property", "-X")
     {
-        Description = "Extra librdkafka setting key=value for every Kafka client (repeatable): security.protocol, ssl.ca.location, sasl.mechanism, sasl.username, sasl.password, ...",
+        Description = "A librdkafka property key=value for every Kafka client (repeatable), e.g. security.protocol=SASL_SSL, ssl.ca.location=ca.pem, sasl.mechanism=SCRAM-SHA-512, sasl.username=U, sasl.password=P. Overrides --kafka-config.",
         HelpName = "KEY=VALUE",
         AllowMultipleArgumentsPerToken = false,
     };
 
-    /// <summary>Checks each --kafka-property is key=value.</summary>
-    public static string[] ParseKafkaProperties(string[] properties)
+    public static Option<string?> KafkaConfig() => new("--kafka-config")
     {
-        foreach (var p in properties)
+        Description = "File of librdkafka properties, one key=value per line, # comments (keep secrets here, not on the command line; see config/kafka.properties.example).",
+        HelpName = "FILE",
+    };
+
+    /// <summary>--kafka-config then -X properties (later wins), as "key=value" strings without bootstrap.servers; errors name their source and hide secrets.</summary>
+    public static string[] KafkaProperties(string bootstrap, string[] properties, string? file)
+    {
+        try
         {
-            int eq = p.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0) throw new UsageException($"--kafka-property '{p}': expected KEY=VALUE");
+            var settings = MvnStream.Kafka.KafkaClientSettings.Create(bootstrap, properties, file);
+            return settings.Properties.Where(kv => kv.Key != MvnStream.Kafka.KafkaClientSettings.BootstrapProperty).Select(kv => kv.Key + "=" + kv.Value).ToArray();
         }
-        return properties;
+        catch (MvnStream.Kafka.KafkaSettingsException e)
+        {
+            throw new UsageException(e.Message);
+        }
     }
 
     public static RowReaderOptions ReaderOptions(string path, string? format, int? dim, string onBadRow)

@@ -28,8 +28,8 @@ internal static class ProduceCommand
         var inputFormat = new Option<string?>("--input-format") { Description = "Format of FILE. Default: from its extension (.csv/.txt, .f64/.bin, .json/.jsonl/.ndjson).", HelpName = "csv|f64|json" };
         var rowsPerRecord = new Option<int>("--rows-per-record", "-k") { Description = "Rows per record k for f64 and json (csv records always hold one row).", DefaultValueFactory = _ => 1, HelpName = "K" };
         var rate = new Option<double>("--rate") { Description = "Rows per second (0 = as fast as the broker takes them). The development broker keeps only the last 5 MB per partition: do not run far ahead of consumers.", DefaultValueFactory = _ => 0.0, HelpName = "ROWS_PER_S" };
-        var kafkaProperty = new Option<string[]>("--kafka-property", "-X") { Description = "A librdkafka property key=value (repeatable), e.g. security.protocol=SASL_SSL, ssl.ca.location=ca.pem, sasl.mechanism=SCRAM-SHA-512, sasl.username=U, sasl.password=P. Overrides --kafka-config.", HelpName = "KEY=VALUE", AllowMultipleArgumentsPerToken = false };
-        var kafkaConfig = new Option<string?>("--kafka-config") { Description = "File of librdkafka properties, one key=value per line, # comments (keep secrets here, not on the command line).", HelpName = "FILE" };
+        var kafkaProperty = CommonOptions.KafkaProperty();
+        var kafkaConfig = CommonOptions.KafkaConfig();
         var connectTimeout = new Option<double>("--connect-timeout") { Description = "Seconds to wait for the cluster's metadata before failing. Deliveries time out after message.timeout.ms (30 s unless set with -X).", DefaultValueFactory = _ => 10.0, HelpName = "SECONDS" };
         var onBadRow = CommonOptions.OnBadRow();
         var quiet = CommonOptions.Quiet();

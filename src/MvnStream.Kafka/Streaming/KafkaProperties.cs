@@ -7,11 +7,13 @@ internal static class KafkaProperties
 {
     public static void Apply(ClientConfig config, IEnumerable<string> properties)
     {
+        int i = 0;
         foreach (var p in properties)
         {
-            int eq = p.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0) throw new ArgumentException($"Kafka property '{p}': expected key=value");
-            config.Set(p[..eq].Trim(), p[(eq + 1)..].Trim());
+            KeyValuePair<string, string> kv;
+            try { kv = KafkaClientSettings.ParseProperty(p, $"Kafka property #{++i}"); }
+            catch (KafkaSettingsException e) { throw new ArgumentException(e.Message, e); }
+            config.Set(kv.Key, kv.Value);
         }
     }
 }
