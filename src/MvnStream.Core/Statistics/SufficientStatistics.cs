@@ -101,9 +101,23 @@ public sealed class SufficientStatistics
             throw new ArgumentException($"{weights.Length} weights for {rowCount} rows", nameof(weights));
         if (rowCount == 0) return;
 
-        var batch = new SufficientStatistics(d);
+        // One scratch accumulator per instance: a d = 512 block would otherwise allocate 2 MiB per call.
+        var batch = _scratch ??= new SufficientStatistics(d);
+        batch.Reset();
         batch.AccumulateBlock(rows[..(rowCount * d)], rowCount, weights);
         Merge(batch);
+    }
+
+    private SufficientStatistics? _scratch;
+
+    private void Reset()
+    {
+        Count = 0;
+        Weight = 0;
+        FourthMoment = 0;
+        Array.Clear(_mean);
+        Array.Clear(_scatter);
+        Array.Clear(_third);
     }
 
     /// <summary>
@@ -178,9 +192,8 @@ public sealed class SufficientStatistics
         for (int i = 0; i < d; i++)
         {
             var mi = _scatter.AsSpan(i * d, d);
-            var oi = other._scatter.AsSpan(i * d, d);
-            double di = delta[i] * c;
-            for (int j = 0; j < d; j++) mi[j] += oi[j] + di * delta[j];
+            Syrk.Axpy(1.0, other._scatter.AsSpan(i * d, d), mi);
+            Syrk.Axpy(delta[i] * c, delta, mi);
         }
         for (int i = 0; i < d; i++) _mean[i] += delta[i] * f1;
         Weight = n;
@@ -212,9 +225,7 @@ public sealed class SufficientStatistics
             double si = shift * delta[i];
             ss += si * si;
             ts += t[i] * si;
-            double ms = 0;
-            var mi = m.AsSpan(i * d, d);
-            for (int j = 0; j < d; j++) ms += mi[j] * shift * delta[j];
+            double ms = shift * Dense.Dot(m.AsSpan(i * d, d), delta);
             sms += si * ms;
             tOut[i] = t[i] + 2 * ms + si * trace;
         }
