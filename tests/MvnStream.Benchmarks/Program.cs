@@ -11,6 +11,7 @@ namespace MvnStream.Benchmarks;
 /// dotnet run -c Release --project tests/MvnStream.Benchmarks -- --filter '*'                 # full runs
 /// dotnet run -c Release --project tests/MvnStream.Benchmarks -- --filter '*Accumulation*' --quick
 /// dotnet run -c Release --project tests/MvnStream.Benchmarks -- --list flat                  # what exists
+/// dotnet run -c Release --project tests/MvnStream.Benchmarks -- rounds                       # cluster round overhead (RoundBenchmarks)
 /// </code>
 /// <c>--quick</c> is shorthand for BenchmarkDotNet's <c>--job short</c> (3 warm-ups, 3 iterations, one
 /// launch): minutes instead of tens of minutes, good enough for a manual check, not for publishing.
@@ -21,6 +22,9 @@ public static class Program
 {
     public static int Main(string[] args)
     {
+        // A cluster does not fit BenchmarkDotNet's process-per-benchmark model: its own Stopwatch harness.
+        if (args.Length > 0 && args[0] == "rounds") return RoundBenchmarks.Run(args[1..]);
+
         var expanded = new List<string>(args.Length + 1);
         foreach (var a in args)
         {

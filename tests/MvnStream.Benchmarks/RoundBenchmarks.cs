@@ -1,0 +1,356 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Globalization;
+using System.Threading.Channels;
+using Akka.Actor;
+using MvnStream.Cluster.Hosting;
+using MvnStream.Cluster.Protocol;
+using MvnStream.Core.Fitting;
+using MvnStream.Core.Formats;
+using MvnStream.Core.Ingest;
+using MvnStream.Core.Model;
+using MvnStream.Core.Objective;
+using MvnStream.Core.Solvers;
+using MvnStream.Core.Statistics;
+
+namespace MvnStream.Benchmarks;
+
+/// <summary>
+/// Round overhead of gradient summing: a coordinator and 4 worker ActorSystems on loopback TCP
+/// (<see cref="EmbeddedCluster"/>), one shard per worker, Adam for a fixed number of rounds. Overhead is the median
+/// round latency minus the workers' own compute. Run with
+/// <code>dotnet run -c Release --project tests/MvnStream.Benchmarks -- rounds [--dims 64,512] [--rows 20000] [--rounds 200] [--rounds-large 25] [--trials 3]</code>
+/// (--rounds for d &lt;= 128, --rounds-large above). Each d runs several trials; in a trial the three figures below are
+/// measured one right after the other, and the overhead reported is the median over trials, so that a shared machine's
+/// drifting background load does not pair a quiet measurement with a busy one.
+/// Three figures per d, all in the same run:
+/// <list type="number">
+/// <item>The product path: a real fit job; latency per round from <see cref="FitJobRoundProgress.RoundMilliseconds"/>
+/// (coordinator: theta out to every worker, last partial gradient back), and solve wall time per round as the solver sees it.</item>
+/// <item>The reference compute, in this process, at the job's final theta, on the same four shard statistics, doing
+/// what a worker does per shard (unpack theta, <see cref="MvnObjective.Evaluate(SufficientStatistics, MvnParameters, Span{double}, Span{double})"/>,
+/// pack): per shard alone, and the four shards at once on four threads (the workers' critical path on this machine's cores).
+/// Overhead = median round latency - median 4-at-once compute.</item>
+/// <item>A direct drive of the same worker actors from an actor in the coordinator's system (as the coordinator
+/// would, without the solver thread): round latency minus the largest compute the workers themselves report in
+/// <see cref="PartialGradientComputed.ComputeMilliseconds"/> for that round.</item>
+/// </list>
+/// <see cref="FitJobRoundProgress"/> does not carry the workers' compute time, hence 2 and 3.
+/// </summary>
+public static class RoundBenchmarks
+{
+    private const int Workers = 4;
+    private const int Seed = 4242;
+    private const int SkipRounds = 5;
+
+    private static readonly Dictionary<int, double> Targets = new() { [64] = 2.0, [512] = 50.0 };
+
+    public static int Run(string[] args)
+    {
+        int[] dims = [64, 512];
+        int rows = 20000, rounds = 200, roundsLarge = 25, trials = 3;
+        for (int i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            switch (args[i])
+            {
+                case "--dims": dims = Next().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
+                case "--rows": rows = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--rounds": rounds = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--rounds-large": roundsLarge = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--trials": trials = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                default:
+                    Console.Error.WriteLine($"rounds: unknown option '{args[i]}'; usage: rounds [--dims 64,512] [--rows 20000] [--rounds 200] [--rounds-large 25] [--trials 3]");
+                    return 2;
+            }
+        }
+        return RunAsync(dims, rows, rounds, roundsLarge, trials).GetAwaiter().GetResult();
+    }
+
+    private static async Task<int> RunAsync(int[] dims, int rows, int rounds, int roundsLarge, int trials)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "mvnstream-rounds-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        Line($"Round overhead: coordinator + {Workers} worker ActorSystems on 127.0.0.1 (real TCP), gradient summing, 1 shard per worker, adam, " +
+             $"{Environment.ProcessorCount} logical cores, .NET {Environment.Version}, {(Debugger.IsAttached ? "DEBUGGER ATTACHED" : "Release")}");
+        var summary = new List<string>();
+        try
+        {
+            await using var cluster = await EmbeddedCluster.StartAsync(Workers);
+            foreach (int d in dims)
+            {
+                int r = d > 128 ? roundsLarge : rounds;
+                summary.Add(await MeasureAsync(cluster, dir, d, rows, r, trials));
+            }
+        }
+        finally
+        {
+            try { Directory.Delete(dir, true); }
+            catch (IOException) { }
+        }
+        Line("");
+        Line("Summary (overhead = median round latency - median compute of the 4 shards at once; ratio = overhead / target):");
+        foreach (var s in summary) Line(s);
+        return 0;
+    }
+
+    private static async Task<string> MeasureAsync(EmbeddedCluster cluster, string dir, int d, int rows, int rounds, int trials)
+    {
+        Line("");
+        var path = Path.Combine(dir, $"rows-d{d}.f64");
+        WriteF64(path, d, rows, Seed + d);
+        var reader = new ReaderSettings(RowFormat.F64, d, BadRowPolicy.Fail);
+        Line($"d = {d}: {rows:N0} rows ({new FileInfo(path).Length / 1e6:F0} MB f64); {trials} trials of {rounds} rounds (first {SkipRounds} of each not counted); load average {LoadAverage()}");
+        var shards = LoadShards(path, reader, Workers);
+        int reps = d > 128 ? 8 : 100;
+
+        // Warm-up job: JIT, connections, buffers.
+        await RunJobAsync(cluster, path, reader, 10);
+        var overheads = new List<double>();
+        var directOverheads = new List<double>();
+        var roundMedians = new List<double>();
+        var computeMedians = new List<double>();
+        ThetaData theta = null!;
+        for (int trial = 1; trial <= trials; trial++)
+        {
+            // The product path, then in the same minute the reference compute and the direct drive (a shared
+            // machine's background load drifts: a trial's figures are compared with each other only).
+            var (job, latencies) = await RunJobAsync(cluster, path, reader, rounds);
+            var counted = latencies.Skip(SkipRounds).ToArray();
+            double roundMedian = Median(counted);
+            double wallPerRound = job.SolveSeconds * 1000 / job.Rounds;
+
+            theta = job.Theta;
+            var single = new List<double>();
+            for (int k = 0; k < reps; k++)
+                foreach (var s in shards) single.Add(WorkerCompute(s, theta));
+            double singleMedian = Median(single), togetherMedian = Median(ConcurrentCompute(shards, theta, reps));
+
+            var (direct, reported) = await DirectDriveAsync(cluster, path, reader, theta, rounds);
+            var directOverhead = direct.Zip(reported, (a, b) => a - b).ToArray();
+
+            double overhead = roundMedian - togetherMedian;
+            overheads.Add(overhead);
+            directOverheads.Add(Median(directOverhead));
+            roundMedians.Add(roundMedian);
+            computeMedians.Add(togetherMedian);
+            Line(Inv($"  trial {trial}: job {job.Rounds} rounds, median round {roundMedian:F3} ms (p10 {Percentile(counted, 0.1):F3}, p90 {Percentile(counted, 0.9):F3}), solve wall/round {wallPerRound:F3} ms"));
+            Line(Inv($"           compute (in-process, same shards and theta): 1 shard {singleMedian:F3} ms, 4 shards at once on 4 threads {togetherMedian:F3} ms"));
+            Line(Inv($"           direct drive: median round {Median(direct):F3} ms, largest worker-reported compute {Median(reported):F3} ms, overhead {Median(directOverhead):F3} ms"));
+            Line(Inv($"           overhead {roundMedian:F3} - {togetherMedian:F3} = {overhead:F3} ms"));
+        }
+
+        // The wire part of a round: each worker gets theta and returns a gradient, each serialized once and deserialized once.
+        var (serTheta, deTheta, thetaBytes) = SerializerCost(cluster.Coordinator.System, new ComputePartialGradient("j", 1, [0], theta), 50);
+        var gradient = new PartialGradientComputed("j", 1, 0, 1.0, theta.Mu, theta.LambdaPacked, 0.1);
+        var (serGrad, deGrad, gradBytes) = SerializerCost(cluster.Coordinator.System, gradient, 50);
+        double wire = Workers * (serTheta + deTheta + serGrad + deGrad);
+        Line(Inv($"  serializer: theta {thetaBytes / 1024.0:F0} KiB to/from bytes {serTheta:F3}/{deTheta:F3} ms, gradient {gradBytes / 1024.0:F0} KiB {serGrad:F3}/{deGrad:F3} ms; x{Workers} workers = {wire:F3} ms of CPU per round"));
+
+        double overheadMedian = Median(overheads), directMedian = Median(directOverheads);
+        double target = Targets.TryGetValue(d, out var t) ? t : double.NaN;
+        string verdict = double.IsNaN(target) ? "" : overheadMedian <= target ? "within target" : "OVER TARGET";
+        Line(Inv($"  overhead (median of {trials} trials): {overheadMedian:F3} ms; target {target:G} ms; ratio {overheadMedian / target:F3} {verdict}; load average {LoadAverage()}"));
+        return Inv($"  d = {d,4}: round {Median(roundMedians),9:F3} ms  compute {Median(computeMedians),9:F3} ms  overhead {overheadMedian,8:F3} ms (trials {string.Join(", ", overheads.Select(o => o.ToString("F2", CultureInfo.InvariantCulture)))})  target {target,3:G} ms  ratio {overheadMedian / target,5:F3}  {verdict}; direct drive overhead {directMedian:F3} ms, ratio {directMedian / target:F3}");
+    }
+
+    private static string LoadAverage()
+    {
+        try { return string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
+        catch (IOException) { return "n/a"; }
+        catch (UnauthorizedAccessException) { return "n/a"; }
+    }
+
+    private static async Task<(FitJobCompleted Job, List<double> RoundMilliseconds)> RunJobAsync(EmbeddedCluster cluster, string path, ReaderSettings reader, int rounds)
+    {
+        var settings = new FitJobSettings(SolverKind.Adam, Parameterization.LowerTriangular, MaxIterations: rounds, GradientTolerance: 0, RelativeTolerance: 0,
+            LearningRate: 0.01, Ridge: 0, ShrinkageMode.None, ShrinkageIntensity: 0, SummingMode.Gradients, ShardsPerWorker: 1, MinWorkers: Workers, WorkerWaitSeconds: 30);
+        var latencies = new List<double>();
+        var outcome = await FitJobRunner.RunAsync(cluster.Coordinator, new SubmitFitJob("bench-" + Guid.NewGuid().ToString("N")[..8], path, reader, settings), m =>
+        {
+            if (m is FitJobRoundProgress p) lock (latencies) latencies.Add(p.RoundMilliseconds);
+        }, TimeSpan.FromSeconds(60));
+        if (outcome.Failed is { } f) throw new InvalidOperationException($"benchmark job failed ({f.Kind}): {f.Message}");
+        var job = outcome.Completed!;
+        if (job.WorkersUsed != Workers) throw new InvalidOperationException($"the job ran on {job.WorkersUsed} workers, not {Workers}");
+        lock (latencies) return (job, latencies.ToList());
+    }
+
+    /// <summary>The coordinator's byte ranges for k shards, read in this process.</summary>
+    private static SufficientStatistics[] LoadShards(string path, ReaderSettings reader, int k)
+    {
+        long length = new FileInfo(path).Length;
+        return Enumerable.Range(0, k).Select(i =>
+        {
+            long start = length * i / k, end = i == k - 1 ? long.MaxValue : length * (i + 1) / k;
+            return ShardAccumulator.AccumulateShard(new FileShard(path, start, end, i), reader.ToOptions()).Statistics;
+        }).ToArray();
+    }
+
+    /// <summary>What WorkerActor does per shard and round, timed the same way.</summary>
+    private static double WorkerCompute(SufficientStatistics stats, ThetaData thetaData)
+    {
+        var sw = Stopwatch.StartNew();
+        var theta = thetaData.ToParameters();
+        int d = theta.Dimension;
+        var gMu = new double[d];
+        var gL = new double[d * d];
+        double j = MvnObjective.Evaluate(stats, theta, gMu, gL);
+        var packed = new double[MvnParameters.PackedLength(d, theta.Parameterization)];
+        MvnParameters.PackInto(gMu, gL, d, theta.Parameterization, packed);
+        double ms = sw.Elapsed.TotalMilliseconds;
+        if (!double.IsFinite(j)) throw new InvalidOperationException("J is not finite at the job's final theta");
+        return ms;
+    }
+
+    /// <summary>Wall time of the four shards computed at once on four threads (as four workers would), per repetition.</summary>
+    private static List<double> ConcurrentCompute(SufficientStatistics[] shards, ThetaData theta, int reps)
+    {
+        var result = new List<double>(reps);
+        using var start = new Barrier(shards.Length + 1);
+        using var done = new Barrier(shards.Length + 1);
+        bool stop = false;
+        var threads = shards.Select(s => new Thread(() =>
+        {
+            while (true)
+            {
+                start.SignalAndWait();
+                if (Volatile.Read(ref stop)) return;
+                WorkerCompute(s, theta);
+                done.SignalAndWait();
+            }
+        }) { IsBackground = true }).ToArray();
+        foreach (var t in threads) t.Start();
+        for (int r = 0; r < reps; r++)
+        {
+            var sw = Stopwatch.StartNew();
+            start.SignalAndWait();
+            done.SignalAndWait();
+            result.Add(sw.Elapsed.TotalMilliseconds);
+        }
+        Volatile.Write(ref stop, true);
+        start.SignalAndWait();
+        foreach (var t in threads) t.Join();
+        return result;
+    }
+
+    /// <summary>
+    /// Loads one shard per worker under a job the coordinator does not know, then sends rounds the way the coordinator does
+    /// (one ComputePartialGradient per worker) from an actor in the coordinator's system and times each round to the last answer.
+    /// </summary>
+    private static async Task<(List<double> Round, List<double> LargestReportedCompute)> DirectDriveAsync(EmbeddedCluster cluster, string path,
+        ReaderSettings reader, ThetaData theta, int rounds)
+    {
+        var system = cluster.Coordinator.System;
+        var inbox = Channel.CreateUnbounded<(object Message, long Timestamp)>();
+        var collector = system.ActorOf(Props.Create(() => new Collector(inbox.Writer)));
+        var workers = new IActorRef[Workers];
+        for (int w = 0; w < Workers; w++)
+            workers[w] = await system.ActorSelection(new RootActorPath(cluster.Workers[w].Address) / "user" / "worker").ResolveOne(TimeSpan.FromSeconds(10));
+        string jobId = "direct-" + Guid.NewGuid().ToString("N")[..8];
+        long length = new FileInfo(path).Length;
+        try
+        {
+            for (int i = 0; i < Workers; i++)
+            {
+                long start = length * i / Workers, end = i == Workers - 1 ? long.MaxValue : length * (i + 1) / Workers;
+                workers[i].Tell(new LoadShard(jobId, i, path, start, end, reader, ReturnStatistics: false), collector);
+            }
+            for (int loaded = 0; loaded < Workers;)
+            {
+                var (m, _) = await inbox.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(120));
+                if (m is ShardLoaded) loaded++;
+                else if (m is ShardLoadFailed f) throw new InvalidOperationException($"direct drive: shard {f.ShardIndex} failed: {f.Message}");
+            }
+
+            var roundMs = new List<double>();
+            var reported = new List<double>();
+            for (int r = 1; r <= rounds + SkipRounds; r++)
+            {
+                long sent = Stopwatch.GetTimestamp();
+                for (int i = 0; i < Workers; i++) workers[i].Tell(new ComputePartialGradient(jobId, r, [i], theta), collector);
+                long last = sent;
+                double largest = 0;
+                for (int got = 0; got < Workers;)
+                {
+                    var (m, at) = await inbox.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(60));
+                    if (m is not PartialGradientComputed p || p.Round != r) continue;
+                    got++;
+                    last = Math.Max(last, at);
+                    largest = Math.Max(largest, p.ComputeMilliseconds);
+                }
+                if (r <= SkipRounds) continue;
+                roundMs.Add(Stopwatch.GetElapsedTime(sent, last).TotalMilliseconds);
+                reported.Add(largest);
+            }
+            return (roundMs, reported);
+        }
+        finally
+        {
+            foreach (var w in workers) w.Tell(new ReleaseJob(jobId));
+            system.Stop(collector);
+        }
+    }
+
+    /// <summary>Median milliseconds to serialize and to deserialize <paramref name="message"/> with the serializer the system binds to it.</summary>
+    private static (double To, double From, int Bytes) SerializerCost(ActorSystem system, object message, int reps)
+    {
+        var serializer = system.Serialization.FindSerializerFor(message);
+        string manifest = Akka.Serialization.Serialization.ManifestFor(serializer, message);
+        var to = new List<double>();
+        var from = new List<double>();
+        int length = 0;
+        for (int r = 0; r < Math.Max(reps, 20); r++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            var bytes = serializer.ToBinary(message);
+            long t1 = Stopwatch.GetTimestamp();
+            var back = system.Serialization.Deserialize(bytes, serializer.Identifier, manifest);
+            long t2 = Stopwatch.GetTimestamp();
+            if (back.GetType() != message.GetType()) throw new InvalidOperationException($"{message.GetType().Name} came back as {back.GetType().Name}");
+            length = bytes.Length;
+            to.Add(Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds);
+            from.Add(Stopwatch.GetElapsedTime(t1, t2).TotalMilliseconds);
+        }
+        return (Median(to), Median(from), length);
+    }
+
+    private sealed class Collector : ReceiveActor
+    {
+        public Collector(ChannelWriter<(object, long)> inbox) => ReceiveAny(m => inbox.TryWrite((m, Stopwatch.GetTimestamp())));
+    }
+
+    /// <summary>Rows with correlated columns (AR(1) across columns, rho 0.5), unit-ish scales, as little-endian doubles.</summary>
+    private static void WriteF64(string path, int d, int rows, int seed)
+    {
+        var rng = new Random(seed);
+        var buffer = new byte[d * 8];
+        using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        for (int a = 0; a < rows; a++)
+        {
+            double previous = 0;
+            for (int j = 0; j < d; j++)
+            {
+                double z = Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+                previous = j == 0 ? z : 0.5 * previous + 0.8660254037844386 * z;
+                BinaryPrimitives.WriteDoubleLittleEndian(buffer.AsSpan(j * 8), previous * (1 + (j % 7) * 0.1) + j * 0.01);
+            }
+            file.Write(buffer);
+        }
+    }
+
+    private static double Median(IReadOnlyCollection<double> xs) => Percentile(xs, 0.5);
+
+    private static double Percentile(IReadOnlyCollection<double> xs, double q)
+    {
+        if (xs.Count == 0) return double.NaN;
+        var s = xs.Order().ToArray();
+        double pos = q * (s.Length - 1);
+        int lo = (int)Math.Floor(pos), hi = (int)Math.Ceiling(pos);
+        return s[lo] + (s[hi] - s[lo]) * (pos - lo);
+    }
+
+    private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+
+    private static void Line(string s) => Console.Out.WriteLine(s);
+}
