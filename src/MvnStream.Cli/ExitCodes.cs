@@ -16,4 +16,14 @@ internal static class ExitCodes
     public const int DataLost = 5;
     /// <summary>Stopped by Ctrl-C (work done so far was saved where the command says so).</summary>
     public const int Cancelled = 130;
+
+    /// <summary>The exit code for a job that a coordinator reported as failed.</summary>
+    public static int For(MvnStream.Cluster.Protocol.JobErrorKind kind) => kind switch
+    {
+        MvnStream.Cluster.Protocol.JobErrorKind.BadInput => BadInput,
+        MvnStream.Cluster.Protocol.JobErrorKind.Degenerate => Degenerate,
+        MvnStream.Cluster.Protocol.JobErrorKind.Usage => Usage,
+        MvnStream.Cluster.Protocol.JobErrorKind.Cancelled => Cancelled,
+        _ => Failure,
+    };
 }

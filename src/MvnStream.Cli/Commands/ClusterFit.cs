@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Akka.Configuration;
 using MvnStream.Cluster.Hosting;
 using MvnStream.Cluster.Protocol;
 using MvnStream.Core.Formats;
@@ -37,51 +36,17 @@ internal static class ClusterFit
         var job = new SubmitFitJob(Guid.NewGuid().ToString("N")[..12], path, new ReaderSettings(reader.Format, reader.Dimension ?? 0, reader.OnBadRow), settings);
         var progress = new ConsoleProgress(a.Quiet);
 
-        EmbeddedCluster? embedded = null;
-        ClusterNode node;
-        try
-        {
-            if (a.Cluster is not null)
-            {
-                try { NodeConfiguration.ValidateSeed(a.Cluster); }
-                catch (ConfigurationException e) { throw new UsageException("--cluster: " + e.Message); }
-                progress.Line($"joining the cluster at {a.Cluster} ...");
-                node = await ClusterNode.StartAsync(new NodeConfiguration
-                {
-                    ConfigFile = a.Config,
-                    Roles = [NodeConfiguration.ClientRole],
-                    Seeds = [a.Cluster],
-                    Port = 0,
-                }, NodeConfiguration.Reference.GetTimeSpan("mvnstream.client.connect-timeout", TimeSpan.FromSeconds(20)), ct);
-            }
-            else
-            {
-                progress.Line($"starting a local cluster: 1 coordinator + {a.Workers} worker nodes on 127.0.0.1 ...");
-                embedded = await EmbeddedCluster.StartAsync(a.Workers, null, ct);
-                node = embedded.Coordinator;
-                progress.Line($"cluster up: coordinator {node.Address}, workers {string.Join(", ", embedded.Workers.Select(w => w.Address.Port))}");
-            }
-        }
-        catch (ConfigurationException e) { return FitCommand.Fail(e.Message, ExitCodes.Usage); }
+        ClusterSession session;
+        try { session = await ClusterSession.StartAsync(a.Workers, a.Cluster, a.Config, progress, ct); }
+        catch (UsageException e) { return FitCommand.Fail(e.Message, ExitCodes.Usage); }
         catch (TimeoutException e) { return FitCommand.Fail(e.Message, ExitCodes.Failure); }
         catch (OperationCanceledException) { return FitCommand.Fail("stopped by Ctrl-C before the cluster was up", ExitCodes.Cancelled); }
 
-        try
+        await using (session)
         {
             var answerTimeout = TimeSpan.FromSeconds(Math.Max(30, a.WorkerWait + 30));
-            var outcome = await FitJobRunner.RunAsync(node, job, m => Show(progress, m), answerTimeout, ct);
-            if (outcome.Failed is { } f)
-            {
-                int code = f.Kind switch
-                {
-                    JobErrorKind.BadInput => ExitCodes.BadInput,
-                    JobErrorKind.Degenerate => ExitCodes.Degenerate,
-                    JobErrorKind.Usage => ExitCodes.Usage,
-                    JobErrorKind.Cancelled => ExitCodes.Cancelled,
-                    _ => ExitCodes.Failure,
-                };
-                return FitCommand.Fail(f.Message, code);
-            }
+            var outcome = await FitJobRunner.RunAsync(session.Node, job, m => Show(progress, m), answerTimeout, ct);
+            if (outcome.Failed is { } f) return FitCommand.Fail(f.Message, ExitCodes.For(f.Kind));
             var c = outcome.Completed!;
             var theta = c.Theta.ToParameters();
             var model = new MvnModel
@@ -103,11 +68,6 @@ internal static class ClusterFit
                 return ExitCodes.Cancelled;
             }
             return ExitCodes.Ok;
-        }
-        finally
-        {
-            if (embedded is not null) await embedded.DisposeAsync();
-            else await node.DisposeAsync();
         }
     }
 

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Akka.Configuration;
 using Confluent.Kafka;
 using MvnStream.Cluster.Hosting;
 using MvnStream.Cluster.Protocol;
@@ -89,53 +88,23 @@ internal static class StreamCommand
     /// <summary>Runs a stream job on an embedded cluster or through --cluster; also used by 'demo'.</summary>
     internal static async Task<int> RunJobAsync(StreamArgs a, StartStreamJob job, ConsoleProgress progress, Action<IMvnMessage>? observer, CancellationToken ct, bool showStatus = true)
     {
-        EmbeddedCluster? embedded = null;
-        ClusterNode node;
-        try
-        {
-            if (a.Cluster is not null)
-            {
-                try { NodeConfiguration.ValidateSeed(a.Cluster); }
-                catch (ConfigurationException e) { throw new UsageException("--cluster: " + e.Message); }
-                progress.Line($"joining the cluster at {a.Cluster} ...");
-                node = await ClusterNode.StartAsync(new NodeConfiguration { ConfigFile = a.Config, Roles = [NodeConfiguration.ClientRole], Seeds = [a.Cluster], Port = 0 },
-                    NodeConfiguration.Reference.GetTimeSpan("mvnstream.client.connect-timeout", TimeSpan.FromSeconds(20)), ct);
-            }
-            else
-            {
-                if (a.Workers <= 0) throw new UsageException($"--workers {a.Workers}: must be positive");
-                progress.Line($"starting a local cluster: 1 coordinator + {a.Workers} worker nodes on 127.0.0.1 ...");
-                embedded = await EmbeddedCluster.StartAsync(a.Workers, null, ct);
-                foreach (var w in embedded.Workers) StreamingNode.Attach(w);
-                node = embedded.Coordinator;
-            }
-        }
+        ClusterSession session;
+        try { session = await ClusterSession.StartAsync(a.Cluster is null ? a.Workers : 0, a.Cluster, a.Config, progress, ct); }
         catch (UsageException e) { return Fail(e.Message, ExitCodes.Usage); }
-        catch (ConfigurationException e) { return Fail(e.Message, ExitCodes.Usage); }
         catch (TimeoutException e) { return Fail(e.Message, ExitCodes.Failure); }
         catch (OperationCanceledException) { return Fail("stopped by Ctrl-C before the cluster was up", ExitCodes.Cancelled); }
 
-        try
+        await using (session)
         {
-            var streaming = StreamingNode.Attach(node);
+            foreach (var w in session.EmbeddedWorkers) StreamingNode.Attach(w);
+            var streaming = StreamingNode.Attach(session.Node);
             progress.Line($"streaming {job.Settings.Topic} (d = {job.Settings.Dimension}, {job.Settings.Format.ToName()}) from {job.Settings.Bootstrap}, group {job.Settings.Group}, checkpoint {job.Settings.Checkpoint}");
             var outcome = await StreamJobRunner.RunAsync(streaming, job, m =>
             {
                 observer?.Invoke(m);
                 if (showStatus || m is not StreamJobStatus) Show(progress, m);
             }, TimeSpan.FromSeconds(60), ct);
-            if (outcome.Failed is { } f)
-            {
-                int code = f.Kind switch
-                {
-                    JobErrorKind.BadInput => ExitCodes.BadInput,
-                    JobErrorKind.Degenerate => ExitCodes.Degenerate,
-                    JobErrorKind.Usage => ExitCodes.Usage,
-                    JobErrorKind.Cancelled => ExitCodes.Cancelled,
-                    _ => ExitCodes.Failure,
-                };
-                return Fail(f.Message, code);
-            }
+            if (outcome.Failed is { } f) return Fail(f.Message, ExitCodes.For(f.Kind));
             var done = outcome.Finished!;
             if (done.Theta is not null)
             {
@@ -155,11 +124,6 @@ internal static class StreamCommand
             }
             Report(a, done, progress);
             return done.LostRecords > 0 ? ExitCodes.DataLost : ExitCodes.Ok;
-        }
-        finally
-        {
-            if (embedded is not null) await embedded.DisposeAsync();
-            else await node.DisposeAsync();
         }
     }
 
