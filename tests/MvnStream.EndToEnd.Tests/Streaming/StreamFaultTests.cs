@@ -65,7 +65,8 @@ public sealed partial class StreamFaultTests(StreamFaultFixture data, ITestOutpu
     private sealed record Run(CliProcess Stream, CliProcess Producer, NodeCluster Cluster, string Topic, string ModelPath, string Status);
 
     /// <summary>Cluster up, producer started (topic exists), stream client started; returns once a status line shows rows >= N/4.</summary>
-    private async Task<Run> StartAsync(string tag, string checkpoint)
+    /// <param name="checkpoint">--checkpoint, or null for the default (kafka:TOPIC.checkpoints).</param>
+    private async Task<Run> StartAsync(string tag, string? checkpoint)
     {
         var topic = StreamingBrokerFixture.NewTopic(tag);
         var cluster = await NodeCluster.StartAsync(_scope, tag, 3);
@@ -73,8 +74,9 @@ public sealed partial class StreamFaultTests(StreamFaultFixture data, ITestOutpu
         await producer.WaitForLineAsync(OutputStream.Stderr, l => Regex.IsMatch(l, @"^produce:.*delivered [1-9]"), StartTimeout,
             "the producer's first progress line with deliveries (the topic exists)");
         var modelPath = _scope.PathOf($"{tag}.json");
-        var stream = _scope.Start("stream", "stream", "--cluster", cluster.Address, "-b", data.Broker.Bootstrap, "-t", topic, "--dim", "5",
-            "--until-idle", "4s", "--checkpoint", checkpoint, "--out", modelPath, "--json", "--tolerance", "1e-12");
+        string[] args = ["stream", "--cluster", cluster.Address, "-b", data.Broker.Bootstrap, "-t", topic, "--dim", "5",
+            "--until-idle", "4s", "--out", modelPath, "--json", "--tolerance", "1e-12", .. (checkpoint is null ? Array.Empty<string>() : ["--checkpoint", checkpoint])];
+        var stream = _scope.Start("stream", args);
         var status = await stream.WaitForLineAsync(OutputStream.Stderr, l => StreamOutput.RowsOf(l) >= N / 4, StartTimeout,
             $"a status line with rows >= {N / 4:N0}");
         Assert.True(StreamOutput.RowsOf(status) < N, $"the stream had counted every row before the fault could be injected: '{status}' ({Ctx(topic)})");
@@ -144,9 +146,10 @@ public sealed partial class StreamFaultTests(StreamFaultFixture data, ITestOutpu
     }
 
     [Fact]
-    public async Task A_SIGKILLed_coordinator_restarted_on_its_port_resumes_from_the_kafka_checkpoint_and_the_model_equals_the_fault_free_run()
+    public async Task A_SIGKILLed_coordinator_restarted_on_its_port_resumes_from_the_default_kafka_checkpoint_and_the_model_equals_the_fault_free_run()
     {
-        var run = await StartAsync("killcoordk", "kafka:" + "ck-" + Guid.NewGuid().ToString("N")[..8]);
+        var run = await StartAsync("killcoordk", checkpoint: null);
+        Check.Contains($"checkpoint kafka:{run.Topic}.checkpoints", run.Stream.Stderr, "the stream's start line (the default checkpoint)");
         // Snapshots and checkpoints are written every second: 2 s of job clock after rows >= N/4 gives a Kafka checkpoint
         // that holds them (begun after the status line).
         double t = StreamOutput.SecondsOf(run.Status);
