@@ -73,14 +73,23 @@ internal static class CsvRowParser
         return Parse(line, scratch.AsSpan(0, count), allowNonFinite, out fieldCount, out badField);
     }
 
-    /// <summary>A header: not blank, and no field parses as a number.</summary>
-    public static bool IsHeader(ReadOnlySpan<byte> line)
+    /// <summary>
+    /// A header: not blank, every field a name (non-empty, not a number, starting with a letter, '_' or a
+    /// quote) and, when the dimension is known, exactly that many fields. So "1;2;3" (numbers with the wrong
+    /// separator) is a bad row with its real reason, not a header.
+    /// </summary>
+    public static bool IsHeader(ReadOnlySpan<byte> line, int expectedFields = 0)
     {
         if (IsBlank(line)) return false;
+        if (expectedFields > 0 && CountFields(line) != expectedFields) return false;
         while (true)
         {
             int comma = line.IndexOf((byte)',');
-            if (Utf8Double.TryParse(Trim(comma < 0 ? line : line[..comma]), out _)) return false;
+            var field = Trim(comma < 0 ? line : line[..comma]);
+            if (field.IsEmpty || Utf8Double.TryParse(field, out _)) return false;
+            byte first = field[0];
+            bool nameStart = first is (byte)'_' or (byte)'"' or (byte)'\'' || (first | 0x20) is >= (byte)'a' and <= (byte)'z' || first >= 0x80;
+            if (!nameStart) return false;
             if (comma < 0) return true;
             line = line[(comma + 1)..];
         }

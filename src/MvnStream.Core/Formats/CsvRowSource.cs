@@ -67,7 +67,7 @@ internal sealed class CsvRowSource : LineRowSource
         while (lines.TryReadLine(out var line, out long offset))
         {
             if (CsvRowParser.IsBlank(line)) continue;
-            return CsvRowParser.IsHeader(line) ? offset : -1;
+            return CsvRowParser.IsHeader(line, Dimension) ? offset : -1;
         }
         return -1;
     }

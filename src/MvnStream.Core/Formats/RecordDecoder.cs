@@ -57,7 +57,7 @@ public static class RecordDecoder
 
         output.Truncate(output.Rows - 1);
         if (dimension == 0 && output.Rows == 0) output.Reset(0);
-        if (CsvRowParser.IsHeader(line)) return null;
+        if (CsvRowParser.IsHeader(line, dimension)) return null;
         return CsvRowParser.Describe(status, line, d, count, bad);
     }
 

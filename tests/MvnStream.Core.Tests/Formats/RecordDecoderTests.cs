@@ -20,6 +20,20 @@ public sealed class RecordDecoderTests
         Assert.Equal([1.5, 2, 3, 4, 5, 6], output.AsSpan().ToArray());
     }
 
+    [Theory]
+    [InlineData("1;2;3", "expected 3 values, found 1")]
+    [InlineData("1 2 3", "expected 3 values, found 1")]
+    [InlineData("a,b", "expected 3 values, found 2")]
+    public void Numbers_with_the_wrong_separator_are_bad_rows_not_headers(string record, string reason)
+    {
+        int d = 3;
+        var buffer = new RowBuffer(3);
+        var why = RecordDecoder.TryDecode(System.Text.Encoding.UTF8.GetBytes(record), RowFormat.Csv, ref d, false, buffer);
+        Assert.NotNull(why);
+        Assert.Contains(reason, why, StringComparison.Ordinal);
+        Assert.Equal(0, buffer.Rows);
+    }
+
     [Fact]
     public void Csv_header_record_decodes_to_no_rows()
     {
