@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using MvnStream.EndToEnd.Tests.Support;
 using Xunit.Abstractions;
 
@@ -22,7 +21,8 @@ public sealed class EmbeddedClusterTests(ITestOutputHelper output) : IDisposable
         // With the default 1e-10 two runs that sum in different orders may stop at points ~1e-10 apart, the size of
         // the comparison itself; at 1e-12 the stopping points are ~1e-12 apart and 1e-10 is a real check.
         string[] common = ["--tolerance", "1e-12", "--json"];
-        (await _scope.RunAsync(["fit", csv, "--out", _scope.PathOf("single.json"), .. common])).ExpectExit(0);
+        var singleRun = (await _scope.RunAsync(["fit", csv, "--out", _scope.PathOf("single.json"), .. common])).ExpectExit(0);
+        JsonSummary.Parse(singleRun, "single process");
         var single = ModelFile.Load(_scope.PathOf("single.json"));
 
         foreach (var summing in new[] { "statistics", "gradients" })
@@ -31,11 +31,11 @@ public sealed class EmbeddedClusterTests(ITestOutputHelper output) : IDisposable
             var outPath = _scope.PathOf($"cluster-{summing}.json");
             var run = (await _scope.RunAsync(["fit", csv, "--workers", "3", "--summing", summing, "--out", outPath, .. common],
                 TimeSpan.FromSeconds(120))).ExpectExit(0);
-            var summary = JsonNode.Parse(run.Stdout) as JsonObject;
-            Assert.True(summary?["workers"]?.GetValue<int>() == 3, $"expected 3 workers in the summary ({ctx}):\n{run.Stdout}");
-            Assert.True(summary?["summing"]?.GetValue<string>() == summing, $"summing mode in the summary ({ctx}):\n{run.Stdout}");
+            var summary = JsonSummary.Parse(run, ctx);
+            Assert.True(summary["workers"]?.GetValue<int>() == 3, $"expected 3 workers in the summary ({ctx}):\n{run.Stdout}");
+            Assert.True(summary["summing"]?.GetValue<string>() == summing, $"summing mode in the summary ({ctx}):\n{run.Stdout}");
             if (summing == "gradients")
-                Assert.True(summary?["rounds"]?.GetValue<long>() > 0, $"gradient summing must run rounds ({ctx}):\n{run.Stdout}");
+                Assert.True(summary["rounds"]?.GetValue<long>() > 0, $"gradient summing must run rounds ({ctx}):\n{run.Stdout}");
 
             var m = ModelFile.Load(outPath);
             Assert.True(m.N == n, $"n = {m.N}, expected {n} ({ctx})");

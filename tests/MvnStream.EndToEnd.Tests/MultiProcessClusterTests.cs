@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using MvnStream.EndToEnd.Tests.Support;
 using Xunit.Abstractions;
@@ -44,7 +43,7 @@ public sealed partial class MultiProcessClusterTests(ITestOutputHelper output) :
         var refRun = (await _scope.RunAsync(FitArgs(csv, reference.Address, _scope.PathOf("reference.json")), fitTimeout, "fit-reference")).ExpectExit(0);
         reference.KillAll();
         Check.Contains("job accepted: 3 workers, 3 shards", refRun.Stderr, "reference fit");
-        var refSummary = (JsonObject)JsonNode.Parse(refRun.Stdout)!;
+        var refSummary = JsonSummary.Parse(refRun, "fault-free reference fit");
         long refRounds = refSummary["rounds"]!.GetValue<long>();
         output.WriteLine($"reference: {refRounds} rounds, {refSummary["solveSeconds"]} s solving, stop {refSummary["stopReason"]}, gap {refSummary["gap"]}");
         Assert.True(refRounds >= 1000, $"the reference fit ran only {refRounds} rounds: too few for a kill at round 20 to land mid-fit ({ctx})");
@@ -69,7 +68,7 @@ public sealed partial class MultiProcessClusterTests(ITestOutputHelper output) :
         Check.Contains("job accepted: 3 workers, 3 shards", stderr, "fit with a killed worker");
         Check.Contains("reassigned", stderr, "stderr of the fit with a killed worker (the shard reassignment notice)");
         Check.Contains($"worker 127.0.0.1:{NodeCluster.PortOf(victimAddress)}", stderr, "stderr names the lost worker");
-        var summary = (JsonObject)JsonNode.Parse(fit.Stdout)!;
+        var summary = JsonSummary.Parse(fit, "fit with a killed worker");
         Assert.True(summary["shardsReassigned"]!.GetValue<int>() >= 1, $"shardsReassigned should be >= 1:\n{fit.Stdout}");
         long rounds = summary["rounds"]!.GetValue<long>();
         Assert.True(rounds > killRound, $"the fit ran {rounds} rounds, not more than the {killRound} before the kill: the kill did not land mid-fit");

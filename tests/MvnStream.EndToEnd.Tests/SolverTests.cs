@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using MvnStream.EndToEnd.Tests.Support;
 using Xunit.Abstractions;
 
@@ -56,11 +54,7 @@ public sealed class SolverTests(SolverFixture fixture, ITestOutputHelper output)
         var run = (await _scope.RunAsync("fit", fixture.Csv, "--solver", solver, "--param", param, "--json", "--out", modelPath)).ExpectExit(0);
 
         // --json: stdout is exactly one JSON object (one line), progress stays on stderr.
-        var nonEmpty = run.StdoutLines.Where(l => l.Length > 0).ToList();
-        Assert.True(nonEmpty.Count == 1, $"--json: expected one line on stdout, got {nonEmpty.Count} ({ctx}):\n{run.Stdout}");
-        JsonObject summary;
-        try { summary = JsonNode.Parse(run.Stdout) as JsonObject ?? throw new JsonException("not an object"); }
-        catch (JsonException e) { throw new Xunit.Sdk.XunitException($"--json: stdout is not one JSON object ({e.Message}) ({ctx}):\n{run.Stdout}"); }
+        var summary = JsonSummary.Parse(run, ctx);
         Assert.Equal(solver, summary["solver"]?.GetValue<string>());
         Assert.Equal(param, summary["parameterization"]?.GetValue<string>());
         Assert.Equal(sample.N, summary["n"]?.GetValue<long>());
