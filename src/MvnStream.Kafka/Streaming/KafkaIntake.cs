@@ -35,7 +35,11 @@ public interface IIntakeSink
 /// </summary>
 public sealed class KafkaIntake : IDisposable
 {
+    /// <summary>Contributions of one partition awaiting acknowledgement; beyond it the pending batch grows instead.</summary>
     private const int MaxInFlight = 8;
+
+    /// <summary>Pending rows of one partition (in BatchRows) beyond which fetching it pauses until acknowledgements come.</summary>
+    private const int MaxPendingBatches = 16;
     private static readonly TimeSpan AckTimeout = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan PositionRetry = TimeSpan.FromSeconds(3);
 
@@ -194,7 +198,7 @@ public sealed class KafkaIntake : IDisposable
             while (_commands.TryDequeue(out var cmd)) cmd();
             if (_draining && !_drainReported)
             {
-                bool acked = _parts.Values.All(s => s.InFlight.Count == 0);
+                bool acked = _parts.Values.All(s => s.InFlight.Count == 0 && (!s.Positioned || s.Expected == s.From));
                 if (acked || _drainClock.Elapsed > AckTimeout)
                 {
                     _drainReported = true;
@@ -202,7 +206,9 @@ public sealed class KafkaIntake : IDisposable
                 }
             }
             ConsumeResult<byte[]?, byte[]?>? r = null;
-            try { r = consumer.Consume(_draining ? 20 : 100); }
+            // Short polls while anything waits for an acknowledgement or is paused, so acks are handled promptly.
+            bool waiting = _draining || _parts.Values.Any(p => p.PausedForFlow || p.InFlight.Count > 0 || !p.Positioned);
+            try { r = consumer.Consume(waiting ? 5 : 100); }
             catch (ConsumeException e) when (!e.Error.IsFatal)
             {
                 if (e.ConsumerRecord is not null) Reject(e.ConsumerRecord, "undecodable record: " + e.Error.Reason);
@@ -304,7 +310,9 @@ public sealed class KafkaIntake : IDisposable
             return;
         }
         s.InFlight.RemoveAt(i);
-        if (s.PausedForFlow && s.InFlight.Count < MaxInFlight / 2 && _consumer is not null && !_draining)
+        // A batch that grew while the window was full goes out now.
+        if (s.Rows.Rows >= _settings.BatchRows || (_draining && s.Expected > s.From)) Flush(s);
+        if (s.PausedForFlow && s.Rows.Rows < MaxPendingBatches * _settings.BatchRows && _consumer is not null && !_draining)
         {
             _consumer.Resume([new TopicPartition(_settings.Topic, s.Partition)]);
             s.PausedForFlow = false;
@@ -357,6 +365,13 @@ public sealed class KafkaIntake : IDisposable
         }
         s.Expected = offset + 1;
         if (s.Rows.Rows >= _settings.BatchRows || s.Accepted + s.Rejected >= 10_000) Flush(s);
+        if (s.Rows.Rows >= MaxPendingBatches * _settings.BatchRows && !s.PausedForFlow)
+        {
+            // The coordinator is behind: stop fetching this partition until acknowledgements drain the window.
+            _consumer!.Pause([new TopicPartition(_settings.Topic, p)]);
+            s.PausedForFlow = true;
+            s.Paused = true;
+        }
     }
 
     private void Reject(ConsumeResult<byte[]?, byte[]?> r, string reason)
@@ -411,10 +426,14 @@ public sealed class KafkaIntake : IDisposable
         }
     }
 
-    /// <summary>Sends the partition's pending records as one contribution [From, Expected).</summary>
+    /// <summary>
+    /// Sends the partition's pending records as one contribution [From, Expected), unless
+    /// <see cref="MaxInFlight"/> contributions already await acknowledgement: then the batch keeps growing
+    /// and goes out with the next acknowledgement.
+    /// </summary>
     private void Flush(PartitionState s)
     {
-        if (!s.Positioned || s.Expected == s.From) return;
+        if (!s.Positioned || s.Expected == s.From || s.InFlight.Count >= MaxInFlight) return;
         if (s.ProducedSide && _sideProducer is not null)
         {
             // Dead letters and scores are durable before the records that produced them are counted.
@@ -435,12 +454,6 @@ public sealed class KafkaIntake : IDisposable
         s.From = s.Expected;
         s.Rows.Clear();
         s.Accepted = s.Rejected = 0;
-        if (s.InFlight.Count >= MaxInFlight && !s.PausedForFlow && _consumer is not null)
-        {
-            _consumer.Pause([new TopicPartition(_settings.Topic, s.Partition)]);
-            s.PausedForFlow = true;
-            s.Paused = true;
-        }
     }
 
     private void Housekeeping()
@@ -463,7 +476,7 @@ public sealed class KafkaIntake : IDisposable
                 }
                 continue;
             }
-            if (s.Expected > s.From && s.BatchAge.Elapsed.TotalMilliseconds >= _settings.LingerMilliseconds) Flush(s);
+            if (s.Expected > s.From && (_draining || s.BatchAge.Elapsed.TotalMilliseconds >= _settings.LingerMilliseconds)) Flush(s);
             if (s.InFlight.Count > 0 && s.InFlight[0].Sent.Elapsed > AckTimeout && !_draining)
             {
                 // No answer (coordinator restarting?): forget what is in flight and ask the ledger again.
