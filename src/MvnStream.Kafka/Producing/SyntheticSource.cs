@@ -138,20 +138,8 @@ public sealed class SyntheticSource
     private static double[] Cholesky(double[] s, int d)
     {
         var l = new double[d * d];
-        for (int j = 0; j < d; j++)
-        {
-            double diag = s[j * d + j];
-            for (int k = 0; k < j; k++) diag -= l[j * d + k] * l[j * d + k];
-            if (!(diag > 0)) throw new InvalidOperationException($"the synthetic covariance is not positive definite at pivot {j} (a bug)");
-            double ljj = Math.Sqrt(diag);
-            l[j * d + j] = ljj;
-            for (int i = j + 1; i < d; i++)
-            {
-                double v = s[i * d + j];
-                for (int k = 0; k < j; k++) v -= l[i * d + k] * l[j * d + k];
-                l[i * d + j] = v / ljj;
-            }
-        }
+        if (!MvnStream.Core.Numerics.Dense.TryCholesky(s, d, l))
+            throw new InvalidOperationException("the synthetic covariance is not positive definite (a bug)");
         return l;
     }
 
