@@ -94,7 +94,7 @@ public sealed partial class MultiProcessClusterTests(ITestOutputHelper output) :
         } // closed again: nothing listens on the port now
         var address = $"akka.tcp://mvnstream@127.0.0.1:{port}";
 
-        // mvnstream.client.connect-timeout is 20 s (reference.hocon); start-up and shutdown of the runtime and the
+        // mvnstream.client.connect-timeout is 20 s (config/mvnstream.hocon); start-up and shutdown of the runtime and the
         // ActorSystem add a few seconds, so 45 s is the bound for "fails within its stated timeout".
         var run = await _scope.RunAsync(["fit", csv, "--cluster", address, "--out", _scope.PathOf("model.json")], TimeSpan.FromSeconds(90));
         Assert.True(run.ExitCode == 1, $"expected exit code 1 (failure), got {run.ExitCode}\n{run.Description}");
@@ -104,7 +104,7 @@ public sealed partial class MultiProcessClusterTests(ITestOutputHelper output) :
     }
 
     /// <summary>
-    /// reference.hocon says every key can be overridden by the --config file, and 'fit --help' offers --config for the
+    /// config/mvnstream.hocon says every key can be overridden by the --config file, and 'fit --help' offers --config for the
     /// client node: a connect-timeout of 4 s there must make an unreachable seed fail after ~4 s, not the default 20 s.
     /// </summary>
     [Fact]

@@ -8,7 +8,7 @@ namespace MvnStream.Cluster.Hosting;
 /// Builds a node's Akka configuration in layers, highest precedence first: command-line overrides,
 /// environment variables (MVNSTREAM_HOSTNAME, MVNSTREAM_PORT, MVNSTREAM_PUBLIC_HOSTNAME, MVNSTREAM_SEEDS
 /// comma-separated, MVNSTREAM_ROLES comma-separated), the --config file, then the embedded defaults
-/// (Hosting/reference.hocon). Seeds and roles always come from configuration, never from code paths.
+/// (config/mvnstream.hocon, embedded at build). Seeds and roles always come from configuration, never from code paths.
 /// </summary>
 public sealed record NodeConfiguration
 {
@@ -114,7 +114,7 @@ public sealed record NodeConfiguration
     private static Config LoadReference()
     {
         using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("MvnStream.Cluster.reference.hocon")
-            ?? throw new InvalidOperationException("embedded reference.hocon is missing");
+            ?? throw new InvalidOperationException("the embedded defaults (config/mvnstream.hocon) are missing");
         using var reader = new StreamReader(stream);
         return ConfigurationFactory.ParseString(reader.ReadToEnd());
     }
