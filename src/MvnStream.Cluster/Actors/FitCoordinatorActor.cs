@@ -84,6 +84,21 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
         _job?.Cancel();
     }
 
+    /// <summary>A failure while handling a message fails the job with a clear error instead of silently restarting the actor.</summary>
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        try
+        {
+            return base.AroundReceive(receive, message);
+        }
+        catch (Exception e) when (_job is not null)
+        {
+            _log.Error(e, "job {0} failed handling {1}", _job.Id, message.GetType().Name);
+            Fail(JobErrorKind.Failure, $"the coordinator failed ({e.GetType().Name}: {e.Message})");
+            return true;
+        }
+    }
+
     private IEnumerable<IActorRef> LiveWorkers => _workers.Keys;
 
     private void OnRegister(RegisterWorker r)

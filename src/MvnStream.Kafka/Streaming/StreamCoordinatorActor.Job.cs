@@ -76,13 +76,11 @@ public sealed partial class StreamCoordinatorActor
         public long RowsAtLastStatus { get; set; }
         public double SecondsAtLastStatus { get; set; }
 
-        public void Merge(PartitionContribution c)
+        /// <summary>Merges an accepted contribution whose statistics (<paramref name="s"/>, decoded and checked) it carries.</summary>
+        public void Merge(PartitionContribution c, SufficientStatistics? s)
         {
-            if (c.Statistics is not null)
+            if (s is not null)
             {
-                var s = c.Statistics.ToStatistics();
-                if (s.Dimension != Statistics.Dimension)
-                    throw new InvalidDataException($"contribution of dimension {s.Dimension} for a stream of dimension {Statistics.Dimension}");
                 // Forgetting: every row already counted is down-weighted once per row that arrives after it;
                 // the batch's own rows carry their in-batch weights (DESIGN §1).
                 if (Settings.Forgetting < 1) Statistics.Decay(Math.Pow(Settings.Forgetting, s.Count));

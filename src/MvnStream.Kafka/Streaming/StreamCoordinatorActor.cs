@@ -78,6 +78,25 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         _job?.Dispose();
     }
 
+    /// <summary>
+    /// A failure while handling a message ends the job with a clear error to its client instead of restarting the
+    /// actor, which would drop the job's state without anyone being told (the checkpoint still holds it).
+    /// </summary>
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        try
+        {
+            return base.AroundReceive(receive, message);
+        }
+        catch (Exception e) when (_job is not null)
+        {
+            _log.Error(e, "stream job {0} failed handling {1}", _job.Id, message.GetType().Name);
+            _job.Client.Tell(new StreamJobFailed(_job.Id, JobErrorKind.Failure, $"the stream coordinator failed ({e.GetType().Name}: {e.Message}); the last checkpoint ({_job.Store.Describe()}) holds the state to resume from"));
+            EndJob();
+            return true;
+        }
+    }
+
     private void OnRegister(RegisterWorker r)
     {
         bool added = !_workers.ContainsKey(Sender);
@@ -229,6 +248,20 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
     {
         var job = _job;
         if (job is null || !job.Running || job.Id != c.JobId) return; // no ack: the worker times out and re-syncs
+        SufficientStatistics? stats;
+        try
+        {
+            // Checked before the ledger moves, so a contribution is either merged whole or not counted at all.
+            stats = c.Statistics?.ToStatistics();
+            if (stats is not null && stats.Dimension != job.Statistics.Dimension)
+                throw new InvalidDataException($"dimension {stats.Dimension}, the stream has {job.Statistics.Dimension}");
+        }
+        catch (Exception e) when (e is InvalidDataException or ArgumentException)
+        {
+            _log.Error("malformed contribution {0}/{1} [{2},{3}) refused: {4}", c.Topic, c.Partition, c.From, c.To, e.Message);
+            Sender.Tell(new ContributionAck(job.Id, job.Epoch, c.Topic, c.Partition, c.From, c.To, ContributionOutcome.Refused, job.Ledger.Next(c.Topic, c.Partition) ?? -1));
+            return;
+        }
         var decision = job.Ledger.Offer(c.Topic, c.Partition, c.From, c.To);
         long next = job.Ledger.Next(c.Topic, c.Partition) ?? -1;
         switch (decision)
@@ -236,7 +269,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
             case LedgerDecision.Accept:
                 if (c.AcceptedRecords + c.RejectedRecords != c.To - c.From)
                     _log.Error("contribution {0}/{1} [{2},{3}) counts {4} + {5} records: accounting broken", c.Topic, c.Partition, c.From, c.To, c.AcceptedRecords, c.RejectedRecords);
-                job.Merge(c);
+                job.Merge(c, stats);
                 Sender.Tell(new ContributionAck(job.Id, job.Epoch, c.Topic, c.Partition, c.From, c.To, ContributionOutcome.Accepted, next));
                 MaybeUpdate(job);
                 if (job.Settings.MaxRows > 0 && job.Statistics.Count >= job.Settings.MaxRows) BeginStop($"reached --max-rows {job.Settings.MaxRows:N0}");
