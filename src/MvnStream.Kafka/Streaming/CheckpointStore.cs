@@ -110,10 +110,11 @@ public sealed class FileCheckpointStore(string path, ActorSystem system) : Check
 }
 
 /// <summary>
-/// Checkpoints as Kafka records on partition 0 of a topic, keyed by the job: a checkpoint larger than one
-/// record is split into chunks sharing an id (headers mvnstream.checkpoint.id/chunk/chunks), produced with
-/// idempotence and acks=all. Loading reads the tail of the partition and keeps the newest complete one.
-/// In production give the topic compaction or a retention long enough to hold the newest checkpoint.
+/// Checkpoints as Kafka records on partition 0 of a topic: a checkpoint is split into chunks sharing an id
+/// (headers mvnstream.checkpoint.id/chunk/chunks), keyed "JOB#CHUNK", produced with idempotence and acks=all.
+/// Loading reads the tail of the partition and keeps the newest complete checkpoint of the job. Because every
+/// chunk index has its own key, a compacted topic (cleanup.policy=compact) keeps the newest checkpoint whole;
+/// with delete retention, keep it longer than the checkpoint interval.
 /// </summary>
 public sealed class KafkaCheckpointStore : CheckpointStore
 {
@@ -153,7 +154,7 @@ public sealed class KafkaCheckpointStore : CheckpointStore
                 { "mvnstream.checkpoint.chunk", BitConverter.GetBytes(i) },
                 { "mvnstream.checkpoint.chunks", BitConverter.GetBytes(chunks) },
             };
-            await _producer.ProduceAsync(tp, new Message<string, byte[]> { Key = checkpoint.JobKey, Value = part, Headers = headers }, cancellationToken).ConfigureAwait(false);
+            await _producer.ProduceAsync(tp, new Message<string, byte[]> { Key = ChunkKey(checkpoint.JobKey, i), Value = part, Headers = headers }, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -198,7 +199,7 @@ public sealed class KafkaCheckpointStore : CheckpointStore
             var r = consumer.Consume(TimeSpan.FromMilliseconds(500));
             if (r is null) continue;
             if (r.IsPartitionEOF || r.Offset >= high) break;
-            if (r.Message.Key != jobKey || r.Message.Headers is null) continue;
+            if (r.Message.Key is null || !r.Message.Key.StartsWith(jobKey + "#", StringComparison.Ordinal) || r.Message.Headers is null) continue;
             var id = Encoding.UTF8.GetString(r.Message.Headers.GetLastBytes("mvnstream.checkpoint.id"));
             int chunk = BitConverter.ToInt32(r.Message.Headers.GetLastBytes("mvnstream.checkpoint.chunk"));
             int chunks = BitConverter.ToInt32(r.Message.Headers.GetLastBytes("mvnstream.checkpoint.chunks"));
@@ -214,6 +215,8 @@ public sealed class KafkaCheckpointStore : CheckpointStore
         consumer.Unassign();
         return newest is null ? null : Decode(newest, _system, $"kafka {_topic}@{newestOffset}");
     }
+
+    private static string ChunkKey(string jobKey, int chunk) => jobKey + "#" + chunk.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public override void Dispose()
     {
