@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Serialization;
 using System.Text;
@@ -99,60 +100,25 @@ internal ref struct WireReader
         return count == 0 ? string.Empty : Encoding.UTF8.GetString(Take(count, field, index));
     }
 
-    public double[] ReadDoubles(string field)
-    {
-        int count = ReadLength(field, sizeof(double));
-        if (count < 0) return null!;
-        if (count == 0) return [];
-        var source = Take(count * sizeof(double), field);
-        var result = GC.AllocateUninitializedArray<double>(count);
-        if (BitConverter.IsLittleEndian)
-        {
-            source.CopyTo(MemoryMarshal.AsBytes(result.AsSpan()));
-        }
-        else
-        {
-            for (int i = 0; i < result.Length; i++)
-                result[i] = BitConverter.Int64BitsToDouble(BinaryPrimitives.ReadInt64LittleEndian(source[(i * sizeof(double))..]));
-        }
-        return result;
-    }
+    public double[] ReadDoubles(string field) => ReadBlock<double>(field);
 
-    public int[] ReadInt32s(string field)
-    {
-        int count = ReadLength(field, sizeof(int));
-        if (count < 0) return null!;
-        if (count == 0) return [];
-        var source = Take(count * sizeof(int), field);
-        var result = GC.AllocateUninitializedArray<int>(count);
-        if (BitConverter.IsLittleEndian)
-        {
-            source.CopyTo(MemoryMarshal.AsBytes(result.AsSpan()));
-        }
-        else
-        {
-            for (int i = 0; i < result.Length; i++)
-                result[i] = BinaryPrimitives.ReadInt32LittleEndian(source[(i * sizeof(int))..]);
-        }
-        return result;
-    }
+    public int[] ReadInt32s(string field) => ReadBlock<int>(field);
 
-    public long[] ReadInt64s(string field)
+    public long[] ReadInt64s(string field) => ReadBlock<long>(field);
+
+    /// <summary>An array written by WireWriter's block copy; on a big-endian machine each element's bytes are reversed.</summary>
+    private T[] ReadBlock<T>(string field) where T : unmanaged
     {
-        int count = ReadLength(field, sizeof(long));
+        int size = Unsafe.SizeOf<T>();
+        int count = ReadLength(field, size);
         if (count < 0) return null!;
         if (count == 0) return [];
-        var source = Take(count * sizeof(long), field);
-        var result = GC.AllocateUninitializedArray<long>(count);
-        if (BitConverter.IsLittleEndian)
-        {
-            source.CopyTo(MemoryMarshal.AsBytes(result.AsSpan()));
-        }
-        else
-        {
-            for (int i = 0; i < result.Length; i++)
-                result[i] = BinaryPrimitives.ReadInt64LittleEndian(source[(i * sizeof(long))..]);
-        }
+        var source = Take(count * size, field);
+        var result = GC.AllocateUninitializedArray<T>(count);
+        var target = MemoryMarshal.AsBytes(result.AsSpan());
+        source.CopyTo(target);
+        if (!BitConverter.IsLittleEndian)
+            for (int i = 0; i < target.Length; i += size) target.Slice(i, size).Reverse();
         return result;
     }
 

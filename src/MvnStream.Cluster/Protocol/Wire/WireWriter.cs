@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -84,55 +85,16 @@ internal readonly struct WireWriter(IBufferWriter<byte> buffer)
     }
 
     /// <summary>Element count (int32, -1 = null) then the doubles' little-endian bytes in one copy.</summary>
-    public void WriteDoubles(double[]? values)
-    {
-        if (values is null)
-        {
-            WriteInt32(NullLength);
-            return;
-        }
-        WriteInt32(values.Length);
-        if (values.Length == 0) return;
-        var bytes = MemoryMarshal.AsBytes(values.AsSpan());
-        var target = buffer.GetSpan(bytes.Length);
-        if (BitConverter.IsLittleEndian)
-        {
-            bytes.CopyTo(target);
-        }
-        else
-        {
-            for (int i = 0; i < values.Length; i++)
-                BinaryPrimitives.WriteInt64LittleEndian(target[(i * sizeof(double))..], BitConverter.DoubleToInt64Bits(values[i]));
-        }
-        buffer.Advance(bytes.Length);
-    }
+    public void WriteDoubles(double[]? values) => WriteBlock(values);
 
     /// <summary>Element count (int32, -1 = null) then the ints' little-endian bytes in one copy.</summary>
-    public void WriteInt32s(int[]? values)
-    {
-        if (values is null)
-        {
-            WriteInt32(NullLength);
-            return;
-        }
-        WriteInt32(values.Length);
-        if (values.Length == 0) return;
-        var bytes = MemoryMarshal.AsBytes(values.AsSpan());
-        var target = buffer.GetSpan(bytes.Length);
-        if (BitConverter.IsLittleEndian)
-        {
-            bytes.CopyTo(target);
-        }
-        else
-        {
-            for (int i = 0; i < values.Length; i++)
-                BinaryPrimitives.WriteInt32LittleEndian(target[(i * sizeof(int))..], values[i]);
-        }
-        buffer.Advance(bytes.Length);
-    }
+    public void WriteInt32s(int[]? values) => WriteBlock(values);
 
     /// <summary>Element count (int32, -1 = null) then the longs' little-endian bytes in one copy.</summary>
-    public void WriteInt64s(long[]? values)
+    public void WriteInt64s(long[]? values) => WriteBlock(values);
+
+    /// <summary>An array of fixed-size numbers as one block copy; on a big-endian machine each element's bytes are reversed.</summary>
+    private void WriteBlock<T>(T[]? values) where T : unmanaged
     {
         if (values is null)
         {
@@ -142,15 +104,12 @@ internal readonly struct WireWriter(IBufferWriter<byte> buffer)
         WriteInt32(values.Length);
         if (values.Length == 0) return;
         var bytes = MemoryMarshal.AsBytes(values.AsSpan());
-        var target = buffer.GetSpan(bytes.Length);
-        if (BitConverter.IsLittleEndian)
+        var target = buffer.GetSpan(bytes.Length)[..bytes.Length];
+        bytes.CopyTo(target);
+        if (!BitConverter.IsLittleEndian)
         {
-            bytes.CopyTo(target);
-        }
-        else
-        {
-            for (int i = 0; i < values.Length; i++)
-                BinaryPrimitives.WriteInt64LittleEndian(target[(i * sizeof(long))..], values[i]);
+            int size = Unsafe.SizeOf<T>();
+            for (int i = 0; i < target.Length; i += size) target.Slice(i, size).Reverse();
         }
         buffer.Advance(bytes.Length);
     }
