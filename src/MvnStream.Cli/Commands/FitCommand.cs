@@ -61,7 +61,8 @@ internal static class FitCommand
             try { return await ClusterFit.RunAsync(a, ct); }
             catch (UsageException e) { return Fail(e.Message, ExitCodes.Usage); }
         }
-        return Run(a, ct);
+        // Off the invoking thread: System.CommandLine installs its Ctrl-C handler only once the action returns its task.
+        return await Task.Run(() => Run(a, ct), CancellationToken.None);
     }
 
     private static int Run(FitArgs a, CancellationToken ct)

@@ -20,7 +20,8 @@ internal static class ScoreCommand
         {
             file, model, format, dim, onBadRow,
         };
-        cmd.SetAction((pr, ct) => Task.FromResult(Run(pr.GetValue(file)!, pr.GetValue(model)!, pr.GetValue(format), pr.GetValue(dim), pr.GetValue(onBadRow)!, ct)));
+        // Off the invoking thread: System.CommandLine installs its Ctrl-C handler only once the action returns its task.
+        cmd.SetAction((pr, ct) => Task.Run(() => Run(pr.GetValue(file)!, pr.GetValue(model)!, pr.GetValue(format), pr.GetValue(dim), pr.GetValue(onBadRow)!, ct), CancellationToken.None));
         return cmd;
     }
 

@@ -122,7 +122,7 @@ public sealed partial class FitCoordinatorActor
     {
         var job = _job!;
         Timers.Cancel("wait-workers");
-        var worker = _workers.OrderBy(w => w.Value, StringComparer.Ordinal).Select(w => w.Key).FirstOrDefault();
+        var worker = _workers.Refs.OrderBy(w => _workers[w], StringComparer.Ordinal).FirstOrDefault();
         if (worker is null)
         {
             job.Phase = Phase.WaitingForWorkers;

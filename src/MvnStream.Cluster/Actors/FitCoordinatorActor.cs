@@ -25,13 +25,14 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private readonly string _coordinatorId = Guid.NewGuid().ToString("N")[..8];
-    private readonly Dictionary<IActorRef, string> _workers = [];
+    private readonly WorkerRegistry _workers;
     private readonly TimeSpan _noWorkerTimeout;
     private Job? _job;
 
     public FitCoordinatorActor(TimeSpan noWorkerTimeout)
     {
         _noWorkerTimeout = noWorkerTimeout;
+        _workers = new WorkerRegistry(Context);
 
         Receive<RegisterWorker>(OnRegister);
         Receive<Terminated>(t =>
@@ -99,16 +100,9 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
         }
     }
 
-    private IEnumerable<IActorRef> LiveWorkers => _workers.Keys;
-
     private void OnRegister(RegisterWorker r)
     {
-        if (!_workers.ContainsKey(Sender))
-        {
-            _workers[Sender] = r.WorkerId;
-            Context.Watch(Sender);
-            _log.Info("worker {0} registered ({1} live)", r.WorkerId, _workers.Count);
-        }
+        if (_workers.Register(Sender, r.WorkerId)) _log.Info("worker {0} registered ({1} live)", r.WorkerId, _workers.Count);
         Sender.Tell(new WorkerRegistered(_coordinatorId));
         if (_job is null) return;
         if (_job.Phase == Phase.WaitingForWorkers && _workers.Count >= _job.MinWorkers) BeginDescribe();
@@ -117,13 +111,12 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
 
     private void LoseWorkersAt(Address address, string why)
     {
-        foreach (var w in _workers.Keys.Where(w => w.Path.Address.Equals(address)).ToList()) WorkerLost(w, why);
+        foreach (var w in _workers.At(address)) WorkerLost(w, why);
     }
 
     private void WorkerLost(IActorRef worker, string why)
     {
-        if (!_workers.Remove(worker, out var id)) return;
-        Context.Unwatch(worker);
+        if (_workers.Remove(worker) is not { } id) return;
         if (_job is null)
         {
             _log.Info("worker {0} {1}", id, why);
@@ -159,7 +152,7 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
         Timers.Cancel("no-worker");
         foreach (var shard in orphans)
         {
-            var target = _workers.Keys.OrderBy(w => job.Shards.Count(s => w.Equals(s.Worker))).ThenBy(w => _workers[w], StringComparer.Ordinal).First();
+            var target = _workers.Refs.OrderBy(w => job.Shards.Count(s => w.Equals(s.Worker))).ThenBy(w => _workers[w], StringComparer.Ordinal).First();
             if (shard.Orphaned)
             {
                 job.ShardsReassigned++;
@@ -192,7 +185,7 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
         if (job is null) return;
         job.Cancel();
         job.FailPendingRound();
-        foreach (var w in _workers.Keys) w.Tell(new ReleaseJob(job.Id));
+        foreach (var w in _workers.Refs) w.Tell(new ReleaseJob(job.Id));
         Context.Unwatch(job.Client);
         Timers.CancelAll();
         _job = null;

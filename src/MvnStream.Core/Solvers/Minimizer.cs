@@ -17,20 +17,26 @@ public static class Minimizer
         if (x0.Length != f.Length) throw new ArgumentException($"starting point has {x0.Length} entries, the function takes {f.Length}");
         if (options.MaxIterations < 0) throw new ArgumentException("MaxIterations must be non-negative");
         var tracked = new TrackedFunction(f, cancellationToken);
+        int iterations = 0;
+        void Report(IterationProgress p)
+        {
+            iterations = p.Iteration;
+            progress?.Invoke(p);
+        }
         try
         {
             return options.Kind switch
             {
-                SolverKind.GradientDescent => GradientDescent.Minimize(tracked, x0, options, progress),
-                SolverKind.Adam => Adam.Minimize(tracked, x0, options, adamState, progress),
-                SolverKind.Lbfgs => Lbfgs.Minimize(tracked, x0, options, progress),
+                SolverKind.GradientDescent => GradientDescent.Minimize(tracked, x0, options, Report),
+                SolverKind.Adam => Adam.Minimize(tracked, x0, options, adamState, Report),
+                SolverKind.Lbfgs => Lbfgs.Minimize(tracked, x0, options, Report),
                 _ => throw new ArgumentException($"{options.Kind} is not an iterative solver"),
             };
         }
         catch (OperationCanceledException) when (tracked.Evaluations > 0 && double.IsFinite(tracked.BestValue))
         {
             return new SolverResult((double[])tracked.BestX.Clone(), tracked.BestValue, tracked.BestGradientNorm,
-                0, tracked.Evaluations, StopReason.Cancelled);
+                iterations, tracked.Evaluations, StopReason.Cancelled);
         }
     }
 

@@ -79,6 +79,8 @@ public sealed class KafkaIntake : IDisposable
     private bool _drainReported;
     private readonly Stopwatch _drainClock = new();
     private readonly Stopwatch _statusClock = Stopwatch.StartNew();
+    private readonly Stopwatch _housekeepingClock = Stopwatch.StartNew();
+    private bool _waiting = true;
     private long _sideErrors;
 
     /// <param name="askPosition">
@@ -207,14 +209,19 @@ public sealed class KafkaIntake : IDisposable
             }
             ConsumeResult<byte[]?, byte[]?>? r = null;
             // Short polls while anything waits for an acknowledgement or is paused, so acks are handled promptly.
-            bool waiting = _draining || _parts.Values.Any(p => p.PausedForFlow || p.InFlight.Count > 0 || !p.Positioned);
-            try { r = consumer.Consume(waiting ? 5 : 100); }
+            try { r = consumer.Consume(_draining || _waiting ? 5 : 100); }
             catch (ConsumeException e) when (!e.Error.IsFatal)
             {
                 if (e.ConsumerRecord is not null) Reject(e.ConsumerRecord, "undecodable record: " + e.Error.Reason);
             }
             if (r is not null && !_draining) Handle(r);
-            Housekeeping();
+            // Timers (linger, ack timeouts, retries, status) every few milliseconds, not after every record.
+            if (r is null || _housekeepingClock.ElapsedMilliseconds >= 5)
+            {
+                _housekeepingClock.Restart();
+                Housekeeping();
+                _waiting = _parts.Values.Any(p => p.PausedForFlow || p.InFlight.Count > 0 || !p.Positioned);
+            }
         }
     }
 

@@ -367,7 +367,7 @@ public sealed partial class StreamCoordinatorActor
     {
         var job = _job;
         if (job is null || !job.Stopping || job.FinalRunning) return;
-        if (_workers.Values.Any(id => !job.StoppedWorkers.Contains(id))) return;
+        if (_workers.Ids.Any(id => !job.StoppedWorkers.Contains(id))) return;
         Finalize(job);
     }
 

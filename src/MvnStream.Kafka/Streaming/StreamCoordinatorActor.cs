@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
 using Confluent.Kafka;
+using MvnStream.Cluster.Actors;
 using MvnStream.Cluster.Protocol;
 using MvnStream.Core;
 using MvnStream.Core.Fitting;
@@ -39,12 +40,13 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private readonly string _coordinatorId = Guid.NewGuid().ToString("N")[..8];
-    private readonly Dictionary<IActorRef, string> _workers = [];
+    private readonly WorkerRegistry _workers;
     private readonly Dictionary<string, WorkerStreamStatus> _workerStatus = [];
     private StreamJob? _job;
 
     public StreamCoordinatorActor()
     {
+        _workers = new WorkerRegistry(Context);
         Receive<RegisterWorker>(OnRegister);
         Receive<Terminated>(OnTerminated);
         Receive<ClusterEvent.UnreachableMember>(u => LoseWorkersAt(u.Member.Address));
@@ -99,12 +101,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
 
     private void OnRegister(RegisterWorker r)
     {
-        bool added = !_workers.ContainsKey(Sender);
-        if (added)
-        {
-            _workers[Sender] = r.WorkerId;
-            Context.Watch(Sender);
-        }
+        bool added = _workers.Register(Sender, r.WorkerId);
         Sender.Tell(new WorkerRegistered(_coordinatorId));
         if (added && _job is { Running: true }) Sender.Tell(new StartConsuming(_job.Id, _job.Epoch, _job.Settings));
     }
@@ -123,13 +120,12 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
 
     private void LoseWorkersAt(Address address)
     {
-        foreach (var w in _workers.Keys.Where(w => w.Path.Address.Equals(address)).ToList()) RemoveWorker(w);
+        foreach (var w in _workers.At(address)) RemoveWorker(w);
     }
 
     private void RemoveWorker(IActorRef worker)
     {
-        if (!_workers.Remove(worker, out var id)) return;
-        Context.Unwatch(worker);
+        if (_workers.Remove(worker) is not { } id) return;
         _workerStatus.Remove(id);
         if (_job is null) return;
         // Kafka moves its partitions to the other group members, which ask the ledger where to resume.
@@ -210,7 +206,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         job.Client.Tell(new StreamJobStarted(job.Id, job.Epoch, r.Checkpoint is not null, job.RestoredRows, job.Version, _workers.Count));
         if (r.Checkpoint is not null)
             Notice($"resumed from checkpoint ({job.Store.Describe()}): {job.RestoredRows:N0} rows, {job.Ledger.Partitions.Count} partitions, model version {job.Version}");
-        foreach (var w in _workers.Keys) w.Tell(new StartConsuming(job.Id, job.Epoch, job.Settings));
+        foreach (var w in _workers.Refs) w.Tell(new StartConsuming(job.Id, job.Epoch, job.Settings));
         Timers.StartPeriodicTimer("status", Tick.Status, TimeSpan.FromSeconds(1));
         Timers.StartPeriodicTimer("snapshot", Tick.Snapshot, TimeSpan.FromSeconds(Math.Max(0.1, job.Settings.SnapshotIntervalSeconds)));
         Timers.StartPeriodicTimer("idle", Tick.Idle, TimeSpan.FromMilliseconds(250));
@@ -304,7 +300,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
 
     private void Broadcast(object message)
     {
-        foreach (var w in _workers.Keys) w.Tell(message);
+        foreach (var w in _workers.Refs) w.Tell(message);
     }
 
     private void EndJob()
