@@ -16,6 +16,7 @@ internal static class CliApp
         root.Subcommands.Add(StreamCommand.Create());
         root.Subcommands.Add(BrokerCommand.Create());
         root.Subcommands.Add(ProduceCommand.Create());
+        root.Subcommands.Add(GenerateCommand.Create());
         return root;
     }
 
