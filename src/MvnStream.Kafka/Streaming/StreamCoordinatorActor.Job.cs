@@ -69,6 +69,7 @@ public sealed partial class StreamCoordinatorActor
         public bool FinalCheckpointPending { get; set; }
         public long LastSnapshotVersion { get; set; } = -1;
         public long LastCheckpointChanges { get; set; } = -1;
+        public long MetricsAtChanges { get; set; } = -1;
         public double NllPerRow { get; set; } = double.NaN;
         public double GapPerRow { get; set; } = double.NaN;
         public int FinalIterations { get; set; }
@@ -256,6 +257,14 @@ public sealed partial class StreamCoordinatorActor
 
     private void SendStatus(StreamJob job)
     {
+        // J - J* of the current model against the closed form of everything merged so far (not of the statistics
+        // the last update saw): what the model would still gain from the rows counted since. O(d^3) on the actor
+        // thread, so only when something changed and d is moderate; beyond, the last update's own figures stand.
+        if (job.Changes != job.MetricsAtChanges && job.Statistics.Dimension <= 256)
+        {
+            job.MetricsAtChanges = job.Changes;
+            job.RefreshFitMetrics();
+        }
         double seconds = job.Clock.Elapsed.TotalSeconds;
         double dt = seconds - job.SecondsAtLastStatus;
         double rate = dt > 0 ? (job.Statistics.Count - job.RowsAtLastStatus) / dt : 0;
