@@ -182,8 +182,20 @@ internal static class StreamCommand
     internal static string Figure(double value, int width, string format) =>
         (double.IsFinite(value) ? value.ToString(format, CultureInfo.InvariantCulture) : "-").PadLeft(width);
 
+    /// <summary>
+    /// Offsets the ledger covers that held no data record (transaction markers, aborted transactions, compacted keys):
+    /// covered offsets (next - start - lost) minus the records counted (accepted + rejected).
+    /// </summary>
+    internal static long OffsetsWithoutRecord(StreamJobFinished f)
+    {
+        long covered = 0;
+        for (int i = 0; i < f.PartitionNexts.Length; i++) covered += f.PartitionNexts[i] - f.PartitionStarts[i];
+        return Math.Max(0, covered - f.LostRecords - f.AcceptedRecords - f.RejectedRecords);
+    }
+
     private static void Report(StreamArgs a, StreamJobFinished f, ConsoleProgress progress)
     {
+        long noRecord = OffsetsWithoutRecord(f);
         if (a.Json)
         {
             var o = new JsonObject
@@ -195,6 +207,7 @@ internal static class StreamCommand
                 ["acceptedRecords"] = f.AcceptedRecords,
                 ["rejectedRecords"] = f.RejectedRecords,
                 ["lostRecords"] = f.LostRecords,
+                ["offsetsWithoutRecord"] = noRecord,
                 ["version"] = f.Version,
                 ["iterations"] = f.Iterations,
                 ["nllPerRow"] = double.IsFinite(f.NllPerRow) ? f.NllPerRow : null,
@@ -205,7 +218,7 @@ internal static class StreamCommand
         }
         else if (!progress.Quiet)
         {
-            Console.Out.WriteLine(ConsoleProgress.Inv($"stream finished ({f.StopReason}): n = {f.Rows:N0} rows from {f.AcceptedRecords:N0} accepted records, {f.RejectedRecords:N0} rejected, {f.LostRecords:N0} lost; model version {f.Version}"));
+            Console.Out.WriteLine(ConsoleProgress.Inv($"stream finished ({f.StopReason}): n = {f.Rows:N0} rows from {f.AcceptedRecords:N0} accepted records, {f.RejectedRecords:N0} rejected, {f.LostRecords:N0} lost{(noRecord > 0 ? $", {noRecord:N0} offsets without a record (transaction markers, aborted transactions or compaction)" : "")}; model version {f.Version}"));
             if (f.Theta is not null)
                 Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {Figure(f.NllPerRow, 0, "F12")}  J - J* = {Figure(f.GapPerRow, 0, "E3")} per row after {f.Iterations} final iterations; model written to {a.Out}"));
         }

@@ -333,6 +333,8 @@ public sealed class KafkaIntake : IDisposable
         if (!_parts.TryGetValue(p, out var s) || !s.Positioned) return;
         if (r.IsPartitionEOF)
         {
+            // The end of what this consumer can read; offsets before it that delivered nothing are passed over.
+            if (r.Offset.Value > s.Expected && !PassOver(s, r.Offset.Value)) return;
             Flush(s);
             s.AtEnd = true;
             s.High = r.Offset.Value;
@@ -340,17 +342,7 @@ public sealed class KafkaIntake : IDisposable
         }
         long offset = r.Offset.Value;
         if (offset < s.Expected) return; // re-delivery after a seek race
-        if (offset > s.Expected)
-        {
-            // The broker skipped [expected, offset): deleted by retention while we were behind.
-            Flush(s);
-            s.Positioned = false;
-            s.PositionAsked.Restart();
-            _consumer!.Pause([new TopicPartition(_settings.Topic, p)]);
-            s.Paused = true;
-            _sink.Lost(p, s.Expected, offset);
-            return;
-        }
+        if (offset > s.Expected && !PassOver(s, offset)) return;
         s.AtEnd = false;
         if (s.Rows.Rows == 0 && s.Accepted == 0 && s.Rejected == 0) s.BatchAge.Restart();
         var value = r.Message.Value;
@@ -379,6 +371,36 @@ public sealed class KafkaIntake : IDisposable
             s.PausedForFlow = true;
             s.Paused = true;
         }
+    }
+
+    /// <summary>
+    /// The consumer passed over offsets [Expected, offset) of a partition without delivering a record. They were deleted
+    /// by retention only if the log now starts after Expected: then they are reported lost ([Expected, low)) and the
+    /// partition waits for the ledger. Otherwise they hold no record this consumer can read (transaction commit/abort
+    /// markers, aborted records under read_committed, keys removed by compaction): the next contribution covers them
+    /// with no record counted, and the coordinator reports them as offsets without a record, never as lost.
+    /// </summary>
+    /// <returns>True when the offsets are covered and the partition goes on at <paramref name="offset"/>.</returns>
+    private bool PassOver(PartitionState s, long offset)
+    {
+        var tp = new TopicPartition(_settings.Topic, s.Partition);
+        long low = -1;
+        try { low = _consumer!.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(5)).Low.Value; }
+        catch (KafkaException) { } // unknown: assume the worst and report the gap as lost rather than pretend
+        if (low >= 0 && low <= s.Expected)
+        {
+            if (s.Rows.Rows == 0 && s.Accepted == 0 && s.Rejected == 0 && s.Expected == s.From) s.BatchAge.Restart();
+            s.Expected = offset;
+            return true;
+        }
+        long lostTo = low > s.Expected ? Math.Min(low, offset) : offset;
+        Flush(s);
+        s.Positioned = false;
+        s.PositionAsked.Restart();
+        _consumer!.Pause([tp]);
+        s.Paused = true;
+        _sink.Lost(s.Partition, s.Expected, lostTo);
+        return false;
     }
 
     private void Reject(ConsumeResult<byte[]?, byte[]?> r, string reason)

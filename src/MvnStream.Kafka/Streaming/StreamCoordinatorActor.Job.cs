@@ -70,6 +70,7 @@ public sealed partial class StreamCoordinatorActor
         public long LastSnapshotVersion { get; set; } = -1;
         public long LastCheckpointChanges { get; set; } = -1;
         public long MetricsAtChanges { get; set; } = -1;
+        public bool OffsetsWithoutRecordNoticed { get; set; }
         public double NllPerRow { get; set; } = double.NaN;
         public double GapPerRow { get; set; } = double.NaN;
         public int FinalIterations { get; set; }

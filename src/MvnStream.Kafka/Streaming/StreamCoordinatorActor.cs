@@ -263,8 +263,16 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         switch (decision)
         {
             case LedgerDecision.Accept:
-                if (c.AcceptedRecords + c.RejectedRecords != c.To - c.From)
+                long records = c.AcceptedRecords + c.RejectedRecords;
+                if (records > c.To - c.From)
                     _log.Error("contribution {0}/{1} [{2},{3}) counts {4} + {5} records: accounting broken", c.Topic, c.Partition, c.From, c.To, c.AcceptedRecords, c.RejectedRecords);
+                else if (records < c.To - c.From && !job.OffsetsWithoutRecordNoticed)
+                {
+                    // Offsets the consumer passed over with the log start below them: not lost, they hold no data record.
+                    job.OffsetsWithoutRecordNoticed = true;
+                    Notice($"{c.Topic}/{c.Partition} offsets {c.From}..{c.To - 1} include {c.To - c.From - records} that hold no record "
+                        + "(transaction markers, aborted transactions or compaction): covered by the ledger, not counted as records, not lost");
+                }
                 job.Merge(c, stats);
                 Sender.Tell(new ContributionAck(job.Id, job.Epoch, c.Topic, c.Partition, c.From, c.To, ContributionOutcome.Accepted, next));
                 MaybeUpdate(job);
