@@ -77,7 +77,7 @@ internal static class DemoCommand
         }, stopProducer.Token, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
 
         var args = new StreamCommand.StreamArgs(broker.Bootstrap, topic, "csv", d, "mvnstream-demo", output, "3s", 0, forgetting, null, null, null, "none",
-            "1s", 0.001, workers, null, "lbfgs", "tril", 5, 1e-10, 5000, 0.05, 0, "none", 4096, "100ms", [], null, false, false, null);
+            "1s", 0.001, workers, null, "lbfgs", "tril", 5, 1e-10, 5000, 0.05, 0, "none", 4096, "100ms", "60s", [], null, false, false, null);
         var settings = await StreamCommand.BuildSettingsAsync(args, progress, ct);
         var job = new StartStreamJob(Guid.NewGuid().ToString("N")[..12], settings);
         var mu = truth.Mu;

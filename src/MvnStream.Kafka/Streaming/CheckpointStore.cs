@@ -134,7 +134,7 @@ public sealed class KafkaCheckpointStore : CheckpointStore
         _properties = properties;
         var config = new ProducerConfig { BootstrapServers = bootstrap, Acks = Acks.All, EnableIdempotence = true, MessageTimeoutMs = 30000, LingerMs = 0 };
         KafkaProperties.Apply(config, properties);
-        _producer = new ProducerBuilder<string, byte[]>(config).Build();
+        _producer = new ProducerBuilder<string, byte[]>(config).SetLogHandler((_, _) => { }).Build();
     }
 
     public override string Describe() => $"kafka topic {_topic} (partition 0)";
@@ -165,7 +165,7 @@ public sealed class KafkaCheckpointStore : CheckpointStore
     {
         var config = new ConsumerConfig { BootstrapServers = _bootstrap, GroupId = "mvnstream-checkpoint-reader", EnableAutoCommit = false, EnablePartitionEof = true };
         KafkaProperties.Apply(config, _properties);
-        using var consumer = new ConsumerBuilder<string, byte[]>(config).Build();
+        using var consumer = new ConsumerBuilder<string, byte[]>(config).SetLogHandler((_, _) => { }).Build();
         var tp = new TopicPartition(_topic, 0);
         WatermarkOffsets wm;
         try { wm = consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10)); }

@@ -41,6 +41,12 @@ public sealed class KafkaIntake : IDisposable
     /// <summary>Pending rows of one partition (in BatchRows) beyond which fetching it pauses until acknowledgements come.</summary>
     private const int MaxPendingBatches = 16;
     private static readonly TimeSpan AckTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>Longest wait for dead letters and scores to be delivered (or for room in the producer's queue) before the intake gives up.</summary>
+    private static readonly TimeSpan SideDeliveryTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>While no broker is reachable, how often the intake asks the cluster for metadata to learn that one is back.</summary>
+    private static readonly TimeSpan ReachabilityProbe = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan PositionRetry = TimeSpan.FromSeconds(3);
 
     private sealed class PartitionState(int partition)
@@ -68,6 +74,7 @@ public sealed class KafkaIntake : IDisposable
     private readonly Func<int, long, long?> _askPosition;
     private readonly string _workerId;
     private readonly ConcurrentQueue<Action> _commands = new();
+    private readonly ConcurrentQueue<(int Partition, long Offset)> _toStore = new();
     private readonly Dictionary<int, PartitionState> _parts = [];
     private readonly Thread _thread;
     private readonly CancellationTokenSource _stop = new();
@@ -82,6 +89,17 @@ public sealed class KafkaIntake : IDisposable
     private readonly Stopwatch _housekeepingClock = Stopwatch.StartNew();
     private bool _waiting = true;
     private long _sideErrors;
+    private string? _sideError;
+
+    /// <summary>Why the intake must stop (a fatal Kafka error, undeliverable dead letters, brokers gone too long); checked by the loop.</summary>
+    private string? _failure;
+
+    /// <summary>Runs from librdkafka's "all brokers down" until a metadata request is answered again.</summary>
+    private readonly Stopwatch _unreachable = new();
+    private readonly Stopwatch _reachabilityProbe = new();
+    private string? _brokerError;
+    private TimeSpan _brokerTimeout = KafkaProperties.DefaultBrokerTimeout;
+    private IAdminClient? _metadata;
 
     /// <param name="askPosition">
     /// Asks the coordinator's ledger, synchronously and with a short timeout, where a partition resumes
@@ -111,14 +129,26 @@ public sealed class KafkaIntake : IDisposable
         _scorer = new MvnScorer(theta);
     });
 
-    public void Commit(int[] partitions, long[] offsets) => _commands.Enqueue(() =>
+    /// <summary>
+    /// Offsets the checkpoint holds: stored for librdkafka's background commit (enable.auto.offset.store=false, so only
+    /// stored offsets are ever committed). Never a synchronous Commit on the consumer thread: that waits for the group
+    /// coordinator without a bound, and an unreachable broker would freeze the intake (no drain, no stop, no error).
+    /// </summary>
+    public void Commit(int[] partitions, long[] offsets)
     {
-        var owned = partitions.Select((p, i) => (p, o: offsets[i])).Where(x => _parts.ContainsKey(x.p))
-            .Select(x => new TopicPartitionOffset(_settings.Topic, x.p, x.o)).ToList();
-        if (owned.Count == 0) return;
-        try { _consumer?.Commit(owned); }
-        catch (KafkaException) { } // lag monitoring only: the checkpoint is the source of truth
-    });
+        for (int i = 0; i < partitions.Length; i++) _toStore.Enqueue((partitions[i], offsets[i]));
+    }
+
+    /// <summary>On the consumer thread, in the loop and once more before the consumer closes (which commits them).</summary>
+    private void StoreOffsets()
+    {
+        while (_toStore.TryDequeue(out var x))
+        {
+            if (!_parts.ContainsKey(x.Partition) || _consumer is null) continue;
+            try { _consumer.StoreOffset(new TopicPartitionOffset(_settings.Topic, x.Partition, x.Offset)); }
+            catch (KafkaException) { } // revoked meanwhile; lag monitoring only: the checkpoint is the source of truth
+        }
+    }
 
     /// <summary>Stop fetching, send what is pending, wait for the acknowledgements; the consumer stays in the group (paused) until disposed, so it can still commit the final offsets.</summary>
     public void Drain() => _commands.Enqueue(() =>
@@ -141,12 +171,16 @@ public sealed class KafkaIntake : IDisposable
         string? error = null;
         try
         {
+            _brokerTimeout = KafkaProperties.BrokerTimeout(_settings.KafkaProperties);
             var config = new ConsumerConfig
             {
                 BootstrapServers = _settings.Bootstrap,
                 GroupId = _settings.Group,
                 ClientId = "mvnstream-" + _workerId,
-                EnableAutoCommit = false,
+                // Commits are for lag monitoring only (the checkpoint is the source of truth): librdkafka commits in the
+                // background exactly the offsets stored after a checkpoint (see Commit), and on close.
+                EnableAutoCommit = true,
+                AutoCommitIntervalMs = 1000,
                 EnableAutoOffsetStore = false,
                 AutoOffsetReset = AutoOffsetReset.Earliest,
                 EnablePartitionEof = true,
@@ -161,9 +195,10 @@ public sealed class KafkaIntake : IDisposable
                 .SetPartitionsAssignedHandler((c, parts) => OnAssigned(c, parts))
                 .SetPartitionsRevokedHandler((_, parts) => OnRevoked(parts.Select(p => p.Partition.Value)))
                 .SetPartitionsLostHandler((_, parts) => OnRevoked(parts.Select(p => p.Partition.Value)))
-                .SetErrorHandler((_, e) => { if (e.IsFatal) error = "fatal Kafka error: " + e.Reason; })
+                .SetErrorHandler((_, e) => OnKafkaError(e))
                 .SetLogHandler((_, _) => { })
                 .Build();
+            _metadata = new DependentAdminClientBuilder(_consumer.Handle).Build();
             if (!string.IsNullOrEmpty(_settings.DeadLetterTopic) || !string.IsNullOrEmpty(_settings.ScoresTopic))
             {
                 var pc = new ProducerConfig { BootstrapServers = _settings.Bootstrap, LingerMs = 5, MessageTimeoutMs = 30000, EnableIdempotence = true };
@@ -171,7 +206,8 @@ public sealed class KafkaIntake : IDisposable
                 _sideProducer = new ProducerBuilder<byte[]?, byte[]?>(pc).SetLogHandler((_, _) => { }).Build();
             }
             _consumer.Subscribe(_settings.Topic);
-            Loop(ref error);
+            Loop();
+            error = _failure;
         }
         catch (Exception e) when (e is KafkaException or ArgumentException or InvalidOperationException)
         {
@@ -183,21 +219,71 @@ public sealed class KafkaIntake : IDisposable
             {
                 foreach (var s in _parts.Values) s.Rows.Clear();
                 _sideProducer?.Flush(TimeSpan.FromSeconds(10));
+                StoreOffsets();
                 _consumer?.Close();
             }
             catch (KafkaException) { }
+            _metadata?.Dispose();
             _consumer?.Dispose();
             _sideProducer?.Dispose();
             _sink.Stopped(error);
         }
     }
 
-    private void Loop(ref string? error)
+    /// <summary>
+    /// librdkafka's errors: fatal ones stop the intake; "all brokers down" starts the unreachability clock (the intake
+    /// reports it and, after the broker timeout, stops with the last connection error); other errors are transient and
+    /// kept only to explain an outage.
+    /// </summary>
+    private void OnKafkaError(Error e)
+    {
+        if (e.IsFatal)
+        {
+            _failure ??= "fatal Kafka error: " + e.Reason;
+            return;
+        }
+        if (e.Code == ErrorCode.Local_AllBrokersDown)
+        {
+            if (!_unreachable.IsRunning) _unreachable.Restart();
+            _reachabilityProbe.Restart();
+            _brokerError ??= e.Reason;
+        }
+        else _brokerError = e.Reason;
+    }
+
+    private void Reachable()
+    {
+        _unreachable.Reset();
+        _brokerError = null;
+    }
+
+    /// <summary>While every broker is down: ask for metadata now and then (an idle, healthy consumer gets no other sign that a broker is back); stop after the broker timeout.</summary>
+    private void CheckReachability()
+    {
+        if (!_unreachable.IsRunning) return;
+        if (_reachabilityProbe.Elapsed >= ReachabilityProbe)
+        {
+            _reachabilityProbe.Restart();
+            try
+            {
+                _metadata!.GetMetadata(_settings.Topic, TimeSpan.FromSeconds(1));
+                Reachable();
+                return;
+            }
+            catch (KafkaException) { }
+        }
+        if (_unreachable.Elapsed >= _brokerTimeout)
+            _failure ??= $"no Kafka broker reachable at {_settings.Bootstrap} for {_unreachable.Elapsed.TotalSeconds:F0} s (last error: {_brokerError ?? "all brokers down"}); "
+                + "stopped consuming: what was merged is kept, the rest is read again on the next start";
+    }
+
+    private void Loop()
     {
         var consumer = _consumer!;
-        while (!_stop.IsCancellationRequested && error is null)
+        while (!_stop.IsCancellationRequested && _failure is null)
         {
             while (_commands.TryDequeue(out var cmd)) cmd();
+            StoreOffsets();
             if (_draining && !_drainReported)
             {
                 bool acked = _parts.Values.All(s => s.InFlight.Count == 0 && (!s.Positioned || s.Expected == s.From));
@@ -214,11 +300,13 @@ public sealed class KafkaIntake : IDisposable
             {
                 if (e.ConsumerRecord is not null) Reject(e.ConsumerRecord, "undecodable record: " + e.Error.Reason);
             }
+            // Not a sign that a broker is back: the record may have been fetched before the outage. Only the probe says so.
             if (r is not null && !_draining) Handle(r);
             // Timers (linger, ack timeouts, retries, status) every few milliseconds, not after every record.
             if (r is null || _housekeepingClock.ElapsedMilliseconds >= 5)
             {
                 _housekeepingClock.Restart();
+                CheckReachability();
                 Housekeeping();
                 _waiting = _parts.Values.Any(p => p.PausedForFlow || p.InFlight.Count > 0 || !p.Positioned);
             }
@@ -440,17 +528,29 @@ public sealed class KafkaIntake : IDisposable
     {
         var s = _parts[sourcePartition];
         s.ProducedSide = true;
-        while (true)
+        Stopwatch? queueFull = null;
+        while (_failure is null)
         {
             try
             {
-                _sideProducer!.Produce(topic, new Message<byte[]?, byte[]?> { Key = key, Value = value, Headers = headers },
-                    d => { if (d.Error.IsError) Interlocked.Increment(ref _sideErrors); });
+                _sideProducer!.Produce(topic, new Message<byte[]?, byte[]?> { Key = key, Value = value, Headers = headers }, d =>
+                {
+                    if (!d.Error.IsError) return;
+                    Interlocked.Increment(ref _sideErrors);
+                    Interlocked.CompareExchange(ref _sideError, $"{d.Topic}: {d.Error.Reason}", null);
+                });
                 return;
             }
             catch (ProduceException<byte[]?, byte[]?> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
             {
-                _sideProducer!.Poll(TimeSpan.FromMilliseconds(50));
+                // The producer polls on its own thread (Poll is not allowed here): wait for room, but not for ever.
+                queueFull ??= Stopwatch.StartNew();
+                if (queueFull.Elapsed > SideDeliveryTimeout)
+                {
+                    _failure ??= $"the dead-letter/score producer's queue stayed full for {SideDeliveryTimeout.TotalSeconds:F0} s (is the broker reachable?); stopped consuming";
+                    return;
+                }
+                if (_stop.Token.WaitHandle.WaitOne(5)) return;
             }
         }
     }
@@ -462,11 +562,20 @@ public sealed class KafkaIntake : IDisposable
     /// </summary>
     private void Flush(PartitionState s)
     {
-        if (!s.Positioned || s.Expected == s.From || s.InFlight.Count >= MaxInFlight) return;
+        if (!s.Positioned || s.Expected == s.From || s.InFlight.Count >= MaxInFlight || _failure is not null) return;
         if (s.ProducedSide && _sideProducer is not null)
         {
-            // Dead letters and scores are durable before the records that produced them are counted.
-            _sideProducer.Flush(TimeSpan.FromSeconds(30));
+            // Dead letters and scores are durable before the records that produced them are counted: when they are not,
+            // the records are not counted either (the intake stops; they are read again from the ledger's offsets).
+            int undelivered = _sideProducer.Flush(SideDeliveryTimeout);
+            long failed = Interlocked.Read(ref _sideErrors);
+            if (undelivered > 0 || failed > 0)
+            {
+                _failure = $"{(undelivered > 0 ? $"{undelivered} dead-letter/score records not delivered within {SideDeliveryTimeout.TotalSeconds:F0} s" : "")}"
+                    + $"{(undelivered > 0 && failed > 0 ? "; " : "")}{(failed > 0 ? $"{failed} dead-letter/score records failed ({Volatile.Read(ref _sideError)})" : "")}: "
+                    + $"records {_settings.Topic}/{s.Partition} offsets {s.From}..{s.Expected - 1} are not counted; stopped consuming";
+                return;
+            }
             s.ProducedSide = false;
         }
         StatisticsData? stats = null;
@@ -533,8 +642,12 @@ public sealed class KafkaIntake : IDisposable
                 }
                 catch (KafkaException) { return 0; }
             }).ToArray();
-            bool atEnd = parts.All(s => s.Positioned && s.AtEnd && s.InFlight.Count == 0 && s.Expected == s.From);
-            string? err = Interlocked.Read(ref _sideErrors) > 0 ? $"{_sideErrors} dead-letter/score records could not be delivered" : null;
+            // With no broker reachable the ends are unknown: never idle, and say why.
+            bool down = _unreachable.IsRunning && _unreachable.Elapsed >= ReachabilityProbe;
+            bool atEnd = !down && parts.All(s => s.Positioned && s.AtEnd && s.InFlight.Count == 0 && s.Expected == s.From);
+            string? err = down
+                ? $"no Kafka broker reachable at {_settings.Bootstrap} ({_brokerError ?? "all brokers down"}); stopping if this lasts {_brokerTimeout.TotalSeconds:F0} s"
+                : Interlocked.Read(ref _sideErrors) > 0 ? $"{Interlocked.Read(ref _sideErrors)} dead-letter/score records could not be delivered ({Volatile.Read(ref _sideError)})" : null;
             _sink.Status(parts.Select(s => s.Partition).ToArray(), lag, atEnd, err);
         }
     }

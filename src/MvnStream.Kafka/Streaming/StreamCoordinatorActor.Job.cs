@@ -28,9 +28,11 @@ public sealed partial class StreamCoordinatorActor
             Store = CheckpointStore.Create(settings.Checkpoint, system, settings.Bootstrap, settings.KafkaProperties);
             if (!string.IsNullOrEmpty(settings.ModelTopic))
             {
-                var config = new ProducerConfig { BootstrapServers = settings.Bootstrap, LingerMs = 5, MessageTimeoutMs = 30000 };
+                // Snapshots keyed by job, in order and once (idempotent, acks from all in-sync replicas); librdkafka's own log
+                // lines are not printed: an unreachable broker is reported by the workers, a lost snapshot by its delivery report.
+                var config = new ProducerConfig { BootstrapServers = settings.Bootstrap, LingerMs = 5, MessageTimeoutMs = 30000, Acks = Acks.All, EnableIdempotence = true };
                 KafkaProperties.Apply(config, settings.KafkaProperties);
-                ModelProducer = new ProducerBuilder<string, string>(config).Build();
+                ModelProducer = new ProducerBuilder<string, string>(config).SetLogHandler((_, _) => { }).Build();
             }
         }
 
@@ -61,6 +63,13 @@ public sealed partial class StreamCoordinatorActor
         public string StopReason { get; set; } = "";
         public bool ClientGone { get; set; }
         public HashSet<string> StoppedWorkers { get; } = [];
+
+        /// <summary>Workers whose intake stopped with an error (they answer a stop at once).</summary>
+        public HashSet<string> FailedWorkers { get; } = [];
+        public string? LastWorkerFailure { get; set; }
+
+        /// <summary>Set when the job stops because it cannot go on: it then ends as failed (exit 1), after the final checkpoint.</summary>
+        public string? Failure { get; set; }
         public Stopwatch Clock { get; } = Stopwatch.StartNew();
         public Stopwatch LastMerge { get; } = Stopwatch.StartNew();
         public bool Dirty { get; set; }
@@ -368,7 +377,21 @@ public sealed partial class StreamCoordinatorActor
     private void OnConsumingStopped(ConsumingStopped m)
     {
         var job = _job;
-        if (job is null || job.Id != m.JobId || !job.Stopping) return;
+        if (job is null || job.Id != m.JobId) return;
+        if (!job.Stopping)
+        {
+            // Unasked: the worker's intake failed (its error came just before). Kafka gives its partitions to the
+            // other consumers; when no worker consumes any more, the job ends with that error instead of idling for ever.
+            job.FailedWorkers.Add(m.WorkerId);
+            string why = _workerStatus.TryGetValue(m.WorkerId, out var st) && st.Error is not null ? st.Error : "its Kafka consumer failed";
+            job.LastWorkerFailure = why;
+            if (_workers.Ids.All(job.FailedWorkers.Contains))
+            {
+                job.Failure = $"no worker can consume any more: {why}";
+                BeginStop(job.Failure);
+            }
+            return;
+        }
         job.StoppedWorkers.Add(m.WorkerId);
         MaybeFinishStop();
     }
@@ -404,7 +427,14 @@ public sealed partial class StreamCoordinatorActor
         var parts = job.Ledger.Partitions.OrderBy(p => p.Partition).ToArray();
         string reason = job.StopReason + (checkpointError is null ? "" : $"; the final checkpoint failed: {checkpointError.Message}")
             + (job.Theta is null && job.LastFitProblem is not null ? $"; no model: {job.LastFitProblem}" : "");
-        if (!job.ClientGone)
+        if (!job.ClientGone && job.Failure is not null)
+        {
+            string saved = checkpointError is null ? $"the final checkpoint ({job.Store.Describe()}) holds them" : $"the final checkpoint failed too: {checkpointError.Message}";
+            job.Client.Tell(new StreamJobFailed(job.Id, JobErrorKind.Failure,
+                $"{job.Failure}. {job.Statistics.Count:N0} rows were merged (model version {job.Version}); {saved}"
+                + (string.IsNullOrEmpty(job.Settings.ModelFile) ? "" : $", the model file {job.Settings.ModelFile} has the model so far")));
+        }
+        else if (!job.ClientGone)
         {
             job.Client.Tell(new StreamJobFinished(job.Id, job.Theta is null ? null : ThetaData.From(job.Theta), job.Statistics.Count, job.Statistics.Weight,
                 job.AcceptedRecords, job.RejectedRecords, job.LostRecords, job.Version, job.FinalIterations, job.NllPerRow, job.GapPerRow, reason,

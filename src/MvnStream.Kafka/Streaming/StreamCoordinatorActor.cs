@@ -59,7 +59,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         Receive<LedgerQuery>(OnLedgerQuery);
         Receive<PartitionContribution>(OnContribution);
         Receive<RecordsLost>(OnRecordsLost);
-        Receive<WorkerStreamStatus>(s => { if (_job?.Id == s.JobId) _workerStatus[s.WorkerId] = s; });
+        Receive<WorkerStreamStatus>(OnWorkerStatus);
         Receive<ConsumingStopped>(OnConsumingStopped);
         Receive<UpdateDone>(OnUpdateDone);
         Receive<CheckpointDone>(OnCheckpointDone);
@@ -131,6 +131,12 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         // Kafka moves its partitions to the other group members, which ask the ledger where to resume.
         Notice($"worker {id} left; its partitions go to the other consumers, which resume at the ledger's offsets");
         _job.StoppedWorkers.Remove(id);
+        _job.FailedWorkers.Remove(id);
+        if (!_job.Stopping && _job.FailedWorkers.Count > 0 && _workers.Ids.All(_job.FailedWorkers.Contains))
+        {
+            _job.Failure = $"no worker can consume any more: {_job.LastWorkerFailure}";
+            BeginStop(_job.Failure);
+        }
         if (_job.Stopping) MaybeFinishStop();
     }
 
@@ -220,6 +226,16 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         long next = job.Ledger.Position(q.Topic, q.Partition, q.LowWatermark, out long lost);
         if (lost > 0) ReportLoss(job, q.Topic, q.Partition, 0, q.LowWatermark, lost, "before this job first read the partition");
         Sender.Tell(new LedgerPosition(job.Id, job.Epoch, q.Topic, q.Partition, next));
+    }
+
+    /// <summary>A worker's status; a new or cleared error (brokers unreachable, dead letters undeliverable) is told to the client once.</summary>
+    private void OnWorkerStatus(WorkerStreamStatus s)
+    {
+        if (_job?.Id != s.JobId) return;
+        string? before = _workerStatus.TryGetValue(s.WorkerId, out var old) ? old.Error : null;
+        _workerStatus[s.WorkerId] = s;
+        if (s.Error is not null && s.Error != before) Notice($"worker {s.WorkerId}: {s.Error}");
+        else if (s.Error is null && before is not null) Notice($"worker {s.WorkerId}: consuming again ({before.Split(';')[0]} is over)");
     }
 
     private void OnRecordsLost(RecordsLost m)
