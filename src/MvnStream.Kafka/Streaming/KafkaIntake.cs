@@ -193,8 +193,8 @@ public sealed class KafkaIntake : IDisposable
             KafkaProperties.Apply(config, _settings.KafkaProperties);
             _consumer = new ConsumerBuilder<byte[]?, byte[]?>(config)
                 .SetPartitionsAssignedHandler((c, parts) => OnAssigned(c, parts))
-                .SetPartitionsRevokedHandler((_, parts) => OnRevoked(parts.Select(p => p.Partition.Value)))
-                .SetPartitionsLostHandler((_, parts) => OnRevoked(parts.Select(p => p.Partition.Value)))
+                .SetPartitionsRevokedHandler((_, parts) => OnRevoked(parts.Select(p => p.Partition.Value), handOver: true))
+                .SetPartitionsLostHandler((_, parts) => OnRevoked(parts.Select(p => p.Partition.Value), handOver: false))
                 .SetErrorHandler((_, e) => OnKafkaError(e))
                 .SetLogHandler((_, _) => { })
                 .Build();
@@ -348,10 +348,24 @@ public sealed class KafkaIntake : IDisposable
         foreach (var s in toPause) s.Paused = true;
     }
 
-    private void OnRevoked(IEnumerable<int> partitions)
+    /// <summary>
+    /// Partitions taken away. Revoked (an orderly rebalance: nobody owns them until this returns): what was read but not
+    /// yet sent goes to the coordinator now, so the next owner, which asks the ledger where to start, does not read it
+    /// again and its dead letters and scores are not written twice. Lost (the group moved on without us, e.g. after a
+    /// session timeout): someone else may be reading them already, so pending rows are dropped; the ledger decides.
+    /// Contributions in flight stay valid either way: the ledger merges one only at next[p], and their acks are ignored.
+    /// </summary>
+    private void OnRevoked(IEnumerable<int> partitions, bool handOver)
     {
-        // What was not yet sent is dropped: the next owner re-reads it from the ledger's position.
-        foreach (var p in partitions) _parts.Remove(p);
+        foreach (var p in partitions)
+        {
+            if (handOver && !_draining && _parts.TryGetValue(p, out var s) && s.Positioned && s.Expected > s.From)
+            {
+                s.InFlight.Clear(); // the in-flight window is flow control only; this partition's acks no longer matter
+                Flush(s);
+            }
+            _parts.Remove(p);
+        }
     }
 
     private void DoSeek(int partition, long next)
@@ -439,6 +453,7 @@ public sealed class KafkaIntake : IDisposable
         if (s.Rows.Dimension != d) s.Rows.Reset(d);
         string? reason = value is null ? "empty record (null value)" : RecordDecoder.TryDecode(value, _settings.Format, ref d, false, s.Rows);
         if (reason is null && s.Rows.Rows == before) reason = "csv header line, not data";
+        reason ??= TooLarge(s.Rows, before);
         if (reason is not null)
         {
             s.Rows.Truncate(before);
@@ -459,6 +474,28 @@ public sealed class KafkaIntake : IDisposable
             s.PausedForFlow = true;
             s.Paused = true;
         }
+    }
+
+    /// <summary>
+    /// Largest |value| a streamed row may hold. The statistics sum squares and cross products of values over every row
+    /// merged (DESIGN §1: M = sum (x - xbar)(x - xbar)^T); one value of 1e200 is finite, but its square is not, and
+    /// the merged statistics would hold Infinity for good: no model could be fitted again, and the checkpoint would keep
+    /// it. Below 1e100 the squares stay below 1e200, finite for any count of rows.
+    /// </summary>
+    internal const double MaxMagnitude = 1e100;
+
+    /// <summary>A rejection reason when a value of the rows decoded from one record (rows from <paramref name="first"/> on) is too large, else null.</summary>
+    internal static string? TooLarge(RowBuffer rows, int first)
+    {
+        for (int i = first; i < rows.Rows; i++)
+        {
+            var row = rows.Row(i);
+            for (int j = 0; j < row.Length; j++)
+                if (Math.Abs(row[j]) > MaxMagnitude)
+                    return string.Create(CultureInfo.InvariantCulture,
+                        $"{(rows.Rows - first > 1 ? $"row {i - first + 1}: " : "")}value {j + 1} ({row[j]:R}) is too large: beyond {MaxMagnitude:E0} in magnitude its square overflows the statistics");
+        }
+        return null;
     }
 
     /// <summary>
@@ -516,13 +553,16 @@ public sealed class KafkaIntake : IDisposable
             else
             {
                 var (ld, m2) = _scorer.Score(s.Rows.Row(i));
-                double tail = _scorer.TailProbability(m2);
-                bool anomaly = tail < _settings.AnomalyLevel;
-                sb.Append(CultureInfo.InvariantCulture, $",\"logDensity\":{ld:R},\"mahalanobis2\":{m2:R},\"tailProbability\":{tail:R},\"anomaly\":{(anomaly ? "true" : "false")}}}");
+                double tail = double.IsPositiveInfinity(m2) ? 0 : _scorer.TailProbability(m2);
+                // JSON has no NaN or Infinity: a figure that overflowed is null, and a row whose tail cannot be computed is flagged.
+                bool anomaly = !(tail >= _settings.AnomalyLevel);
+                sb.Append(CultureInfo.InvariantCulture, $",\"logDensity\":{Json(ld)},\"mahalanobis2\":{Json(m2)},\"tailProbability\":{Json(tail)},\"anomaly\":{(anomaly ? "true" : "false")}}}");
             }
             Produce(_settings.ScoresTopic, r.Message.Key, Encoding.UTF8.GetBytes(sb.ToString()), null, r.Partition.Value);
         }
     }
+
+    private static string Json(double v) => double.IsFinite(v) ? v.ToString("R", CultureInfo.InvariantCulture) : "null";
 
     private void Produce(string topic, byte[]? key, byte[]? value, Headers? headers, int sourcePartition)
     {
