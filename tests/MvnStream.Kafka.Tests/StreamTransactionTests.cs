@@ -53,9 +53,10 @@ public sealed class StreamTransactionTests(BrokerFixture fixture)
                 }
             }
         }
-        long highSum = 0;
+        var high = new long[4];
         using (var admin = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = fixture.Bootstrap, GroupId = "wm-" + Guid.NewGuid().ToString("N") }).Build())
-            for (int p = 0; p < 4; p++) highSum += admin.QueryWatermarkOffsets(new TopicPartition(topic, p), TimeSpan.FromSeconds(10)).High.Value;
+            for (int p = 0; p < 4; p++) high[p] = admin.QueryWatermarkOffsets(new TopicPartition(topic, p), TimeSpan.FromSeconds(10)).High.Value;
+        long highSum = high.Sum();
         string ctx = $"seed {seed}, d = {d}, {transactions} transactions x 4 partitions x {perPartition} rows, every third aborted; {committed.Count} committed rows, high watermarks sum {highSum}, topic {topic}";
         Assert.True(highSum > committed.Count, $"precondition: transaction markers take offsets ({ctx})");
 
@@ -71,6 +72,20 @@ public sealed class StreamTransactionTests(BrokerFixture fixture)
         Assert.True(noRecord == highSum - committed.Count, $"offsetsWithoutRecord = {noRecord}, expected {highSum} - {committed.Count} ({ctx})\n{run}");
         Assert.DoesNotContain("LOST", run.Stderr, StringComparison.Ordinal);
 
+        // The ledger covers every partition to its end (the last commit marker included), and the consumer group's
+        // committed offsets (for lag monitoring, committed after the final checkpoint) are those ends.
+        var offsets = ReadJson(model)["offsets"]!.AsObject();
+        using (var reader = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = fixture.Bootstrap, GroupId = "mvnstream-" + topic }).Build())
+        {
+            var committedOffsets = reader.Committed(Enumerable.Range(0, 4).Select(p => new TopicPartition(topic, p)), TimeSpan.FromSeconds(10));
+            for (int p = 0; p < 4; p++)
+            {
+                long next = offsets[$"{topic}/{p}"]!["next"]!.GetValue<long>();
+                long group = committedOffsets.Single(c => c.Partition.Value == p).Offset.Value;
+                Assert.True(next == high[p] && group == high[p], $"partition {p}: high watermark {high[p]}, ledger next {next}, group {"mvnstream-" + topic} committed {group} ({ctx})");
+            }
+        }
+
         // The oracle: mean and biased covariance of the committed rows, two-pass.
         var mean = new double[d];
         foreach (var r in committed) for (int j = 0; j < d; j++) mean[j] += r[j] / committed.Count;
@@ -78,13 +93,14 @@ public sealed class StreamTransactionTests(BrokerFixture fixture)
         foreach (var r in committed)
             for (int i = 0; i < d; i++)
                 for (int j = 0; j < d; j++) cov[i * d + j] += (r[i] - mean[i]) * (r[j] - mean[j]) / committed.Count;
-        var m = JsonNode.Parse(File.ReadAllText(model))!.AsObject();
-        var mu = m["mu"]!.AsArray().Select(x => x!.GetValue<double>()).ToArray();
-        var s = m["covariance"]!.AsArray().SelectMany(row => row!.AsArray().Select(x => x!.GetValue<double>())).ToArray();
+        var mu = ReadJson(model)["mu"]!.AsArray().Select(x => x!.GetValue<double>()).ToArray();
+        var s = ReadJson(model)["covariance"]!.AsArray().SelectMany(row => row!.AsArray().Select(x => x!.GetValue<double>())).ToArray();
         Assert.True(Relative(mu, mean) <= 1e-9 && Relative(s, cov) <= 1e-9,
             $"model vs the committed rows: mu {Relative(mu, mean):E2}, covariance {Relative(s, cov):E2} relative (tolerance 1e-9: the final solve converges to 1e-12) ({ctx})");
         Directory.Delete(dir, recursive: true);
     }
+
+    private static JsonObject ReadJson(string path) => JsonNode.Parse(File.ReadAllText(path))!.AsObject();
 
     private static double Relative(double[] a, double[] b) =>
         Math.Sqrt(a.Select((v, i) => (v - b[i]) * (v - b[i])).Sum()) / Math.Sqrt(b.Sum(v => v * v));

@@ -429,10 +429,13 @@ public sealed partial class StreamCoordinatorActor
             + (job.Theta is null && job.LastFitProblem is not null ? $"; no model: {job.LastFitProblem}" : "");
         if (!job.ClientGone && job.Failure is not null)
         {
-            string saved = checkpointError is null ? $"the final checkpoint ({job.Store.Describe()}) holds them" : $"the final checkpoint failed too: {checkpointError.Message}";
-            job.Client.Tell(new StreamJobFailed(job.Id, JobErrorKind.Failure,
-                $"{job.Failure}. {job.Statistics.Count:N0} rows were merged (model version {job.Version}); {saved}"
-                + (string.IsNullOrEmpty(job.Settings.ModelFile) ? "" : $", the model file {job.Settings.ModelFile} has the model so far")));
+            string kept = job.Statistics.Count == 0 && job.RejectedRecords == 0 ? "nothing was merged"
+                : $"{job.Statistics.Count:N0} rows were merged (model version {job.Version}); "
+                    + (checkpointError is not null ? $"the final checkpoint failed too: {checkpointError.Message}"
+                        : job.Store is NoCheckpointStore ? "there is no checkpoint (--checkpoint none)"
+                        : $"the final checkpoint ({job.Store.Describe()}) holds them")
+                    + (job.Theta is null || string.IsNullOrEmpty(job.Settings.ModelFile) ? "" : $"; the model file {job.Settings.ModelFile} has the model so far");
+            job.Client.Tell(new StreamJobFailed(job.Id, JobErrorKind.Failure, $"{job.Failure}. {kept}"));
         }
         else if (!job.ClientGone)
         {
