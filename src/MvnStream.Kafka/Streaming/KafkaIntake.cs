@@ -184,6 +184,8 @@ public sealed class KafkaIntake : IDisposable
                 EnableAutoOffsetStore = false,
                 AutoOffsetReset = AutoOffsetReset.Earliest,
                 EnablePartitionEof = true,
+                // Records of aborted transactions are never counted (librdkafka's default, stated for operators).
+                IsolationLevel = IsolationLevel.ReadCommitted,
                 SessionTimeoutMs = 6000,
                 HeartbeatIntervalMs = 1500,
                 PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
@@ -415,7 +417,8 @@ public sealed class KafkaIntake : IDisposable
         if (i < 0) return; // from an older position of this partition
         if (ack.Outcome == ContributionOutcome.Refused)
         {
-            DoSeek(ack.Partition, ack.Next);
+            if (ack.Next >= 0) DoSeek(ack.Partition, ack.Next);
+            else Unposition(s); // the ledger does not know the partition (a coordinator without our history): ask where it starts
             return;
         }
         s.InFlight.RemoveAt(i);
@@ -427,6 +430,22 @@ public sealed class KafkaIntake : IDisposable
             s.PausedForFlow = false;
             s.Paused = false;
         }
+    }
+
+    /// <summary>Forgets what is pending and in flight for a partition, pauses it and asks the ledger where it resumes.</summary>
+    private void Unposition(PartitionState s)
+    {
+        var tp = new TopicPartition(_settings.Topic, s.Partition);
+        s.InFlight.Clear();
+        s.Rows.Clear();
+        s.Accepted = s.Rejected = 0;
+        s.Positioned = false;
+        s.PositionAsked.Restart();
+        if (!s.Paused) _consumer!.Pause([tp]);
+        s.Paused = true;
+        long low = 0;
+        try { low = Math.Max(0, _consumer!.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(5)).Low.Value); } catch (KafkaException) { }
+        _sink.NeedPosition(s.Partition, low);
     }
 
     private void Handle(ConsumeResult<byte[]?, byte[]?> r)

@@ -58,6 +58,7 @@ public sealed partial class StreamCoordinatorActor
         public long RestoredRows { get; private set; }
         public bool Running { get; set; }
         public int PartitionCount { get; set; } = -1;
+        public bool PartitionCountAsked { get; set; }
         public bool Stopping { get; set; }
         public bool FinalRunning { get; set; }
         public string StopReason { get; set; } = "";
@@ -250,8 +251,15 @@ public sealed partial class StreamCoordinatorActor
                 // Idle means every partition of the topic is owned by a worker that has read it to its end.
                 var owned = _workerStatus.Values.SelectMany(s => s.Partitions).Distinct().Count();
                 bool atEnd = _workerStatus.Values.All(s => s.AtEnd) && job.PartitionCount > 0 && owned >= job.PartitionCount;
-                if (job.PartitionCount <= 0 && job.LastMerge.Elapsed.TotalSeconds >= job.Settings.UntilIdleSeconds)
-                    job.PartitionCount = PartitionCount(job.Settings); // the topic may have been created since
+                if (job.PartitionCount <= 0 && !job.PartitionCountAsked && job.LastMerge.Elapsed.TotalSeconds >= job.Settings.UntilIdleSeconds)
+                {
+                    // The topic may have been created since. A metadata request waits up to 10 s (more with no broker
+                    // reachable): off the actor thread, which merges contributions and answers ledger queries.
+                    job.PartitionCountAsked = true;
+                    var settings = job.Settings;
+                    string id = job.Id;
+                    Task.Run(() => new PartitionCountLearned(id, PartitionCount(settings))).PipeTo(Self);
+                }
                 if (job.LastMerge.Elapsed.TotalSeconds >= job.Settings.UntilIdleSeconds && atEnd)
                     BeginStop($"idle for {job.Settings.UntilIdleSeconds:F1} s with every partition read to its end");
                 break;

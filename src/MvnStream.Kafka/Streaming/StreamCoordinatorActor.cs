@@ -31,6 +31,8 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         public static Tick StopTimeout { get; } = new("stop-timeout");
     }
 
+    private sealed record PartitionCountLearned(string JobId, int Count);
+
     private sealed record Restored(string JobId, StreamCheckpoint? Checkpoint, int PartitionCount, Exception? Error);
 
     private sealed record UpdateDone(string JobId, FitResult? Result, Exception? Error, bool Final);
@@ -64,6 +66,12 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         Receive<UpdateDone>(OnUpdateDone);
         Receive<CheckpointDone>(OnCheckpointDone);
         Receive<Tick>(OnTick);
+        Receive<PartitionCountLearned>(m =>
+        {
+            if (_job is not { } job || job.Id != m.JobId) return;
+            job.PartitionCountAsked = false;
+            if (m.Count > 0) job.PartitionCount = m.Count;
+        });
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
