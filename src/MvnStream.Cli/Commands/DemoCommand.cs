@@ -77,7 +77,7 @@ internal static class DemoCommand
         }, stopProducer.Token, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
 
         var args = new StreamCommand.StreamArgs(broker.Bootstrap, topic, "csv", d, "mvnstream-demo", output, "3s", 0, forgetting, null, null, null, "none",
-            "1s", 0.001, workers, null, "lbfgs", "tril", 5, 1e-10, 5000, 0.05, 0, "none", 4096, "100ms", [], null, false, false, null);
+            "1s", 0.001, workers, null, "lbfgs", "tril", 5, 1e-10, 5000, 0.05, 0, "none", 4096, "100ms", "60s", [], null, false, false, null);
         var settings = await StreamCommand.BuildSettingsAsync(args, progress, ct);
         var job = new StartStreamJob(Guid.NewGuid().ToString("N")[..12], settings);
         var mu = truth.Mu;
@@ -86,8 +86,11 @@ internal static class DemoCommand
         {
             if (m is not StreamJobStatus x) return;
             if (x.Partitions >= DevelopmentBroker.PartitionsPerTopic) consumersReady.TrySetResult();
-            string dist = x.Theta is null ? "   (no model yet)" : ConsoleProgress.Inv($"  |mu - mu*| {MuError(x.Theta.ToParameters(), mu),9:E2}  |S - S*|/|S*| {CovError(x.Theta.ToParameters(), s),9:E2}");
-            progress.Line(ConsoleProgress.Inv($"demo  rows {x.Rows,10:N0}  {x.RowsPerSecond,9:N0} rows/s  lag {x.Lag,7:N0}  J/n {x.NllPerRow,11:F6}{dist}  model v{x.Version}  {x.Seconds,5:F1} s"));
+            // Before the first model there is no J, gap or distance to show: dashes, never NaN.
+            var theta = x.Theta?.ToParameters();
+            string muError = StreamCommand.Figure(theta is null ? double.NaN : MuError(theta, mu), 9, "E2");
+            string covError = StreamCommand.Figure(theta is null ? double.NaN : CovError(theta, s), 9, "E2");
+            progress.Line(ConsoleProgress.Inv($"demo  rows {x.Rows,10:N0}  {x.RowsPerSecond,9:N0} rows/s  lag {x.Lag,7:N0}  J/n {StreamCommand.Figure(x.NllPerRow, 11, "F6")}  J-J* {StreamCommand.Figure(x.GapPerRow, 9, "E2")}  |mu - mu*| {muError}  |S - S*|/|S*| {covError}  model v{x.Version}  {x.Seconds,5:F1} s"));
         }, ct, showStatus: false);
         stopProducer.Cancel();
         ProduceSummary? summary = null;
@@ -102,7 +105,7 @@ internal static class DemoCommand
         Console.Out.WriteLine();
         Console.Out.WriteLine(ConsoleProgress.Inv($"rows produced {all.Count:N0} (delivered {warmUp + (summary?.Delivered ?? 0):N0}), rows in the model {model.N:N0}"));
         Console.Out.WriteLine("                              |mu - mu*|    |S - S*|_F/|S*|_F   vs closed-form MLE of the produced rows");
-        Console.Out.WriteLine(ConsoleProgress.Inv($"  streamed model (v{model.Version,-4})     {MuError(streamed, mu),10:E3}    {CovError(streamed, s),10:E3}          mu {RelError(streamed.Mu, mle.Theta.Mu),9:E2}  S {RelError(streamed.Covariance(), mle.Theta.Covariance()),9:E2} (relative)"));
+        Console.Out.WriteLine(ConsoleProgress.Inv($"  {$"streamed model (v{model.Version})",-28}{MuError(streamed, mu),10:E3}    {CovError(streamed, s),10:E3}          mu {RelError(streamed.Mu, mle.Theta.Mu),9:E2}  S {RelError(streamed.Covariance(), mle.Theta.Covariance()),9:E2} (relative)"));
         Console.Out.WriteLine(ConsoleProgress.Inv($"  closed-form MLE             {MuError(mle.Theta, mu),10:E3}    {CovError(mle.Theta, s),10:E3}"));
         Console.Out.WriteLine(ConsoleProgress.Inv($"  sampling error ~ sqrt(d/n)  {Math.Sqrt((double)d / Math.Max(1, model.N)),10:E3}"));
         Console.Out.WriteLine($"model written to {output}");

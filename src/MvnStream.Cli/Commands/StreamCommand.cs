@@ -21,7 +21,7 @@ internal static class StreamCommand
         string Bootstrap, string Topic, string? Format, int? Dim, string? Group, string Out, string? UntilIdle, long MaxRows,
         double Forgetting, string? ScoresTopic, string? DlqTopic, string? ModelTopic, string? Checkpoint, string SnapshotInterval,
         double AnomalyLevel, int Workers, string? Cluster, string Solver, string Param, int StepsPerUpdate, double Tolerance, int MaxIter,
-        double LearningRate, double Ridge, string Shrinkage, int BatchRows, string Linger, string[] KafkaProperties, string? KafkaConfig, bool Quiet, bool Json, string? Config);
+        double LearningRate, double Ridge, string Shrinkage, int BatchRows, string Linger, string BrokerTimeout, string[] KafkaProperties, string? KafkaConfig, bool Quiet, bool Json, string? Config);
 
     public static Command Create()
     {
@@ -52,6 +52,7 @@ internal static class StreamCommand
         var shrinkage = new Option<string>("--shrinkage") { Description = "auto (Ledoit-Wolf), none, or an intensity in [0, 1].", DefaultValueFactory = _ => "none", HelpName = "auto|none|RHO" };
         var batch = new Option<int>("--batch-rows") { Description = "Rows per contribution (per partition).", DefaultValueFactory = _ => 4096, HelpName = "N" };
         var linger = new Option<string>("--linger") { Description = "Longest a partition's pending rows wait before they are sent.", DefaultValueFactory = _ => "200ms", HelpName = "DURATION" };
+        var brokerTimeout = new Option<string>("--broker-timeout") { Description = "How long the stream waits while no Kafka broker is reachable (the workers say so meanwhile) before it stops with an error (exit 1); what was merged is checkpointed.", DefaultValueFactory = _ => "60s", HelpName = "DURATION" };
         var kafkaProps = CommonOptions.KafkaProperty();
         var kafkaConfig = CommonOptions.KafkaConfig();
         var config = new Option<string?>("--config") { Description = "With --cluster: HOCON file for the client node.", HelpName = "FILE" };
@@ -61,14 +62,14 @@ internal static class StreamCommand
         var cmd = new Command("stream", "Fit a model online from a Kafka topic, every record counted exactly once; write snapshots to a file and a model topic, optionally score records.")
         {
             bootstrap, topic, format, dim, group, output, untilIdle, maxRows, forgetting, scores, dlq, modelTopic, checkpoint, snapshot, anomaly,
-            workers, cluster, solver, param, steps, tolerance, maxIter, lr, ridge, shrinkage, batch, linger, kafkaProps, kafkaConfig, config, quiet, json,
+            workers, cluster, solver, param, steps, tolerance, maxIter, lr, ridge, shrinkage, batch, linger, brokerTimeout, kafkaProps, kafkaConfig, config, quiet, json,
         };
         cmd.SetAction((pr, ct) => RunAsync(new StreamArgs(
             pr.GetValue(bootstrap)!, pr.GetValue(topic)!, pr.GetValue(format), pr.GetValue(dim), pr.GetValue(group), pr.GetValue(output)!,
             pr.GetValue(untilIdle), pr.GetValue(maxRows), pr.GetValue(forgetting), pr.GetValue(scores), pr.GetValue(dlq), pr.GetValue(modelTopic),
             pr.GetValue(checkpoint), pr.GetValue(snapshot)!, pr.GetValue(anomaly), pr.GetValue(workers), pr.GetValue(cluster), pr.GetValue(solver)!,
             pr.GetValue(param)!, pr.GetValue(steps), pr.GetValue(tolerance), pr.GetValue(maxIter), pr.GetValue(lr), pr.GetValue(ridge),
-            pr.GetValue(shrinkage)!, pr.GetValue(batch), pr.GetValue(linger)!, pr.GetValue(kafkaProps) ?? [], pr.GetValue(kafkaConfig), pr.GetValue(quiet), pr.GetValue(json),
+            pr.GetValue(shrinkage)!, pr.GetValue(batch), pr.GetValue(linger)!, pr.GetValue(brokerTimeout)!, pr.GetValue(kafkaProps) ?? [], pr.GetValue(kafkaConfig), pr.GetValue(quiet), pr.GetValue(json),
             pr.GetValue(config)), ct));
         return cmd;
     }
@@ -146,7 +147,11 @@ internal static class StreamCommand
         double untilIdle = a.UntilIdle is null ? 0 : Durations.ParseSeconds(a.UntilIdle, "--until-idle");
         double snapshot = Durations.ParseSeconds(a.SnapshotInterval, "--snapshot-interval");
         double linger = Durations.ParseSeconds(a.Linger, "--linger") * 1000;
-        var props = CommonOptions.KafkaProperties(a.Bootstrap, a.KafkaProperties, a.KafkaConfig);
+        double brokerTimeout = Durations.ParseSeconds(a.BrokerTimeout, "--broker-timeout");
+        if (brokerTimeout < 1) throw new UsageException($"--broker-timeout {a.BrokerTimeout}: must be at least 1 s");
+        // Carried to the workers with the Kafka properties, under a key of mvnstream's own that librdkafka never sees.
+        string[] props = [.. CommonOptions.KafkaProperties(a.Bootstrap, a.KafkaProperties, a.KafkaConfig),
+            string.Create(CultureInfo.InvariantCulture, $"{KafkaProperties.BrokerTimeoutKey}={(long)(brokerTimeout * 1000)}")];
         string group = a.Group ?? "mvnstream-" + a.Topic;
         string checkpoint = a.Checkpoint ?? $"kafka:{a.Topic}.checkpoints";
         if (!(checkpoint == "none" || checkpoint.StartsWith("file:", StringComparison.Ordinal) || checkpoint.StartsWith("kafka:", StringComparison.Ordinal)))
@@ -173,13 +178,29 @@ internal static class StreamCommand
                 progress.Line("note: " + x.Message);
                 break;
             case StreamJobStatus x:
-                progress.Line(ConsoleProgress.Inv($"stream  rows {x.Rows,12:N0}  {x.RowsPerSecond,10:N0} rows/s  lag {x.Lag,9:N0}  J/n {x.NllPerRow,14:F9}  J-J* {x.GapPerRow,9:E2}  v{x.Version,-5}  rejected {x.RejectedRecords:N0}  lost {x.LostRecords:N0}  dup {x.Duplicates:N0}  refused {x.Refused:N0}  workers {x.Workers}  {x.Seconds:F1} s"));
+                progress.Line(ConsoleProgress.Inv($"stream  rows {x.Rows,12:N0}  {x.RowsPerSecond,10:N0} rows/s  lag {x.Lag,9:N0}  J/n {Figure(x.NllPerRow, 14, "F9")}  J-J* {Figure(x.GapPerRow, 9, "E2")}  v{x.Version,-5}  rejected {x.RejectedRecords:N0}  lost {x.LostRecords:N0}  dup {x.Duplicates:N0}  refused {x.Refused:N0}  workers {x.Workers}  {x.Seconds:F1} s"));
                 break;
         }
     }
 
+    /// <summary>A number for a progress line, right-aligned in <paramref name="width"/>; "-" when there is none yet (never NaN).</summary>
+    internal static string Figure(double value, int width, string format) =>
+        (double.IsFinite(value) ? value.ToString(format, CultureInfo.InvariantCulture) : "-").PadLeft(width);
+
+    /// <summary>
+    /// Offsets the ledger covers that held no data record (transaction markers, aborted transactions, compacted keys):
+    /// covered offsets (next - start - lost) minus the records counted (accepted + rejected).
+    /// </summary>
+    internal static long OffsetsWithoutRecord(StreamJobFinished f)
+    {
+        long covered = 0;
+        for (int i = 0; i < f.PartitionNexts.Length; i++) covered += f.PartitionNexts[i] - f.PartitionStarts[i];
+        return Math.Max(0, covered - f.LostRecords - f.AcceptedRecords - f.RejectedRecords);
+    }
+
     private static void Report(StreamArgs a, StreamJobFinished f, ConsoleProgress progress)
     {
+        long noRecord = OffsetsWithoutRecord(f);
         if (a.Json)
         {
             var o = new JsonObject
@@ -191,6 +212,7 @@ internal static class StreamCommand
                 ["acceptedRecords"] = f.AcceptedRecords,
                 ["rejectedRecords"] = f.RejectedRecords,
                 ["lostRecords"] = f.LostRecords,
+                ["offsetsWithoutRecord"] = noRecord,
                 ["version"] = f.Version,
                 ["iterations"] = f.Iterations,
                 ["nllPerRow"] = double.IsFinite(f.NllPerRow) ? f.NllPerRow : null,
@@ -201,9 +223,9 @@ internal static class StreamCommand
         }
         else if (!progress.Quiet)
         {
-            Console.Out.WriteLine(ConsoleProgress.Inv($"stream finished ({f.StopReason}): n = {f.Rows:N0} rows from {f.AcceptedRecords:N0} accepted records, {f.RejectedRecords:N0} rejected, {f.LostRecords:N0} lost; model version {f.Version}"));
+            Console.Out.WriteLine(ConsoleProgress.Inv($"stream finished ({f.StopReason}): n = {f.Rows:N0} rows from {f.AcceptedRecords:N0} accepted records, {f.RejectedRecords:N0} rejected, {f.LostRecords:N0} lost{(noRecord > 0 ? $", {noRecord:N0} offsets without a record (transaction markers, aborted transactions or compaction)" : "")}; model version {f.Version}"));
             if (f.Theta is not null)
-                Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {f.NllPerRow:F12}  J - J* = {f.GapPerRow:E3} per row after {f.Iterations} final iterations; model written to {a.Out}"));
+                Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {Figure(f.NllPerRow, 0, "F12")}  J - J* = {Figure(f.GapPerRow, 0, "E3")} per row after {f.Iterations} final iterations; model written to {a.Out}"));
         }
         if (f.LostRecords > 0)
             Console.Error.WriteLine($"mvnstream stream: WARNING: {f.LostRecords:N0} records were deleted by the broker before they were read and are NOT in the model");

@@ -99,22 +99,36 @@ public sealed class FileCheckpointStore(string path, ActorSystem system) : Check
         var bytes = Encode(checkpoint, system);
         var dir = System.IO.Path.GetDirectoryName(Path)!;
         Directory.CreateDirectory(dir);
-        var tmp = Path + ".tmp";
-        await using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.WriteThrough))
+        // A temporary name of its own: a coordinator handing over may still be saving while its successor saves, and
+        // a shared name would let one truncate the other's file before it is renamed into place.
+        var tmp = $"{Path}.{Guid.NewGuid():N}.tmp";
+        try
         {
-            await f.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
-            f.Flush(flushToDisk: true);
+            await using (var f = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.WriteThrough))
+            {
+                await f.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+                f.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, Path, overwrite: true);
         }
-        File.Move(tmp, Path, overwrite: true);
+        finally
+        {
+            if (File.Exists(tmp)) File.Delete(tmp);
+        }
     }
 }
 
 /// <summary>
 /// Checkpoints as Kafka records on partition 0 of a topic: a checkpoint is split into chunks sharing an id
-/// (headers mvnstream.checkpoint.id/chunk/chunks), keyed "JOB#CHUNK", produced with idempotence and acks=all.
-/// Loading reads the tail of the partition and keeps the newest complete checkpoint of the job. Because every
-/// chunk index has its own key, a compacted topic (cleanup.policy=compact) keeps the newest checkpoint whole;
-/// with delete retention, keep it longer than the checkpoint interval.
+/// (headers mvnstream.checkpoint.id/chunk/chunks/slot), produced with idempotence and acks=all. Loading reads the
+/// tail of the partition and keeps the newest complete checkpoint of the job, so a partial chunk set (a crash
+/// in the middle of a save) is ignored and the previous checkpoint is used.
+/// Checkpoints alternate between two slots, keyed "JOB#a0", "JOB#a1", ... and "JOB#b0", ...; a save goes to the slot
+/// that does not hold the newest complete checkpoint, and switches slots only once all its chunks are acknowledged.
+/// So a compacted topic (cleanup.policy=compact keeps the last record per key) always keeps one complete checkpoint,
+/// even when a crash left a partial one: with a single key per chunk index, the partial set's first chunks would
+/// replace the complete checkpoint's and neither would survive compaction. With delete retention, keep the topic's
+/// records longer than the checkpoint interval.
 /// </summary>
 public sealed class KafkaCheckpointStore : CheckpointStore
 {
@@ -134,18 +148,26 @@ public sealed class KafkaCheckpointStore : CheckpointStore
         _properties = properties;
         var config = new ProducerConfig { BootstrapServers = bootstrap, Acks = Acks.All, EnableIdempotence = true, MessageTimeoutMs = 30000, LingerMs = 0 };
         KafkaProperties.Apply(config, properties);
-        _producer = new ProducerBuilder<string, byte[]>(config).Build();
+        _producer = new ProducerBuilder<string, byte[]>(config).SetLogHandler((_, _) => { }).Build();
     }
 
     public override string Describe() => $"kafka topic {_topic} (partition 0)";
 
-    public override async Task SaveAsync(StreamCheckpoint checkpoint, CancellationToken cancellationToken)
+    /// <summary>The slot the next checkpoint is written to: never the one holding the newest complete checkpoint.</summary>
+    private char _slot = 'a';
+
+    public override Task SaveAsync(StreamCheckpoint checkpoint, CancellationToken cancellationToken) =>
+        SaveChunksAsync(checkpoint, cancellationToken, int.MaxValue);
+
+    /// <summary>Writes the first <paramref name="chunkLimit"/> chunks (all of them in <see cref="SaveAsync"/>; fewer only to leave what a crash in the middle leaves).</summary>
+    internal async Task SaveChunksAsync(StreamCheckpoint checkpoint, CancellationToken cancellationToken, int chunkLimit)
     {
         var bytes = Encode(checkpoint, _system);
         var id = Guid.NewGuid().ToString("N");
         int chunks = Math.Max(1, (bytes.Length + ChunkBytes - 1) / ChunkBytes);
         var tp = new TopicPartition(_topic, 0);
-        for (int i = 0; i < chunks; i++)
+        char slot = _slot;
+        for (int i = 0; i < Math.Min(chunks, chunkLimit); i++)
         {
             var part = bytes.AsSpan(i * ChunkBytes, Math.Min(ChunkBytes, bytes.Length - i * ChunkBytes)).ToArray();
             var headers = new Headers
@@ -153,10 +175,14 @@ public sealed class KafkaCheckpointStore : CheckpointStore
                 { "mvnstream.checkpoint.id", Encoding.UTF8.GetBytes(id) },
                 { "mvnstream.checkpoint.chunk", BitConverter.GetBytes(i) },
                 { "mvnstream.checkpoint.chunks", BitConverter.GetBytes(chunks) },
+                { "mvnstream.checkpoint.slot", [(byte)slot] },
             };
-            await _producer.ProduceAsync(tp, new Message<string, byte[]> { Key = ChunkKey(checkpoint.JobKey, i), Value = part, Headers = headers }, cancellationToken).ConfigureAwait(false);
+            await _producer.ProduceAsync(tp, new Message<string, byte[]> { Key = ChunkKey(checkpoint.JobKey, slot, i), Value = part, Headers = headers }, cancellationToken).ConfigureAwait(false);
         }
+        if (chunkLimit >= chunks) _slot = Other(slot); // complete: the next one must not overwrite it
     }
+
+    private static char Other(char slot) => slot == 'a' ? 'b' : 'a';
 
     public override Task<StreamCheckpoint?> LoadAsync(string jobKey, CancellationToken cancellationToken) =>
         Task.Run(() => Load(jobKey, cancellationToken), cancellationToken);
@@ -165,7 +191,7 @@ public sealed class KafkaCheckpointStore : CheckpointStore
     {
         var config = new ConsumerConfig { BootstrapServers = _bootstrap, GroupId = "mvnstream-checkpoint-reader", EnableAutoCommit = false, EnablePartitionEof = true };
         KafkaProperties.Apply(config, _properties);
-        using var consumer = new ConsumerBuilder<string, byte[]>(config).Build();
+        using var consumer = new ConsumerBuilder<string, byte[]>(config).SetLogHandler((_, _) => { }).Build();
         var tp = new TopicPartition(_topic, 0);
         WatermarkOffsets wm;
         try { wm = consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10)); }
@@ -192,6 +218,7 @@ public sealed class KafkaCheckpointStore : CheckpointStore
         var parts = new Dictionary<string, byte[]?[]>();
         byte[]? newest = null;
         long newestOffset = -1;
+        char newestSlot = 'b'; // a checkpoint written before slots existed: the next save goes to slot a
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (DateTime.UtcNow < deadline)
         {
@@ -200,9 +227,15 @@ public sealed class KafkaCheckpointStore : CheckpointStore
             if (r is null) continue;
             if (r.IsPartitionEOF || r.Offset >= high) break;
             if (r.Message.Key is null || !r.Message.Key.StartsWith(jobKey + "#", StringComparison.Ordinal) || r.Message.Headers is null) continue;
-            var id = Encoding.UTF8.GetString(r.Message.Headers.GetLastBytes("mvnstream.checkpoint.id"));
-            int chunk = BitConverter.ToInt32(r.Message.Headers.GetLastBytes("mvnstream.checkpoint.chunk"));
-            int chunks = BitConverter.ToInt32(r.Message.Headers.GetLastBytes("mvnstream.checkpoint.chunks"));
+            // Not a checkpoint chunk (another writer's record under the job's key prefix): skipped, not a crash of the load.
+            if (!r.Message.Headers.TryGetLastBytes("mvnstream.checkpoint.id", out var idBytes)
+                || !r.Message.Headers.TryGetLastBytes("mvnstream.checkpoint.chunk", out var chunkBytes) || chunkBytes.Length != 4
+                || !r.Message.Headers.TryGetLastBytes("mvnstream.checkpoint.chunks", out var chunksBytes) || chunksBytes.Length != 4)
+                continue;
+            var id = Encoding.UTF8.GetString(idBytes);
+            int chunk = BitConverter.ToInt32(chunkBytes);
+            int chunks = BitConverter.ToInt32(chunksBytes);
+            if (chunks is <= 0 or > 1 << 20) continue;
             if (!parts.TryGetValue(id, out var list)) parts[id] = list = new byte[chunks][];
             if (chunk < 0 || chunk >= list.Length) continue;
             list[chunk] = r.Message.Value;
@@ -210,13 +243,15 @@ public sealed class KafkaCheckpointStore : CheckpointStore
             {
                 newest = list.SelectMany(x => x!).ToArray();
                 newestOffset = r.Offset;
+                newestSlot = r.Message.Headers.TryGetLastBytes("mvnstream.checkpoint.slot", out var sb) && sb.Length == 1 ? (char)sb[0] : 'b';
             }
         }
         consumer.Unassign();
+        if (newest is not null) _slot = Other(newestSlot);
         return newest is null ? null : Decode(newest, _system, $"kafka {_topic}@{newestOffset}");
     }
 
-    private static string ChunkKey(string jobKey, int chunk) => jobKey + "#" + chunk.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    private static string ChunkKey(string jobKey, char slot, int chunk) => jobKey + "#" + slot + chunk.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public override void Dispose()
     {

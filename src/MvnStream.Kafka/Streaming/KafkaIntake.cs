@@ -41,6 +41,12 @@ public sealed class KafkaIntake : IDisposable
     /// <summary>Pending rows of one partition (in BatchRows) beyond which fetching it pauses until acknowledgements come.</summary>
     private const int MaxPendingBatches = 16;
     private static readonly TimeSpan AckTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>Longest wait for dead letters and scores to be delivered (or for room in the producer's queue) before the intake gives up.</summary>
+    private static readonly TimeSpan SideDeliveryTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>While no broker is reachable, how often the intake asks the cluster for metadata to learn that one is back.</summary>
+    private static readonly TimeSpan ReachabilityProbe = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan PositionRetry = TimeSpan.FromSeconds(3);
 
     private sealed class PartitionState(int partition)
@@ -68,6 +74,7 @@ public sealed class KafkaIntake : IDisposable
     private readonly Func<int, long, long?> _askPosition;
     private readonly string _workerId;
     private readonly ConcurrentQueue<Action> _commands = new();
+    private readonly ConcurrentQueue<(int Partition, long Offset)> _toStore = new();
     private readonly Dictionary<int, PartitionState> _parts = [];
     private readonly Thread _thread;
     private readonly CancellationTokenSource _stop = new();
@@ -82,6 +89,17 @@ public sealed class KafkaIntake : IDisposable
     private readonly Stopwatch _housekeepingClock = Stopwatch.StartNew();
     private bool _waiting = true;
     private long _sideErrors;
+    private string? _sideError;
+
+    /// <summary>Why the intake must stop (a fatal Kafka error, undeliverable dead letters, brokers gone too long); checked by the loop.</summary>
+    private string? _failure;
+
+    /// <summary>Runs from librdkafka's "all brokers down" until a metadata request is answered again.</summary>
+    private readonly Stopwatch _unreachable = new();
+    private readonly Stopwatch _reachabilityProbe = new();
+    private string? _brokerError;
+    private TimeSpan _brokerTimeout = KafkaProperties.DefaultBrokerTimeout;
+    private IAdminClient? _metadata;
 
     /// <param name="askPosition">
     /// Asks the coordinator's ledger, synchronously and with a short timeout, where a partition resumes
@@ -111,14 +129,26 @@ public sealed class KafkaIntake : IDisposable
         _scorer = new MvnScorer(theta);
     });
 
-    public void Commit(int[] partitions, long[] offsets) => _commands.Enqueue(() =>
+    /// <summary>
+    /// Offsets the checkpoint holds: stored for librdkafka's background commit (enable.auto.offset.store=false, so only
+    /// stored offsets are ever committed). Never a synchronous Commit on the consumer thread: that waits for the group
+    /// coordinator without a bound, and an unreachable broker would freeze the intake (no drain, no stop, no error).
+    /// </summary>
+    public void Commit(int[] partitions, long[] offsets)
     {
-        var owned = partitions.Select((p, i) => (p, o: offsets[i])).Where(x => _parts.ContainsKey(x.p))
-            .Select(x => new TopicPartitionOffset(_settings.Topic, x.p, x.o)).ToList();
-        if (owned.Count == 0) return;
-        try { _consumer?.Commit(owned); }
-        catch (KafkaException) { } // lag monitoring only: the checkpoint is the source of truth
-    });
+        for (int i = 0; i < partitions.Length; i++) _toStore.Enqueue((partitions[i], offsets[i]));
+    }
+
+    /// <summary>On the consumer thread, in the loop and once more before the consumer closes (which commits them).</summary>
+    private void StoreOffsets()
+    {
+        while (_toStore.TryDequeue(out var x))
+        {
+            if (!_parts.ContainsKey(x.Partition) || _consumer is null) continue;
+            try { _consumer.StoreOffset(new TopicPartitionOffset(_settings.Topic, x.Partition, x.Offset)); }
+            catch (KafkaException) { } // revoked meanwhile; lag monitoring only: the checkpoint is the source of truth
+        }
+    }
 
     /// <summary>Stop fetching, send what is pending, wait for the acknowledgements; the consumer stays in the group (paused) until disposed, so it can still commit the final offsets.</summary>
     public void Drain() => _commands.Enqueue(() =>
@@ -141,15 +171,21 @@ public sealed class KafkaIntake : IDisposable
         string? error = null;
         try
         {
+            _brokerTimeout = KafkaProperties.BrokerTimeout(_settings.KafkaProperties);
             var config = new ConsumerConfig
             {
                 BootstrapServers = _settings.Bootstrap,
                 GroupId = _settings.Group,
                 ClientId = "mvnstream-" + _workerId,
-                EnableAutoCommit = false,
+                // Commits are for lag monitoring only (the checkpoint is the source of truth): librdkafka commits in the
+                // background exactly the offsets stored after a checkpoint (see Commit), and on close.
+                EnableAutoCommit = true,
+                AutoCommitIntervalMs = 1000,
                 EnableAutoOffsetStore = false,
                 AutoOffsetReset = AutoOffsetReset.Earliest,
                 EnablePartitionEof = true,
+                // Records of aborted transactions are never counted (librdkafka's default, stated for operators).
+                IsolationLevel = IsolationLevel.ReadCommitted,
                 SessionTimeoutMs = 6000,
                 HeartbeatIntervalMs = 1500,
                 PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
@@ -159,11 +195,12 @@ public sealed class KafkaIntake : IDisposable
             KafkaProperties.Apply(config, _settings.KafkaProperties);
             _consumer = new ConsumerBuilder<byte[]?, byte[]?>(config)
                 .SetPartitionsAssignedHandler((c, parts) => OnAssigned(c, parts))
-                .SetPartitionsRevokedHandler((_, parts) => OnRevoked(parts.Select(p => p.Partition.Value)))
-                .SetPartitionsLostHandler((_, parts) => OnRevoked(parts.Select(p => p.Partition.Value)))
-                .SetErrorHandler((_, e) => { if (e.IsFatal) error = "fatal Kafka error: " + e.Reason; })
+                .SetPartitionsRevokedHandler((_, parts) => OnRevoked(parts.Select(p => p.Partition.Value), handOver: true))
+                .SetPartitionsLostHandler((_, parts) => OnRevoked(parts.Select(p => p.Partition.Value), handOver: false))
+                .SetErrorHandler((_, e) => OnKafkaError(e))
                 .SetLogHandler((_, _) => { })
                 .Build();
+            _metadata = new DependentAdminClientBuilder(_consumer.Handle).Build();
             if (!string.IsNullOrEmpty(_settings.DeadLetterTopic) || !string.IsNullOrEmpty(_settings.ScoresTopic))
             {
                 var pc = new ProducerConfig { BootstrapServers = _settings.Bootstrap, LingerMs = 5, MessageTimeoutMs = 30000, EnableIdempotence = true };
@@ -171,7 +208,8 @@ public sealed class KafkaIntake : IDisposable
                 _sideProducer = new ProducerBuilder<byte[]?, byte[]?>(pc).SetLogHandler((_, _) => { }).Build();
             }
             _consumer.Subscribe(_settings.Topic);
-            Loop(ref error);
+            Loop();
+            error = _failure;
         }
         catch (Exception e) when (e is KafkaException or ArgumentException or InvalidOperationException)
         {
@@ -183,21 +221,71 @@ public sealed class KafkaIntake : IDisposable
             {
                 foreach (var s in _parts.Values) s.Rows.Clear();
                 _sideProducer?.Flush(TimeSpan.FromSeconds(10));
+                StoreOffsets();
                 _consumer?.Close();
             }
             catch (KafkaException) { }
+            _metadata?.Dispose();
             _consumer?.Dispose();
             _sideProducer?.Dispose();
             _sink.Stopped(error);
         }
     }
 
-    private void Loop(ref string? error)
+    /// <summary>
+    /// librdkafka's errors: fatal ones stop the intake; "all brokers down" starts the unreachability clock (the intake
+    /// reports it and, after the broker timeout, stops with the last connection error); other errors are transient and
+    /// kept only to explain an outage.
+    /// </summary>
+    private void OnKafkaError(Error e)
+    {
+        if (e.IsFatal)
+        {
+            _failure ??= "fatal Kafka error: " + e.Reason;
+            return;
+        }
+        if (e.Code == ErrorCode.Local_AllBrokersDown)
+        {
+            if (!_unreachable.IsRunning) _unreachable.Restart();
+            _reachabilityProbe.Restart();
+            _brokerError ??= e.Reason;
+        }
+        else _brokerError = e.Reason;
+    }
+
+    private void Reachable()
+    {
+        _unreachable.Reset();
+        _brokerError = null;
+    }
+
+    /// <summary>While every broker is down: ask for metadata now and then (an idle, healthy consumer gets no other sign that a broker is back); stop after the broker timeout.</summary>
+    private void CheckReachability()
+    {
+        if (!_unreachable.IsRunning) return;
+        if (_reachabilityProbe.Elapsed >= ReachabilityProbe)
+        {
+            _reachabilityProbe.Restart();
+            try
+            {
+                _metadata!.GetMetadata(_settings.Topic, TimeSpan.FromSeconds(1));
+                Reachable();
+                return;
+            }
+            catch (KafkaException) { }
+        }
+        if (_unreachable.Elapsed >= _brokerTimeout)
+            _failure ??= $"no Kafka broker reachable at {_settings.Bootstrap} for {_unreachable.Elapsed.TotalSeconds:F0} s (last error: {_brokerError ?? "all brokers down"}); "
+                + "stopped consuming: what was merged is kept, the rest is read again on the next start";
+    }
+
+    private void Loop()
     {
         var consumer = _consumer!;
-        while (!_stop.IsCancellationRequested && error is null)
+        while (!_stop.IsCancellationRequested && _failure is null)
         {
             while (_commands.TryDequeue(out var cmd)) cmd();
+            StoreOffsets();
             if (_draining && !_drainReported)
             {
                 bool acked = _parts.Values.All(s => s.InFlight.Count == 0 && (!s.Positioned || s.Expected == s.From));
@@ -214,11 +302,13 @@ public sealed class KafkaIntake : IDisposable
             {
                 if (e.ConsumerRecord is not null) Reject(e.ConsumerRecord, "undecodable record: " + e.Error.Reason);
             }
+            // Not a sign that a broker is back: the record may have been fetched before the outage. Only the probe says so.
             if (r is not null && !_draining) Handle(r);
             // Timers (linger, ack timeouts, retries, status) every few milliseconds, not after every record.
             if (r is null || _housekeepingClock.ElapsedMilliseconds >= 5)
             {
                 _housekeepingClock.Restart();
+                CheckReachability();
                 Housekeeping();
                 _waiting = _parts.Values.Any(p => p.PausedForFlow || p.InFlight.Count > 0 || !p.Positioned);
             }
@@ -260,10 +350,24 @@ public sealed class KafkaIntake : IDisposable
         foreach (var s in toPause) s.Paused = true;
     }
 
-    private void OnRevoked(IEnumerable<int> partitions)
+    /// <summary>
+    /// Partitions taken away. Revoked (an orderly rebalance: nobody owns them until this returns): what was read but not
+    /// yet sent goes to the coordinator now, so the next owner, which asks the ledger where to start, does not read it
+    /// again and its dead letters and scores are not written twice. Lost (the group moved on without us, e.g. after a
+    /// session timeout): someone else may be reading them already, so pending rows are dropped; the ledger decides.
+    /// Contributions in flight stay valid either way: the ledger merges one only at next[p], and their acks are ignored.
+    /// </summary>
+    private void OnRevoked(IEnumerable<int> partitions, bool handOver)
     {
-        // What was not yet sent is dropped: the next owner re-reads it from the ledger's position.
-        foreach (var p in partitions) _parts.Remove(p);
+        foreach (var p in partitions)
+        {
+            if (handOver && !_draining && _parts.TryGetValue(p, out var s) && s.Positioned && s.Expected > s.From)
+            {
+                s.InFlight.Clear(); // the in-flight window is flow control only; this partition's acks no longer matter
+                Flush(s);
+            }
+            _parts.Remove(p);
+        }
     }
 
     private void DoSeek(int partition, long next)
@@ -313,7 +417,8 @@ public sealed class KafkaIntake : IDisposable
         if (i < 0) return; // from an older position of this partition
         if (ack.Outcome == ContributionOutcome.Refused)
         {
-            DoSeek(ack.Partition, ack.Next);
+            if (ack.Next >= 0) DoSeek(ack.Partition, ack.Next);
+            else Unposition(s); // the ledger does not know the partition (a coordinator without our history): ask where it starts
             return;
         }
         s.InFlight.RemoveAt(i);
@@ -327,12 +432,30 @@ public sealed class KafkaIntake : IDisposable
         }
     }
 
+    /// <summary>Forgets what is pending and in flight for a partition, pauses it and asks the ledger where it resumes.</summary>
+    private void Unposition(PartitionState s)
+    {
+        var tp = new TopicPartition(_settings.Topic, s.Partition);
+        s.InFlight.Clear();
+        s.Rows.Clear();
+        s.Accepted = s.Rejected = 0;
+        s.Positioned = false;
+        s.PositionAsked.Restart();
+        if (!s.Paused) _consumer!.Pause([tp]);
+        s.Paused = true;
+        long low = 0;
+        try { low = Math.Max(0, _consumer!.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(5)).Low.Value); } catch (KafkaException) { }
+        _sink.NeedPosition(s.Partition, low);
+    }
+
     private void Handle(ConsumeResult<byte[]?, byte[]?> r)
     {
         int p = r.Partition.Value;
         if (!_parts.TryGetValue(p, out var s) || !s.Positioned) return;
         if (r.IsPartitionEOF)
         {
+            // The end of what this consumer can read; offsets before it that delivered nothing are passed over.
+            if (r.Offset.Value > s.Expected && !PassOver(s, r.Offset.Value)) return;
             Flush(s);
             s.AtEnd = true;
             s.High = r.Offset.Value;
@@ -340,17 +463,7 @@ public sealed class KafkaIntake : IDisposable
         }
         long offset = r.Offset.Value;
         if (offset < s.Expected) return; // re-delivery after a seek race
-        if (offset > s.Expected)
-        {
-            // The broker skipped [expected, offset): deleted by retention while we were behind.
-            Flush(s);
-            s.Positioned = false;
-            s.PositionAsked.Restart();
-            _consumer!.Pause([new TopicPartition(_settings.Topic, p)]);
-            s.Paused = true;
-            _sink.Lost(p, s.Expected, offset);
-            return;
-        }
+        if (offset > s.Expected && !PassOver(s, offset)) return;
         s.AtEnd = false;
         if (s.Rows.Rows == 0 && s.Accepted == 0 && s.Rejected == 0) s.BatchAge.Restart();
         var value = r.Message.Value;
@@ -359,6 +472,7 @@ public sealed class KafkaIntake : IDisposable
         if (s.Rows.Dimension != d) s.Rows.Reset(d);
         string? reason = value is null ? "empty record (null value)" : RecordDecoder.TryDecode(value, _settings.Format, ref d, false, s.Rows);
         if (reason is null && s.Rows.Rows == before) reason = "csv header line, not data";
+        reason ??= TooLarge(s.Rows, before);
         if (reason is not null)
         {
             s.Rows.Truncate(before);
@@ -379,6 +493,58 @@ public sealed class KafkaIntake : IDisposable
             s.PausedForFlow = true;
             s.Paused = true;
         }
+    }
+
+    /// <summary>
+    /// Largest |value| a streamed row may hold. The statistics sum squares and cross products of values over every row
+    /// merged (DESIGN §1: M = sum (x - xbar)(x - xbar)^T); one value of 1e200 is finite, but its square is not, and
+    /// the merged statistics would hold Infinity for good: no model could be fitted again, and the checkpoint would keep
+    /// it. Below 1e100 the squares stay below 1e200, finite for any count of rows.
+    /// </summary>
+    internal const double MaxMagnitude = 1e100;
+
+    /// <summary>A rejection reason when a value of the rows decoded from one record (rows from <paramref name="first"/> on) is too large, else null.</summary>
+    internal static string? TooLarge(RowBuffer rows, int first)
+    {
+        for (int i = first; i < rows.Rows; i++)
+        {
+            var row = rows.Row(i);
+            for (int j = 0; j < row.Length; j++)
+                if (Math.Abs(row[j]) > MaxMagnitude)
+                    return string.Create(CultureInfo.InvariantCulture,
+                        $"{(rows.Rows - first > 1 ? $"row {i - first + 1}: " : "")}value {j + 1} ({row[j]:R}) is too large: beyond {MaxMagnitude:E0} in magnitude its square overflows the statistics");
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The consumer passed over offsets [Expected, offset) of a partition without delivering a record. They were deleted
+    /// by retention only if the log now starts after Expected: then they are reported lost ([Expected, low)) and the
+    /// partition waits for the ledger. Otherwise they hold no record this consumer can read (transaction commit/abort
+    /// markers, aborted records under read_committed, keys removed by compaction): the next contribution covers them
+    /// with no record counted, and the coordinator reports them as offsets without a record, never as lost.
+    /// </summary>
+    /// <returns>True when the offsets are covered and the partition goes on at <paramref name="offset"/>.</returns>
+    private bool PassOver(PartitionState s, long offset)
+    {
+        var tp = new TopicPartition(_settings.Topic, s.Partition);
+        long low = -1;
+        try { low = _consumer!.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(5)).Low.Value; }
+        catch (KafkaException) { } // unknown: assume the worst and report the gap as lost rather than pretend
+        if (low >= 0 && low <= s.Expected)
+        {
+            if (s.Rows.Rows == 0 && s.Accepted == 0 && s.Rejected == 0 && s.Expected == s.From) s.BatchAge.Restart();
+            s.Expected = offset;
+            return true;
+        }
+        long lostTo = low > s.Expected ? Math.Min(low, offset) : offset;
+        Flush(s);
+        s.Positioned = false;
+        s.PositionAsked.Restart();
+        _consumer!.Pause([tp]);
+        s.Paused = true;
+        _sink.Lost(s.Partition, s.Expected, lostTo);
+        return false;
     }
 
     private void Reject(ConsumeResult<byte[]?, byte[]?> r, string reason)
@@ -406,29 +572,44 @@ public sealed class KafkaIntake : IDisposable
             else
             {
                 var (ld, m2) = _scorer.Score(s.Rows.Row(i));
-                double tail = _scorer.TailProbability(m2);
-                bool anomaly = tail < _settings.AnomalyLevel;
-                sb.Append(CultureInfo.InvariantCulture, $",\"logDensity\":{ld:R},\"mahalanobis2\":{m2:R},\"tailProbability\":{tail:R},\"anomaly\":{(anomaly ? "true" : "false")}}}");
+                double tail = double.IsPositiveInfinity(m2) ? 0 : _scorer.TailProbability(m2);
+                // JSON has no NaN or Infinity: a figure that overflowed is null, and a row whose tail cannot be computed is flagged.
+                bool anomaly = !(tail >= _settings.AnomalyLevel);
+                sb.Append(CultureInfo.InvariantCulture, $",\"logDensity\":{Json(ld)},\"mahalanobis2\":{Json(m2)},\"tailProbability\":{Json(tail)},\"anomaly\":{(anomaly ? "true" : "false")}}}");
             }
             Produce(_settings.ScoresTopic, r.Message.Key, Encoding.UTF8.GetBytes(sb.ToString()), null, r.Partition.Value);
         }
     }
 
+    private static string Json(double v) => double.IsFinite(v) ? v.ToString("R", CultureInfo.InvariantCulture) : "null";
+
     private void Produce(string topic, byte[]? key, byte[]? value, Headers? headers, int sourcePartition)
     {
         var s = _parts[sourcePartition];
         s.ProducedSide = true;
-        while (true)
+        Stopwatch? queueFull = null;
+        while (_failure is null)
         {
             try
             {
-                _sideProducer!.Produce(topic, new Message<byte[]?, byte[]?> { Key = key, Value = value, Headers = headers },
-                    d => { if (d.Error.IsError) Interlocked.Increment(ref _sideErrors); });
+                _sideProducer!.Produce(topic, new Message<byte[]?, byte[]?> { Key = key, Value = value, Headers = headers }, d =>
+                {
+                    if (!d.Error.IsError) return;
+                    Interlocked.Increment(ref _sideErrors);
+                    Interlocked.CompareExchange(ref _sideError, $"{d.Topic}: {d.Error.Reason}", null);
+                });
                 return;
             }
             catch (ProduceException<byte[]?, byte[]?> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
             {
-                _sideProducer!.Poll(TimeSpan.FromMilliseconds(50));
+                // The producer polls on its own thread (Poll is not allowed here): wait for room, but not for ever.
+                queueFull ??= Stopwatch.StartNew();
+                if (queueFull.Elapsed > SideDeliveryTimeout)
+                {
+                    _failure ??= $"the dead-letter/score producer's queue stayed full for {SideDeliveryTimeout.TotalSeconds:F0} s (is the broker reachable?); stopped consuming";
+                    return;
+                }
+                if (_stop.Token.WaitHandle.WaitOne(5)) return;
             }
         }
     }
@@ -440,11 +621,20 @@ public sealed class KafkaIntake : IDisposable
     /// </summary>
     private void Flush(PartitionState s)
     {
-        if (!s.Positioned || s.Expected == s.From || s.InFlight.Count >= MaxInFlight) return;
+        if (!s.Positioned || s.Expected == s.From || s.InFlight.Count >= MaxInFlight || _failure is not null) return;
         if (s.ProducedSide && _sideProducer is not null)
         {
-            // Dead letters and scores are durable before the records that produced them are counted.
-            _sideProducer.Flush(TimeSpan.FromSeconds(30));
+            // Dead letters and scores are durable before the records that produced them are counted: when they are not,
+            // the records are not counted either (the intake stops; they are read again from the ledger's offsets).
+            int undelivered = _sideProducer.Flush(SideDeliveryTimeout);
+            long failed = Interlocked.Read(ref _sideErrors);
+            if (undelivered > 0 || failed > 0)
+            {
+                _failure = $"{(undelivered > 0 ? $"{undelivered} dead-letter/score records not delivered within {SideDeliveryTimeout.TotalSeconds:F0} s" : "")}"
+                    + $"{(undelivered > 0 && failed > 0 ? "; " : "")}{(failed > 0 ? $"{failed} dead-letter/score records failed ({Volatile.Read(ref _sideError)})" : "")}: "
+                    + $"records {_settings.Topic}/{s.Partition} offsets {s.From}..{s.Expected - 1} are not counted; stopped consuming";
+                return;
+            }
             s.ProducedSide = false;
         }
         StatisticsData? stats = null;
@@ -511,8 +701,12 @@ public sealed class KafkaIntake : IDisposable
                 }
                 catch (KafkaException) { return 0; }
             }).ToArray();
-            bool atEnd = parts.All(s => s.Positioned && s.AtEnd && s.InFlight.Count == 0 && s.Expected == s.From);
-            string? err = Interlocked.Read(ref _sideErrors) > 0 ? $"{_sideErrors} dead-letter/score records could not be delivered" : null;
+            // With no broker reachable the ends are unknown: never idle, and say why.
+            bool down = _unreachable.IsRunning && _unreachable.Elapsed >= ReachabilityProbe;
+            bool atEnd = !down && parts.All(s => s.Positioned && s.AtEnd && s.InFlight.Count == 0 && s.Expected == s.From);
+            string? err = down
+                ? $"no Kafka broker reachable at {_settings.Bootstrap} ({_brokerError ?? "all brokers down"}); stopping if this lasts {_brokerTimeout.TotalSeconds:F0} s"
+                : Interlocked.Read(ref _sideErrors) > 0 ? $"{Interlocked.Read(ref _sideErrors)} dead-letter/score records could not be delivered ({Volatile.Read(ref _sideError)})" : null;
             _sink.Status(parts.Select(s => s.Partition).ToArray(), lag, atEnd, err);
         }
     }

@@ -28,9 +28,11 @@ public sealed partial class StreamCoordinatorActor
             Store = CheckpointStore.Create(settings.Checkpoint, system, settings.Bootstrap, settings.KafkaProperties);
             if (!string.IsNullOrEmpty(settings.ModelTopic))
             {
-                var config = new ProducerConfig { BootstrapServers = settings.Bootstrap, LingerMs = 5, MessageTimeoutMs = 30000 };
+                // Snapshots keyed by job, in order and once (idempotent, acks from all in-sync replicas); librdkafka's own log
+                // lines are not printed: an unreachable broker is reported by the workers, a lost snapshot by its delivery report.
+                var config = new ProducerConfig { BootstrapServers = settings.Bootstrap, LingerMs = 5, MessageTimeoutMs = 30000, Acks = Acks.All, EnableIdempotence = true };
                 KafkaProperties.Apply(config, settings.KafkaProperties);
-                ModelProducer = new ProducerBuilder<string, string>(config).Build();
+                ModelProducer = new ProducerBuilder<string, string>(config).SetLogHandler((_, _) => { }).Build();
             }
         }
 
@@ -56,11 +58,19 @@ public sealed partial class StreamCoordinatorActor
         public long RestoredRows { get; private set; }
         public bool Running { get; set; }
         public int PartitionCount { get; set; } = -1;
+        public bool PartitionCountAsked { get; set; }
         public bool Stopping { get; set; }
         public bool FinalRunning { get; set; }
         public string StopReason { get; set; } = "";
         public bool ClientGone { get; set; }
         public HashSet<string> StoppedWorkers { get; } = [];
+
+        /// <summary>Workers whose intake stopped with an error (they answer a stop at once).</summary>
+        public HashSet<string> FailedWorkers { get; } = [];
+        public string? LastWorkerFailure { get; set; }
+
+        /// <summary>Set when the job stops because it cannot go on: it then ends as failed (exit 1), after the final checkpoint.</summary>
+        public string? Failure { get; set; }
         public Stopwatch Clock { get; } = Stopwatch.StartNew();
         public Stopwatch LastMerge { get; } = Stopwatch.StartNew();
         public bool Dirty { get; set; }
@@ -69,6 +79,8 @@ public sealed partial class StreamCoordinatorActor
         public bool FinalCheckpointPending { get; set; }
         public long LastSnapshotVersion { get; set; } = -1;
         public long LastCheckpointChanges { get; set; } = -1;
+        public long MetricsAtChanges { get; set; } = -1;
+        public bool OffsetsWithoutRecordNoticed { get; set; }
         public double NllPerRow { get; set; } = double.NaN;
         public double GapPerRow { get; set; } = double.NaN;
         public int FinalIterations { get; set; }
@@ -239,8 +251,15 @@ public sealed partial class StreamCoordinatorActor
                 // Idle means every partition of the topic is owned by a worker that has read it to its end.
                 var owned = _workerStatus.Values.SelectMany(s => s.Partitions).Distinct().Count();
                 bool atEnd = _workerStatus.Values.All(s => s.AtEnd) && job.PartitionCount > 0 && owned >= job.PartitionCount;
-                if (job.PartitionCount <= 0 && job.LastMerge.Elapsed.TotalSeconds >= job.Settings.UntilIdleSeconds)
-                    job.PartitionCount = PartitionCount(job.Settings); // the topic may have been created since
+                if (job.PartitionCount <= 0 && !job.PartitionCountAsked && job.LastMerge.Elapsed.TotalSeconds >= job.Settings.UntilIdleSeconds)
+                {
+                    // The topic may have been created since. A metadata request waits up to 10 s (more with no broker
+                    // reachable): off the actor thread, which merges contributions and answers ledger queries.
+                    job.PartitionCountAsked = true;
+                    var settings = job.Settings;
+                    string id = job.Id;
+                    Task.Run(() => new PartitionCountLearned(id, PartitionCount(settings))).PipeTo(Self);
+                }
                 if (job.LastMerge.Elapsed.TotalSeconds >= job.Settings.UntilIdleSeconds && atEnd)
                     BeginStop($"idle for {job.Settings.UntilIdleSeconds:F1} s with every partition read to its end");
                 break;
@@ -256,6 +275,14 @@ public sealed partial class StreamCoordinatorActor
 
     private void SendStatus(StreamJob job)
     {
+        // J - J* of the current model against the closed form of everything merged so far (not of the statistics
+        // the last update saw): what the model would still gain from the rows counted since. O(d^3) on the actor
+        // thread, so only when something changed and d is moderate; beyond, the last update's own figures stand.
+        if (job.Changes != job.MetricsAtChanges && job.Statistics.Dimension <= 256)
+        {
+            job.MetricsAtChanges = job.Changes;
+            job.RefreshFitMetrics();
+        }
         double seconds = job.Clock.Elapsed.TotalSeconds;
         double dt = seconds - job.SecondsAtLastStatus;
         double rate = dt > 0 ? (job.Statistics.Count - job.RowsAtLastStatus) / dt : 0;
@@ -358,7 +385,21 @@ public sealed partial class StreamCoordinatorActor
     private void OnConsumingStopped(ConsumingStopped m)
     {
         var job = _job;
-        if (job is null || job.Id != m.JobId || !job.Stopping) return;
+        if (job is null || job.Id != m.JobId) return;
+        if (!job.Stopping)
+        {
+            // Unasked: the worker's intake failed (its error came just before). Kafka gives its partitions to the
+            // other consumers; when no worker consumes any more, the job ends with that error instead of idling for ever.
+            job.FailedWorkers.Add(m.WorkerId);
+            string why = _workerStatus.TryGetValue(m.WorkerId, out var st) && st.Error is not null ? st.Error : "its Kafka consumer failed";
+            job.LastWorkerFailure = why;
+            if (_workers.Ids.All(job.FailedWorkers.Contains))
+            {
+                job.Failure = $"no worker can consume any more: {why}";
+                BeginStop(job.Failure);
+            }
+            return;
+        }
         job.StoppedWorkers.Add(m.WorkerId);
         MaybeFinishStop();
     }
@@ -394,7 +435,17 @@ public sealed partial class StreamCoordinatorActor
         var parts = job.Ledger.Partitions.OrderBy(p => p.Partition).ToArray();
         string reason = job.StopReason + (checkpointError is null ? "" : $"; the final checkpoint failed: {checkpointError.Message}")
             + (job.Theta is null && job.LastFitProblem is not null ? $"; no model: {job.LastFitProblem}" : "");
-        if (!job.ClientGone)
+        if (!job.ClientGone && job.Failure is not null)
+        {
+            string kept = job.Statistics.Count == 0 && job.RejectedRecords == 0 ? "nothing was merged"
+                : $"{job.Statistics.Count:N0} rows were merged (model version {job.Version}); "
+                    + (checkpointError is not null ? $"the final checkpoint failed too: {checkpointError.Message}"
+                        : job.Store is NoCheckpointStore ? "there is no checkpoint (--checkpoint none)"
+                        : $"the final checkpoint ({job.Store.Describe()}) holds them")
+                    + (job.Theta is null || string.IsNullOrEmpty(job.Settings.ModelFile) ? "" : $"; the model file {job.Settings.ModelFile} has the model so far");
+            job.Client.Tell(new StreamJobFailed(job.Id, JobErrorKind.Failure, $"{job.Failure}. {kept}"));
+        }
+        else if (!job.ClientGone)
         {
             job.Client.Tell(new StreamJobFinished(job.Id, job.Theta is null ? null : ThetaData.From(job.Theta), job.Statistics.Count, job.Statistics.Weight,
                 job.AcceptedRecords, job.RejectedRecords, job.LostRecords, job.Version, job.FinalIterations, job.NllPerRow, job.GapPerRow, reason,

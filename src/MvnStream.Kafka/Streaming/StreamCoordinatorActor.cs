@@ -31,6 +31,8 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         public static Tick StopTimeout { get; } = new("stop-timeout");
     }
 
+    private sealed record PartitionCountLearned(string JobId, int Count);
+
     private sealed record Restored(string JobId, StreamCheckpoint? Checkpoint, int PartitionCount, Exception? Error);
 
     private sealed record UpdateDone(string JobId, FitResult? Result, Exception? Error, bool Final);
@@ -59,11 +61,17 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         Receive<LedgerQuery>(OnLedgerQuery);
         Receive<PartitionContribution>(OnContribution);
         Receive<RecordsLost>(OnRecordsLost);
-        Receive<WorkerStreamStatus>(s => { if (_job?.Id == s.JobId) _workerStatus[s.WorkerId] = s; });
+        Receive<WorkerStreamStatus>(OnWorkerStatus);
         Receive<ConsumingStopped>(OnConsumingStopped);
         Receive<UpdateDone>(OnUpdateDone);
         Receive<CheckpointDone>(OnCheckpointDone);
         Receive<Tick>(OnTick);
+        Receive<PartitionCountLearned>(m =>
+        {
+            if (_job is not { } job || job.Id != m.JobId) return;
+            job.PartitionCountAsked = false;
+            if (m.Count > 0) job.PartitionCount = m.Count;
+        });
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -131,6 +139,12 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         // Kafka moves its partitions to the other group members, which ask the ledger where to resume.
         Notice($"worker {id} left; its partitions go to the other consumers, which resume at the ledger's offsets");
         _job.StoppedWorkers.Remove(id);
+        _job.FailedWorkers.Remove(id);
+        if (!_job.Stopping && _job.FailedWorkers.Count > 0 && _workers.Ids.All(_job.FailedWorkers.Contains))
+        {
+            _job.Failure = $"no worker can consume any more: {_job.LastWorkerFailure}";
+            BeginStop(_job.Failure);
+        }
         if (_job.Stopping) MaybeFinishStop();
     }
 
@@ -222,6 +236,16 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         Sender.Tell(new LedgerPosition(job.Id, job.Epoch, q.Topic, q.Partition, next));
     }
 
+    /// <summary>A worker's status; a new or cleared error (brokers unreachable, dead letters undeliverable) is told to the client once.</summary>
+    private void OnWorkerStatus(WorkerStreamStatus s)
+    {
+        if (_job?.Id != s.JobId) return;
+        string? before = _workerStatus.TryGetValue(s.WorkerId, out var old) ? old.Error : null;
+        _workerStatus[s.WorkerId] = s;
+        if (s.Error is not null && s.Error != before) Notice($"worker {s.WorkerId}: {s.Error}");
+        else if (s.Error is null && before is not null) Notice($"worker {s.WorkerId}: consuming again ({before.Split(';')[0]} is over)");
+    }
+
     private void OnRecordsLost(RecordsLost m)
     {
         var job = _job;
@@ -263,8 +287,16 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         switch (decision)
         {
             case LedgerDecision.Accept:
-                if (c.AcceptedRecords + c.RejectedRecords != c.To - c.From)
+                long records = c.AcceptedRecords + c.RejectedRecords;
+                if (records > c.To - c.From)
                     _log.Error("contribution {0}/{1} [{2},{3}) counts {4} + {5} records: accounting broken", c.Topic, c.Partition, c.From, c.To, c.AcceptedRecords, c.RejectedRecords);
+                else if (records < c.To - c.From && !job.OffsetsWithoutRecordNoticed)
+                {
+                    // Offsets the consumer passed over with the log start below them: not lost, they hold no data record.
+                    job.OffsetsWithoutRecordNoticed = true;
+                    Notice($"{c.Topic}/{c.Partition} offsets {c.From}..{c.To - 1} include {c.To - c.From - records} that hold no record "
+                        + "(transaction markers, aborted transactions or compaction): covered by the ledger, not counted as records, not lost");
+                }
                 job.Merge(c, stats);
                 Sender.Tell(new ContributionAck(job.Id, job.Epoch, c.Topic, c.Partition, c.From, c.To, ContributionOutcome.Accepted, next));
                 MaybeUpdate(job);

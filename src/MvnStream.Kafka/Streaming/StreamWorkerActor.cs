@@ -101,10 +101,13 @@ public sealed class StreamWorkerActor : ReceiveActor, IWithTimers
         Receive<IntakeStopped>(m =>
         {
             if (!ReferenceEquals(m.Intake, _intake)) return;
-            if (m.Error is not null) _log.Error("intake of job {0} stopped: {1}", _jobId, m.Error);
-            if (m.Error is not null) Coordinator(new ConsumingStopped(_jobId!, _epoch, _workerId));
-            if (m.Error is not null && _coordinator is not null)
+            if (m.Error is not null)
+            {
+                // The error first, then the stop: the coordinator tells the client why this worker stopped consuming.
+                _log.Error("intake of job {0} stopped: {1}", _jobId, m.Error);
                 Coordinator(new WorkerStreamStatus(_jobId!, _epoch, _workerId, [], [], true, m.Error));
+                Coordinator(new ConsumingStopped(_jobId!, _epoch, _workerId));
+            }
             var stopped = _intake;
             _intake = null;
             _stopRequested = false;

@@ -390,4 +390,47 @@ public sealed partial class StreamInteropTests(StreamingBrokerFixture broker, IT
         }
         if (problems.Count > 0) throw new Xunit.Sdk.XunitException(string.Join("\n", problems) + $" ({ctx})\n{run.Description}");
     }
+
+    /// <summary>
+    /// Finite values too large to square (1e200, -3e150) between 2,000 good rows on partition 0: each such record is a
+    /// bad record like Infinity (dead-lettered once, reason "too large", the fit carries on). Accepted, one of them would
+    /// turn the merged scatter into Infinity for good: no model could be fitted again, n would count a row the model
+    /// does not reflect, and its score record would hold Infinity/NaN, which is not JSON. Here n = 2,000, the model is
+    /// the fit of the good rows (1e-9), and every score record is strict JSON.
+    /// </summary>
+    [Fact]
+    public async Task A_value_whose_square_overflows_is_dead_lettered_and_does_not_poison_the_statistics()
+    {
+        const int seed = 5203, d = 3, n = 2000;
+        var sample = MvnSample.Random(seed, d, n);
+        var topic = StreamingBrokerFixture.NewTopic("huge");
+        string ctx = $"{sample.Describe}, topic {topic}";
+        var lines = Enumerable.Range(0, n).Select(i => $"g{i}|{sample.CsvRow(i)}").ToList();
+        lines.Insert(500, "huge|1e200,1,2");
+        lines.Insert(1500, "huge-negative|1,2,-3e150");
+        MvnSample.WriteLines(_scope.PathOf("data.txt"), lines);
+        await Kcat.ProduceFileAsync(broker.Bootstrap, topic, _scope.PathOf("data.txt"), 0, "-K", "|");
+        var good = sample.WriteCsv(_scope.PathOf("good.csv"), header: false);
+        var runs = await Task.WhenAll(
+            StreamAsync(topic, "--dim", "3", "--scores-topic", topic + ".scores", "--out", _scope.PathOf("model.json")),
+            _scope.RunAsync(["fit", good, "--tolerance", "1e-12", "--out", _scope.PathOf("fit.json")]));
+        foreach (var r in runs) r.ExpectExit(0);
+        var summary = StreamOutput.JsonSummary(runs[0]);
+        Assert.True(StreamOutput.Long(summary, "n") == n && StreamOutput.Long(summary, "rejectedRecords") == 2,
+            $"expected n = {n} and the 2 huge records rejected ({ctx}):\n{runs[0].Description}");
+        var letters = (await Kcat.ConsumeAsync(broker.Bootstrap, topic + ".dlq", DlqFormat)).Select(ParseDeadLetter).ToList();
+        foreach (var key in new[] { "huge", "huge-negative" })
+        {
+            var l = letters.Where(x => x.Key == key).ToList();
+            Assert.True(l.Count == 1 && l[0].Reason.Contains("too large", StringComparison.Ordinal),
+                $"'{key}' must be once in the dead-letter topic with a reason saying the value is too large; found {string.Join(" | ", l.Select(x => x.Line))} ({ctx})");
+        }
+        var m = ModelFile.Load(_scope.PathOf("model.json"));
+        var fit = ModelFile.Load(_scope.PathOf("fit.json"));
+        Check.Relative(m.Mu, fit.Mu, 1e-9, "mu (stream without the huge records vs fit of the good rows)", ctx);
+        Check.Relative(m.Covariance, fit.Covariance, 1e-9, "covariance (stream vs fit of the good rows)", ctx);
+        var scores = await Kcat.ConsumeAsync(broker.Bootstrap, topic + ".scores", "%s\\n");
+        var notJson = scores.Where(l => { try { _ = JsonNode.Parse(l); return false; } catch (System.Text.Json.JsonException) { return true; } }).Take(5).ToList();
+        Assert.True(scores.Count == n && notJson.Count == 0, $"{scores.Count} score records for {n} accepted rows; not JSON: {string.Join(" | ", notJson)} ({ctx})");
+    }
 }
