@@ -110,6 +110,7 @@ internal static class GenerateCommand
             }
             File.Move(temp, full, overwrite: true);
             temp = null;
+            MvnStream.Core.IO.Durability.SyncDirectory(dir);
 
             if (a.TruthOut is not null)
                 new MvnModel { Theta = source.Truth, N = a.Rows, Solver = "synthetic-truth" }.Save(a.TruthOut);

@@ -60,15 +60,20 @@ public sealed record MvnModel
         return o.ToJsonString(new JsonSerializerOptions { WriteIndented = indented });
     }
 
-    /// <summary>Writes the file atomically (temporary file in the same directory, then rename).</summary>
+    /// <summary>Writes the file atomically and durably (temporary file in the same directory, flushed to disk, renamed, directory synced).</summary>
     public void Save(string path)
     {
         var full = Path.GetFullPath(path);
         var dir = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(dir);
         var tmp = Path.Combine(dir, "." + Path.GetFileName(full) + "." + Environment.ProcessId + ".tmp");
-        File.WriteAllText(tmp, ToJson() + "\n");
+        using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            f.Write(System.Text.Encoding.UTF8.GetBytes(ToJson() + "\n"));
+            f.Flush(flushToDisk: true);
+        }
         File.Move(tmp, full, overwrite: true);
+        IO.Durability.SyncDirectory(dir);
     }
 
     public static MvnModel Load(string path)

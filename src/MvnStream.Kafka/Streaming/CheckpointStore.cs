@@ -110,6 +110,7 @@ public sealed class FileCheckpointStore(string path, ActorSystem system) : Check
                 f.Flush(flushToDisk: true);
             }
             File.Move(tmp, Path, overwrite: true);
+            MvnStream.Core.IO.Durability.SyncDirectory(dir);
         }
         finally
         {

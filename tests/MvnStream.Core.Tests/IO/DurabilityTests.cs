@@ -1,0 +1,32 @@
+using MvnStream.Core.IO;
+
+namespace MvnStream.Core.Tests.IO;
+
+public sealed class DurabilityTests
+{
+    [Fact]
+    public void Syncing_an_existing_directory_succeeds()
+    {
+        var dir = Directory.CreateTempSubdirectory("mvnstream-sync-").FullName;
+        try { Durability.SyncDirectory(dir); }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void Syncing_a_missing_directory_or_a_file_fails_naming_it()
+    {
+        if (!OperatingSystem.IsLinux()) return; // a no-op elsewhere, by contract
+        var missing = Path.Combine(Path.GetTempPath(), "mvnstream-no-such-dir-" + Guid.NewGuid().ToString("N"));
+        var e = Assert.Throws<IOException>(() => Durability.SyncDirectory(missing));
+        Assert.Contains(missing, e.Message, StringComparison.Ordinal);
+
+        var file = Path.GetTempFileName();
+        try
+        {
+            // O_DIRECTORY refuses a regular file (ENOTDIR): the call really opens what it is given as a directory.
+            var f = Assert.Throws<IOException>(() => Durability.SyncDirectory(file));
+            Assert.Contains("errno 20", f.Message, StringComparison.Ordinal);
+        }
+        finally { File.Delete(file); }
+    }
+}
