@@ -69,6 +69,12 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
         Receive<PartialGradientComputed>(OnPartialGradient);
         Receive<SolverIteration>(OnSolverIteration);
         Receive<SolverFinished>(OnSolverFinished);
+        // A failure piped back from some task instead of its answer: end the job with it rather than wait for the answer.
+        Receive<Status.Failure>(f =>
+        {
+            _log.Error(f.Cause, "unexpected failure from {0}", Sender.Path);
+            Fail(JobErrorKind.Failure, $"{(Sender.IsNobody() ? "a task" : Sender.Path.ToString())} failed: {f.Cause?.Message}");
+        });
     }
 
     public ITimerScheduler Timers { get; set; } = null!;

@@ -101,9 +101,15 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
                 return new FileDescribed(m.JobId, new FileInfo(m.Path).Length, d, shardable);
             }
             catch (BadRowException e) { return new FileDescribeFailed(m.JobId, JobErrorKind.BadInput, e.Message); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or FormatException or ArgumentException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or FormatException or ArgumentException
+                                          or InvalidOperationException) // the reader's "no valid data rows, so d cannot be learned"
             {
                 return new FileDescribeFailed(m.JobId, JobErrorKind.BadInput, $"worker {_workerId}: cannot read '{m.Path}': {e.Message}");
+            }
+            catch (Exception e)
+            {
+                // Never a Status.Failure: the coordinator would not know which job it ends.
+                return new FileDescribeFailed(m.JobId, JobErrorKind.Failure, $"worker {_workerId}: describing '{m.Path}' failed ({e.GetType().Name}: {e.Message})");
             }
         }).PipeTo(replyTo);
     }
