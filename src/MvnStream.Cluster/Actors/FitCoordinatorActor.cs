@@ -42,6 +42,9 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
                 _log.Warning("client of job {0} is gone: cancelling the job", _job.Id);
                 _job.Cancel();
                 _job.ClientGone = true;
+                // Before the solver runs nothing waits for the job to wind down: end it now, or the coordinator stays busy
+                // (waiting for workers, loading shards) for a client that is not there.
+                if (_job.Phase != Phase.Solving) EndJob();
             }
             else WorkerLost(t.ActorRef, "left the cluster");
         });

@@ -79,3 +79,49 @@ public sealed class WorkerReachabilityTests(ITestOutputHelper output) : IDisposa
         Assert.Equal(3000, c.N);
     }
 }
+
+/// <summary>A client that goes away before its job reaches the solver must not keep the coordinator busy.</summary>
+[Collection(FittingClusterCollection.Name)]
+public sealed class ClientLossTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly string _dir = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "mvnstream-client-" + Guid.NewGuid().ToString("N")[..8])).FullName;
+
+    public void Dispose() => TestData.DeleteDirectory(_dir);
+
+    [Fact]
+    public async Task A_job_whose_client_is_gone_before_solving_ends_at_once_and_the_next_job_is_accepted()
+    {
+        var path = TestData.WriteCsv(_dir, "small.csv", 3, 100, 0.2, 5);
+        var timeout = TimeSpan.FromSeconds(30);
+        await using var coordinator = await ClusterNode.StartAsync(new NodeConfiguration
+        {
+            Roles = [NodeConfiguration.CoordinatorRole], Seeds = [], Hostname = "127.0.0.1", Port = 0,
+        }, timeout);
+        var client = await ClusterNode.StartAsync(new NodeConfiguration
+        {
+            Roles = [NodeConfiguration.ClientRole], Seeds = [coordinator.Address.ToString()], Hostname = "127.0.0.1", Port = 0,
+        }, timeout);
+
+        // No worker: the first job waits up to 60 s for one. Its client leaves while it waits.
+        var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = Jobs.Submit(path, Jobs.Settings(SolverKind.Lbfgs, SummingMode.Statistics, minWorkers: 1, workerWaitSeconds: 60));
+        _ = FitJobRunner.RunAsync(client, first, m => { if (m is FitJobNotice) waiting.TrySetResult(); }, TimeSpan.FromSeconds(60));
+        await waiting.Task.WaitAsync(timeout);
+        await client.DisposeAsync();
+        output.WriteLine("client of the first job left the cluster");
+
+        // The next job must get the coordinator: it fails for want of workers after its own 1 s wait, not "busy" for a minute.
+        bool accepted = false;
+        for (var clock = System.Diagnostics.Stopwatch.StartNew(); !accepted; )
+        {
+            var (outcome, _) = await Jobs.RunAsync(coordinator, Jobs.Submit(path,
+                Jobs.Settings(SolverKind.Lbfgs, SummingMode.Statistics, minWorkers: 1, workerWaitSeconds: 1)), timeout);
+            var f = Jobs.Failed(outcome, "second job without workers");
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{clock.Elapsed.TotalSeconds:F1} s: {f.Kind}: {f.Message}"));
+            accepted = f.Kind == JobErrorKind.NoWorkers;
+            // The coordinator learns of the client's departure from remote DeathWatch, within a moment of the leave.
+            Assert.True(accepted || clock.Elapsed < TimeSpan.FromSeconds(15), $"the coordinator was still busy with job {first.JobId} 15 s after its client left: {f.Message}");
+            if (!accepted) await Task.Delay(500);
+        }
+    }
+}
