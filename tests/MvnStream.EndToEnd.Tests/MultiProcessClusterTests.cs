@@ -127,4 +127,25 @@ public sealed partial class MultiProcessClusterTests(ITestOutputHelper output) :
         Check.Contains($"could not join the cluster through {address} within 4 s", run.Stderr, "stderr (the configured timeout)");
         Assert.True(run.Elapsed < TimeSpan.FromSeconds(15), $"took {run.Elapsed.TotalSeconds:F1} s to give up with connect-timeout = 4s in --config\n{run.Description}");
     }
+
+    /// <summary>
+    /// A broken --config file is exit 2 with the file, line or key: Akka's parser started the node on defaults for the first
+    /// (it ran until killed), and the others ended in an unhandled FormatException (exit 1 and a stack trace).
+    /// </summary>
+    [Theory]
+    [InlineData("node", "akka.cluster.roles = [coordinator]\n}}} = = =\n", "line 2: '}' closes nothing")]
+    [InlineData("node", "mvnstream.coordinator.no-worker-timeout = banana\n", "mvnstream.coordinator.no-worker-timeout = banana is not a duration")]
+    [InlineData("fit", "mvnstream.client.connect-timeout = soon\n", "mvnstream.client.connect-timeout = soon is not a duration")]
+    public async Task A_broken_config_file_exits_2_naming_the_line_or_key(string command, string hocon, string expected)
+    {
+        var config = _scope.PathOf("broken.hocon");
+        File.WriteAllText(config, hocon);
+        string[] args = command == "node"
+            ? ["node", "--role", "coordinator", "--port", "0", "--config", config]
+            : ["fit", MvnSample.Random(4704, 3, 100).WriteCsv(_scope.PathOf("data.csv")), "--cluster", "akka.tcp://mvnstream@127.0.0.1:1", "--config", config, "--out", _scope.PathOf("model.json")];
+        var run = (await _scope.RunAsync(args, TimeSpan.FromSeconds(60))).ExpectExit(2);
+        Check.Contains(expected, run.Stderr, "stderr");
+        Assert.DoesNotContain("Unhandled exception", run.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("node up", run.Stdout, StringComparison.Ordinal);
+    }
 }

@@ -139,6 +139,13 @@ public sealed partial class FitCoordinatorActor
         var job = _job;
         if (job is null || job.Id != m.JobId || job.Phase != Phase.Describing) return;
         job.Reader = job.Reader with { Dimension = m.Dimension };
+        var (what, bytes) = FrameBudget.LargestFitMessage(m.Dimension, job.Settings.Parameterization);
+        long frame = FrameBudget.MaximumFrameBytes(Context.System);
+        if (bytes > frame)
+        {
+            Fail(JobErrorKind.Usage, $"d = {m.Dimension}: " + FrameBudget.TooLarge(what, bytes, frame, "on the coordinator"));
+            return;
+        }
         int k = m.Shardable ? Math.Max(1, _workers.Count * Math.Max(1, job.Settings.ShardsPerWorker)) : 1;
         for (int i = 0; i < k; i++)
         {

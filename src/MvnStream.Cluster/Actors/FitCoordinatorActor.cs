@@ -42,13 +42,16 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
                 _log.Warning("client of job {0} is gone: cancelling the job", _job.Id);
                 _job.Cancel();
                 _job.ClientGone = true;
+                // Before the solver runs nothing waits for the job to wind down: end it now, or the coordinator stays busy
+                // (waiting for workers, loading shards) for a client that is not there.
+                if (_job.Phase != Phase.Solving) EndJob();
             }
             else WorkerLost(t.ActorRef, "left the cluster");
         });
-        Receive<ClusterEvent.UnreachableMember>(u => LoseWorkersAt(u.Member.Address, "is unreachable"));
+        Receive<ClusterEvent.UnreachableMember>(u => SuspendWorkersAt(u.Member.Address));
+        Receive<ClusterEvent.ReachableMember>(u => ResumeWorkersAt(u.Member.Address));
         Receive<ClusterEvent.MemberRemoved>(u => LoseWorkersAt(u.Member.Address, "was removed from the cluster"));
         Receive<ClusterEvent.IMemberEvent>(_ => { });
-        Receive<ClusterEvent.ReachableMember>(_ => { });
         Receive<ClusterEvent.CurrentClusterState>(_ => { });
 
         Receive<SubmitFitJob>(OnSubmit);
@@ -69,6 +72,12 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
         Receive<PartialGradientComputed>(OnPartialGradient);
         Receive<SolverIteration>(OnSolverIteration);
         Receive<SolverFinished>(OnSolverFinished);
+        // A failure piped back from some task instead of its answer: end the job with it rather than wait for the answer.
+        Receive<Status.Failure>(f =>
+        {
+            _log.Error(f.Cause, "unexpected failure from {0}", Sender.Path);
+            Fail(JobErrorKind.Failure, $"{(Sender.IsNobody() ? "a task" : Sender.Path.ToString())} failed: {f.Cause?.Message}");
+        });
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -77,7 +86,7 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
 
     protected override void PreStart() =>
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
-            typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.MemberRemoved));
+            typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.ReachableMember), typeof(ClusterEvent.MemberRemoved));
 
     protected override void PostStop()
     {
@@ -111,12 +120,48 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
 
     private void LoseWorkersAt(Address address, string why)
     {
-        foreach (var w in _workers.At(address)) WorkerLost(w, why);
+        foreach (var w in _workers.AllAt(address)) WorkerLost(w, why);
+    }
+
+    /// <summary>
+    /// An unreachable worker's shards go to others at once, but the worker is only suspended: if its node becomes
+    /// reachable again before it is downed (a GC pause, a network blip) it is a member like before and is used again.
+    /// </summary>
+    private void SuspendWorkersAt(Address address)
+    {
+        foreach (var w in _workers.At(address))
+            if (_workers.Suspend(w) is { } id) Orphan(w, id, "is unreachable");
+    }
+
+    private void ResumeWorkersAt(Address address)
+    {
+        var back = _workers.Resume(address);
+        if (back.Count == 0) return;
+        foreach (var w in back)
+        {
+            if (_job is null) _log.Info("worker {0} is reachable again ({1} live)", _workers[w], _workers.Count);
+            else
+            {
+                _log.Warning("worker {0} is reachable again", _workers[w]);
+                _job.Notice(Self, $"worker {_workers[w]} is reachable again");
+            }
+        }
+        if (_job is null) return;
+        if (_job.Phase == Phase.WaitingForWorkers && _workers.Count >= _job.MinWorkers) BeginDescribe();
+        else if (_job.Phase is Phase.Loading or Phase.Solving) AssignOrphans();
     }
 
     private void WorkerLost(IActorRef worker, string why)
     {
+        bool live = _workers.At(worker.Path.Address).Contains(worker);
         if (_workers.Remove(worker) is not { } id) return;
+        if (live) Orphan(worker, id, why);
+        else _log.Info("worker {0} {1}", id, why); // suspended: its shards were reassigned when it became unreachable
+    }
+
+    /// <summary>A worker is no longer live: its shards that still need a worker go to others.</summary>
+    private void Orphan(IActorRef worker, string id, string why)
+    {
         if (_job is null)
         {
             _log.Info("worker {0} {1}", id, why);

@@ -33,6 +33,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly Dictionary<ShardKey, SufficientStatistics> _shards = [];
     private readonly Dictionary<string, CancellationTokenSource> _jobs = [];
     private readonly Dictionary<ShardKey, List<(ComputePartialGradient Round, IActorRef ReplyTo)>> _waitingRounds = [];
+    private readonly long _maximumFrameBytes = FrameBudget.MaximumFrameBytes(Context.System);
     private IActorRef? _coordinator;
 
     public WorkerActor(IActorRef coordinatorProxy, string workerId)
@@ -100,9 +101,15 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
                 return new FileDescribed(m.JobId, new FileInfo(m.Path).Length, d, shardable);
             }
             catch (BadRowException e) { return new FileDescribeFailed(m.JobId, JobErrorKind.BadInput, e.Message); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or FormatException or ArgumentException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or FormatException or ArgumentException
+                                          or InvalidOperationException) // the reader's "no valid data rows, so d cannot be learned"
             {
                 return new FileDescribeFailed(m.JobId, JobErrorKind.BadInput, $"worker {_workerId}: cannot read '{m.Path}': {e.Message}");
+            }
+            catch (Exception e)
+            {
+                // Never a Status.Failure: the coordinator would not know which job it ends.
+                return new FileDescribeFailed(m.JobId, JobErrorKind.Failure, $"worker {_workerId}: describing '{m.Path}' failed ({e.GetType().Name}: {e.Message})");
             }
         }).PipeTo(replyTo);
     }
@@ -152,10 +159,19 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         }
         var result = r.Result!;
         var key = new ShardKey(m.JobId, m.ShardIndex);
-        _shards[key] = result.Statistics;
-        r.ReplyTo.Tell(new ShardLoaded(m.JobId, m.ShardIndex, result.Statistics.Count, result.RowsRejected,
+        var loaded = new ShardLoaded(m.JobId, m.ShardIndex, result.Statistics.Count, result.RowsRejected,
             result.Rejections.Select(x => x.ToString()).ToArray(), result.Bytes, r.Seconds,
-            m.ReturnStatistics ? StatisticsData.From(result.Statistics) : null));
+            m.ReturnStatistics ? StatisticsData.From(result.Statistics) : null);
+        // Once per shard: the exact size, so remoting does not drop it (and the job wait forever) on this node's frame limit.
+        long bytes = Context.System.Serialization.FindSerializerFor(loaded).ToBinary(loaded).Length + FrameBudget.EnvelopeBytes;
+        if (bytes > _maximumFrameBytes)
+        {
+            r.ReplyTo.Tell(new ShardLoadFailed(m.JobId, m.ShardIndex, JobErrorKind.Usage, $"worker {_workerId}, d = {result.Statistics.Dimension}: "
+                + FrameBudget.TooLarge($"the result of shard {m.ShardIndex}", bytes, _maximumFrameBytes, "on this worker")));
+            return;
+        }
+        _shards[key] = result.Statistics;
+        r.ReplyTo.Tell(loaded);
         if (_waitingRounds.Remove(key, out var waiting))
             foreach (var (round, replyTo) in waiting) Answer(round, m.ShardIndex, result.Statistics, replyTo);
     }
@@ -174,8 +190,15 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         }
     }
 
-    private static void Answer(ComputePartialGradient m, int shardIndex, SufficientStatistics stats, IActorRef replyTo)
+    private void Answer(ComputePartialGradient m, int shardIndex, SufficientStatistics stats, IActorRef replyTo)
     {
+        long bytes = FrameBudget.ThetaBytes(m.Theta.Dimension, m.Theta.Parameterization);
+        if (bytes > _maximumFrameBytes)
+        {
+            replyTo.Tell(new ShardLoadFailed(m.JobId, shardIndex, JobErrorKind.Usage, $"worker {_workerId}, d = {m.Theta.Dimension}: "
+                + FrameBudget.TooLarge($"the partial gradient of shard {shardIndex}", bytes, _maximumFrameBytes, "on this worker")));
+            return;
+        }
         var sw = Stopwatch.StartNew();
         var theta = m.Theta.ToParameters();
         int d = theta.Dimension;

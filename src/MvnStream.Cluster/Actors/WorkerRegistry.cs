@@ -4,12 +4,17 @@ namespace MvnStream.Cluster.Actors;
 
 /// <summary>
 /// A coordinator's live workers: registered through <see cref="Protocol.RegisterWorker"/>, watched, and
-/// forgotten when they terminate or their node becomes unreachable or is removed. Owned by one actor.
+/// forgotten when they terminate or their node is removed. A worker whose node is unreachable may be
+/// <see cref="Suspend"/>ed instead of removed: it stays watched (Terminated still arrives if the node is
+/// downed) and <see cref="Resume"/> makes it live again when the node is reachable once more, since such a
+/// worker does not register again by itself. Owned by one actor.
 /// </summary>
 public sealed class WorkerRegistry(IActorContext context)
 {
     private readonly Dictionary<IActorRef, string> _workers = [];
+    private readonly Dictionary<IActorRef, string> _suspended = [];
 
+    /// <summary>Live workers (not the suspended ones).</summary>
     public int Count => _workers.Count;
 
     public IEnumerable<IActorRef> Refs => _workers.Keys;
@@ -18,23 +23,47 @@ public sealed class WorkerRegistry(IActorContext context)
 
     public string this[IActorRef worker] => _workers[worker];
 
-    /// <summary>Adds and watches the worker; false when it was already registered.</summary>
+    /// <summary>Adds and watches the worker (a suspended one becomes live); false when it was already live.</summary>
     public bool Register(IActorRef worker, string id)
     {
         if (_workers.ContainsKey(worker)) return false;
+        if (!_suspended.Remove(worker)) context.Watch(worker);
         _workers[worker] = id;
-        context.Watch(worker);
         return true;
     }
 
-    /// <summary>Removes and unwatches the worker; returns its id, or null when it was not registered.</summary>
+    /// <summary>Removes and unwatches the worker, live or suspended; returns its id, or null when it was not registered.</summary>
     public string? Remove(IActorRef worker)
     {
-        if (!_workers.Remove(worker, out var id)) return null;
+        if (!_workers.Remove(worker, out var id) && !_suspended.Remove(worker, out id)) return null;
         context.Unwatch(worker);
         return id;
     }
 
-    /// <summary>The workers living on the node at <paramref name="address"/> (unreachable or removed).</summary>
+    /// <summary>Takes a live worker out of <see cref="Refs"/> but keeps it watched; returns its id, or null when it was not live.</summary>
+    public string? Suspend(IActorRef worker)
+    {
+        if (!_workers.Remove(worker, out var id)) return null;
+        _suspended[worker] = id;
+        return id;
+    }
+
+    /// <summary>Makes the suspended workers on the node at <paramref name="address"/> live again; returns them.</summary>
+    public IReadOnlyList<IActorRef> Resume(Address address)
+    {
+        var back = _suspended.Keys.Where(w => w.Path.Address.Equals(address)).ToList();
+        foreach (var w in back)
+        {
+            _workers[w] = _suspended[w];
+            _suspended.Remove(w);
+        }
+        return back;
+    }
+
+    /// <summary>The live workers on the node at <paramref name="address"/> (unreachable or removed).</summary>
     public IReadOnlyList<IActorRef> At(Address address) => _workers.Keys.Where(w => w.Path.Address.Equals(address)).ToList();
+
+    /// <summary>The live and suspended workers on the node at <paramref name="address"/>.</summary>
+    public IReadOnlyList<IActorRef> AllAt(Address address) =>
+        _workers.Keys.Concat(_suspended.Keys).Where(w => w.Path.Address.Equals(address)).ToList();
 }

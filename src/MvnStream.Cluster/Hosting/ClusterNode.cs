@@ -62,6 +62,8 @@ public sealed class ClusterNode : IAsyncDisposable
             string host = config.GetString("akka.remote.dot-netty.tcp.hostname", "?");
             int port = config.GetInt("akka.remote.dot-netty.tcp.port", 0);
             var socket = Inner<SocketException>(e);
+            if (socket is null && Inner<Akka.Remote.RemoteTransportException>(e) is null)
+                throw new ConfigurationException($"cannot start the node with this configuration: {Innermost(e).Message}");
             string why = socket?.SocketErrorCode == SocketError.AddressAlreadyInUse ? "the address is already in use"
                 : socket?.Message ?? Innermost(e).Message;
             throw new ConfigurationException($"cannot listen on {host}:{port}: {why}");

@@ -36,25 +36,19 @@ public sealed record NodeConfiguration
     /// <summary>The embedded defaults.</summary>
     public static Config Reference { get; } = LoadReference();
 
+    /// <summary>Environment variables to read instead of the process's (tests); null: the process environment.</summary>
+    public IReadOnlyDictionary<string, string?>? Environment { get; init; }
+
     /// <summary>The effective configuration; throws <see cref="ConfigurationException"/> with a clear message when invalid.</summary>
     public Config Build(IReadOnlyDictionary<string, string?>? environment = null)
     {
-        var env = environment ?? Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+        var env = environment ?? Environment ?? System.Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
             .ToDictionary(e => (string)e.Key, e => (string?)e.Value);
         string? Env(string name) => env.TryGetValue(name, out var v) && !string.IsNullOrWhiteSpace(v) ? v.Trim() : null;
 
         Config config = Reference;
         if (ConfigFile is not null)
-        {
-            if (!File.Exists(ConfigFile)) throw new ConfigurationException($"configuration file '{ConfigFile}' does not exist");
-            Config file;
-            try { file = ConfigurationFactory.ParseString(File.ReadAllText(ConfigFile)); }
-            catch (Exception e) when (e is not ConfigurationException)
-            {
-                throw new ConfigurationException($"configuration file '{ConfigFile}' is not valid HOCON: {e.Message}");
-            }
-            config = file.WithFallback(config);
-        }
+            config = HoconFile.Load(ConfigFile, name => env.TryGetValue(name, out var v) ? v : null).WithFallback(config);
 
         var hostname = Hostname ?? Env("MVNSTREAM_HOSTNAME");
         var publicHostname = PublicHostname ?? Env("MVNSTREAM_PUBLIC_HOSTNAME");
@@ -90,11 +84,53 @@ public sealed record NodeConfiguration
         }
         if (ExtraHocon is not null) lines.Add(ExtraHocon);
         var effective = lines.Count == 0 ? config : ConfigurationFactory.ParseString(string.Join("\n", lines)).WithFallback(config);
+        Validate(effective);
+        return effective;
+    }
 
-        foreach (var r in effective.GetStringList("akka.cluster.roles", []))
+    /// <summary>
+    /// The settings a node reads while it starts, checked with messages that name the key: Akka's getters throw a bare
+    /// FormatException for a value of the wrong type, and an empty hostname would bind every interface.
+    /// </summary>
+    private static void Validate(Config c)
+    {
+        const string tcp = "akka.remote.dot-netty.tcp.";
+        var port = Read(c, tcp + "port", "a port number", v => v.GetInt());
+        if (port < 0 || port > 65535) throw new ConfigurationException($"{tcp}port = {port} is outside 0..65535");
+        var hostname = Read(c, tcp + "hostname", "a host name or address", v => v.GetString());
+        if (string.IsNullOrWhiteSpace(hostname))
+            throw new ConfigurationException($"{tcp}hostname is empty: give the address to bind (127.0.0.1 for this machine only, 0.0.0.0 for every interface)");
+        var publicHostname = c.HasPath(tcp + "public-hostname") ? Read(c, tcp + "public-hostname", "a host name", v => v.GetString()) : null;
+        if (hostname.Trim() is "0.0.0.0" or "::" or "[::]" && string.IsNullOrWhiteSpace(publicHostname))
+            throw new ConfigurationException($"hostname {hostname} binds every interface but is no address other nodes can reach: also give the public hostname (--public-hostname, MVNSTREAM_PUBLIC_HOSTNAME or {tcp}public-hostname)");
+        var frame = Read(c, tcp + "maximum-frame-size", "a size such as 32 MiB", v => v.GetByteSize());
+        if (frame is not { } f || f < 32_000) throw new ConfigurationException($"{tcp}maximum-frame-size must be at least 32000 bytes");
+
+        foreach (var seed in Read(c, "akka.cluster.seed-nodes", "a list of addresses", v => v.GetStringList())) ValidateSeed(seed);
+        foreach (var r in Read(c, "akka.cluster.roles", "a list of roles", v => v.GetStringList()))
             if (!KnownRoles.Contains(r))
                 throw new ConfigurationException($"unknown role '{r}' in akka.cluster.roles: expected {string.Join(", ", KnownRoles)}");
-        return effective;
+
+        foreach (var key in new[] { "mvnstream.client.connect-timeout", "mvnstream.coordinator.worker-wait", "mvnstream.coordinator.no-worker-timeout",
+                     "akka.cluster.failure-detector.heartbeat-interval", "akka.cluster.failure-detector.acceptable-heartbeat-pause",
+                     "akka.cluster.split-brain-resolver.stable-after" })
+        {
+            var t = Read(c, key, "a duration such as 30s", v => v.GetTimeSpan(allowInfinite: false));
+            if (t <= TimeSpan.Zero) throw new ConfigurationException($"{key} = {c.GetValue(key)} must be a positive duration such as 30s");
+        }
+    }
+
+    private static T Read<T>(Config c, string key, string expected, Func<Akka.Configuration.Hocon.HoconValue, T> read)
+    {
+        var value = c.GetValue(key) ?? throw new ConfigurationException($"{key} is missing");
+        try
+        {
+            return read(value);
+        }
+        catch (Exception e) when (e is FormatException or OverflowException or InvalidCastException or ConfigurationException or NullReferenceException)
+        {
+            throw new ConfigurationException($"{key} = {value} is not {expected}");
+        }
     }
 
     /// <summary>Checks a seed address has the form akka.tcp://mvnstream@host:port.</summary>

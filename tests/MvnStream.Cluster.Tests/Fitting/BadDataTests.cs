@@ -65,4 +65,22 @@ public sealed class BadDataTests(FittingClusterFixture fixture, ITestOutputHelpe
         Assert.Contains("column 3 is constant", f.Message, StringComparison.Ordinal);
         Assert.Empty(events.OfType<FitJobRoundProgress>()); // refused before the solver took a step
     }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("x1,x2,x3\n")]
+    public async Task A_file_without_data_rows_fails_the_job_naming_it_instead_of_hanging(string content)
+    {
+        // Probing d throws an exception the worker did not catch: it went back as a Status.Failure the coordinator
+        // did not handle, and the job waited forever.
+        var path = Path.Combine(fixture.Directory, $"no-rows-{content.Length}.csv");
+        await File.WriteAllTextAsync(path, content);
+        var (outcome, _) = await Jobs.RunAsync(fixture.Cluster.Coordinator, Jobs.Submit(path,
+            Jobs.Settings(SolverKind.Lbfgs, SummingMode.Statistics, FittingClusterFixture.WorkerCount)), Limit);
+        var f = Jobs.Failed(outcome, $"file with {content.Length} bytes and no data rows");
+        output.WriteLine($"{f.Kind}: {f.Message}");
+        Assert.Equal(JobErrorKind.BadInput, f.Kind);
+        Assert.Contains(Path.GetFileName(path), f.Message, StringComparison.Ordinal);
+        Assert.Contains("no valid data rows", f.Message, StringComparison.Ordinal);
+    }
 }
