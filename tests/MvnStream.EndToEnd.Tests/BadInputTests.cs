@@ -109,6 +109,42 @@ public sealed class BadInputTests(ITestOutputHelper output) : IDisposable
         Check.Relative(m.Mu, mean, 1e-12, "mu vs the mean of the good rows", ctx);
     }
 
+    /// <summary>Files with no data row at all: with d learned from the file (csv, json) or given (--dim, f64).</summary>
+    [Theory]
+    [InlineData("empty.csv", "", null)]
+    [InlineData("header-only.csv", "x1,x2,x3,x4\n", null)]
+    [InlineData("blank-lines.csv", "\n\n", null)]
+    [InlineData("empty.json", "", null)]
+    [InlineData("empty-array.json", "[]", null)]
+    [InlineData("empty-dim.csv", "", "4")]
+    [InlineData("header-only-dim.csv", "x1,x2,x3,x4\n", "4")]
+    [InlineData("empty.f64", "", "4")]
+    public async Task A_file_without_data_rows_fails_with_exit_3_saying_so(string name, string text, string? dim)
+    {
+        var path = _scope.PathOf(name);
+        File.WriteAllText(path, text);
+        var modelPath = _scope.PathOf("model.json");
+        string[] args = dim is null ? ["fit", path, "--out", modelPath] : ["fit", path, "--dim", dim, "--out", modelPath];
+        var run = (await _scope.RunAsync(args)).ExpectExit(3);
+        Check.Contains($"{path} has no valid data rows", run.Stderr, $"stderr of fit on {name} ({text.Length} bytes)");
+        Assert.DoesNotContain("Unhandled exception", run.Stderr);
+        Assert.DoesNotContain("   at ", run.Stderr);
+        Assert.False(File.Exists(modelPath), "no model may be written for a file without rows");
+    }
+
+    [Fact]
+    public async Task A_file_whose_every_row_is_skipped_fails_with_exit_3_and_lists_them()
+    {
+        var csv = _scope.PathOf("all-bad.csv");
+        File.WriteAllText(csv, "1,2,3,4\n1,abc,3,4\n");
+        // --dim 5 makes every row wrong.
+        var run = (await _scope.RunAsync("fit", csv, "--dim", "5", "--on-bad-row", "skip", "--out", _scope.PathOf("model.json"))).ExpectExit(3);
+        Check.Contains($"{csv} has no valid data rows", run.Stderr, "stderr of fit on a file of only bad rows");
+        Check.Contains($"{csv}:1: expected 5 values, found 4", run.Stderr, "stderr lists the skipped rows");
+        Check.Contains($"{csv}:2: ", run.Stderr, "stderr lists the skipped rows");
+        Check.Contains("all 2 rows were rejected", run.Stderr, "stderr counts the skipped rows");
+    }
+
     [Fact]
     public async Task A_missing_file_is_a_usage_error()
     {

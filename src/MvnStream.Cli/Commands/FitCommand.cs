@@ -98,6 +98,7 @@ internal static class FitCommand
                 progress.Line($"... and {ingest.RowsRejected - ingest.Rejections.Count} more skipped rows");
 
             var stats = ingest.Statistics;
+            if (stats.Count == 0) throw new InvalidDataException(ShardAccumulator.NoDataRowsMessage(a.File, ingest.RowsRejected));
             FitProgress last = default;
             var fit = MvnFitter.Fit(stats, options, p => { last = p; progress.Iteration(p); }, ct);
             if (fit.Iterations > 0 && last.Iteration > 0) progress.Iteration(last, force: true);

@@ -22,12 +22,19 @@ public sealed record IngestResult(SufficientStatistics Statistics, long RowsReje
 public static class ShardAccumulator
 {
     /// <summary>Learns d from the file (first data row for csv/json; the option for f64).</summary>
+    /// <exception cref="InvalidDataException">The file has no valid data row (empty, a header line only, or only bad rows).</exception>
     public static int ProbeDimension(string path, RowReaderOptions options)
     {
         if (options.Dimension is { } d) return d;
         using var reader = RowReader.Open(path, options);
-        return reader.Dimension;
+        try { return reader.Dimension; }
+        catch (InvalidOperationException e) { throw new InvalidDataException(NoDataRowsMessage(path, reader.RowsRejected), e); }
     }
+
+    /// <summary>The message for a file in which no row was accepted: what, where, and the likely why.</summary>
+    public static string NoDataRowsMessage(string path, long rejected) => rejected > 0
+        ? $"{path} has no valid data rows: all {rejected} rows were rejected"
+        : $"{path} has no valid data rows (the file is empty, or holds only a header line or blank lines)";
 
     /// <summary>Accumulates one shard on the calling thread.</summary>
     public static IngestResult AccumulateShard(FileShard shard, RowReaderOptions options, Action<long, long, long>? onBlock = null,
