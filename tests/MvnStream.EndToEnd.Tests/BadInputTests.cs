@@ -164,5 +164,25 @@ public sealed class BadInputTests(ITestOutputHelper output) : IDisposable
         Assert.False(File.Exists(_scope.PathOf("model.json")), "no model may be written on a usage error");
     }
 
+    [Theory]
+    [InlineData("--learning-rate", "-1")]
+    [InlineData("--learning-rate", "0")]
+    [InlineData("--learning-rate", "NaN")]
+    [InlineData("--rel-tolerance", "-1")]
+    [InlineData("--rel-tolerance", "NaN")]
+    [InlineData("--tolerance", "NaN")]
+    [InlineData("--max-iter", "-1")]
+    public async Task An_invalid_numeric_option_is_a_usage_error(string option, string value)
+    {
+        var csv = Sample.WriteCsv(_scope.PathOf("data.csv"));
+        foreach (var workers in new[] { "0", "1" })
+        {
+            var run = (await _scope.RunAsync("fit", csv, "--solver", "adam", option, value, "--workers", workers, "--out", _scope.PathOf("model.json"))).ExpectExit(2);
+            Check.Contains($"{option} {value}", run.Stderr, $"stderr names the option and value (--workers {workers})");
+            Assert.DoesNotContain("Unhandled exception", run.Stderr);
+            Assert.False(File.Exists(_scope.PathOf("model.json")), "no model may be written on a usage error");
+        }
+    }
+
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

@@ -56,6 +56,9 @@ internal static class FitCommand
 
     private static async Task<int> RunAsync(FitArgs a, CancellationToken ct)
     {
+        // The solver options are checked before anything is read, for local and cluster runs alike.
+        try { ValidateSolverOptions(a); }
+        catch (UsageException e) { return Fail(e.Message, ExitCodes.Usage); }
         if (a.Workers > 0 || a.Cluster is not null)
         {
             try { return await ClusterFit.RunAsync(a, ct); }
@@ -71,8 +74,6 @@ internal static class FitCommand
         try
         {
             if (!File.Exists(a.File)) throw new UsageException($"data file '{a.File}' does not exist");
-            if (a.MaxIter < 0) throw new UsageException($"--max-iter {a.MaxIter}: must be >= 0");
-            if (!(a.Tolerance >= 0)) throw new UsageException($"--tolerance {a.Tolerance}: must be >= 0");
             if (a.Threads <= 0) throw new UsageException($"--threads {a.Threads}: must be positive");
             RowReaderOptions readerOptions;
             try { readerOptions = CommonOptions.ReaderOptions(a.File, a.Format, a.Dim, a.OnBadRow); }
@@ -137,6 +138,16 @@ internal static class FitCommand
 
     /// <summary>J/n of the problem solved (with the regularisation term): J*/n plus the gap.</summary>
     private static double RegularisedObjectivePerRow(FitResult fit) => fit.OptimalValue / fit.N + fit.GapPerRow;
+
+    private static void ValidateSolverOptions(FitArgs a)
+    {
+        static string Inv(double v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (a.MaxIter < 0) throw new UsageException($"--max-iter {a.MaxIter}: must be >= 0");
+        if (!(a.Tolerance >= 0)) throw new UsageException($"--tolerance {Inv(a.Tolerance)}: must be >= 0");
+        if (!(a.RelTolerance >= 0)) throw new UsageException($"--rel-tolerance {Inv(a.RelTolerance)}: must be >= 0 (0 turns the test off)");
+        if (!(a.LearningRate > 0) || double.IsInfinity(a.LearningRate))
+            throw new UsageException($"--learning-rate {Inv(a.LearningRate)}: must be a positive number");
+    }
 
     internal static int Fail(string message, int code)
     {
