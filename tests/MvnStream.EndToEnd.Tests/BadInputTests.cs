@@ -111,25 +111,41 @@ public sealed class BadInputTests(ITestOutputHelper output) : IDisposable
 
     /// <summary>Files with no data row at all: with d learned from the file (csv, json) or given (--dim, f64).</summary>
     [Theory]
-    [InlineData("empty.csv", "", null)]
-    [InlineData("header-only.csv", "x1,x2,x3,x4\n", null)]
-    [InlineData("blank-lines.csv", "\n\n", null)]
-    [InlineData("empty.json", "", null)]
-    [InlineData("empty-array.json", "[]", null)]
-    [InlineData("empty-dim.csv", "", "4")]
-    [InlineData("header-only-dim.csv", "x1,x2,x3,x4\n", "4")]
-    [InlineData("empty.f64", "", "4")]
-    public async Task A_file_without_data_rows_fails_with_exit_3_saying_so(string name, string text, string? dim)
+    [InlineData("empty.csv", "", null, " has no valid data rows")]
+    [InlineData("header-only.csv", "x1,x2,x3,x4\n", null, " has no valid data rows")]
+    [InlineData("blank-lines.csv", "\n\n", null, ":1: empty row")]
+    [InlineData("empty.json", "", null, " has no valid data rows")]
+    [InlineData("empty-array.json", "[]", null, ":1: empty row")]
+    [InlineData("empty-dim.csv", "", "4", " has no valid data rows")]
+    [InlineData("header-only-dim.csv", "x1,x2,x3,x4\n", "4", " has no valid data rows")]
+    [InlineData("empty.f64", "", "4", " has no valid data rows")]
+    public async Task A_file_without_data_rows_fails_with_exit_3_saying_so(string name, string text, string? dim, string expected)
     {
         var path = _scope.PathOf(name);
         File.WriteAllText(path, text);
         var modelPath = _scope.PathOf("model.json");
         string[] args = dim is null ? ["fit", path, "--out", modelPath] : ["fit", path, "--dim", dim, "--out", modelPath];
         var run = (await _scope.RunAsync(args)).ExpectExit(3);
-        Check.Contains($"{path} has no valid data rows", run.Stderr, $"stderr of fit on {name} ({text.Length} bytes)");
+        Check.Contains(path + expected, run.Stderr, $"stderr of fit on {name} ({text.Length} bytes)");
         Assert.DoesNotContain("Unhandled exception", run.Stderr);
         Assert.DoesNotContain("   at ", run.Stderr);
         Assert.False(File.Exists(modelPath), "no model may be written for a file without rows");
+    }
+
+    [Theory]
+    [InlineData("0,1,2,", 1, "value 4 '' is not a number")]
+    [InlineData("\"0\",\"1\",\"2\"", 2, "value 1 '\"0\"' is not a number")] // the first line reads as a header
+    public async Task A_file_whose_every_row_is_bad_fails_on_its_first_bad_row(string row, int firstBadLine, string reason)
+    {
+        var csv = _scope.PathOf("all-bad.csv");
+        File.WriteAllText(csv, string.Concat(Enumerable.Repeat(row + "\n", 5)));
+        var run = (await _scope.RunAsync("fit", csv, "--out", _scope.PathOf("model.json"))).ExpectExit(3);
+        Check.Contains($"{csv}:{firstBadLine}: {reason}", run.Stderr, "stderr names the first bad row and why");
+        Assert.DoesNotContain("empty", run.Stderr);
+
+        int rejected = 6 - firstBadLine;
+        run = (await _scope.RunAsync("fit", csv, "--on-bad-row", "skip", "--out", _scope.PathOf("model.json"))).ExpectExit(3);
+        Check.Contains($"{csv} has no valid data rows: all {rejected} rows were rejected (the first: {csv}:{firstBadLine}: {reason})", run.Stderr, "stderr under skip");
     }
 
     [Fact]
