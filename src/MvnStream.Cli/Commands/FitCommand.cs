@@ -56,8 +56,8 @@ internal static class FitCommand
 
     private static async Task<int> RunAsync(FitArgs a, CancellationToken ct)
     {
-        // The solver options are checked before anything is read, for local and cluster runs alike.
-        try { ValidateSolverOptions(a); }
+        // The options are checked before anything is read, for local and cluster runs alike.
+        try { ValidateOptions(a); }
         catch (UsageException e) { return Fail(e.Message, ExitCodes.Usage); }
         if (a.Workers > 0 || a.Cluster is not null)
         {
@@ -139,9 +139,10 @@ internal static class FitCommand
     /// <summary>J/n of the problem solved (with the regularisation term): J*/n plus the gap.</summary>
     private static double RegularisedObjectivePerRow(FitResult fit) => fit.OptimalValue / fit.N + fit.GapPerRow;
 
-    private static void ValidateSolverOptions(FitArgs a)
+    private static void ValidateOptions(FitArgs a)
     {
         static string Inv(double v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (Directory.Exists(a.Out)) throw new UsageException($"--out {a.Out}: is a directory; give the path of the model file to write");
         if (a.MaxIter < 0) throw new UsageException($"--max-iter {a.MaxIter}: must be >= 0");
         if (!(a.Tolerance >= 0)) throw new UsageException($"--tolerance {Inv(a.Tolerance)}: must be >= 0");
         if (!(a.RelTolerance >= 0)) throw new UsageException($"--rel-tolerance {Inv(a.RelTolerance)}: must be >= 0 (0 turns the test off)");

@@ -67,8 +67,16 @@ public sealed record MvnModel
         var dir = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(dir);
         var tmp = Path.Combine(dir, "." + Path.GetFileName(full) + "." + Environment.ProcessId + ".tmp");
-        File.WriteAllText(tmp, ToJson() + "\n");
-        File.Move(tmp, full, overwrite: true);
+        try
+        {
+            File.WriteAllText(tmp, ToJson() + "\n");
+            File.Move(tmp, full, overwrite: true);
+        }
+        catch
+        {
+            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw;
+        }
     }
 
     public static MvnModel Load(string path)
