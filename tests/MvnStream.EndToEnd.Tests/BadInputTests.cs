@@ -109,6 +109,58 @@ public sealed class BadInputTests(ITestOutputHelper output) : IDisposable
         Check.Relative(m.Mu, mean, 1e-12, "mu vs the mean of the good rows", ctx);
     }
 
+    /// <summary>Files with no data row at all: with d learned from the file (csv, json) or given (--dim, f64).</summary>
+    [Theory]
+    [InlineData("empty.csv", "", null, " has no valid data rows")]
+    [InlineData("header-only.csv", "x1,x2,x3,x4\n", null, " has no valid data rows")]
+    [InlineData("blank-lines.csv", "\n\n", null, ":1: empty row")]
+    [InlineData("empty.json", "", null, " has no valid data rows")]
+    [InlineData("empty-array.json", "[]", null, ":1: empty row")]
+    [InlineData("empty-dim.csv", "", "4", " has no valid data rows")]
+    [InlineData("header-only-dim.csv", "x1,x2,x3,x4\n", "4", " has no valid data rows")]
+    [InlineData("empty.f64", "", "4", " has no valid data rows")]
+    public async Task A_file_without_data_rows_fails_with_exit_3_saying_so(string name, string text, string? dim, string expected)
+    {
+        var path = _scope.PathOf(name);
+        File.WriteAllText(path, text);
+        var modelPath = _scope.PathOf("model.json");
+        string[] args = dim is null ? ["fit", path, "--out", modelPath] : ["fit", path, "--dim", dim, "--out", modelPath];
+        var run = (await _scope.RunAsync(args)).ExpectExit(3);
+        Check.Contains(path + expected, run.Stderr, $"stderr of fit on {name} ({text.Length} bytes)");
+        Assert.DoesNotContain("Unhandled exception", run.Stderr);
+        Assert.DoesNotContain("   at ", run.Stderr);
+        Assert.False(File.Exists(modelPath), "no model may be written for a file without rows");
+    }
+
+    [Theory]
+    [InlineData("0,1,2,", 1, "value 4 '' is not a number")]
+    [InlineData("\"0\",\"1\",\"2\"", 2, "value 1 '\"0\"' is not a number")] // the first line reads as a header
+    public async Task A_file_whose_every_row_is_bad_fails_on_its_first_bad_row(string row, int firstBadLine, string reason)
+    {
+        var csv = _scope.PathOf("all-bad.csv");
+        File.WriteAllText(csv, string.Concat(Enumerable.Repeat(row + "\n", 5)));
+        var run = (await _scope.RunAsync("fit", csv, "--out", _scope.PathOf("model.json"))).ExpectExit(3);
+        Check.Contains($"{csv}:{firstBadLine}: {reason}", run.Stderr, "stderr names the first bad row and why");
+        Assert.DoesNotContain("empty", run.Stderr);
+
+        int rejected = 6 - firstBadLine;
+        run = (await _scope.RunAsync("fit", csv, "--on-bad-row", "skip", "--out", _scope.PathOf("model.json"))).ExpectExit(3);
+        Check.Contains($"{csv} has no valid data rows: all {rejected} rows were rejected (the first: {csv}:{firstBadLine}: {reason})", run.Stderr, "stderr under skip");
+    }
+
+    [Fact]
+    public async Task A_file_whose_every_row_is_skipped_fails_with_exit_3_and_lists_them()
+    {
+        var csv = _scope.PathOf("all-bad.csv");
+        File.WriteAllText(csv, "1,2,3,4\n1,abc,3,4\n");
+        // --dim 5 makes every row wrong.
+        var run = (await _scope.RunAsync("fit", csv, "--dim", "5", "--on-bad-row", "skip", "--out", _scope.PathOf("model.json"))).ExpectExit(3);
+        Check.Contains($"{csv} has no valid data rows", run.Stderr, "stderr of fit on a file of only bad rows");
+        Check.Contains($"{csv}:1: expected 5 values, found 4", run.Stderr, "stderr lists the skipped rows");
+        Check.Contains($"{csv}:2: ", run.Stderr, "stderr lists the skipped rows");
+        Check.Contains("all 2 rows were rejected", run.Stderr, "stderr counts the skipped rows");
+    }
+
     [Fact]
     public async Task A_missing_file_is_a_usage_error()
     {
@@ -126,6 +178,26 @@ public sealed class BadInputTests(ITestOutputHelper output) : IDisposable
         Check.Contains("--solver", run.Stderr, "stderr names the option");
         Check.Contains("newton", run.Stderr, "stderr names the bad value");
         Assert.False(File.Exists(_scope.PathOf("model.json")), "no model may be written on a usage error");
+    }
+
+    [Theory]
+    [InlineData("--learning-rate", "-1")]
+    [InlineData("--learning-rate", "0")]
+    [InlineData("--learning-rate", "NaN")]
+    [InlineData("--rel-tolerance", "-1")]
+    [InlineData("--rel-tolerance", "NaN")]
+    [InlineData("--tolerance", "NaN")]
+    [InlineData("--max-iter", "-1")]
+    public async Task An_invalid_numeric_option_is_a_usage_error(string option, string value)
+    {
+        var csv = Sample.WriteCsv(_scope.PathOf("data.csv"));
+        foreach (var workers in new[] { "0", "1" })
+        {
+            var run = (await _scope.RunAsync("fit", csv, "--solver", "adam", option, value, "--workers", workers, "--out", _scope.PathOf("model.json"))).ExpectExit(2);
+            Check.Contains($"{option} {value}", run.Stderr, $"stderr names the option and value (--workers {workers})");
+            Assert.DoesNotContain("Unhandled exception", run.Stderr);
+            Assert.False(File.Exists(_scope.PathOf("model.json")), "no model may be written on a usage error");
+        }
     }
 
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);

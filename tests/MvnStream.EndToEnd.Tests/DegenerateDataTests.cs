@@ -50,6 +50,26 @@ public sealed class DegenerateDataTests(ITestOutputHelper output) : IDisposable
         Linalg.Cholesky(m.Covariance, D); // positive definite, or throws
     }
 
+    /// <summary>
+    /// With a regularisation two J/n exist: the objective minimised (data + regularisation term, what the
+    /// progress lines show) and the data's NLL under the model (nllPerRow). The summary must label both.
+    /// </summary>
+    [Fact]
+    public async Task With_ridge_the_summary_labels_the_data_NLL_and_the_regularised_objective()
+    {
+        var csv = WriteConstantColumnCsv();
+        var modelPath = _scope.PathOf("model.json");
+        var run = (await _scope.RunAsync("fit", csv, "--ridge", "1e-6", "--out", modelPath)).ExpectExit(0);
+        var m = ModelFile.Load(modelPath);
+        var lastIter = run.StderrLines.Last(l => l.StartsWith("iter ", StringComparison.Ordinal));
+        double progressJ = double.Parse(lastIter.Split("J/n", StringSplitOptions.None)[1].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+        var summary = run.StdoutLines.Single(l => l.StartsWith("J/n = ", StringComparison.Ordinal));
+        Check.Contains(Inv($"J/n = {m.NllPerRow!.Value:F12} (data)"), summary, $"summary states the data NLL of the model file ({Ctx})");
+        Check.Contains(Inv($"regularised J/n = {progressJ:F12}"), summary, $"summary states the objective the progress lines showed ({Ctx})");
+        // The ridge term 1/2 eps tr(S^-1) is about 1/2 per constant column here: the two must differ.
+        Assert.True(Math.Abs(progressJ - m.NllPerRow.Value) > 0.1, Inv($"objective {progressJ} vs data NLL {m.NllPerRow} ({Ctx})"));
+    }
+
     [Fact]
     public async Task With_shrinkage_auto_the_constant_column_fits_without_NaN()
     {

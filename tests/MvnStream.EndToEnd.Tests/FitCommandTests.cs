@@ -106,5 +106,17 @@ public sealed class FitCommandTests(ITestOutputHelper output) : IDisposable
         _ = (csvRun, f64Run, jsonRun);
     }
 
+    [Fact]
+    public async Task An_out_path_that_is_a_directory_is_a_usage_error_before_reading()
+    {
+        var csv = MvnSample.Random(4601, 3, 200).WriteCsv(_scope.PathOf("data.csv"));
+        var outDir = Directory.CreateDirectory(_scope.PathOf("models")).FullName;
+        var run = (await _scope.RunAsync("fit", csv, "--out", outDir)).ExpectExit(2);
+        Check.Contains($"--out {outDir}", run.Stderr, "stderr names the option and path");
+        Check.Contains("is a directory", run.Stderr, "stderr says why");
+        Assert.DoesNotContain(run.StderrLines, l => l.StartsWith("read ", StringComparison.Ordinal));
+        Assert.Empty(Directory.GetFileSystemEntries(_scope.Directory, ".*.tmp"));
+    }
+
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

@@ -65,5 +65,54 @@ public sealed class ScoreCommandTests(ITestOutputHelper output) : IDisposable
         output.WriteLine(Inv($"worst relative difference {worst:E2}"));
     }
 
+    /// <summary>
+    /// With --on-bad-row skip, each line's row number is still the data row it scores (bad rows keep their
+    /// numbers and get no line), so scores can be joined back to the input; checked on csv (header, bad lines
+    /// in one block and at the ends), JSON Lines and f64 (NaN rows).
+    /// </summary>
+    [Theory]
+    [InlineData("csv")]
+    [InlineData("json")]
+    [InlineData("f64")]
+    public async Task Skipped_rows_keep_their_row_numbers_in_the_scores(string format)
+    {
+        const int seed = 4502, d = 3, n = 40;
+        var sample = MvnSample.Random(seed, d, n);
+        var train = sample.WriteCsv(_scope.PathOf("train.csv"));
+        var modelPath = _scope.PathOf("model.json");
+        (await _scope.RunAsync("fit", train, "--solver", "closed-form", "--out", modelPath)).ExpectExit(0);
+
+        int[] badRows = [1, 5, 6, 23, 40]; // 1-based data rows
+        string path;
+        string[] extra = [];
+        if (format == "f64")
+        {
+            var copy = MvnSample.Random(seed, d, n);
+            foreach (var b in badRows) copy.Rows[(b - 1) * d + 1] = double.NaN;
+            path = copy.WriteF64(_scope.PathOf("data.f64"));
+            extra = ["--dim", "3"];
+        }
+        else
+        {
+            var lines = Enumerable.Range(0, n).Select(i => format == "csv" ? sample.CsvRow(i) : "[" + sample.CsvRow(i) + "]").ToList();
+            foreach (var b in badRows) lines[b - 1] = format == "csv" ? "1,abc,2" : "[1, \"abc\", 2]";
+            if (format == "csv") lines.Insert(0, "x1,x2,x3");
+            path = _scope.PathOf("data." + format);
+            MvnSample.WriteLines(path, lines);
+        }
+        string ctx = $"{format}, bad data rows {string.Join(",", badRows)} of {n}, {sample.Describe}";
+
+        var clean = (await _scope.RunAsync("score", "--model", modelPath, train)).ExpectExit(0);
+        var expected = clean.StdoutLines.Skip(1).Where(l => l.Length > 0).ToDictionary(l => l.Split(',')[0], l => l);
+        var run = (await _scope.RunAsync(["score", "--model", modelPath, path, "--on-bad-row", "skip", .. extra])).ExpectExit(0);
+        var got = run.StdoutLines.Skip(1).Where(l => l.Length > 0).ToList();
+        var wantRows = Enumerable.Range(1, n).Where(r => !badRows.Contains(r)).Select(r => r.ToString(CultureInfo.InvariantCulture)).ToList();
+        Assert.True(got.Select(l => l.Split(',')[0]).SequenceEqual(wantRows),
+            $"row numbers {string.Join(",", got.Select(l => l.Split(',')[0]))}, expected {string.Join(",", wantRows)} ({ctx})");
+        foreach (var line in got)
+            Assert.True(line == expected[line.Split(',')[0]], $"'{line}' differs from the clean file's '{expected[line.Split(',')[0]]}' ({ctx})");
+        Check.Contains($"{badRows.Length} bad rows skipped", run.Stderr, ctx);
+    }
+
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

@@ -56,6 +56,9 @@ internal static class FitCommand
 
     private static async Task<int> RunAsync(FitArgs a, CancellationToken ct)
     {
+        // The options are checked before anything is read, for local and cluster runs alike.
+        try { ValidateOptions(a); }
+        catch (UsageException e) { return Fail(e.Message, ExitCodes.Usage); }
         if (a.Workers > 0 || a.Cluster is not null)
         {
             try { return await ClusterFit.RunAsync(a, ct); }
@@ -71,8 +74,6 @@ internal static class FitCommand
         try
         {
             if (!File.Exists(a.File)) throw new UsageException($"data file '{a.File}' does not exist");
-            if (a.MaxIter < 0) throw new UsageException($"--max-iter {a.MaxIter}: must be >= 0");
-            if (!(a.Tolerance >= 0)) throw new UsageException($"--tolerance {a.Tolerance}: must be >= 0");
             if (a.Threads <= 0) throw new UsageException($"--threads {a.Threads}: must be positive");
             RowReaderOptions readerOptions;
             try { readerOptions = CommonOptions.ReaderOptions(a.File, a.Format, a.Dim, a.OnBadRow); }
@@ -98,6 +99,7 @@ internal static class FitCommand
                 progress.Line($"... and {ingest.RowsRejected - ingest.Rejections.Count} more skipped rows");
 
             var stats = ingest.Statistics;
+            if (stats.Count == 0) throw new InvalidDataException(ShardAccumulator.NoDataRowsMessage(a.File, ingest.RowsRejected));
             FitProgress last = default;
             var fit = MvnFitter.Fit(stats, options, p => { last = p; progress.Iteration(p); }, ct);
             if (fit.Iterations > 0 && last.Iteration > 0) progress.Iteration(last, force: true);
@@ -132,6 +134,20 @@ internal static class FitCommand
         catch (DegenerateDataException e) { return Fail($"cannot fit {a.File}: {e.Message}", ExitCodes.Degenerate); }
         catch (IOException e) { return Fail(e.Message, ExitCodes.Failure); }
         catch (UnauthorizedAccessException e) { return Fail(e.Message, ExitCodes.Failure); }
+    }
+
+    /// <summary>J/n of the problem solved (with the regularisation term): J*/n plus the gap.</summary>
+    private static double RegularisedObjectivePerRow(FitResult fit) => fit.OptimalValue / fit.N + fit.GapPerRow;
+
+    private static void ValidateOptions(FitArgs a)
+    {
+        static string Inv(double v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (Directory.Exists(a.Out)) throw new UsageException($"--out {a.Out}: is a directory; give the path of the model file to write");
+        if (a.MaxIter < 0) throw new UsageException($"--max-iter {a.MaxIter}: must be >= 0");
+        if (!(a.Tolerance >= 0)) throw new UsageException($"--tolerance {Inv(a.Tolerance)}: must be >= 0");
+        if (!(a.RelTolerance >= 0)) throw new UsageException($"--rel-tolerance {Inv(a.RelTolerance)}: must be >= 0 (0 turns the test off)");
+        if (!(a.LearningRate > 0) || double.IsInfinity(a.LearningRate))
+            throw new UsageException($"--learning-rate {Inv(a.LearningRate)}: must be a positive number");
     }
 
     internal static int Fail(string message, int code)
@@ -169,6 +185,7 @@ internal static class FitCommand
                 ["converged"] = fit.Converged,
                 ["nllPerRow"] = fit.NllPerRow,
                 ["gap"] = fit.GapPerRow,
+                ["objectivePerRow"] = RegularisedObjectivePerRow(fit),
                 ["gradientNorm"] = fit.GradientNorm,
                 ["regularization"] = fit.Regularization.ToString(),
                 ["shrinkage"] = fit.ShrinkageUsed,
@@ -181,7 +198,13 @@ internal static class FitCommand
         }
         if (progress.Quiet) return;
         Console.Out.WriteLine(ConsoleProgress.Inv($"fitted d={stats.Dimension} n={stats.Count:N0} ({ingest.RowsRejected:N0} rejected) with {fit.Solver.ToName()} ({fit.Theta.Parameterization.ToName()}): {fit.Iterations} iterations, {status}"));
-        Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {fit.NllPerRow:F12}  J - J* = {fit.GapPerRow:E3} per row  |grad| = {fit.GradientNorm:E3}"));
+        if (fit.Regularization.IsNone)
+            Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {fit.NllPerRow:F12}  J - J* = {fit.GapPerRow:E3} per row  |grad| = {fit.GradientNorm:E3}"));
+        else
+            // Two J/n exist: the data's NLL under the model (nllPerRow in the model file) and the regularised
+            // objective that was minimised (what the progress lines show; the gap and |grad| are its).
+            Console.Out.WriteLine(ConsoleProgress.Inv(
+                $"J/n = {fit.NllPerRow:F12} (data)  regularised J/n = {RegularisedObjectivePerRow(fit):F12}  J - J* = {fit.GapPerRow:E3} per row  |grad| = {fit.GradientNorm:E3}"));
         if (!fit.Regularization.IsNone)
             Console.Out.WriteLine($"regularisation: {fit.Regularization}" + (fit.ShrinkageUsed is { } rho ? ConsoleProgress.Inv($" (intensity {rho:F6})") : ""));
         Console.Out.WriteLine(ConsoleProgress.Inv($"read {ingest.Elapsed.TotalSeconds:F2} s ({stats.Count / Math.Max(ingest.Elapsed.TotalSeconds, 1e-9):N0} rows/s), solve {fit.Elapsed.TotalSeconds:F2} s; model written to {a.Out}"));

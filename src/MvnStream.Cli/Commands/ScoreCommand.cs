@@ -16,7 +16,7 @@ internal static class ScoreCommand
         var format = CommonOptions.Format();
         var dim = CommonOptions.Dim();
         var onBadRow = CommonOptions.OnBadRow();
-        var cmd = new Command("score", "Print row,log_density,mahalanobis2 (CSV) for every row of FILE under a fitted model; row is the 1-based index of the data row.")
+        var cmd = new Command("score", "Print row,log_density,mahalanobis2 (CSV) for every row of FILE under a fitted model; row is the 1-based index of the data row (skipped bad rows keep their numbers).")
         {
             file, model, format, dim, onBadRow,
         };
@@ -37,6 +37,10 @@ internal static class ScoreCommand
             RowReaderOptions options;
             try { options = CommonOptions.ReaderOptions(file, format, d, onBadRow); }
             catch (FormatException e) { throw new UsageException(e.Message); }
+            // Under skip, one row per read: the rows a read rejects come before the row it returns, so the
+            // data-row number of that row is RowsRead + RowsRejected and a skipped row keeps its number.
+            bool skipping = options.OnBadRow == BadRowPolicy.Skip;
+            if (skipping) options = options with { BlockRows = 1 };
             var scorer = new MvnScorer(m.Theta);
             using var reader = RowReader.Open(file, options);
             var block = new double[options.BlockRows * d];
@@ -50,7 +54,7 @@ internal static class ScoreCommand
                 for (int r = 0; r < rows; r++)
                 {
                     var (logDensity, m2) = scorer.Score(block.AsSpan(r * d, d));
-                    row++;
+                    row = skipping ? reader.RowsRead + reader.RowsRejected : row + 1;
                     stdout.Write(row.ToString(CultureInfo.InvariantCulture));
                     stdout.Write(',');
                     stdout.Write(logDensity.ToString("R", CultureInfo.InvariantCulture));

@@ -70,10 +70,29 @@ public sealed class EffectiveStatistics
         var s = new double[d * d];
         for (int i = 0; i < d * d; i++) s[i] = m[i] / n;
         if (!Dense.TryCholesky(s, d, l))
-            throw new DegenerateDataException(
-                $"the covariance is still singular after {regularization}: " +
-                "increase --ridge (or use --shrinkage auto), e.g. --ridge 1e-6 times the typical variance");
+            throw new DegenerateDataException(StillSingularMessage(stats, regularization, rhoUsed));
         return new EffectiveStatistics(d, n, mean, m, rhoUsed);
+    }
+
+    /// <summary>Why S is still singular after the regularisation asked for, and the remedy that can work.</summary>
+    private static string StillSingularMessage(SufficientStatistics stats, Regularization regularization, double? rhoUsed)
+    {
+        int d = stats.Dimension;
+        var m = stats.Scatter;
+        double trace = 0;
+        for (int i = 0; i < d; i++) trace += m[i * d + i];
+        string ridge = regularization.Ridge.ToString("G6", System.Globalization.CultureInfo.InvariantCulture);
+        if (regularization.Ridge > 0)
+            return $"the covariance is still singular after {regularization}: ridge {ridge} is too small for S + eps I to be " +
+                "positive definite in double precision; increase --ridge (e.g. 1e-6 times the typical variance)" +
+                (regularization.Shrinkage == ShrinkageMode.None ? " or use --shrinkage auto" : "");
+        if (trace == 0)
+            return $"the covariance is still singular after {regularization}: every column is constant " +
+                $"({(stats.Count == 1 ? "there is only 1 row" : $"all {stats.Count} rows are identical")}), so S = 0 and the " +
+                "shrinkage target (tr S / d) I is zero too; fit with --ridge EPS (S + eps I, eps a variance you are willing to assume)";
+        string intensity = rhoUsed is { } rho ? rho.ToString("G6", System.Globalization.CultureInfo.InvariantCulture) : "0";
+        return $"the covariance is still singular after {regularization} (intensity {intensity}): use --ridge EPS " +
+            "(e.g. 1e-6 times the typical variance) or a larger fixed --shrinkage RHO";
     }
 
     /// <summary>

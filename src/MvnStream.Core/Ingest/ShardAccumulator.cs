@@ -22,12 +22,25 @@ public sealed record IngestResult(SufficientStatistics Statistics, long RowsReje
 public static class ShardAccumulator
 {
     /// <summary>Learns d from the file (first data row for csv/json; the option for f64).</summary>
+    /// <exception cref="InvalidDataException">The file has no valid data row (empty, a header line only, or only bad rows).</exception>
     public static int ProbeDimension(string path, RowReaderOptions options)
     {
         if (options.Dimension is { } d) return d;
         using var reader = RowReader.Open(path, options);
-        return reader.Dimension;
+        try { return reader.Dimension; }
+        catch (InvalidOperationException e)
+        {
+            // No valid row to learn d from. Read on so that every row is judged on its own: under fail the
+            // first bad row throws BadRowException with its line and reason; under skip all are counted.
+            reader.ReadBlock(Span<double>.Empty);
+            throw new InvalidDataException(NoDataRowsMessage(path, reader.RowsRejected, reader.Rejections.FirstOrDefault()), e);
+        }
     }
+
+    /// <summary>The message for a file in which no row was accepted: what, where, and the likely why.</summary>
+    public static string NoDataRowsMessage(string path, long rejected, RejectedRow? first = null) => rejected > 0
+        ? $"{path} has no valid data rows: all {rejected} rows were rejected" + (first is null ? "" : $" (the first: {first})")
+        : $"{path} has no valid data rows (the file is empty, or holds only a header line or blank lines)";
 
     /// <summary>Accumulates one shard on the calling thread.</summary>
     public static IngestResult AccumulateShard(FileShard shard, RowReaderOptions options, Action<long, long, long>? onBlock = null,

@@ -67,12 +67,20 @@ public sealed record MvnModel
         var dir = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(dir);
         var tmp = Path.Combine(dir, "." + Path.GetFileName(full) + "." + Environment.ProcessId + ".tmp");
-        using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+        try
         {
-            f.Write(System.Text.Encoding.UTF8.GetBytes(ToJson() + "\n"));
-            f.Flush(flushToDisk: true);
+            using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+            {
+                f.Write(System.Text.Encoding.UTF8.GetBytes(ToJson() + "\n"));
+                f.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, full, overwrite: true);
         }
-        File.Move(tmp, full, overwrite: true);
+        catch
+        {
+            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw;
+        }
         IO.Durability.SyncDirectory(dir);
     }
 

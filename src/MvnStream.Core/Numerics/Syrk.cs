@@ -58,11 +58,44 @@ internal static class Syrk
             AccumulateLowerReference(z, k, d, m);
             return;
         }
-        AccumulateLowerBlocked(z, k, d, m);
+        unsafe { AccumulateLowerBlocked(z, k, d, m, null, null); }
     }
 
+    /// <summary>
+    /// Accumulates sum_r w_r (x_r - c)(x_r - c)^T (lower triangle) into <paramref name="m"/> straight
+    /// from the raw rows: the centring (and the sqrt(w_r) scaling) happens while a panel is packed, so
+    /// no centred copy of the block is written. Element by element the packed values are exactly
+    /// (x - c) * sqrt(w) (sqrt(w) only when weights are given), as a separate centring pass would make them.
+    /// </summary>
+    /// <param name="rows">k x d row-major raw rows.</param>
+    /// <param name="k">Rows in the block.</param>
+    /// <param name="d">Columns (dimension).</param>
+    /// <param name="centre">c, length d.</param>
+    /// <param name="weights">Per-row weights w_r &gt;= 0, or empty for unit weights.</param>
+    /// <param name="m">d x d row-major accumulator; only i &gt;= j entries are updated.</param>
+    public static unsafe void AccumulateCentredLower(ReadOnlySpan<double> rows, int k, int d, ReadOnlySpan<double> centre,
+        ReadOnlySpan<double> weights, Span<double> m)
+    {
+        if (k < 0) throw new ArgumentOutOfRangeException(nameof(k), k, "row count must be non-negative");
+        if (d < 0) throw new ArgumentOutOfRangeException(nameof(d), d, "dimension must be non-negative");
+        if (rows.Length < (long)k * d) throw new ArgumentException("block shorter than k*d", nameof(rows));
+        if (centre.Length < d) throw new ArgumentException("centre shorter than d", nameof(centre));
+        if (!weights.IsEmpty && weights.Length < k) throw new ArgumentException("fewer weights than rows", nameof(weights));
+        if (m.Length < (long)d * d) throw new ArgumentException("accumulator shorter than d*d", nameof(m));
+        if (k == 0 || d == 0) return;
+        if (!Fma.IsSupported || !Vector256.IsHardwareAccelerated || k < 4 || d < 4)
+        {
+            AccumulateCentredLowerReference(rows, k, d, centre, weights, m);
+            return;
+        }
+        fixed (double* c = centre, w = weights)
+            AccumulateLowerBlocked(rows, k, d, m, c, weights.IsEmpty ? null : w);
+    }
+
+    /// <param name="centre">Subtracted from every row while packing, or null for none.</param>
+    /// <param name="weights">Row r is scaled by sqrt(weights[r]) while packing, or null for unit weights.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void AccumulateLowerBlocked(ReadOnlySpan<double> z, int k, int d, Span<double> m)
+    private static unsafe void AccumulateLowerBlocked(ReadOnlySpan<double> z, int k, int d, Span<double> m, double* centre, double* weights)
     {
         int slivers = (d + Nr - 1) / Nr;
         int panelRows = Math.Clamp(MaxPanelDoubles / (slivers * Nr), 32, PanelRows);
@@ -85,7 +118,7 @@ internal static class Syrk
             {
                 int kc = Math.Min(panelRows, k - r0);
                 nint sliverLen = (nint)kc * Nr;
-                Pack(zp + (nint)r0 * d, kc, d, pack);
+                Pack(zp + (nint)r0 * d, kc, d, pack, centre, weights == null ? null : weights + r0);
                 for (int jc = 0; jc < slivers; jc += ColumnBlockSlivers)
                 {
                     for (int bi = jc; bi < slivers; bi++)
@@ -124,9 +157,58 @@ internal static class Syrk
 
     /// <summary>
     /// Packs kc rows of Z (row stride d) into column slivers: sliver s holds, for each row r, the 8
-    /// values Z[r, 8s..8s+8] at pack[s * kc * 8 + r * 8], zero-padded past column d.
+    /// values Z[r, 8s..8s+8] at pack[s * kc * 8 + r * 8], zero-padded past column d. With a centre c the
+    /// packed values are Z[r, j] - c[j]; with weights they are then multiplied by sqrt(weights[r]).
     /// </summary>
-    private static unsafe void Pack(double* z, int kc, int d, double* pack)
+    private static unsafe void Pack(double* z, int kc, int d, double* pack, double* centre, double* weights)
+    {
+        if (centre == null && weights == null) { PackPlain(z, kc, d, pack); return; }
+        int full = d / Nr;
+        int rem = d - full * Nr;
+        nint sliverLen = (nint)kc * Nr;
+        for (int r = 0; r < kc; r++)
+        {
+            double* src = z + (nint)r * d;
+            double* dst = pack + (nint)r * Nr;
+            bool scale = weights != null;
+            double f = scale ? Math.Sqrt(weights[r]) : 1.0;
+            for (int s = 0; s < full; s++)
+            {
+                double* from = src + s * Nr;
+                double* c = centre + s * Nr;
+                double* to = dst + s * sliverLen;
+                if (Vector512.IsHardwareAccelerated)
+                {
+                    var v = centre == null ? Vector512.Load(from) : Vector512.Load(from) - Vector512.Load(c);
+                    if (scale) v *= f;
+                    Vector512.Store(v, to);
+                }
+                else
+                {
+                    var lo = centre == null ? Vector256.Load(from) : Vector256.Load(from) - Vector256.Load(c);
+                    var hi = centre == null ? Vector256.Load(from + 4) : Vector256.Load(from + 4) - Vector256.Load(c + 4);
+                    if (scale) { lo *= f; hi *= f; }
+                    Vector256.Store(lo, to);
+                    Vector256.Store(hi, to + 4);
+                }
+            }
+            if (rem != 0)
+            {
+                double* from = src + full * Nr;
+                double* c = centre + full * Nr;
+                double* to = dst + full * sliverLen;
+                int j = 0;
+                for (; j < rem; j++)
+                {
+                    double v = centre == null ? from[j] : from[j] - c[j];
+                    to[j] = scale ? v * f : v;
+                }
+                for (; j < Nr; j++) to[j] = 0;
+            }
+        }
+    }
+
+    private static unsafe void PackPlain(double* z, int kc, int d, double* pack)
     {
         int full = d / Nr;
         int rem = d - full * Nr;
@@ -244,6 +326,24 @@ internal static class Syrk
                 var mi = m.Slice(i * d, i + 1);
                 Axpy(zi, row[..(i + 1)], mi);
             }
+        }
+    }
+
+    /// <summary>Reference form of <see cref="AccumulateCentredLower"/>: centre (and scale) one row at a time, then the reference update.</summary>
+    internal static void AccumulateCentredLowerReference(ReadOnlySpan<double> rows, int k, int d, ReadOnlySpan<double> centre,
+        ReadOnlySpan<double> weights, Span<double> m)
+    {
+        Span<double> z = d <= 512 ? stackalloc double[d] : new double[d];
+        for (int r = 0; r < k; r++)
+        {
+            var x = rows.Slice(r * d, d);
+            double f = weights.IsEmpty ? 1.0 : Math.Sqrt(weights[r]);
+            for (int j = 0; j < d; j++)
+            {
+                double v = x[j] - centre[j];
+                z[j] = weights.IsEmpty ? v : v * f;
+            }
+            AccumulateLowerReference(z, 1, d, m);
         }
     }
 

@@ -91,7 +91,22 @@ public sealed class SufficientStatistics
     /// weights (empty span = unit weights). The block is centred at its own weighted mean, its scatter
     /// is accumulated as one rank-k update (lower triangle) and the result merged exactly.
     /// </summary>
-    public void AddBatch(ReadOnlySpan<double> rows, int rowCount, ReadOnlySpan<double> weights = default)
+    /// <remarks>
+    /// This is <see cref="Merge"/> of the block's own statistics, done in place: with b the block mean,
+    /// W its weight and delta = b - xbar, the rank-k update adds sum w (x - b)(x - b)^T straight into M's
+    /// lower triangle (centring happens while the kernel packs its panels), the merge term
+    /// delta delta^T n1 W / n is added while mirroring the triangle, and the block's third and fourth
+    /// moments are summed directly about the merged mean. No copy of the block and no d x d scratch.
+    /// </remarks>
+    public void AddBatch(ReadOnlySpan<double> rows, int rowCount, ReadOnlySpan<double> weights = default) =>
+        AddBatch(rows, rowCount, weights, null);
+
+    /// <summary>
+    /// <see cref="AddBatch(ReadOnlySpan{double}, int, ReadOnlySpan{double})"/> with the rank-k update
+    /// supplied by the caller (null = <see cref="Syrk.AccumulateCentredLower"/>); the benchmarks pass an
+    /// OpenBLAS dsyrk here to compare whole accumulations like for like.
+    /// </summary>
+    internal void AddBatch(ReadOnlySpan<double> rows, int rowCount, ReadOnlySpan<double> weights, CentredRankKUpdate? rankK)
     {
         int d = Dimension;
         if (rowCount < 0) throw new ArgumentOutOfRangeException(nameof(rowCount));
@@ -100,25 +115,95 @@ public sealed class SufficientStatistics
         if (!weights.IsEmpty && weights.Length != rowCount)
             throw new ArgumentException($"{weights.Length} weights for {rowCount} rows", nameof(weights));
         if (rowCount == 0) return;
-
-        // One scratch accumulator per instance: a d = 512 block would otherwise allocate 2 MiB per call.
-        var batch = _scratch ??= new SufficientStatistics(d);
-        batch.Reset();
-        batch.AccumulateBlock(rows[..(rowCount * d)], rowCount, weights);
-        Merge(batch);
+        // All weights are checked before anything is added, so a bad weight leaves the statistics unchanged.
+        for (int r = 0; r < weights.Length; r++)
+        {
+            double w = weights[r];
+            if (!(w >= 0) || double.IsInfinity(w)) throw new ArgumentException($"weight of row {r} is {w}; weights must be finite and non-negative", nameof(weights));
+        }
+        // Blocks larger than about half an L2 cache are added in chunks (each an exact merge), so that the
+        // mean, correction, moment and packing passes over a chunk read it from cache, not memory. A chunk
+        // keeps at least 16 d rows so that its O(d^2) merge work stays small beside its O(k d^2) update.
+        int chunk = Math.Max(ChunkBytes / (8 * d), 16 * d);
+        for (int r0 = 0; r0 < rowCount; r0 += chunk)
+        {
+            int kc = Math.Min(chunk, rowCount - r0);
+            AddBlock(rows.Slice(r0 * d, kc * d), kc, weights.IsEmpty ? default : weights.Slice(r0, kc), rankK);
+        }
     }
 
-    private SufficientStatistics? _scratch;
+    private const int ChunkBytes = 512 * 1024;
 
-    private void Reset()
+    private void AddBlock(ReadOnlySpan<double> rows, int k, ReadOnlySpan<double> weights, CentredRankKUpdate? rankK)
     {
-        Count = 0;
-        Weight = 0;
-        FourthMoment = 0;
-        Array.Clear(_mean);
-        Array.Clear(_scatter);
-        Array.Clear(_third);
+        int d = Dimension;
+        bool weighted = !weights.IsEmpty;
+        double wsum = k;
+        if (weighted)
+        {
+            wsum = 0;
+            for (int r = 0; r < k; r++) wsum += weights[r];
+            if (wsum == 0) { Count += k; return; }
+        }
+
+        var scratch = _work ??= new double[3 * d];
+        var blockMean = scratch.AsSpan(0, d);
+        var delta = scratch.AsSpan(d, d);
+        var work = scratch.AsSpan(2 * d, d);
+        double n1 = Weight, n2 = wsum, n = n1 + n2;
+        double c = 0; // n1 n2 / n, the weight of the merge term delta delta^T
+        unsafe
+        {
+            fixed (double* x = rows, w = weights, b = blockMean, corr = work, mean = _mean, third = _third)
+            {
+                double* wp = weighted ? w : null;
+                // Block mean b, with a second pass for the centring correction so that b is exact to
+                // rounding even when |b| >> spread (the residuals sum to ~0 but not exactly).
+                blockMean.Clear();
+                BlockKernels.AddColumnSums(x, k, d, wp, null, b);
+                double inv = 1.0 / wsum;
+                for (int j = 0; j < d; j++) b[j] *= inv;
+                work.Clear();
+                BlockKernels.AddColumnSums(x, k, d, wp, b, corr);
+                for (int j = 0; j < d; j++) b[j] += corr[j] * inv;
+
+                if (n1 == 0)
+                {
+                    // Nothing counted with weight yet: the block's statistics replace whatever is here.
+                    blockMean.CopyTo(_mean);
+                    Array.Clear(_scatter);
+                    Array.Clear(_third);
+                    FourthMoment = 0;
+                }
+                else
+                {
+                    for (int j = 0; j < d; j++) delta[j] = b[j] - mean[j];
+                    double f1 = n2 / n; // the counted statistics move by delta*f1
+                    // Shift the counted third/fourth moments to the merged mean (uses M before the update).
+                    FourthMoment = ShiftHigherMomentsInPlace(_scatter, _third, FourthMoment, n1, delta, -f1, d, work);
+                    for (int j = 0; j < d; j++) mean[j] += delta[j] * f1;
+                    c = n1 * n2 / n;
+                }
+                // The block's moments summed directly about the merged mean.
+                FourthMoment += BlockKernels.AddCentredMoments(x, k, d, wp, mean, third);
+            }
+        }
+        if (rankK is null) Syrk.AccumulateCentredLower(rows, k, d, blockMean, weights, _scatter);
+        else rankK(rows, k, d, blockMean, weights, _scatter);
+        BlockKernels.AddToLowerAndMirror(_scatter, d, default, c, delta);
+        Weight = n;
+        Count += k;
     }
+
+    /// <summary>
+    /// A rank-k update lower(M) += sum_r w_r (x_r - c)(x_r - c)^T from raw rows (k x d), centre c and
+    /// weights (empty = unit); the strict upper triangle of M is ignored.
+    /// </summary>
+    internal delegate void CentredRankKUpdate(ReadOnlySpan<double> rows, int k, int d, ReadOnlySpan<double> centre,
+        ReadOnlySpan<double> weights, Span<double> lower);
+
+    /// <summary>Scratch of 3d doubles for AddBatch and Merge (block mean, delta, a work vector).</summary>
+    private double[]? _work;
 
     /// <summary>
     /// Adds a block under exponential forgetting: existing statistics are decayed by
@@ -175,26 +260,27 @@ public sealed class SufficientStatistics
             return;
         }
 
+        if (ReferenceEquals(other, this)) other = Clone();
+
         int d = Dimension;
         double n1 = Weight, n2 = other.Weight, n = n1 + n2;
         double f1 = n2 / n, f2 = n1 / n; // shard 1 moves by delta*f1, shard 2 by -delta*f2
-        Span<double> delta = d <= 1024 ? stackalloc double[d] : new double[d];
+        var scratch = _work ??= new double[3 * d];
+        var delta = scratch.AsSpan(d, d);
+        var work = scratch.AsSpan(2 * d, d);
+        var otherThird = scratch.AsSpan(0, d);
         for (int i = 0; i < d; i++) delta[i] = other._mean[i] - _mean[i];
 
-        // Shift the higher moments of both shards to the merged mean (exact identities, see ShiftMoments),
-        // using each shard's own M before M is combined.
-        ShiftHigherMoments(_scatter, _third, FourthMoment, n1, delta, -f1, d, out double q1, out var t1);
-        ShiftHigherMoments(other._scatter, other._third, other.FourthMoment, n2, delta, f2, d, out double q2, out var t2);
-        for (int i = 0; i < d; i++) _third[i] = t1[i] + t2[i];
+        // Shift the higher moments of both shards to the merged mean (exact identities, see
+        // ShiftHigherMomentsInPlace), using each shard's own M before M is combined.
+        double q1 = ShiftHigherMomentsInPlace(_scatter, _third, FourthMoment, n1, delta, -f1, d, work);
+        other._third.CopyTo(otherThird);
+        double q2 = ShiftHigherMomentsInPlace(other._scatter, otherThird, other.FourthMoment, n2, delta, f2, d, work);
+        for (int i = 0; i < d; i++) _third[i] += otherThird[i];
         FourthMoment = q1 + q2;
 
-        double c = n1 * n2 / n;
-        for (int i = 0; i < d; i++)
-        {
-            var mi = _scatter.AsSpan(i * d, d);
-            Syrk.Axpy(1.0, other._scatter.AsSpan(i * d, d), mi);
-            Syrk.Axpy(delta[i] * c, delta, mi);
-        }
+        // M = M1 + M2 + delta delta^T n1 n2 / n: one pass over the lower triangle, mirrored.
+        BlockKernels.AddToLowerAndMirror(_scatter, d, other._scatter, n1 * n2 / n, delta);
         for (int i = 0; i < d; i++) _mean[i] += delta[i] * f1;
         Weight = n;
         Count += other.Count;
@@ -213,11 +299,12 @@ public sealed class SufficientStatistics
     /// with s = shift * delta (y = z + s) and sum w z = 0,
     /// T' = T + 2 M s + s tr(M) + W |s|^2 s and
     /// Q' = Q + 4 s^T M s + W |s|^4 + 4 T.s + 2 |s|^2 tr(M).
+    /// <paramref name="t"/> becomes T'; returns Q'. <paramref name="work"/> (d) receives M delta.
     /// </summary>
-    private static void ShiftHigherMoments(double[] m, double[] t, double q, double w, ReadOnlySpan<double> delta,
-        double shift, int d, out double qOut, out double[] tOut)
+    private static double ShiftHigherMomentsInPlace(ReadOnlySpan<double> m, Span<double> t, double q, double w,
+        ReadOnlySpan<double> delta, double shift, int d, Span<double> work)
     {
-        tOut = new double[d];
+        BlockKernels.SymmetricTimes(m, d, delta, work);
         double trace = 0, ss = 0, sms = 0, ts = 0;
         for (int i = 0; i < d; i++) trace += m[i * d + i];
         for (int i = 0; i < d; i++)
@@ -225,152 +312,11 @@ public sealed class SufficientStatistics
             double si = shift * delta[i];
             ss += si * si;
             ts += t[i] * si;
-            double ms = shift * Dense.Dot(m.AsSpan(i * d, d), delta);
+            double ms = shift * work[i];
             sms += si * ms;
-            tOut[i] = t[i] + 2 * ms + si * trace;
+            t[i] = t[i] + 2 * ms + si * trace;
         }
-        for (int i = 0; i < d; i++) tOut[i] += w * ss * shift * delta[i];
-        qOut = q + 4 * sms + w * ss * ss + 4 * ts + 2 * ss * trace;
-    }
-
-    /// <summary>Accumulates a block into these (empty) statistics: weighted mean, centred rank-k update, moments.</summary>
-    private void AccumulateBlock(ReadOnlySpan<double> rows, int k, ReadOnlySpan<double> weights)
-    {
-        int d = Dimension;
-        bool weighted = !weights.IsEmpty;
-        double wsum = 0;
-        if (weighted)
-        {
-            for (int r = 0; r < k; r++)
-            {
-                double w = weights[r];
-                if (!(w >= 0) || double.IsInfinity(w)) throw new ArgumentException($"weight of row {r} is {w}; weights must be finite and non-negative", nameof(weights));
-                wsum += w;
-                Syrk.Axpy(w, rows.Slice(r * d, d), _mean);
-            }
-            if (wsum == 0) { Count = k; return; }
-        }
-        else
-        {
-            wsum = k;
-            for (int r = 0; r < k; r++) Syrk.Axpy(1.0, rows.Slice(r * d, d), _mean);
-        }
-        double inv = 1.0 / wsum;
-        for (int j = 0; j < d; j++) _mean[j] *= inv;
-        // Second pass over the block for the centring correction keeps the mean exact to rounding
-        // even when |xbar| >> spread (sum of residuals is ~0 but not exactly).
-        Span<double> corr = d <= 1024 ? stackalloc double[d] : new double[d];
-        corr.Clear();
-        for (int r = 0; r < k; r++)
-        {
-            double w = weighted ? weights[r] : 1.0;
-            AddWeightedResidual(corr, w, rows.Slice(r * d, d), _mean);
-        }
-        for (int j = 0; j < d; j++) _mean[j] += corr[j] * inv;
-
-        var z = ArrayPool<double>.Shared.Rent(k * d);
-        try
-        {
-            double fourth = 0;
-            for (int r = 0; r < k; r++)
-            {
-                double w = weighted ? weights[r] : 1.0;
-                var zr = z.AsSpan(r * d, d);
-                double q = CentreAndSquaredNorm(rows.Slice(r * d, d), _mean, zr);
-                double wq = w * q;
-                fourth += wq * q;
-                Syrk.Axpy(wq, zr, _third);
-                if (weighted && w != 1.0) Scale(zr, Math.Sqrt(w));
-            }
-            Syrk.AccumulateLower(z.AsSpan(0, k * d), k, d, _scatter);
-            FourthMoment = fourth;
-        }
-        finally { ArrayPool<double>.Shared.Return(z); }
-        MirrorLowerToUpper(_scatter, d);
-        Weight = wsum;
-        Count = k;
-
-        // Vector256 forms of the per-row loops (all spans of length d). Element by element they do the
-        // same IEEE operations as the scalar loops they replace (no fused multiply-add), so the mean,
-        // z and the sqrt(w) scaling are bit-for-bit unchanged; only q = |z|^2 is summed in 8
-        // interleaved partial sums instead of left to right (a rounding-level difference).
-        static void AddWeightedResidual(Span<double> acc, double w, ReadOnlySpan<double> row, ReadOnlySpan<double> mean)
-        {
-            // acc += w * (row - mean)
-            int n = acc.Length, j = 0;
-            if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && n >= 4 && row.Length >= n && mean.Length >= n)
-            {
-                ref double a = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(acc);
-                ref double x = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(row);
-                ref double mu = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(mean);
-                var vw = System.Runtime.Intrinsics.Vector256.Create(w);
-                for (; j <= n - 4; j += 4)
-                {
-                    var diff = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)j) - System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref mu, (nuint)j);
-                    System.Runtime.Intrinsics.Vector256.StoreUnsafe(System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref a, (nuint)j) + vw * diff, ref a, (nuint)j);
-                }
-            }
-            for (; j < n; j++) acc[j] += w * (row[j] - mean[j]);
-        }
-
-        static double CentreAndSquaredNorm(ReadOnlySpan<double> row, ReadOnlySpan<double> mean, Span<double> z)
-        {
-            // z = row - mean; returns |z|^2
-            int n = z.Length, j = 0;
-            double q = 0;
-            if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && n >= 4 && row.Length >= n && mean.Length >= n)
-            {
-                ref double x = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(row);
-                ref double mu = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(mean);
-                ref double zz = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(z);
-                var s0 = System.Runtime.Intrinsics.Vector256<double>.Zero;
-                var s1 = System.Runtime.Intrinsics.Vector256<double>.Zero;
-                for (; j <= n - 8; j += 8)
-                {
-                    var v0 = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)j) - System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref mu, (nuint)j);
-                    var v1 = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(j + 4)) - System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref mu, (nuint)(j + 4));
-                    System.Runtime.Intrinsics.Vector256.StoreUnsafe(v0, ref zz, (nuint)j);
-                    System.Runtime.Intrinsics.Vector256.StoreUnsafe(v1, ref zz, (nuint)(j + 4));
-                    s0 += v0 * v0;
-                    s1 += v1 * v1;
-                }
-                if (j <= n - 4)
-                {
-                    var v0 = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)j) - System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref mu, (nuint)j);
-                    System.Runtime.Intrinsics.Vector256.StoreUnsafe(v0, ref zz, (nuint)j);
-                    s0 += v0 * v0;
-                    j += 4;
-                }
-                q = System.Runtime.Intrinsics.Vector256.Sum(s0 + s1);
-            }
-            for (; j < n; j++)
-            {
-                double v = row[j] - mean[j];
-                z[j] = v;
-                q += v * v;
-            }
-            return q;
-        }
-
-        static void Scale(Span<double> z, double factor)
-        {
-            // z *= factor
-            int n = z.Length, j = 0;
-            if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && n >= 4)
-            {
-                ref double zz = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(z);
-                var vf = System.Runtime.Intrinsics.Vector256.Create(factor);
-                for (; j <= n - 4; j += 4)
-                    System.Runtime.Intrinsics.Vector256.StoreUnsafe(System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref zz, (nuint)j) * vf, ref zz, (nuint)j);
-            }
-            for (; j < n; j++) z[j] *= factor;
-        }
-    }
-
-    internal static void MirrorLowerToUpper(Span<double> m, int d)
-    {
-        for (int i = 0; i < d; i++)
-            for (int j = i + 1; j < d; j++)
-                m[i * d + j] = m[j * d + i];
+        for (int i = 0; i < d; i++) t[i] += w * ss * shift * delta[i];
+        return q + 4 * sms + w * ss * ss + 4 * ts + 2 * ss * trace;
     }
 }

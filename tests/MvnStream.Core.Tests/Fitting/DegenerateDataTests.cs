@@ -76,6 +76,35 @@ public sealed class DegenerateDataTests
             }
     }
 
+    [Theory]
+    [InlineData("auto")]
+    [InlineData("0.5")]
+    public void Shrinkage_of_all_constant_columns_names_the_cause_and_only_ridge_as_remedy(string shrinkage)
+    {
+        // One row (or identical rows): M = 0, so tr(S) = 0 and the target (tr S / d) I is zero as well.
+        const int d = 3;
+        foreach (int n in new[] { 1, 4 })
+        {
+            var rows = Enumerable.Range(0, n).SelectMany(_ => new[] { 1.0, 2.0, 3.0 }).ToArray();
+            var (mode, rho) = Regularization.ParseShrinkage(shrinkage);
+            var e = Assert.Throws<DegenerateDataException>(() =>
+                EffectiveStatistics.From(Stats(rows, n, d), new Regularization { Shrinkage = mode, ShrinkageIntensity = rho }));
+            Assert.Contains("every column is constant", e.Message);
+            Assert.Contains("--ridge", e.Message);
+            Assert.DoesNotContain("--shrinkage auto", e.Message);
+        }
+    }
+
+    [Fact]
+    public void A_ridge_too_small_to_matter_says_so()
+    {
+        const int d = 5;
+        var rows = Data(3, 100, d, x => { for (int a = 0; a < 100; a++) x[a * d + 4] = x[a * d + 1]; });
+        var e = Assert.Throws<DegenerateDataException>(() => EffectiveStatistics.From(Stats(rows, 100, d), new Regularization { Ridge = 1e-300 }));
+        Assert.Contains("ridge 1E-300 is too small", e.Message);
+        Assert.Contains("--shrinkage auto", e.Message);
+    }
+
     [Fact]
     public void Ledoit_Wolf_intensity_from_merged_statistics_equals_the_two_pass_formula()
     {

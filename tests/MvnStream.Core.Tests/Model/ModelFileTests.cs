@@ -24,6 +24,21 @@ public sealed class ModelFileTests
         Assert.True(Draw.RelativeError(cov, theta.Covariance()) < 1e-15);
     }
 
+    [Fact]
+    public void A_failed_save_leaves_no_temporary_file_behind()
+    {
+        var dir = Directory.CreateTempSubdirectory("mvnstream-model-").FullName;
+        try
+        {
+            var target = Path.Combine(dir, "model.json");
+            Directory.CreateDirectory(target); // the model path is a directory: the final rename fails
+            var m = new MvnModel { Theta = Draw.Theta(new Random(4), 2, Parameterization.LowerTriangular), N = 10, Solver = "lbfgs" };
+            Assert.ThrowsAny<IOException>(() => m.Save(target));
+            Assert.Equal([target], Directory.GetFileSystemEntries(dir));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
     [Theory]
     [InlineData("{", "not valid JSON")]
     [InlineData("{\"dimension\":2}", "missing key 'mu'")]
