@@ -33,7 +33,7 @@ internal static class CsvRowParser
                 }
                 else
                 {
-                    if (!allowNonFinite && !double.IsFinite(v) && status == RowStatus.Ok)
+                    if (!allowNonFinite && !RowErrors.IsUsable(v) && status == RowStatus.Ok)
                     {
                         status = RowStatus.NonFinite;
                         badField = field;

@@ -55,7 +55,7 @@ internal sealed class F64RowSource : RowSource
             _nextRow += n;
             if (!_allowNonFinite)
             {
-                int bad = F64Rows.IndexOfNonFinite(chunk);
+                int bad = F64Rows.IndexOfUnusable(chunk);
                 if (bad >= 0) n = CompactFinite(chunk, d, bad / d, firstRow, sink);
             }
             rows += n;
@@ -81,7 +81,7 @@ internal sealed class F64RowSource : RowSource
         for (int r = firstBadRow; r < count; r++)
         {
             var row = chunk.Slice(r * d, d);
-            int bad = F64Rows.IndexOfNonFinite(row);
+            int bad = F64Rows.IndexOfUnusable(row);
             if (bad >= 0)
             {
                 long index = firstRow + r;

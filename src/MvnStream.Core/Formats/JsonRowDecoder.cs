@@ -111,7 +111,7 @@ internal static class JsonRowDecoder
                         firstBad ??= RowErrors.NotANumber(index, reader.ValueSpan);
                         continue;
                     }
-                    if (!allowNonFinite && !double.IsFinite(v))
+                    if (!allowNonFinite && !RowErrors.IsUsable(v))
                     {
                         firstBad ??= RowErrors.NonFinite(index, v, reader.ValueSpan);
                         continue;

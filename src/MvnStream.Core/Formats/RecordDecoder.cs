@@ -74,7 +74,7 @@ public static class RecordDecoder
         F64Rows.CopyFromLittleEndian(value, destination);
         if (!allowNonFinite)
         {
-            int bad = F64Rows.IndexOfNonFinite(destination);
+            int bad = F64Rows.IndexOfUnusable(destination);
             if (bad >= 0)
             {
                 double v = destination[bad];

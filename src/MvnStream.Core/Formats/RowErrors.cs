@@ -18,9 +18,26 @@ internal static class RowErrors
     public static string NotANumber(int index, string text) =>
         $"value {index + 1} '{(text.Length > MaxValueChars ? text[..MaxValueChars] + "..." : text)}' is not a number";
 
-    /// <summary>Names NaN/Infinity; a literal that overflowed (e.g. 1e999) is called out of range.</summary>
+    /// <summary>
+    /// Largest |value| a row may hold. The statistics sum squares and cross products of values over every row
+    /// (DESIGN §1: M = sum (x - xbar)(x - xbar)^T): one value of 1e200 is finite but its square is not, and the
+    /// statistics would hold Infinity for good (a stream's checkpoint too). Below 1e100 the squares stay below
+    /// 1e200, finite for any count of rows.
+    /// </summary>
+    public const double MaxMagnitude = 1e100;
+
+    /// <summary>True when <paramref name="value"/> is a number a row may hold: finite and |value| &lt;= <see cref="MaxMagnitude"/> (false for NaN).</summary>
+    public static bool IsUsable(double value) => Math.Abs(value) <= MaxMagnitude;
+
+    /// <summary>
+    /// Names NaN/Infinity; a literal that overflowed (e.g. 1e999) is called out of range; a finite value beyond
+    /// <see cref="MaxMagnitude"/> is called too large.
+    /// </summary>
     public static string NonFinite(int index, double value, ReadOnlySpan<byte> text)
     {
+        if (double.IsFinite(value))
+            return FormattableString.Invariant(
+                $"value {index + 1} ({value:R}) is too large: beyond {MaxMagnitude:E0} in magnitude its square overflows the statistics");
         if (double.IsInfinity(value) && text.IndexOfAnyInRange((byte)'0', (byte)'9') >= 0)
             return $"value {index + 1} '{Shorten(text, MaxValueChars)}' is out of range (it overflows to {Name(value)})";
         return $"value {index + 1} is {Name(value)}";

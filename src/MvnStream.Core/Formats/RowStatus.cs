@@ -7,5 +7,6 @@ internal enum RowStatus : byte
     Empty,
     WrongCount,
     NotANumber,
+    /// <summary>NaN, ±Infinity, or a finite value beyond <see cref="RowErrors.MaxMagnitude"/>.</summary>
     NonFinite,
 }

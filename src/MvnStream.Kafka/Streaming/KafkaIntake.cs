@@ -472,7 +472,6 @@ public sealed class KafkaIntake : IDisposable
         if (s.Rows.Dimension != d) s.Rows.Reset(d);
         string? reason = value is null ? "empty record (null value)" : RecordDecoder.TryDecode(value, _settings.Format, ref d, false, s.Rows);
         if (reason is null && s.Rows.Rows == before) reason = "csv header line, not data";
-        reason ??= TooLarge(s.Rows, before);
         if (reason is not null)
         {
             s.Rows.Truncate(before);
@@ -493,28 +492,6 @@ public sealed class KafkaIntake : IDisposable
             s.PausedForFlow = true;
             s.Paused = true;
         }
-    }
-
-    /// <summary>
-    /// Largest |value| a streamed row may hold. The statistics sum squares and cross products of values over every row
-    /// merged (DESIGN §1: M = sum (x - xbar)(x - xbar)^T); one value of 1e200 is finite, but its square is not, and
-    /// the merged statistics would hold Infinity for good: no model could be fitted again, and the checkpoint would keep
-    /// it. Below 1e100 the squares stay below 1e200, finite for any count of rows.
-    /// </summary>
-    internal const double MaxMagnitude = 1e100;
-
-    /// <summary>A rejection reason when a value of the rows decoded from one record (rows from <paramref name="first"/> on) is too large, else null.</summary>
-    internal static string? TooLarge(RowBuffer rows, int first)
-    {
-        for (int i = first; i < rows.Rows; i++)
-        {
-            var row = rows.Row(i);
-            for (int j = 0; j < row.Length; j++)
-                if (Math.Abs(row[j]) > MaxMagnitude)
-                    return string.Create(CultureInfo.InvariantCulture,
-                        $"{(rows.Rows - first > 1 ? $"row {i - first + 1}: " : "")}value {j + 1} ({row[j]:R}) is too large: beyond {MaxMagnitude:E0} in magnitude its square overflows the statistics");
-        }
-        return null;
     }
 
     /// <summary>
