@@ -23,6 +23,14 @@ public sealed class WorkerRegistry(IActorContext context)
 
     public string this[IActorRef worker] => _workers[worker];
 
+    /// <summary>Suspended workers: registered, watched, their node unreachable.</summary>
+    public IEnumerable<IActorRef> Suspended => _suspended.Keys;
+
+    public IEnumerable<string> SuspendedIds => _suspended.Values;
+
+    /// <summary>True when the worker is registered and not suspended.</summary>
+    public bool IsLive(IActorRef worker) => _workers.ContainsKey(worker);
+
     /// <summary>Adds and watches the worker (a suspended one becomes live); false when it was already live.</summary>
     public bool Register(IActorRef worker, string id)
     {

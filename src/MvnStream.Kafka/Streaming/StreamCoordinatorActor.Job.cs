@@ -61,6 +61,9 @@ public sealed partial class StreamCoordinatorActor
         public bool PartitionCountAsked { get; set; }
         public bool Stopping { get; set; }
         public bool FinalRunning { get; set; }
+
+        /// <summary>Set when the final solve starts: contributions are no longer merged.</summary>
+        public bool Finalizing { get; set; }
         public string StopReason { get; set; } = "";
         public bool ClientGone { get; set; }
         public HashSet<string> StoppedWorkers { get; } = [];
@@ -266,7 +269,7 @@ public sealed partial class StreamCoordinatorActor
             case "stop-timeout":
                 if (job.Stopping && !job.FinalRunning)
                 {
-                    Notice($"{_workers.Count - job.StoppedWorkers.Count} worker(s) did not confirm the stop in time; finishing with what was merged");
+                    Notice($"{_workers.Ids.Count(id => !job.StoppedWorkers.Contains(id))} worker(s) did not confirm the stop in time; finishing with what was merged");
                     Finalize(job);
                 }
                 break;
@@ -377,7 +380,7 @@ public sealed partial class StreamCoordinatorActor
         job.Stopping = true;
         job.StopReason = reason;
         Notice($"stopping: {reason}; draining the workers");
-        Broadcast(new StopConsuming(job.Id, job.Epoch));
+        BroadcastToAll(new StopConsuming(job.Id, job.Epoch));
         Timers.StartSingleTimer("stop-timeout", Tick.StopTimeout, TimeSpan.FromSeconds(20));
         MaybeFinishStop();
     }
@@ -393,7 +396,7 @@ public sealed partial class StreamCoordinatorActor
             job.FailedWorkers.Add(m.WorkerId);
             string why = _workerStatus.TryGetValue(m.WorkerId, out var st) && st.Error is not null ? st.Error : "its Kafka consumer failed";
             job.LastWorkerFailure = why;
-            if (_workers.Ids.All(job.FailedWorkers.Contains))
+            if (NoWorkerCanConsume(job))
             {
                 job.Failure = $"no worker can consume any more: {why}";
                 BeginStop(job.Failure);
@@ -419,6 +422,7 @@ public sealed partial class StreamCoordinatorActor
         Timers.Cancel("stop-timeout");
         if (job.Updating) return; // OnUpdateDone calls back here
         job.FinalRunning = true;
+        job.Finalizing = true;
         if (job.Statistics.Count <= job.Statistics.Dimension)
         {
             job.FinalRunning = false;
@@ -452,7 +456,7 @@ public sealed partial class StreamCoordinatorActor
                 parts.Select(p => $"{p.Topic}/{p.Partition}").ToArray(), parts.Select(p => p.Start).ToArray(), parts.Select(p => p.Next).ToArray()));
         }
         _log.Info("stream job {0} finished: {1} rows, version {2}", job.Id, job.Statistics.Count, job.Version);
-        Broadcast(new ReleaseJob(job.Id)); // workers commit the final offsets (sent just before) and leave the group
+        BroadcastToAll(new ReleaseJob(job.Id)); // workers commit the final offsets (sent just before) and leave the group
         EndJob();
     }
 }

@@ -44,6 +44,9 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
     private readonly string _coordinatorId = Guid.NewGuid().ToString("N")[..8];
     private readonly WorkerRegistry _workers;
     private readonly Dictionary<string, WorkerStreamStatus> _workerStatus = [];
+
+    /// <summary>The last jobs that ended, newest last: a worker that was unreachable when one ended may still run its intake.</summary>
+    private readonly Queue<string> _endedJobs = new();
     private StreamJob? _job;
 
     public StreamCoordinatorActor()
@@ -51,7 +54,8 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         _workers = new WorkerRegistry(Context);
         Receive<RegisterWorker>(OnRegister);
         Receive<Terminated>(OnTerminated);
-        Receive<ClusterEvent.UnreachableMember>(u => LoseWorkersAt(u.Member.Address));
+        Receive<ClusterEvent.UnreachableMember>(u => SuspendWorkersAt(u.Member.Address));
+        Receive<ClusterEvent.ReachableMember>(u => ResumeWorkersAt(u.Member.Address));
         Receive<ClusterEvent.MemberRemoved>(u => LoseWorkersAt(u.Member.Address));
         Receive<ClusterEvent.IMemberEvent>(_ => { });
 
@@ -80,7 +84,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
 
     protected override void PreStart() =>
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
-            typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.MemberRemoved));
+            typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.ReachableMember), typeof(ClusterEvent.MemberRemoved));
 
     protected override void PostStop()
     {
@@ -128,25 +132,87 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
 
     private void LoseWorkersAt(Address address)
     {
-        foreach (var w in _workers.At(address)) RemoveWorker(w);
+        foreach (var w in _workers.AllAt(address)) RemoveWorker(w);
+    }
+
+    /// <summary>
+    /// A worker whose node is unreachable is suspended, not forgotten: the node may come back before it is downed (a GC
+    /// pause, a network blip), and its Kafka consumer is still a group member that keeps its partitions (Kafka gives them
+    /// to the others only if the consumer is gone too). While suspended it is not counted: not in the status, not for
+    /// idleness (its partitions' ends are unknown), not among the workers a stop waits for. Whatever it still sends is
+    /// handled as from any worker: its contributions go through the ledger, which alone decides what counts.
+    /// </summary>
+    private void SuspendWorkersAt(Address address)
+    {
+        foreach (var w in _workers.At(address))
+        {
+            if (_workers.Suspend(w) is not { } id) continue;
+            _workerStatus.Remove(id);
+            if (_job is null)
+            {
+                _log.Info("worker {0} is unreachable", id);
+                continue;
+            }
+            Notice($"worker {id} is unreachable: not counted until it is reachable again; its partitions stay with its consumer "
+                + "unless Kafka gives them to the others (resuming at the ledger's offsets)");
+            if (_job.Stopping) MaybeFinishStop();
+        }
+    }
+
+    /// <summary>A suspended worker is reachable again: it counts again and is told what it may have missed meanwhile.</summary>
+    private void ResumeWorkersAt(Address address)
+    {
+        foreach (var w in _workers.Resume(address))
+        {
+            string id = _workers[w];
+            if (_job is null) _log.Info("worker {0} is reachable again", id);
+            else Notice($"worker {id} is reachable again");
+            CatchUp(w, id);
+        }
+    }
+
+    /// <summary>
+    /// Messages to a worker may have been lost while its node was unreachable: it is told again to release jobs that
+    /// ended (else its consumer would go on holding partitions of the group for a job that is over), to consume the
+    /// running job with its current model, or to stop. Each of these is idempotent on the worker.
+    /// </summary>
+    private void CatchUp(IActorRef worker, string id)
+    {
+        var job = _job;
+        foreach (var ended in _endedJobs)
+            if (ended != job?.Id) worker.Tell(new ReleaseJob(ended));
+        if (job is not { Running: true }) return; // a job still restoring tells every live worker to start
+        if (job.Stopping)
+        {
+            if (!job.StoppedWorkers.Contains(id)) worker.Tell(new StopConsuming(job.Id, job.Epoch));
+            return;
+        }
+        if (job.FailedWorkers.Contains(id)) return;
+        worker.Tell(new StartConsuming(job.Id, job.Epoch, job.Settings));
+        if (job.Theta is not null) worker.Tell(new ModelUpdated(job.Id, job.Epoch, job.Version, ThetaData.From(job.Theta)));
     }
 
     private void RemoveWorker(IActorRef worker)
     {
+        bool live = _workers.IsLive(worker);
         if (_workers.Remove(worker) is not { } id) return;
         _workerStatus.Remove(id);
         if (_job is null) return;
         // Kafka moves its partitions to the other group members, which ask the ledger where to resume.
-        Notice($"worker {id} left; its partitions go to the other consumers, which resume at the ledger's offsets");
+        Notice($"worker {id} left{(live ? "" : " (it was unreachable)")}; its partitions go to the other consumers, which resume at the ledger's offsets");
         _job.StoppedWorkers.Remove(id);
         _job.FailedWorkers.Remove(id);
-        if (!_job.Stopping && _job.FailedWorkers.Count > 0 && _workers.Ids.All(_job.FailedWorkers.Contains))
+        if (!_job.Stopping && NoWorkerCanConsume(_job))
         {
             _job.Failure = $"no worker can consume any more: {_job.LastWorkerFailure}";
             BeginStop(_job.Failure);
         }
         if (_job.Stopping) MaybeFinishStop();
     }
+
+    /// <summary>Every worker, suspended ones included (they may still be consuming), has had its intake fail.</summary>
+    private bool NoWorkerCanConsume(StreamJob job) =>
+        job.FailedWorkers.Count > 0 && _workers.Ids.Concat(_workers.SuspendedIds).All(job.FailedWorkers.Contains);
 
     private void Notice(string message)
     {
@@ -239,7 +305,8 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
     /// <summary>A worker's status; a new or cleared error (brokers unreachable, dead letters undeliverable) is told to the client once.</summary>
     private void OnWorkerStatus(WorkerStreamStatus s)
     {
-        if (_job?.Id != s.JobId) return;
+        // Only live workers count for idleness and lag: a suspended one's view is stale, a forgotten one's is not ours.
+        if (_job?.Id != s.JobId || !_workers.IsLive(Sender)) return;
         string? before = _workerStatus.TryGetValue(s.WorkerId, out var old) ? old.Error : null;
         _workerStatus[s.WorkerId] = s;
         if (s.Error is not null && s.Error != before) Notice($"worker {s.WorkerId}: {s.Error}");
@@ -267,7 +334,9 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
     private void OnContribution(PartitionContribution c)
     {
         var job = _job;
-        if (job is null || !job.Running || job.Id != c.JobId) return; // no ack: the worker times out and re-syncs
+        // No ack: the worker times out and re-syncs. Once the final solve has started nothing more is merged, so the
+        // finished model is the fit of exactly what it reports as counted (the ledger in the final checkpoint agrees).
+        if (job is null || !job.Running || job.Id != c.JobId || job.Finalizing) return;
         SufficientStatistics? stats;
         try
         {
@@ -335,6 +404,15 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         foreach (var w in _workers.Refs) w.Tell(message);
     }
 
+    /// <summary>
+    /// To live and suspended workers: unreachability is the failure detector's verdict, not a broken link, so a suspended
+    /// worker may well get it; if not, <see cref="CatchUp"/> tells it again when it is reachable.
+    /// </summary>
+    private void BroadcastToAll(object message)
+    {
+        foreach (var w in _workers.Refs.Concat(_workers.Suspended)) w.Tell(message);
+    }
+
     private void EndJob()
     {
         var job = _job;
@@ -344,5 +422,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         job.Dispose();
         _job = null;
         _workerStatus.Clear();
+        _endedJobs.Enqueue(job.Id);
+        if (_endedJobs.Count > 8) _endedJobs.Dequeue();
     }
 }

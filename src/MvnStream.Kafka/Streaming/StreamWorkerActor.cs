@@ -49,6 +49,9 @@ public sealed class StreamWorkerActor : ReceiveActor, IWithTimers
     private long _epoch;
     private bool _stopRequested;
 
+    /// <summary>The intake drained after a stop request: a repeated request (its answer may have been lost) is answered at once.</summary>
+    private bool _drained;
+
     public StreamWorkerActor(IActorRef coordinatorProxy, string workerId)
     {
         _proxy = coordinatorProxy;
@@ -85,6 +88,12 @@ public sealed class StreamWorkerActor : ReceiveActor, IWithTimers
                 Sender.Tell(new ConsumingStopped(s.JobId, s.Epoch, _workerId));
                 return;
             }
+            if (_drained)
+            {
+                Coordinator(new ConsumingStopped(_jobId!, _epoch, _workerId));
+                return;
+            }
+            if (_stopRequested) return; // draining: it answers when done
             _stopRequested = true;
             _intake.Drain();
         });
@@ -95,7 +104,9 @@ public sealed class StreamWorkerActor : ReceiveActor, IWithTimers
         Receive<StatusMsg>(m => Coordinator(new WorkerStreamStatus(_jobId!, _epoch, _workerId, m.Partitions, m.Lag, m.AtEnd, m.Error)));
         Receive<IntakeDrained>(m =>
         {
-            if (ReferenceEquals(m.Intake, _intake) && _stopRequested) Coordinator(new ConsumingStopped(_jobId!, _epoch, _workerId));
+            if (!ReferenceEquals(m.Intake, _intake) || !_stopRequested) return;
+            _drained = true;
+            Coordinator(new ConsumingStopped(_jobId!, _epoch, _workerId));
         });
         Receive<ReleaseJob>(r => { if (r.JobId == _jobId) StopIntake(); });
         Receive<IntakeStopped>(m =>
@@ -110,7 +121,7 @@ public sealed class StreamWorkerActor : ReceiveActor, IWithTimers
             }
             var stopped = _intake;
             _intake = null;
-            _stopRequested = false;
+            _stopRequested = _drained = false;
             Task.Run(stopped.Dispose);
         });
     }
@@ -141,7 +152,7 @@ public sealed class StreamWorkerActor : ReceiveActor, IWithTimers
         _jobId = m.JobId;
         _epoch = m.Epoch;
         Topic = m.Settings.Topic;
-        _stopRequested = false;
+        _stopRequested = _drained = false;
         var sink = new Sink(Self);
         string jobId = m.JobId, topic = m.Settings.Topic;
         long epoch = m.Epoch;
@@ -168,7 +179,7 @@ public sealed class StreamWorkerActor : ReceiveActor, IWithTimers
     {
         var intake = _intake;
         _intake = null;
-        _stopRequested = false;
+        _stopRequested = _drained = false;
         if (intake is not null) Task.Run(intake.Dispose); // closing the consumer may take seconds: not on the actor thread
     }
 }
