@@ -61,6 +61,8 @@ public sealed partial class StreamCoordinatorActor
         public bool PartitionCountAsked { get; set; }
         public bool Stopping { get; set; }
         public bool FinalRunning { get; set; }
+        /// <summary>The stop waited its time for confirmations: finish as soon as no update is running, whoever confirmed.</summary>
+        public bool StopTimedOut { get; set; }
 
         /// <summary>Set when the final solve starts: contributions are no longer merged.</summary>
         public bool Finalizing { get; set; }
@@ -269,6 +271,7 @@ public sealed partial class StreamCoordinatorActor
             case "stop-timeout":
                 if (job.Stopping && !job.FinalRunning)
                 {
+                    job.StopTimedOut = true; // if an update is running, its end finishes the stop (MaybeFinishStop)
                     Notice($"{_workers.Ids.Count(id => !job.StoppedWorkers.Contains(id))} worker(s) did not confirm the stop in time; finishing with what was merged");
                     Finalize(job);
                 }
@@ -411,7 +414,7 @@ public sealed partial class StreamCoordinatorActor
     {
         var job = _job;
         if (job is null || !job.Stopping || job.FinalRunning) return;
-        if (_workers.Ids.Any(id => !job.StoppedWorkers.Contains(id))) return;
+        if (!job.StopTimedOut && _workers.Ids.Any(id => !job.StoppedWorkers.Contains(id))) return;
         Finalize(job);
     }
 
