@@ -43,4 +43,28 @@ public sealed class EmbeddedClusterTests(ITestOutputHelper output) : IDisposable
             Check.Relative(m.Covariance, single.Covariance, 1e-10, "covariance", ctx);
         }
     }
+
+    /// <summary>
+    /// A file with no valid data row is bad input (exit 3) with the same message on every path. With d known (--dim) the
+    /// cluster read every shard, counted nothing and called it degenerate data (exit 4, "no rows were counted"), and
+    /// without --dim under skip it put "worker HOST:PORT: cannot read ..." before the message.
+    /// </summary>
+    [Theory]
+    [InlineData("empty", "", "--dim 3")]
+    [InlineData("header-only", "x1,x2,x3\n", "--dim 3")]
+    [InlineData("all-rejected-dim", "x1,x2,x3\n1,x,3\n4,5,y\n", "--dim 3 --on-bad-row skip")]
+    [InlineData("all-rejected", "x1,x2,x3\n1,x,3\n4,5,y\n", "--on-bad-row skip")]
+    public async Task A_file_without_valid_rows_is_bad_input_with_the_local_message(string name, string content, string options)
+    {
+        var csv = _scope.PathOf(name + ".csv");
+        await File.WriteAllTextAsync(csv, content);
+        string[] args = ["fit", csv, .. options.Split(' '), "--out", _scope.PathOf(name + ".json")];
+        static string ErrorLine(CliResult r) => r.StderrLines.LastOrDefault(l => l.StartsWith("mvnstream fit: ", StringComparison.Ordinal))
+            ?? throw new Xunit.Sdk.XunitException($"no 'mvnstream fit:' error line:\n{r.Description}");
+        var local = (await _scope.RunAsync(args)).ExpectExit(3);
+        var cluster = (await _scope.RunAsync([.. args, "--workers", "1"], TimeSpan.FromSeconds(120))).ExpectExit(3);
+        Check.Contains("has no valid data rows", ErrorLine(local), $"local error ({name})");
+        Assert.Equal(ErrorLine(local), ErrorLine(cluster));
+        Assert.False(File.Exists(_scope.PathOf(name + ".json")), $"no model may be written ({name})");
+    }
 }

@@ -4,6 +4,7 @@ using Akka.Event;
 using MvnStream.Cluster.Protocol;
 using MvnStream.Core;
 using MvnStream.Core.Fitting;
+using MvnStream.Core.Ingest;
 using MvnStream.Core.Model;
 using MvnStream.Core.Solvers;
 using MvnStream.Core.Statistics;
@@ -207,6 +208,12 @@ public sealed partial class FitCoordinatorActor
         int d = job.Reader.Dimension;
         var total = new SufficientStatistics(d);
         foreach (var s in job.Shards) total.Merge(s.Statistics!);
+        if (total.Count == 0)
+        {
+            // Bad input, as in the single-process fit (same message, same exit code), not degenerate data.
+            Fail(JobErrorKind.BadInput, ShardAccumulator.NoDataRowsMessage(job.Request.Path, job.Shards.Sum(s => s.Rejected)));
+            return;
+        }
         var options = job.Settings.ToFitOptions();
         EffectiveStatistics eff;
         try { eff = EffectiveStatistics.From(total, options.Regularization); }

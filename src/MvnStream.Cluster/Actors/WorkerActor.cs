@@ -137,8 +137,10 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
                 return new FileDescribed(m.JobId, new FileInfo(m.Path).Length, d, shardable);
             }
             catch (BadRowException e) { return new FileDescribeFailed(m.JobId, JobErrorKind.BadInput, e.Message); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or FormatException or ArgumentException
-                                          or InvalidOperationException) // the reader's "no valid data rows, so d cannot be learned"
+            // No valid data row to learn d from: the message names the file, as the single-process fit prints it.
+            catch (InvalidDataException e) { return new FileDescribeFailed(m.JobId, JobErrorKind.BadInput, e.Message); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or ArgumentException
+                                          or InvalidOperationException)
             {
                 return new FileDescribeFailed(m.JobId, JobErrorKind.BadInput, $"worker {_workerId}: cannot read '{m.Path}': {e.Message}");
             }
