@@ -148,4 +148,29 @@ public sealed partial class MultiProcessClusterTests(ITestOutputHelper output) :
         Assert.DoesNotContain("Unhandled exception", run.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("node up", run.Stdout, StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// mvnstream.coordinator.worker-wait is the coordinator's setting: a fit that does not give --worker-wait must use it.
+    /// The client always sent its own default (30 s), so the configured value never applied.
+    /// </summary>
+    [Fact]
+    public async Task The_coordinators_configured_worker_wait_applies_unless_the_fit_gives_one()
+    {
+        var csv = MvnSample.Random(4705, 3, 1000).WriteCsv(_scope.PathOf("data.csv"));
+        var config = _scope.PathOf("coordinator.hocon");
+        File.WriteAllText(config, "mvnstream.coordinator.worker-wait = 2s\n");
+        var coordinator = _scope.Start("coordinator-without-workers", "node", "--role", "coordinator", "--port", "0", "--config", config);
+        var address = await NodeCluster.WaitForNodeUpAsync(coordinator, "coordinator");
+
+        var configured = await _scope.RunAsync(["fit", csv, "--cluster", address, "--out", _scope.PathOf("model.json")], TimeSpan.FromSeconds(90), "fit-configured-wait");
+        Assert.True(configured.ExitCode == 1, $"expected exit code 1 (no worker), got {configured.ExitCode}\n{configured.Description}");
+        Check.Contains("no worker joined the cluster within 2 s", configured.Stderr, "stderr (the coordinator's worker-wait)");
+        Assert.True(configured.Elapsed < TimeSpan.FromSeconds(20), $"took {configured.Elapsed.TotalSeconds:F1} s with worker-wait = 2s\n{configured.Description}");
+
+        var given = await _scope.RunAsync(["fit", csv, "--cluster", address, "--worker-wait", "5", "--out", _scope.PathOf("model.json")], TimeSpan.FromSeconds(90), "fit-given-wait");
+        Assert.True(given.ExitCode == 1, $"expected exit code 1 (no worker), got {given.ExitCode}\n{given.Description}");
+        Check.Contains("no worker joined the cluster within 5 s", given.Stderr, "stderr (--worker-wait 5)");
+        Assert.False(File.Exists(_scope.PathOf("model.json")), "no model may be written");
+        coordinator.Kill();
+    }
 }

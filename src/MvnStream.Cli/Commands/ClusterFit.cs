@@ -44,7 +44,8 @@ internal static class ClusterFit
 
         await using (session)
         {
-            var answerTimeout = TimeSpan.FromSeconds(Math.Max(30, a.WorkerWait + 30));
+            // Until the coordinator first answers (at once: it says it is waiting for workers, if it must).
+            var answerTimeout = TimeSpan.FromSeconds(Math.Max(30, (a.WorkerWait ?? 0) + 30));
             var outcome = await FitJobRunner.RunAsync(session.Node, job, m => Show(progress, m), answerTimeout, ct);
             if (outcome.Failed is { } f) return FitCommand.Fail(f.Message, ExitCodes.For(f.Kind));
             var c = outcome.Completed!;

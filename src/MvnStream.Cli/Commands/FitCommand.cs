@@ -32,7 +32,7 @@ internal static class FitCommand
         var cluster = new Option<string?>("--cluster") { Description = "Submit the job to a running cluster through this seed node; FILE must be readable at that path on every worker.", HelpName = "akka.tcp://mvnstream@HOST:PORT" };
         var summing = new Option<string>("--summing") { Description = "Cluster runs: sum shard statistics once and differentiate at the coordinator (statistics), or sum the workers' partial gradients every round (gradients). Both give the same model.", DefaultValueFactory = _ => "statistics", HelpName = "statistics|gradients" };
         var shardsPerWorker = new Option<int>("--shards-per-worker") { Description = "Cluster runs: byte-range shards per worker (more shards = finer reassignment when a worker is lost).", DefaultValueFactory = _ => 1, HelpName = "K" };
-        var workerWait = new Option<double>("--worker-wait") { Description = "Cluster runs: seconds to wait for workers before failing (with --workers: for all N).", DefaultValueFactory = _ => 30.0, HelpName = "SECONDS" };
+        var workerWait = new Option<double?>("--worker-wait") { Description = "Cluster runs: seconds to wait for workers before failing (with --workers: for all N). Default: the coordinator's mvnstream.coordinator.worker-wait (30 s unless its configuration says otherwise).", HelpName = "SECONDS" };
         var config = new Option<string?>("--config") { Description = "With --cluster: HOCON file for the client node (TLS, hostname); see config/.", HelpName = "FILE" };
         var quiet = CommonOptions.Quiet();
         var json = CommonOptions.Json();
@@ -52,7 +52,7 @@ internal static class FitCommand
 
     internal sealed record FitArgs(string File, string Out, string? Format, int? Dim, string OnBadRow, string Solver, string Param,
         int MaxIter, double Tolerance, double RelTolerance, double LearningRate, double Ridge, string Shrinkage, int Threads, bool Quiet, bool Json,
-        int Workers, string? Cluster, string Summing, int ShardsPerWorker, double WorkerWait, string? Config);
+        int Workers, string? Cluster, string Summing, int ShardsPerWorker, double? WorkerWait, string? Config);
 
     private static async Task<int> RunAsync(FitArgs a, CancellationToken ct)
     {

@@ -103,16 +103,20 @@ public sealed partial class FitCoordinatorActor
         {
             _job.Phase = Phase.WaitingForWorkers;
             _job.Notice(Self, $"waiting for {_job.MinWorkers} worker(s); {_workers.Count} registered");
-            Timers.StartSingleTimer("wait-workers", new WaitForWorkersTimeout(m.JobId), TimeSpan.FromSeconds(Math.Max(0.1, m.Settings.WorkerWaitSeconds)));
+            Timers.StartSingleTimer("wait-workers", new WaitForWorkersTimeout(m.JobId), WorkerWait(m.Settings));
         }
     }
+
+    /// <summary>The job's own wait for workers, or this coordinator's configured one.</summary>
+    private TimeSpan WorkerWait(FitJobSettings settings) =>
+        settings.WorkerWaitSeconds is { } s ? TimeSpan.FromSeconds(Math.Max(0.1, s)) : _workerWait;
 
     private void OnWaitForWorkersTimeout(WaitForWorkersTimeout t)
     {
         if (_job?.Id != t.JobId || _job.Phase != Phase.WaitingForWorkers) return;
         if (_workers.Count == 0)
         {
-            Fail(JobErrorKind.NoWorkers, $"no worker joined the cluster within {_job.Settings.WorkerWaitSeconds:F0} s: start workers with 'mvnstream node --role worker --seed <coordinator address>'");
+            Fail(JobErrorKind.NoWorkers, $"no worker joined the cluster within {WorkerWait(_job.Settings).TotalSeconds:0.#} s: start workers with 'mvnstream node --role worker --seed <coordinator address>'");
             return;
         }
         _job.Notice(Self, $"starting with {_workers.Count} worker(s) instead of {_job.MinWorkers}");

@@ -260,7 +260,15 @@ public sealed class MvnStreamSerializer(ExtendedActorSystem system) : Serializer
         w.WriteInt32((int)s.Summing);
         w.WriteInt32(s.ShardsPerWorker);
         w.WriteInt32(s.MinWorkers);
-        w.WriteDouble(s.WorkerWaitSeconds);
+        w.WriteBool(s.WorkerWaitSeconds.HasValue);
+        w.WriteDouble(s.WorkerWaitSeconds ?? 0);
+    }
+
+    private static double? ReadOptionalDouble(ref WireReader r, string field)
+    {
+        bool present = r.ReadBool(field);
+        double value = r.ReadDouble(field);
+        return present ? value : null;
     }
 
     private static FitJobSettings? ReadFitJobSettings(ref WireReader r, string field)
@@ -279,7 +287,7 @@ public sealed class MvnStreamSerializer(ExtendedActorSystem system) : Serializer
             (SummingMode)r.ReadInt32("FitJobSettings.Summing"),
             r.ReadInt32("FitJobSettings.ShardsPerWorker"),
             r.ReadInt32("FitJobSettings.MinWorkers"),
-            r.ReadDouble("FitJobSettings.WorkerWaitSeconds"));
+            ReadOptionalDouble(ref r, "FitJobSettings.WorkerWaitSeconds"));
     }
 
     private static void WriteStreamJobSettings(WireWriter w, StreamJobSettings? s)

@@ -130,9 +130,13 @@ internal static class MessageGenerators
     public static readonly Gen<ReaderSettings> Reader =
         Gen.Select(Enum<RowFormat>(), Gen.Int, Enum<BadRowPolicy>(), (f, d, p) => new ReaderSettings(f, d, p));
 
+    /// <summary>A double or (one time in four) none: e.g. a setting the client leaves to the coordinator.</summary>
+    public static readonly Gen<double?> OptionalDouble =
+        Gen.Frequency((3, (IGen<double?>)Double.Select(x => (double?)x)), (1, Gen.Const((double?)null)));
+
     public static readonly Gen<FitJobSettings> Settings =
         Gen.Select(Enum<SolverKind>(), Enum<Parameterization>(), Gen.Int, Double, Double, Double, Double, Enum<ShrinkageMode>(), Double,
-                Enum<SummingMode>(), Gen.Int, Gen.Int, Double,
+                Enum<SummingMode>(), Gen.Int, Gen.Int, OptionalDouble,
                 (solver, p, maxIt, gtol, rtol, lr, ridge, shrink, intensity, summing, perWorker, minWorkers, wait) =>
                     new FitJobSettings(solver, p, maxIt, gtol, rtol, lr, ridge, shrink, intensity, summing, perWorker, minWorkers, wait));
 
