@@ -67,4 +67,30 @@ public sealed class EmbeddedClusterTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(ErrorLine(local), ErrorLine(cluster));
         Assert.False(File.Exists(_scope.PathOf(name + ".json")), $"no model may be written ({name})");
     }
+
+    /// <summary>
+    /// A cluster fit's progress ends with its final round, once: rate-limited round lines were dropped, so a short fit showed
+    /// only round 1 or 3 of 30. Statistics summing reports the solver's iterations as rounds; gradient summing reports the
+    /// cluster round reached at the last iteration (each iteration is at least one round).
+    /// </summary>
+    [Theory]
+    [InlineData("statistics")]
+    [InlineData("gradients")]
+    public async Task Progress_ends_with_the_final_round_exactly_once(string summing)
+    {
+        var csv = MvnSample.Random(4602, 5, 20_000).WriteCsv(_scope.PathOf("data.csv"));
+        var run = (await _scope.RunAsync(["fit", csv, "--workers", "2", "--summing", summing, "--json", "--out", _scope.PathOf("model.json")],
+            TimeSpan.FromSeconds(120))).ExpectExit(0);
+        var summary = JsonSummary.Parse(run, summing);
+        int iterations = summary["iterations"]!.GetValue<int>();
+        long rounds = summary["rounds"]!.GetValue<long>();
+        var shown = run.StderrLines.Where(l => l.StartsWith("round ", StringComparison.Ordinal))
+            .Select(l => long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        string ctx = $"{summing}: {iterations} iterations, {rounds} rounds; round lines [{string.Join(", ", shown)}]\n{run.Description}";
+        Assert.True(iterations > 5, $"the fit is too short to test the rate limit ({ctx})");
+        Assert.True(shown.Count > 0, $"no round line ({ctx})");
+        if (summing == "statistics") Assert.True(shown[^1] == iterations, $"the last round line is not the final iteration ({ctx})");
+        else Assert.True(shown[^1] >= iterations && shown[^1] <= rounds, $"the last round line is not the final round ({ctx})");
+        Assert.True(shown.Distinct().Count() == shown.Count, $"a round is printed twice ({ctx})");
+    }
 }

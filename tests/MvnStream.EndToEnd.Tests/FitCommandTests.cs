@@ -119,4 +119,23 @@ public sealed class FitCommandTests(ITestOutputHelper output) : IDisposable
     }
 
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Progress ends with the final iteration, printed once: with --max-iter 1 the line 'iter 1' came twice (the rate-limited
+    /// first line and the forced final one were the same iteration).
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(5000)]
+    public async Task Progress_ends_with_the_final_iteration_exactly_once(int maxIter)
+    {
+        var csv = MvnSample.Random(4105, 5, 20_000).WriteCsv(_scope.PathOf("data.csv"));
+        var run = (await _scope.RunAsync("fit", csv, "--max-iter", maxIter.ToString(CultureInfo.InvariantCulture), "--json", "--out", _scope.PathOf("model.json"))).ExpectExit(0);
+        int iterations = JsonSummary.Parse(run, $"--max-iter {maxIter}")["iterations"]!.GetValue<int>();
+        var iters = run.StderrLines.Where(l => l.StartsWith("iter ", StringComparison.Ordinal))
+            .Select(l => int.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture)).ToList();
+        string shown = string.Join(", ", iters);
+        Assert.True(iters.Count > 0 && iters[^1] == iterations, $"the last 'iter' line is not iteration {iterations}: [{shown}]\n{run.Description}");
+        Assert.True(iters.Distinct().Count() == iters.Count, $"an iteration is printed twice: [{shown}]\n{run.Description}");
+    }
 }

@@ -47,6 +47,7 @@ internal static class ClusterFit
             // Until the coordinator first answers (at once: it says it is waiting for workers, if it must).
             var answerTimeout = TimeSpan.FromSeconds(Math.Max(30, (a.WorkerWait ?? 0) + 30));
             var outcome = await FitJobRunner.RunAsync(session.Node, job, m => Show(progress, m), answerTimeout, ct);
+            progress.Flush(); // the last round line, if the rate limit held it back
             if (outcome.Failed is { } f) return FitCommand.Fail(f.Message, ExitCodes.For(f.Kind));
             var c = outcome.Completed!;
             var theta = c.Theta.ToParameters();

@@ -100,9 +100,8 @@ internal static class FitCommand
 
             var stats = ingest.Statistics;
             if (stats.Count == 0) throw new InvalidDataException(ShardAccumulator.NoDataRowsMessage(a.File, ingest.RowsRejected));
-            FitProgress last = default;
-            var fit = MvnFitter.Fit(stats, options, p => { last = p; progress.Iteration(p); }, ct);
-            if (fit.Iterations > 0 && last.Iteration > 0) progress.Iteration(last, force: true);
+            var fit = MvnFitter.Fit(stats, options, progress.Iteration, ct);
+            progress.Flush();
 
             var model = new MvnModel
             {
