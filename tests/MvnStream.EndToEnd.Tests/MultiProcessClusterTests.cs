@@ -48,6 +48,8 @@ public sealed partial class MultiProcessClusterTests(ITestOutputHelper output) :
         output.WriteLine($"reference: {refRounds} rounds, {refSummary["solveSeconds"]} s solving, stop {refSummary["stopReason"]}, gap {refSummary["gap"]}");
         Assert.True(refRounds >= 1000, $"the reference fit ran only {refRounds} rounds: too few for a kill at round 20 to land mid-fit ({ctx})");
         Assert.Equal(0, refSummary["shardsReassigned"]!.GetValue<int>());
+        Assert.Equal(0, refSummary["workersLost"]!.GetValue<int>());
+        Assert.Equal(3, refSummary["workersAtEnd"]!.GetValue<int>());
         var refModel = ModelFile.Load(_scope.PathOf("reference.json"));
 
         // Same command on a fresh cluster; SIGKILL one worker once round 20 has been reported.
@@ -70,6 +72,9 @@ public sealed partial class MultiProcessClusterTests(ITestOutputHelper output) :
         Check.Contains($"worker 127.0.0.1:{NodeCluster.PortOf(victimAddress)}", stderr, "stderr names the lost worker");
         var summary = JsonSummary.Parse(fit, "fit with a killed worker");
         Assert.True(summary["shardsReassigned"]!.GetValue<int>() >= 1, $"shardsReassigned should be >= 1:\n{fit.Stdout}");
+        // Started on 3 workers, 1 lost, 2 at the end: the summary said "3 workers" after the loss.
+        Assert.True(summary["workers"]!.GetValue<int>() == 3 && summary["workersLost"]!.GetValue<int>() == 1 && summary["workersAtEnd"]!.GetValue<int>() == 2,
+            $"expected 3 workers at the start, 1 lost, 2 at the end:\n{fit.Stdout}");
         long rounds = summary["rounds"]!.GetValue<long>();
         Assert.True(rounds > killRound, $"the fit ran {rounds} rounds, not more than the {killRound} before the kill: the kill did not land mid-fit");
 

@@ -92,6 +92,15 @@ internal static class ClusterFit
         }
     }
 
+    /// <summary>"3 workers", or, when workers were lost or shards moved, how many started and how many held shards at the end.</summary>
+    internal static string Workers(FitJobCompleted c)
+    {
+        static string Count(int n, string what) => ConsoleProgress.Inv($"{n} {what}{(n == 1 ? "" : "s")}");
+        if (c.WorkersLost == 0 && c.ShardsReassigned == 0) return Count(c.WorkersUsed, "worker");
+        return $"{Count(c.WorkersUsed, "worker")} at the start, {c.WorkersAtEnd.ToString(System.Globalization.CultureInfo.InvariantCulture)} at the end "
+            + $"({c.WorkersLost.ToString(System.Globalization.CultureInfo.InvariantCulture)} lost, {Count(c.ShardsReassigned, "shard")} reassigned)";
+    }
+
     private static void Report(FitCommand.FitArgs a, FitJobCompleted c, FitJobSettings settings, ConsoleProgress progress)
     {
         if (a.Json)
@@ -115,6 +124,8 @@ internal static class ClusterFit
                 ["gap"] = c.GapPerRow,
                 ["gradientNorm"] = c.GradientNorm,
                 ["workers"] = c.WorkersUsed,
+                ["workersLost"] = c.WorkersLost,
+                ["workersAtEnd"] = c.WorkersAtEnd,
                 ["shardsReassigned"] = c.ShardsReassigned,
                 ["loadSeconds"] = c.LoadSeconds,
                 ["solveSeconds"] = c.SolveSeconds,
@@ -123,7 +134,7 @@ internal static class ClusterFit
             return;
         }
         if (progress.Quiet) return;
-        Console.Out.WriteLine(ConsoleProgress.Inv($"fitted d={c.Theta.Dimension} n={c.N:N0} ({c.RejectedRows:N0} rejected) on {c.WorkersUsed} workers ({settings.Summing.ToString().ToLowerInvariant()} summed) with {settings.Solver.ToName()}: {c.Iterations} iterations, {c.Rounds} rounds, {c.StopReason}"));
+        Console.Out.WriteLine(ConsoleProgress.Inv($"fitted d={c.Theta.Dimension} n={c.N:N0} ({c.RejectedRows:N0} rejected) with {settings.Solver.ToName()}, {settings.Summing.ToString().ToLowerInvariant()} summed, on {Workers(c)}: {c.Iterations} iterations, {c.Rounds} rounds, {c.StopReason}"));
         Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {c.NllPerRow:F12}  J - J* = {c.GapPerRow:E3} per row  |grad| = {c.GradientNorm:E3}  shards reassigned: {c.ShardsReassigned}"));
         Console.Out.WriteLine(ConsoleProgress.Inv($"load {c.LoadSeconds:F2} s, solve {c.SolveSeconds:F2} s; model written to {a.Out}"));
     }

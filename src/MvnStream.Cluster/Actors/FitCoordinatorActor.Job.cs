@@ -68,6 +68,9 @@ public sealed partial class FitCoordinatorActor
         public int ShardsReassigned { get; set; }
         public int WorkersUsed { get; set; }
 
+        /// <summary>Workers lost while the job ran (removed again when one comes back).</summary>
+        public HashSet<IActorRef> WorkersLost { get; } = [];
+
         public long Rounds { get; set; }
         public ThetaData? RoundTheta { get; set; }
         public PartialGradientComputed?[] RoundResults { get; set; } = [];
@@ -316,7 +319,8 @@ public sealed partial class FitCoordinatorActor
         var rejections = job.Shards.SelectMany(s => s.Rejections).Take(100).ToArray();
         job.Client.Tell(new FitJobCompleted(job.Id, ThetaData.From(r.Theta), r.Count, job.Shards.Sum(s => s.Rejected), rejections,
             r.Iterations, r.Evaluations, job.Rounds, r.Reason.ToString(), r.Converged, r.NllPerRow, r.GapPerRow, r.GradientNorm,
-            r.ShrinkageUsed ?? double.NaN, job.LoadSeconds, r.Elapsed.TotalSeconds, job.WorkersUsed, job.ShardsReassigned));
+            r.ShrinkageUsed ?? double.NaN, job.LoadSeconds, r.Elapsed.TotalSeconds, job.WorkersUsed, job.ShardsReassigned,
+            job.WorkersLost.Count, job.Shards.Select(s => s.Worker).Where(w => w is not null).Distinct().Count()));
         _log.Info("job {0} done: {1} iterations, {2} rounds, gap {3:E3}", job.Id, r.Iterations, job.Rounds, r.GapPerRow);
         EndJob();
     }

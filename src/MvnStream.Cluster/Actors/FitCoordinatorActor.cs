@@ -148,6 +148,7 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
             else
             {
                 _log.Warning("worker {0} is reachable again", _workers[w]);
+                _job.WorkersLost.Remove(w);
                 _job.Notice(Self, $"worker {_workers[w]} is reachable again");
             }
         }
@@ -174,6 +175,7 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
         }
         _log.Warning("worker {0} {1}", id, why);
         _job.Notice(Self, $"worker {id} {why}");
+        _job.WorkersLost.Add(worker);
         if (_job.Phase == Phase.Describing && worker.Equals(_job.DescribedBy)) BeginDescribe();
         if (_job.Phase is Phase.Loading or Phase.Solving)
         {

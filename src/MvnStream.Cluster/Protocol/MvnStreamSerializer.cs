@@ -464,6 +464,8 @@ public sealed class MvnStreamSerializer(ExtendedActorSystem system) : Serializer
         w.WriteDouble(m.SolveSeconds);
         w.WriteInt32(m.WorkersUsed);
         w.WriteInt32(m.ShardsReassigned);
+        w.WriteInt32(m.WorkersLost);
+        w.WriteInt32(m.WorkersAtEnd);
     }
 
     private static FitJobCompleted ReadFitJobCompleted(ref WireReader r) => new(
@@ -484,7 +486,9 @@ public sealed class MvnStreamSerializer(ExtendedActorSystem system) : Serializer
         r.ReadDouble("LoadSeconds"),
         r.ReadDouble("SolveSeconds"),
         r.ReadInt32("WorkersUsed"),
-        r.ReadInt32("ShardsReassigned"));
+        r.ReadInt32("ShardsReassigned"),
+        r.ReadInt32("WorkersLost"),
+        r.ReadInt32("WorkersAtEnd"));
 
     private static void WriteFitJobFailed(WireWriter w, FitJobFailed m)
     {

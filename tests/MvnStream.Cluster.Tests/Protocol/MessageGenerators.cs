@@ -183,9 +183,9 @@ internal static class MessageGenerators
         [typeof(FitJobCompleted)] = Up(Gen.Select(
             Gen.Select(String, Theta, Gen.Long, Gen.Long, Strings, Gen.Int, Gen.Int, Gen.Long),
             Gen.Select(String, Gen.Bool, Double, Double, Double, Double, Double, Double),
-            Gen.Select(Gen.Int, Gen.Int),
+            Gen.Select(Gen.Int, Gen.Int, Gen.Int, Gen.Int),
             (a, b, c) => new FitJobCompleted(a.Item1, a.Item2, a.Item3, a.Item4, a.Item5, a.Item6, a.Item7, a.Item8,
-                b.Item1, b.Item2, b.Item3, b.Item4, b.Item5, b.Item6, b.Item7, b.Item8, c.Item1, c.Item2))),
+                b.Item1, b.Item2, b.Item3, b.Item4, b.Item5, b.Item6, b.Item7, b.Item8, c.Item1, c.Item2, c.Item3, c.Item4))),
         [typeof(FitJobFailed)] = Up(Gen.Select(String, Enum<JobErrorKind>(), String, (id, k, msg) => new FitJobFailed(id, k, msg))),
         [typeof(RegisterWorker)] = Up(String.Select(id => new RegisterWorker(id))),
         [typeof(WorkerRegistered)] = Up(String.Select(id => new WorkerRegistered(id))),
