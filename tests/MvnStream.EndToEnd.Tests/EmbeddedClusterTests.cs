@@ -65,6 +65,9 @@ public sealed class EmbeddedClusterTests(ITestOutputHelper output) : IDisposable
         var cluster = (await _scope.RunAsync([.. args, "--workers", "1"], TimeSpan.FromSeconds(120))).ExpectExit(3);
         Check.Contains("has no valid data rows", ErrorLine(local), $"local error ({name})");
         Assert.Equal(ErrorLine(local), ErrorLine(cluster));
+        // The error line is the last word: the coordinator's own "job ... failed" warning used to repeat it below.
+        Assert.True(cluster.StderrLines[^1] == ErrorLine(cluster) && !cluster.Stderr.Contains("[WARNING]", StringComparison.Ordinal),
+            $"the cluster run's stderr should end with its error line, without Akka log lines:\n{cluster.Stderr}");
         Assert.False(File.Exists(_scope.PathOf(name + ".json")), $"no model may be written ({name})");
     }
 
@@ -92,5 +95,18 @@ public sealed class EmbeddedClusterTests(ITestOutputHelper output) : IDisposable
         if (summing == "statistics") Assert.True(shown[^1] == iterations, $"the last round line is not the final iteration ({ctx})");
         else Assert.True(shown[^1] >= iterations && shown[^1] <= rounds, $"the last round line is not the final round ({ctx})");
         Assert.True(shown.Distinct().Count() == shown.Count, $"a round is printed twice ({ctx})");
+    }
+
+    /// <summary>--verbose shows the Akka log that an embedded fit keeps out of sight by default.</summary>
+    [Fact]
+    public async Task Verbose_shows_the_cluster_log_that_is_hidden_by_default()
+    {
+        var csv = MvnSample.Random(4603, 3, 2000).WriteCsv(_scope.PathOf("data.csv"));
+        var quiet = (await _scope.RunAsync(["fit", csv, "--workers", "1", "--out", _scope.PathOf("quiet.json")], TimeSpan.FromSeconds(120))).ExpectExit(0);
+        var verbose = (await _scope.RunAsync(["fit", csv, "--workers", "1", "--verbose", "--out", _scope.PathOf("verbose.json")], TimeSpan.FromSeconds(120))).ExpectExit(0);
+        Assert.True(!quiet.Stderr.Contains("[INFO]", StringComparison.Ordinal) && !quiet.Stderr.Contains("[WARNING]", StringComparison.Ordinal),
+            $"Akka log lines without --verbose:\n{quiet.Stderr}");
+        Check.Contains("registered", verbose.Stderr, "stderr with --verbose (the worker's INFO line)");
+        Check.Contains("[INFO]", verbose.Stderr, "stderr with --verbose");
     }
 }

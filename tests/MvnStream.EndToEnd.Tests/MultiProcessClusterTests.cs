@@ -70,6 +70,9 @@ public sealed partial class MultiProcessClusterTests(ITestOutputHelper output) :
         Check.Contains("job accepted: 3 workers, 3 shards", stderr, "fit with a killed worker");
         Check.Contains("reassigned", stderr, "stderr of the fit with a killed worker (the shard reassignment notice)");
         Check.Contains($"worker 127.0.0.1:{NodeCluster.PortOf(victimAddress)}", stderr, "stderr names the lost worker");
+        // The notes say it; Akka's own UNREACHABLE / gating warnings from the client node stay out of the user's way.
+        Assert.True(!stderr.Contains("[WARNING]", StringComparison.Ordinal) && !stderr.Contains("UNREACHABLE", StringComparison.Ordinal),
+            $"Akka's warnings on the client's stderr:\n{stderr}");
         var summary = JsonSummary.Parse(fit, "fit with a killed worker");
         Assert.True(summary["shardsReassigned"]!.GetValue<int>() >= 1, $"shardsReassigned should be >= 1:\n{fit.Stdout}");
         // Started on 3 workers, 1 lost, 2 at the end: the summary said "3 workers" after the loss.

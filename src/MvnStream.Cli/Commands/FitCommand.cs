@@ -33,6 +33,7 @@ internal static class FitCommand
         var summing = new Option<string>("--summing") { Description = "Cluster runs: sum shard statistics once and differentiate at the coordinator (statistics), or sum the workers' partial gradients every round (gradients). Both give the same model.", DefaultValueFactory = _ => "statistics", HelpName = "statistics|gradients" };
         var shardsPerWorker = new Option<int>("--shards-per-worker") { Description = "Cluster runs: byte-range shards per worker (more shards = finer reassignment when a worker is lost).", DefaultValueFactory = _ => 1, HelpName = "K" };
         var workerWait = new Option<double?>("--worker-wait") { Description = "Cluster runs: seconds to wait for workers before failing (with --workers: for all N). Default: the coordinator's mvnstream.coordinator.worker-wait (30 s unless its configuration says otherwise).", HelpName = "SECONDS" };
+        var verbose = new Option<bool>("--verbose") { Description = "Cluster runs: also show Akka's own log (membership, remoting) at INFO on stderr; without it the client side shows Akka's errors only (mvnstream.client.loglevel)." };
         var config = new Option<string?>("--config") { Description = "With --cluster: HOCON file for the client node (TLS, hostname); see config/.", HelpName = "FILE" };
         var quiet = CommonOptions.Quiet();
         var json = CommonOptions.Json();
@@ -40,19 +41,19 @@ internal static class FitCommand
         var cmd = new Command("fit", "Fit mu and Lambda (S = Lambda Lambda^T) to a data file and write the model JSON.")
         {
             file, output, format, dim, onBadRow, solver, param, maxIter, tolerance, relTolerance, learningRate, ridge, shrinkage, threads,
-            workers, cluster, summing, shardsPerWorker, workerWait, config, quiet, json,
+            workers, cluster, summing, shardsPerWorker, workerWait, config, verbose, quiet, json,
         };
         cmd.SetAction((pr, ct) => RunAsync(new FitArgs(
             pr.GetValue(file)!, pr.GetValue(output)!, pr.GetValue(format), pr.GetValue(dim), pr.GetValue(onBadRow)!,
             pr.GetValue(solver)!, pr.GetValue(param)!, pr.GetValue(maxIter), pr.GetValue(tolerance), pr.GetValue(relTolerance),
             pr.GetValue(learningRate), pr.GetValue(ridge), pr.GetValue(shrinkage)!, pr.GetValue(threads), pr.GetValue(quiet), pr.GetValue(json),
-            pr.GetValue(workers), pr.GetValue(cluster), pr.GetValue(summing)!, pr.GetValue(shardsPerWorker), pr.GetValue(workerWait), pr.GetValue(config)), ct));
+            pr.GetValue(workers), pr.GetValue(cluster), pr.GetValue(summing)!, pr.GetValue(shardsPerWorker), pr.GetValue(workerWait), pr.GetValue(config), pr.GetValue(verbose)), ct));
         return cmd;
     }
 
     internal sealed record FitArgs(string File, string Out, string? Format, int? Dim, string OnBadRow, string Solver, string Param,
         int MaxIter, double Tolerance, double RelTolerance, double LearningRate, double Ridge, string Shrinkage, int Threads, bool Quiet, bool Json,
-        int Workers, string? Cluster, string Summing, int ShardsPerWorker, double? WorkerWait, string? Config);
+        int Workers, string? Cluster, string Summing, int ShardsPerWorker, double? WorkerWait, string? Config, bool Verbose = false);
 
     private static async Task<int> RunAsync(FitArgs a, CancellationToken ct)
     {
