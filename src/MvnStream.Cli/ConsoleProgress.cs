@@ -27,12 +27,12 @@ internal sealed class ConsoleProgress(bool quiet, TextWriter? writer = null) : M
         $"{label}: {p.Rows,12:N0} rows  {p.RowsPerSecond,12:N0} rows/s  {p.MegabytesPerSecond,7:F1} MB/s  {p.Rejected:N0} rejected  {p.Elapsed.TotalSeconds:F1} s"));
 
     public void Iteration(FitProgress p) => Throttled(
-        Inv($"iter {p.Iteration,6}  J/n {p.NllPerRow,18:F12}  J-J* {p.GapPerRow,10:E3}/row  |grad| {p.GradientNorm,10:E3}  evals {p.Evaluations,6}  {p.Elapsed.TotalSeconds:F2} s"));
+        Inv($"iter {p.Iteration,6}  J/n {p.NllPerRow,18:F12}  J-J* {p.GapPerRow,10:0.000e+00}/row  |grad| {p.GradientNorm,10:0.000e+00}  evals {p.Evaluations,6}  {p.Elapsed.TotalSeconds:F2} s"));
 
     public void Round(MvnStream.Cluster.Protocol.FitJobRoundProgress p)
     {
         var workers = p.Workers > 0 ? Inv($"workers {p.WorkersAnswered}/{p.Workers}  round {p.RoundMilliseconds,7:F2} ms  ") : "";
-        Throttled(Inv($"round {p.Round,6}  {workers}J/n {p.NllPerRow,18:F12}  J-J* {p.GapPerRow,10:E3}/row  |grad| {p.GradientNorm,10:E3}  {p.Seconds:F2} s"));
+        Throttled(Inv($"round {p.Round,6}  {workers}J/n {p.NllPerRow,18:F12}  J-J* {p.GapPerRow,10:0.000e+00}/row  |grad| {p.GradientNorm,10:0.000e+00}  {p.Seconds:F2} s"));
     }
 
     /// <summary>Prints the last iteration or round line if the rate limit held it back (the final state of the solver).</summary>

@@ -95,6 +95,8 @@ public sealed class EmbeddedClusterTests(ITestOutputHelper output) : IDisposable
         if (summing == "statistics") Assert.True(shown[^1] == iterations, $"the last round line is not the final iteration ({ctx})");
         else Assert.True(shown[^1] >= iterations && shown[^1] <= rounds, $"the last round line is not the final round ({ctx})");
         Assert.True(shown.Distinct().Count() == shown.Count, $"a round is printed twice ({ctx})");
+        // Scientific figures as d.ddde-NN (not .NET's d.dddE-0NN).
+        Assert.Matches(@"J-J\* +-?\d\.\d{3}e[+-]\d{2,3}/row  \|grad\| +\d\.\d{3}e[+-]\d{2,3}  ", run.StderrLines.Last(l => l.StartsWith("round ", StringComparison.Ordinal)));
     }
 
     /// <summary>--verbose shows the Akka log that an embedded fit keeps out of sight by default.</summary>

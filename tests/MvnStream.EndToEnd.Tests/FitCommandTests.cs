@@ -138,4 +138,25 @@ public sealed class FitCommandTests(ITestOutputHelper output) : IDisposable
         Assert.True(iters.Count > 0 && iters[^1] == iterations, $"the last 'iter' line is not iteration {iterations}: [{shown}]\n{run.Description}");
         Assert.True(iters.Distinct().Count() == iters.Count, $"an iteration is printed twice: [{shown}]\n{run.Description}");
     }
+
+    /// <summary>
+    /// J - J* and |grad| print in the conventional scientific form (6.209e-15), as every other tool and parser writes it; .NET's
+    /// "E3" wrote 6.209E-015. The JSON summary keeps its numbers.
+    /// </summary>
+    [Fact]
+    public async Task Progress_and_summary_print_scientific_figures_the_conventional_way()
+    {
+        var csv = MvnSample.Random(4106, 4, 5000).WriteCsv(_scope.PathOf("data.csv"));
+        var run = (await _scope.RunAsync("fit", csv, "--out", _scope.PathOf("model.json"))).ExpectExit(0);
+        const string Sci = @"-?\d\.\d{3}e[+-]\d{2,3}";
+        var iter = run.StderrLines.Last(l => l.StartsWith("iter ", StringComparison.Ordinal));
+        Assert.Matches($@"J-J\* +{Sci}/row  \|grad\| +{Sci}  evals", iter);
+        var summary = run.StdoutLines.Single(l => l.StartsWith("J/n = ", StringComparison.Ordinal));
+        var m = System.Text.RegularExpressions.Regex.Match(summary, $@"J - J\* = ({Sci}) per row  \|grad\| = ({Sci})$");
+        Assert.True(m.Success, $"summary line '{summary}' does not print J - J* and |grad| as d.ddde-NN");
+        double gap = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+        var model = ModelFile.Load(_scope.PathOf("model.json"));
+        Assert.True(Math.Abs(gap - model.Gap!.Value) <= 5e-4 * Math.Abs(model.Gap.Value) + 1e-300,
+            Inv($"summary gap {gap:R} is not the model's {model.Gap.Value:R} to 4 digits"));
+    }
 }

@@ -66,7 +66,7 @@ internal static class ClusterFit
             Report(a, c, settings, progress);
             if (c.StopReason == nameof(StopReason.Cancelled))
             {
-                Console.Error.WriteLine($"mvnstream fit: stopped by Ctrl-C after {c.Iterations} iterations; the best model so far (gap {c.GapPerRow:E3} per row) was written to {a.Out}");
+                Console.Error.WriteLine(ConsoleProgress.Inv($"mvnstream fit: stopped by Ctrl-C after {c.Iterations} iterations; the best model so far (gap {c.GapPerRow:0.000e+00} per row) was written to {a.Out}"));
                 return ExitCodes.Cancelled;
             }
             return ExitCodes.Ok;
@@ -135,7 +135,7 @@ internal static class ClusterFit
         }
         if (progress.Quiet) return;
         Console.Out.WriteLine(ConsoleProgress.Inv($"fitted d={c.Theta.Dimension} n={c.N:N0} ({c.RejectedRows:N0} rejected) with {settings.Solver.ToName()}, {settings.Summing.ToString().ToLowerInvariant()} summed, on {Workers(c)}: {c.Iterations} iterations, {c.Rounds} rounds, {c.StopReason}"));
-        Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {c.NllPerRow:F12}  J - J* = {c.GapPerRow:E3} per row  |grad| = {c.GradientNorm:E3}  shards reassigned: {c.ShardsReassigned}"));
+        Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {c.NllPerRow:F12}  J - J* = {c.GapPerRow:0.000e+00} per row  |grad| = {c.GradientNorm:0.000e+00}  shards reassigned: {c.ShardsReassigned}"));
         Console.Out.WriteLine(ConsoleProgress.Inv($"load {c.LoadSeconds:F2} s, solve {c.SolveSeconds:F2} s; model written to {a.Out}"));
     }
 }

@@ -321,7 +321,7 @@ public sealed partial class FitCoordinatorActor
             r.Iterations, r.Evaluations, job.Rounds, r.Reason.ToString(), r.Converged, r.NllPerRow, r.GapPerRow, r.GradientNorm,
             r.ShrinkageUsed ?? double.NaN, job.LoadSeconds, r.Elapsed.TotalSeconds, job.WorkersUsed, job.ShardsReassigned,
             job.WorkersLost.Count, job.Shards.Select(s => s.Worker).Where(w => w is not null).Distinct().Count()));
-        _log.Info("job {0} done: {1} iterations, {2} rounds, gap {3:E3}", job.Id, r.Iterations, job.Rounds, r.GapPerRow);
+        _log.Info("job {0} done: {1} iterations, {2} rounds, gap {3:0.000e+00}", job.Id, r.Iterations, job.Rounds, r.GapPerRow);
         EndJob();
     }
 
