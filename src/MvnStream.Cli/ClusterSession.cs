@@ -23,9 +23,15 @@ internal sealed class ClusterSession : IAsyncDisposable
     /// <summary>The embedded worker nodes (empty for --cluster).</summary>
     public IReadOnlyList<ClusterNode> EmbeddedWorkers => _embedded?.Workers ?? [];
 
+    /// <param name="quietAkka">
+    /// Run the client node (or the embedded nodes) at mvnstream.client.loglevel (ERROR by default), or at INFO when
+    /// <paramref name="verbose"/>: the command's own lines and notes say what happens (a worker lost, a shard reassigned,
+    /// the job's failure), so Akka's membership and remoting warnings would only repeat them. False: the nodes' akka.loglevel.
+    /// </param>
     /// <exception cref="UsageException">A bad seed address, an unusable --workers count or configuration.</exception>
     /// <exception cref="TimeoutException">The cluster could not be joined in time.</exception>
-    public static async Task<ClusterSession> StartAsync(int workers, string? seed, string? configFile, ConsoleProgress progress, CancellationToken ct)
+    public static async Task<ClusterSession> StartAsync(int workers, string? seed, string? configFile, ConsoleProgress progress, CancellationToken ct,
+        bool quietAkka = false, bool verbose = false)
     {
         try
         {
@@ -34,13 +40,15 @@ internal sealed class ClusterSession : IAsyncDisposable
                 try { NodeConfiguration.ValidateSeed(seed); }
                 catch (ConfigurationException e) { throw new UsageException("--cluster: " + e.Message); }
                 var configuration = new NodeConfiguration { ConfigFile = configFile, Roles = [NodeConfiguration.ClientRole], Seeds = [seed], Port = 0 };
-                var timeout = configuration.Build().GetTimeSpan("mvnstream.client.connect-timeout", TimeSpan.FromSeconds(20));
+                var config = configuration.Build();
+                var timeout = config.GetTimeSpan("mvnstream.client.connect-timeout", TimeSpan.FromSeconds(20));
+                if (quietAkka) configuration = configuration with { ExtraHocon = LogLevel(config, verbose) };
                 progress.Line($"joining the cluster at {seed} ...");
                 return new ClusterSession(await ClusterNode.StartAsync(configuration, timeout, ct), null);
             }
             if (workers <= 0) throw new UsageException($"--workers {workers}: must be positive");
             progress.Line($"starting a local cluster: 1 coordinator + {workers} worker nodes on 127.0.0.1 ...");
-            var embedded = await EmbeddedCluster.StartAsync(workers, null, ct);
+            var embedded = await EmbeddedCluster.StartAsync(workers, quietAkka ? LogLevel(NodeConfiguration.Reference, verbose) : null, ct);
             progress.Line($"cluster up: coordinator {embedded.Coordinator.Address}, workers on ports {string.Join(", ", embedded.Workers.Select(w => w.Address.Port))}");
             return new ClusterSession(embedded.Coordinator, embedded);
         }
@@ -48,6 +56,12 @@ internal sealed class ClusterSession : IAsyncDisposable
         {
             throw new UsageException(e.Message);
         }
+    }
+
+    private static string LogLevel(Config config, bool verbose)
+    {
+        var level = verbose ? "INFO" : config.GetString("mvnstream.client.loglevel", "ERROR");
+        return $"akka.loglevel = {level}";
     }
 
     public async ValueTask DisposeAsync()

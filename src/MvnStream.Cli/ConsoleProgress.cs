@@ -5,12 +5,16 @@ using MvnStream.Core.Ingest;
 
 namespace MvnStream.Cli;
 
-/// <summary>Progress lines on stderr, at most a few per second, so long work shows rows/s, J - J* and elapsed time.</summary>
+/// <summary>
+/// Progress lines on stderr, at most a few per second, so long work shows rows/s, J - J* and elapsed time. An iteration or
+/// round line held back by that limit is kept; <see cref="Flush"/> prints it, so progress ends with the final one, once.
+/// </summary>
 internal sealed class ConsoleProgress(bool quiet, TextWriter? writer = null) : MvnStream.Core.IProgressSink
 {
     private readonly TextWriter _w = writer ?? Console.Error;
     private readonly Stopwatch _sinceLast = Stopwatch.StartNew();
     private bool _first = true;
+    private string? _held;
 
     public bool Quiet => quiet;
 
@@ -22,23 +26,35 @@ internal sealed class ConsoleProgress(bool quiet, TextWriter? writer = null) : M
     public void Ingest(string label, IngestProgress p) => Line(Inv(
         $"{label}: {p.Rows,12:N0} rows  {p.RowsPerSecond,12:N0} rows/s  {p.MegabytesPerSecond,7:F1} MB/s  {p.Rejected:N0} rejected  {p.Elapsed.TotalSeconds:F1} s"));
 
-    public void Iteration(FitProgress p, bool force = false)
-    {
-        if (quiet) return;
-        if (!force && !_first && _sinceLast.ElapsedMilliseconds < 250) return;
-        _first = false;
-        _sinceLast.Restart();
-        _w.WriteLine(Inv($"iter {p.Iteration,6}  J/n {p.NllPerRow,18:F12}  J-J* {p.GapPerRow,10:E3}/row  |grad| {p.GradientNorm,10:E3}  evals {p.Evaluations,6}  {p.Elapsed.TotalSeconds:F2} s"));
-    }
+    public void Iteration(FitProgress p) => Throttled(
+        Inv($"iter {p.Iteration,6}  J/n {p.NllPerRow,18:F12}  J-J* {p.GapPerRow,10:0.000e+00}/row  |grad| {p.GradientNorm,10:0.000e+00}  evals {p.Evaluations,6}  {p.Elapsed.TotalSeconds:F2} s"));
 
     public void Round(MvnStream.Cluster.Protocol.FitJobRoundProgress p)
     {
-        if (quiet) return;
-        if (!_first && _sinceLast.ElapsedMilliseconds < 250) return;
-        _first = false;
-        _sinceLast.Restart();
         var workers = p.Workers > 0 ? Inv($"workers {p.WorkersAnswered}/{p.Workers}  round {p.RoundMilliseconds,7:F2} ms  ") : "";
-        _w.WriteLine(Inv($"round {p.Round,6}  {workers}J/n {p.NllPerRow,18:F12}  J-J* {p.GapPerRow,10:E3}/row  |grad| {p.GradientNorm,10:E3}  {p.Seconds:F2} s"));
+        Throttled(Inv($"round {p.Round,6}  {workers}J/n {p.NllPerRow,18:F12}  J-J* {p.GapPerRow,10:0.000e+00}/row  |grad| {p.GradientNorm,10:0.000e+00}  {p.Seconds:F2} s"));
+    }
+
+    /// <summary>Prints the last iteration or round line if the rate limit held it back (the final state of the solver).</summary>
+    public void Flush()
+    {
+        if (_held is null) return;
+        _w.WriteLine(_held);
+        _held = null;
+    }
+
+    private void Throttled(string line)
+    {
+        if (quiet) return;
+        if (!_first && _sinceLast.ElapsedMilliseconds < 250)
+        {
+            _held = line;
+            return;
+        }
+        _first = false;
+        _held = null;
+        _sinceLast.Restart();
+        _w.WriteLine(line);
     }
 
     public static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);

@@ -43,4 +43,72 @@ public sealed class EmbeddedClusterTests(ITestOutputHelper output) : IDisposable
             Check.Relative(m.Covariance, single.Covariance, 1e-10, "covariance", ctx);
         }
     }
+
+    /// <summary>
+    /// A file with no valid data row is bad input (exit 3) with the same message on every path. With d known (--dim) the
+    /// cluster read every shard, counted nothing and called it degenerate data (exit 4, "no rows were counted"), and
+    /// without --dim under skip it put "worker HOST:PORT: cannot read ..." before the message.
+    /// </summary>
+    [Theory]
+    [InlineData("empty", "", "--dim 3")]
+    [InlineData("header-only", "x1,x2,x3\n", "--dim 3")]
+    [InlineData("all-rejected-dim", "x1,x2,x3\n1,x,3\n4,5,y\n", "--dim 3 --on-bad-row skip")]
+    [InlineData("all-rejected", "x1,x2,x3\n1,x,3\n4,5,y\n", "--on-bad-row skip")]
+    public async Task A_file_without_valid_rows_is_bad_input_with_the_local_message(string name, string content, string options)
+    {
+        var csv = _scope.PathOf(name + ".csv");
+        await File.WriteAllTextAsync(csv, content);
+        string[] args = ["fit", csv, .. options.Split(' '), "--out", _scope.PathOf(name + ".json")];
+        static string ErrorLine(CliResult r) => r.StderrLines.LastOrDefault(l => l.StartsWith("mvnstream fit: ", StringComparison.Ordinal))
+            ?? throw new Xunit.Sdk.XunitException($"no 'mvnstream fit:' error line:\n{r.Description}");
+        var local = (await _scope.RunAsync(args)).ExpectExit(3);
+        var cluster = (await _scope.RunAsync([.. args, "--workers", "1"], TimeSpan.FromSeconds(120))).ExpectExit(3);
+        Check.Contains("has no valid data rows", ErrorLine(local), $"local error ({name})");
+        Assert.Equal(ErrorLine(local), ErrorLine(cluster));
+        // The error line is the last word: the coordinator's own "job ... failed" warning used to repeat it below.
+        Assert.True(cluster.StderrLines[^1] == ErrorLine(cluster) && !cluster.Stderr.Contains("[WARNING]", StringComparison.Ordinal),
+            $"the cluster run's stderr should end with its error line, without Akka log lines:\n{cluster.Stderr}");
+        Assert.False(File.Exists(_scope.PathOf(name + ".json")), $"no model may be written ({name})");
+    }
+
+    /// <summary>
+    /// A cluster fit's progress ends with its final round, once: rate-limited round lines were dropped, so a short fit showed
+    /// only round 1 or 3 of 30. Statistics summing reports the solver's iterations as rounds; gradient summing reports the
+    /// cluster round reached at the last iteration (each iteration is at least one round).
+    /// </summary>
+    [Theory]
+    [InlineData("statistics")]
+    [InlineData("gradients")]
+    public async Task Progress_ends_with_the_final_round_exactly_once(string summing)
+    {
+        var csv = MvnSample.Random(4602, 5, 20_000).WriteCsv(_scope.PathOf("data.csv"));
+        var run = (await _scope.RunAsync(["fit", csv, "--workers", "2", "--summing", summing, "--json", "--out", _scope.PathOf("model.json")],
+            TimeSpan.FromSeconds(120))).ExpectExit(0);
+        var summary = JsonSummary.Parse(run, summing);
+        int iterations = summary["iterations"]!.GetValue<int>();
+        long rounds = summary["rounds"]!.GetValue<long>();
+        var shown = run.StderrLines.Where(l => l.StartsWith("round ", StringComparison.Ordinal))
+            .Select(l => long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        string ctx = $"{summing}: {iterations} iterations, {rounds} rounds; round lines [{string.Join(", ", shown)}]\n{run.Description}";
+        Assert.True(iterations > 5, $"the fit is too short to test the rate limit ({ctx})");
+        Assert.True(shown.Count > 0, $"no round line ({ctx})");
+        if (summing == "statistics") Assert.True(shown[^1] == iterations, $"the last round line is not the final iteration ({ctx})");
+        else Assert.True(shown[^1] >= iterations && shown[^1] <= rounds, $"the last round line is not the final round ({ctx})");
+        Assert.True(shown.Distinct().Count() == shown.Count, $"a round is printed twice ({ctx})");
+        // Scientific figures as d.ddde-NN (not .NET's d.dddE-0NN).
+        Assert.Matches(@"J-J\* +-?\d\.\d{3}e[+-]\d{2,3}/row  \|grad\| +\d\.\d{3}e[+-]\d{2,3}  ", run.StderrLines.Last(l => l.StartsWith("round ", StringComparison.Ordinal)));
+    }
+
+    /// <summary>--verbose shows the Akka log that an embedded fit keeps out of sight by default.</summary>
+    [Fact]
+    public async Task Verbose_shows_the_cluster_log_that_is_hidden_by_default()
+    {
+        var csv = MvnSample.Random(4603, 3, 2000).WriteCsv(_scope.PathOf("data.csv"));
+        var quiet = (await _scope.RunAsync(["fit", csv, "--workers", "1", "--out", _scope.PathOf("quiet.json")], TimeSpan.FromSeconds(120))).ExpectExit(0);
+        var verbose = (await _scope.RunAsync(["fit", csv, "--workers", "1", "--verbose", "--out", _scope.PathOf("verbose.json")], TimeSpan.FromSeconds(120))).ExpectExit(0);
+        Assert.True(!quiet.Stderr.Contains("[INFO]", StringComparison.Ordinal) && !quiet.Stderr.Contains("[WARNING]", StringComparison.Ordinal),
+            $"Akka log lines without --verbose:\n{quiet.Stderr}");
+        Check.Contains("registered", verbose.Stderr, "stderr with --verbose (the worker's INFO line)");
+        Check.Contains("[INFO]", verbose.Stderr, "stderr with --verbose");
+    }
 }

@@ -119,4 +119,44 @@ public sealed class FitCommandTests(ITestOutputHelper output) : IDisposable
     }
 
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Progress ends with the final iteration, printed once: with --max-iter 1 the line 'iter 1' came twice (the rate-limited
+    /// first line and the forced final one were the same iteration).
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(5000)]
+    public async Task Progress_ends_with_the_final_iteration_exactly_once(int maxIter)
+    {
+        var csv = MvnSample.Random(4105, 5, 20_000).WriteCsv(_scope.PathOf("data.csv"));
+        var run = (await _scope.RunAsync("fit", csv, "--max-iter", maxIter.ToString(CultureInfo.InvariantCulture), "--json", "--out", _scope.PathOf("model.json"))).ExpectExit(0);
+        int iterations = JsonSummary.Parse(run, $"--max-iter {maxIter}")["iterations"]!.GetValue<int>();
+        var iters = run.StderrLines.Where(l => l.StartsWith("iter ", StringComparison.Ordinal))
+            .Select(l => int.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture)).ToList();
+        string shown = string.Join(", ", iters);
+        Assert.True(iters.Count > 0 && iters[^1] == iterations, $"the last 'iter' line is not iteration {iterations}: [{shown}]\n{run.Description}");
+        Assert.True(iters.Distinct().Count() == iters.Count, $"an iteration is printed twice: [{shown}]\n{run.Description}");
+    }
+
+    /// <summary>
+    /// J - J* and |grad| print in the conventional scientific form (6.209e-15), as every other tool and parser writes it; .NET's
+    /// "E3" wrote 6.209E-015. The JSON summary keeps its numbers.
+    /// </summary>
+    [Fact]
+    public async Task Progress_and_summary_print_scientific_figures_the_conventional_way()
+    {
+        var csv = MvnSample.Random(4106, 4, 5000).WriteCsv(_scope.PathOf("data.csv"));
+        var run = (await _scope.RunAsync("fit", csv, "--out", _scope.PathOf("model.json"))).ExpectExit(0);
+        const string Sci = @"-?\d\.\d{3}e[+-]\d{2,3}";
+        var iter = run.StderrLines.Last(l => l.StartsWith("iter ", StringComparison.Ordinal));
+        Assert.Matches($@"J-J\* +{Sci}/row  \|grad\| +{Sci}  evals", iter);
+        var summary = run.StdoutLines.Single(l => l.StartsWith("J/n = ", StringComparison.Ordinal));
+        var m = System.Text.RegularExpressions.Regex.Match(summary, $@"J - J\* = ({Sci}) per row  \|grad\| = ({Sci})$");
+        Assert.True(m.Success, $"summary line '{summary}' does not print J - J* and |grad| as d.ddde-NN");
+        double gap = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+        var model = ModelFile.Load(_scope.PathOf("model.json"));
+        Assert.True(Math.Abs(gap - model.Gap!.Value) <= 5e-4 * Math.Abs(model.Gap.Value) + 1e-300,
+            Inv($"summary gap {gap:R} is not the model's {model.Gap.Value:R} to 4 digits"));
+    }
 }

@@ -48,6 +48,8 @@ public sealed partial class MultiProcessClusterTests(ITestOutputHelper output) :
         output.WriteLine($"reference: {refRounds} rounds, {refSummary["solveSeconds"]} s solving, stop {refSummary["stopReason"]}, gap {refSummary["gap"]}");
         Assert.True(refRounds >= 1000, $"the reference fit ran only {refRounds} rounds: too few for a kill at round 20 to land mid-fit ({ctx})");
         Assert.Equal(0, refSummary["shardsReassigned"]!.GetValue<int>());
+        Assert.Equal(0, refSummary["workersLost"]!.GetValue<int>());
+        Assert.Equal(3, refSummary["workersAtEnd"]!.GetValue<int>());
         var refModel = ModelFile.Load(_scope.PathOf("reference.json"));
 
         // Same command on a fresh cluster; SIGKILL one worker once round 20 has been reported.
@@ -68,8 +70,14 @@ public sealed partial class MultiProcessClusterTests(ITestOutputHelper output) :
         Check.Contains("job accepted: 3 workers, 3 shards", stderr, "fit with a killed worker");
         Check.Contains("reassigned", stderr, "stderr of the fit with a killed worker (the shard reassignment notice)");
         Check.Contains($"worker 127.0.0.1:{NodeCluster.PortOf(victimAddress)}", stderr, "stderr names the lost worker");
+        // The notes say it; Akka's own UNREACHABLE / gating warnings from the client node stay out of the user's way.
+        Assert.True(!stderr.Contains("[WARNING]", StringComparison.Ordinal) && !stderr.Contains("UNREACHABLE", StringComparison.Ordinal),
+            $"Akka's warnings on the client's stderr:\n{stderr}");
         var summary = JsonSummary.Parse(fit, "fit with a killed worker");
         Assert.True(summary["shardsReassigned"]!.GetValue<int>() >= 1, $"shardsReassigned should be >= 1:\n{fit.Stdout}");
+        // Started on 3 workers, 1 lost, 2 at the end: the summary said "3 workers" after the loss.
+        Assert.True(summary["workers"]!.GetValue<int>() == 3 && summary["workersLost"]!.GetValue<int>() == 1 && summary["workersAtEnd"]!.GetValue<int>() == 2,
+            $"expected 3 workers at the start, 1 lost, 2 at the end:\n{fit.Stdout}");
         long rounds = summary["rounds"]!.GetValue<long>();
         Assert.True(rounds > killRound, $"the fit ran {rounds} rounds, not more than the {killRound} before the kill: the kill did not land mid-fit");
 
@@ -147,5 +155,30 @@ public sealed partial class MultiProcessClusterTests(ITestOutputHelper output) :
         Check.Contains(expected, run.Stderr, "stderr");
         Assert.DoesNotContain("Unhandled exception", run.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("node up", run.Stdout, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// mvnstream.coordinator.worker-wait is the coordinator's setting: a fit that does not give --worker-wait must use it.
+    /// The client always sent its own default (30 s), so the configured value never applied.
+    /// </summary>
+    [Fact]
+    public async Task The_coordinators_configured_worker_wait_applies_unless_the_fit_gives_one()
+    {
+        var csv = MvnSample.Random(4705, 3, 1000).WriteCsv(_scope.PathOf("data.csv"));
+        var config = _scope.PathOf("coordinator.hocon");
+        File.WriteAllText(config, "mvnstream.coordinator.worker-wait = 2s\n");
+        var coordinator = _scope.Start("coordinator-without-workers", "node", "--role", "coordinator", "--port", "0", "--config", config);
+        var address = await NodeCluster.WaitForNodeUpAsync(coordinator, "coordinator");
+
+        var configured = await _scope.RunAsync(["fit", csv, "--cluster", address, "--out", _scope.PathOf("model.json")], TimeSpan.FromSeconds(90), "fit-configured-wait");
+        Assert.True(configured.ExitCode == 1, $"expected exit code 1 (no worker), got {configured.ExitCode}\n{configured.Description}");
+        Check.Contains("no worker joined the cluster within 2 s", configured.Stderr, "stderr (the coordinator's worker-wait)");
+        Assert.True(configured.Elapsed < TimeSpan.FromSeconds(20), $"took {configured.Elapsed.TotalSeconds:F1} s with worker-wait = 2s\n{configured.Description}");
+
+        var given = await _scope.RunAsync(["fit", csv, "--cluster", address, "--worker-wait", "5", "--out", _scope.PathOf("model.json")], TimeSpan.FromSeconds(90), "fit-given-wait");
+        Assert.True(given.ExitCode == 1, $"expected exit code 1 (no worker), got {given.ExitCode}\n{given.Description}");
+        Check.Contains("no worker joined the cluster within 5 s", given.Stderr, "stderr (--worker-wait 5)");
+        Assert.False(File.Exists(_scope.PathOf("model.json")), "no model may be written");
+        coordinator.Kill();
     }
 }

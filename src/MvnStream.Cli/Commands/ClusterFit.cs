@@ -37,15 +37,17 @@ internal static class ClusterFit
         var progress = new ConsoleProgress(a.Quiet);
 
         ClusterSession session;
-        try { session = await ClusterSession.StartAsync(a.Workers, a.Cluster, a.Config, progress, ct); }
+        try { session = await ClusterSession.StartAsync(a.Workers, a.Cluster, a.Config, progress, ct, quietAkka: true, verbose: a.Verbose); }
         catch (UsageException e) { return FitCommand.Fail(e.Message, ExitCodes.Usage); }
         catch (TimeoutException e) { return FitCommand.Fail(e.Message, ExitCodes.Failure); }
         catch (OperationCanceledException) { return FitCommand.Fail("stopped by Ctrl-C before the cluster was up", ExitCodes.Cancelled); }
 
         await using (session)
         {
-            var answerTimeout = TimeSpan.FromSeconds(Math.Max(30, a.WorkerWait + 30));
+            // Until the coordinator first answers (at once: it says it is waiting for workers, if it must).
+            var answerTimeout = TimeSpan.FromSeconds(Math.Max(30, (a.WorkerWait ?? 0) + 30));
             var outcome = await FitJobRunner.RunAsync(session.Node, job, m => Show(progress, m), answerTimeout, ct);
+            progress.Flush(); // the last round line, if the rate limit held it back
             if (outcome.Failed is { } f) return FitCommand.Fail(f.Message, ExitCodes.For(f.Kind));
             var c = outcome.Completed!;
             var theta = c.Theta.ToParameters();
@@ -64,7 +66,7 @@ internal static class ClusterFit
             Report(a, c, settings, progress);
             if (c.StopReason == nameof(StopReason.Cancelled))
             {
-                Console.Error.WriteLine($"mvnstream fit: stopped by Ctrl-C after {c.Iterations} iterations; the best model so far (gap {c.GapPerRow:E3} per row) was written to {a.Out}");
+                Console.Error.WriteLine(ConsoleProgress.Inv($"mvnstream fit: stopped by Ctrl-C after {c.Iterations} iterations; the best model so far (gap {c.GapPerRow:0.000e+00} per row) was written to {a.Out}"));
                 return ExitCodes.Cancelled;
             }
             return ExitCodes.Ok;
@@ -90,6 +92,15 @@ internal static class ClusterFit
         }
     }
 
+    /// <summary>"3 workers", or, when workers were lost or shards moved, how many started and how many held shards at the end.</summary>
+    internal static string Workers(FitJobCompleted c)
+    {
+        static string Count(int n, string what) => ConsoleProgress.Inv($"{n} {what}{(n == 1 ? "" : "s")}");
+        if (c.WorkersLost == 0 && c.ShardsReassigned == 0) return Count(c.WorkersUsed, "worker");
+        return $"{Count(c.WorkersUsed, "worker")} at the start, {c.WorkersAtEnd.ToString(System.Globalization.CultureInfo.InvariantCulture)} at the end "
+            + $"({c.WorkersLost.ToString(System.Globalization.CultureInfo.InvariantCulture)} lost, {Count(c.ShardsReassigned, "shard")} reassigned)";
+    }
+
     private static void Report(FitCommand.FitArgs a, FitJobCompleted c, FitJobSettings settings, ConsoleProgress progress)
     {
         if (a.Json)
@@ -113,6 +124,8 @@ internal static class ClusterFit
                 ["gap"] = c.GapPerRow,
                 ["gradientNorm"] = c.GradientNorm,
                 ["workers"] = c.WorkersUsed,
+                ["workersLost"] = c.WorkersLost,
+                ["workersAtEnd"] = c.WorkersAtEnd,
                 ["shardsReassigned"] = c.ShardsReassigned,
                 ["loadSeconds"] = c.LoadSeconds,
                 ["solveSeconds"] = c.SolveSeconds,
@@ -121,8 +134,8 @@ internal static class ClusterFit
             return;
         }
         if (progress.Quiet) return;
-        Console.Out.WriteLine(ConsoleProgress.Inv($"fitted d={c.Theta.Dimension} n={c.N:N0} ({c.RejectedRows:N0} rejected) on {c.WorkersUsed} workers ({settings.Summing.ToString().ToLowerInvariant()} summed) with {settings.Solver.ToName()}: {c.Iterations} iterations, {c.Rounds} rounds, {c.StopReason}"));
-        Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {c.NllPerRow:F12}  J - J* = {c.GapPerRow:E3} per row  |grad| = {c.GradientNorm:E3}  shards reassigned: {c.ShardsReassigned}"));
+        Console.Out.WriteLine(ConsoleProgress.Inv($"fitted d={c.Theta.Dimension} n={c.N:N0} ({c.RejectedRows:N0} rejected) with {settings.Solver.ToName()}, {settings.Summing.ToString().ToLowerInvariant()} summed, on {Workers(c)}: {c.Iterations} iterations, {c.Rounds} rounds, {c.StopReason}"));
+        Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {c.NllPerRow:F12}  J - J* = {c.GapPerRow:0.000e+00} per row  |grad| = {c.GradientNorm:0.000e+00}  shards reassigned: {c.ShardsReassigned}"));
         Console.Out.WriteLine(ConsoleProgress.Inv($"load {c.LoadSeconds:F2} s, solve {c.SolveSeconds:F2} s; model written to {a.Out}"));
     }
 }

@@ -88,9 +88,9 @@ internal static class DemoCommand
             if (x.Partitions >= DevelopmentBroker.PartitionsPerTopic) consumersReady.TrySetResult();
             // Before the first model there is no J, gap or distance to show: dashes, never NaN.
             var theta = x.Theta?.ToParameters();
-            string muError = StreamCommand.Figure(theta is null ? double.NaN : MuError(theta, mu), 9, "E2");
-            string covError = StreamCommand.Figure(theta is null ? double.NaN : CovError(theta, s), 9, "E2");
-            progress.Line(ConsoleProgress.Inv($"demo  rows {x.Rows,10:N0}  {x.RowsPerSecond,9:N0} rows/s  lag {x.Lag,7:N0}  J/n {StreamCommand.Figure(x.NllPerRow, 11, "F6")}  J-J* {StreamCommand.Figure(x.GapPerRow, 9, "E2")}  |mu - mu*| {muError}  |S - S*|/|S*| {covError}  model v{x.Version}  {x.Seconds,5:F1} s"));
+            string muError = StreamCommand.Figure(theta is null ? double.NaN : MuError(theta, mu), 9, "0.00e+00");
+            string covError = StreamCommand.Figure(theta is null ? double.NaN : CovError(theta, s), 9, "0.00e+00");
+            progress.Line(ConsoleProgress.Inv($"demo  rows {x.Rows,10:N0}  {x.RowsPerSecond,9:N0} rows/s  lag {x.Lag,7:N0}  J/n {StreamCommand.Figure(x.NllPerRow, 11, "F6")}  J-J* {StreamCommand.Figure(x.GapPerRow, 9, "0.00e+00")}  |mu - mu*| {muError}  |S - S*|/|S*| {covError}  model v{x.Version}  {x.Seconds,5:F1} s"));
         }, ct, showStatus: false);
         stopProducer.Cancel();
         ProduceSummary? summary = null;
@@ -105,9 +105,9 @@ internal static class DemoCommand
         Console.Out.WriteLine();
         Console.Out.WriteLine(ConsoleProgress.Inv($"rows produced {all.Count:N0} (delivered {warmUp + (summary?.Delivered ?? 0):N0}), rows in the model {model.N:N0}"));
         Console.Out.WriteLine("                              |mu - mu*|    |S - S*|_F/|S*|_F   vs closed-form MLE of the produced rows");
-        Console.Out.WriteLine(ConsoleProgress.Inv($"  {$"streamed model (v{model.Version})",-28}{MuError(streamed, mu),10:E3}    {CovError(streamed, s),10:E3}          mu {RelError(streamed.Mu, mle.Theta.Mu),9:E2}  S {RelError(streamed.Covariance(), mle.Theta.Covariance()),9:E2} (relative)"));
-        Console.Out.WriteLine(ConsoleProgress.Inv($"  closed-form MLE             {MuError(mle.Theta, mu),10:E3}    {CovError(mle.Theta, s),10:E3}"));
-        Console.Out.WriteLine(ConsoleProgress.Inv($"  sampling error ~ sqrt(d/n)  {Math.Sqrt((double)d / Math.Max(1, model.N)),10:E3}"));
+        Console.Out.WriteLine(ConsoleProgress.Inv($"  {$"streamed model (v{model.Version})",-28}{MuError(streamed, mu),10:0.000e+00}    {CovError(streamed, s),10:0.000e+00}          mu {RelError(streamed.Mu, mle.Theta.Mu),9:0.00e+00}  S {RelError(streamed.Covariance(), mle.Theta.Covariance()),9:0.00e+00} (relative)"));
+        Console.Out.WriteLine(ConsoleProgress.Inv($"  closed-form MLE             {MuError(mle.Theta, mu),10:0.000e+00}    {CovError(mle.Theta, s),10:0.000e+00}"));
+        Console.Out.WriteLine(ConsoleProgress.Inv($"  sampling error ~ sqrt(d/n)  {Math.Sqrt((double)d / Math.Max(1, model.N)),10:0.000e+00}"));
         Console.Out.WriteLine($"model written to {output}");
         return ExitCodes.Ok;
     }

@@ -32,7 +32,8 @@ internal static class FitCommand
         var cluster = new Option<string?>("--cluster") { Description = "Submit the job to a running cluster through this seed node; FILE must be readable at that path on every worker.", HelpName = "akka.tcp://mvnstream@HOST:PORT" };
         var summing = new Option<string>("--summing") { Description = "Cluster runs: sum shard statistics once and differentiate at the coordinator (statistics), or sum the workers' partial gradients every round (gradients). Both give the same model.", DefaultValueFactory = _ => "statistics", HelpName = "statistics|gradients" };
         var shardsPerWorker = new Option<int>("--shards-per-worker") { Description = "Cluster runs: byte-range shards per worker (more shards = finer reassignment when a worker is lost).", DefaultValueFactory = _ => 1, HelpName = "K" };
-        var workerWait = new Option<double>("--worker-wait") { Description = "Cluster runs: seconds to wait for workers before failing (with --workers: for all N).", DefaultValueFactory = _ => 30.0, HelpName = "SECONDS" };
+        var workerWait = new Option<double?>("--worker-wait") { Description = "Cluster runs: seconds to wait for workers before failing (with --workers: for all N). Default: the coordinator's mvnstream.coordinator.worker-wait (30 s unless its configuration says otherwise).", HelpName = "SECONDS" };
+        var verbose = new Option<bool>("--verbose") { Description = "Cluster runs: also show Akka's own log (membership, remoting) at INFO on stderr; without it the client side shows Akka's errors only (mvnstream.client.loglevel)." };
         var config = new Option<string?>("--config") { Description = "With --cluster: HOCON file for the client node (TLS, hostname); see config/.", HelpName = "FILE" };
         var quiet = CommonOptions.Quiet();
         var json = CommonOptions.Json();
@@ -40,19 +41,19 @@ internal static class FitCommand
         var cmd = new Command("fit", "Fit mu and Lambda (S = Lambda Lambda^T) to a data file and write the model JSON.")
         {
             file, output, format, dim, onBadRow, solver, param, maxIter, tolerance, relTolerance, learningRate, ridge, shrinkage, threads,
-            workers, cluster, summing, shardsPerWorker, workerWait, config, quiet, json,
+            workers, cluster, summing, shardsPerWorker, workerWait, config, verbose, quiet, json,
         };
         cmd.SetAction((pr, ct) => RunAsync(new FitArgs(
             pr.GetValue(file)!, pr.GetValue(output)!, pr.GetValue(format), pr.GetValue(dim), pr.GetValue(onBadRow)!,
             pr.GetValue(solver)!, pr.GetValue(param)!, pr.GetValue(maxIter), pr.GetValue(tolerance), pr.GetValue(relTolerance),
             pr.GetValue(learningRate), pr.GetValue(ridge), pr.GetValue(shrinkage)!, pr.GetValue(threads), pr.GetValue(quiet), pr.GetValue(json),
-            pr.GetValue(workers), pr.GetValue(cluster), pr.GetValue(summing)!, pr.GetValue(shardsPerWorker), pr.GetValue(workerWait), pr.GetValue(config)), ct));
+            pr.GetValue(workers), pr.GetValue(cluster), pr.GetValue(summing)!, pr.GetValue(shardsPerWorker), pr.GetValue(workerWait), pr.GetValue(config), pr.GetValue(verbose)), ct));
         return cmd;
     }
 
     internal sealed record FitArgs(string File, string Out, string? Format, int? Dim, string OnBadRow, string Solver, string Param,
         int MaxIter, double Tolerance, double RelTolerance, double LearningRate, double Ridge, string Shrinkage, int Threads, bool Quiet, bool Json,
-        int Workers, string? Cluster, string Summing, int ShardsPerWorker, double WorkerWait, string? Config);
+        int Workers, string? Cluster, string Summing, int ShardsPerWorker, double? WorkerWait, string? Config, bool Verbose = false);
 
     private static async Task<int> RunAsync(FitArgs a, CancellationToken ct)
     {
@@ -100,9 +101,8 @@ internal static class FitCommand
 
             var stats = ingest.Statistics;
             if (stats.Count == 0) throw new InvalidDataException(ShardAccumulator.NoDataRowsMessage(a.File, ingest.RowsRejected));
-            FitProgress last = default;
-            var fit = MvnFitter.Fit(stats, options, p => { last = p; progress.Iteration(p); }, ct);
-            if (fit.Iterations > 0 && last.Iteration > 0) progress.Iteration(last, force: true);
+            var fit = MvnFitter.Fit(stats, options, progress.Iteration, ct);
+            progress.Flush();
 
             var model = new MvnModel
             {
@@ -118,7 +118,7 @@ internal static class FitCommand
             Report(a, ingest, fit, progress);
             if (fit.Reason == StopReason.Cancelled)
             {
-                Console.Error.WriteLine($"mvnstream fit: stopped by Ctrl-C after {fit.Iterations} iterations; the best model so far (gap {fit.GapPerRow:E3} per row) was written to {a.Out}");
+                Console.Error.WriteLine(ConsoleProgress.Inv($"mvnstream fit: stopped by Ctrl-C after {fit.Iterations} iterations; the best model so far (gap {fit.GapPerRow:0.000e+00} per row) was written to {a.Out}"));
                 return ExitCodes.Cancelled;
             }
             return ExitCodes.Ok;
@@ -199,12 +199,12 @@ internal static class FitCommand
         if (progress.Quiet) return;
         Console.Out.WriteLine(ConsoleProgress.Inv($"fitted d={stats.Dimension} n={stats.Count:N0} ({ingest.RowsRejected:N0} rejected) with {fit.Solver.ToName()} ({fit.Theta.Parameterization.ToName()}): {fit.Iterations} iterations, {status}"));
         if (fit.Regularization.IsNone)
-            Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {fit.NllPerRow:F12}  J - J* = {fit.GapPerRow:E3} per row  |grad| = {fit.GradientNorm:E3}"));
+            Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {fit.NllPerRow:F12}  J - J* = {fit.GapPerRow:0.000e+00} per row  |grad| = {fit.GradientNorm:0.000e+00}"));
         else
             // Two J/n exist: the data's NLL under the model (nllPerRow in the model file) and the regularised
             // objective that was minimised (what the progress lines show; the gap and |grad| are its).
             Console.Out.WriteLine(ConsoleProgress.Inv(
-                $"J/n = {fit.NllPerRow:F12} (data)  regularised J/n = {RegularisedObjectivePerRow(fit):F12}  J - J* = {fit.GapPerRow:E3} per row  |grad| = {fit.GradientNorm:E3}"));
+                $"J/n = {fit.NllPerRow:F12} (data)  regularised J/n = {RegularisedObjectivePerRow(fit):F12}  J - J* = {fit.GapPerRow:0.000e+00} per row  |grad| = {fit.GradientNorm:0.000e+00}"));
         if (!fit.Regularization.IsNone)
             Console.Out.WriteLine($"regularisation: {fit.Regularization}" + (fit.ShrinkageUsed is { } rho ? ConsoleProgress.Inv($" (intensity {rho:F6})") : ""));
         Console.Out.WriteLine(ConsoleProgress.Inv($"read {ingest.Elapsed.TotalSeconds:F2} s ({stats.Count / Math.Max(ingest.Elapsed.TotalSeconds, 1e-9):N0} rows/s), solve {fit.Elapsed.TotalSeconds:F2} s; model written to {a.Out}"));

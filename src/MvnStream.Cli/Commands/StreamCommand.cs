@@ -178,7 +178,7 @@ internal static class StreamCommand
                 progress.Line("note: " + x.Message);
                 break;
             case StreamJobStatus x:
-                progress.Line(ConsoleProgress.Inv($"stream  rows {x.Rows,12:N0}  {x.RowsPerSecond,10:N0} rows/s  lag {x.Lag,9:N0}  J/n {Figure(x.NllPerRow, 14, "F9")}  J-J* {Figure(x.GapPerRow, 9, "E2")}  v{x.Version,-5}  rejected {x.RejectedRecords:N0}  lost {x.LostRecords:N0}  dup {x.Duplicates:N0}  refused {x.Refused:N0}  workers {x.Workers}  {x.Seconds:F1} s"));
+                progress.Line(ConsoleProgress.Inv($"stream  rows {x.Rows,12:N0}  {x.RowsPerSecond,10:N0} rows/s  lag {x.Lag,9:N0}  J/n {Figure(x.NllPerRow, 14, "F9")}  J-J* {Figure(x.GapPerRow, 9, "0.00e+00")}  v{x.Version,-5}  rejected {x.RejectedRecords:N0}  lost {x.LostRecords:N0}  dup {x.Duplicates:N0}  refused {x.Refused:N0}  workers {x.Workers}  {x.Seconds:F1} s"));
                 break;
         }
     }
@@ -225,7 +225,7 @@ internal static class StreamCommand
         {
             Console.Out.WriteLine(ConsoleProgress.Inv($"stream finished ({f.StopReason}): n = {f.Rows:N0} rows from {f.AcceptedRecords:N0} accepted records, {f.RejectedRecords:N0} rejected, {f.LostRecords:N0} lost{(noRecord > 0 ? $", {noRecord:N0} offsets without a record (transaction markers, aborted transactions or compaction)" : "")}; model version {f.Version}"));
             if (f.Theta is not null)
-                Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {Figure(f.NllPerRow, 0, "F12")}  J - J* = {Figure(f.GapPerRow, 0, "E3")} per row after {f.Iterations} final iterations; model written to {a.Out}"));
+                Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {Figure(f.NllPerRow, 0, "F12")}  J - J* = {Figure(f.GapPerRow, 0, "0.000e+00")} per row after {f.Iterations} final iterations; model written to {a.Out}"));
         }
         if (f.LostRecords > 0)
             Console.Error.WriteLine($"mvnstream stream: WARNING: {f.LostRecords:N0} records were deleted by the broker before they were read and are NOT in the model");

@@ -4,6 +4,7 @@ using Akka.Event;
 using MvnStream.Cluster.Protocol;
 using MvnStream.Core;
 using MvnStream.Core.Fitting;
+using MvnStream.Core.Ingest;
 using MvnStream.Core.Model;
 using MvnStream.Core.Solvers;
 using MvnStream.Core.Statistics;
@@ -67,6 +68,9 @@ public sealed partial class FitCoordinatorActor
         public int ShardsReassigned { get; set; }
         public int WorkersUsed { get; set; }
 
+        /// <summary>Workers lost while the job ran (removed again when one comes back).</summary>
+        public HashSet<IActorRef> WorkersLost { get; } = [];
+
         public long Rounds { get; set; }
         public ThetaData? RoundTheta { get; set; }
         public PartialGradientComputed?[] RoundResults { get; set; } = [];
@@ -102,16 +106,20 @@ public sealed partial class FitCoordinatorActor
         {
             _job.Phase = Phase.WaitingForWorkers;
             _job.Notice(Self, $"waiting for {_job.MinWorkers} worker(s); {_workers.Count} registered");
-            Timers.StartSingleTimer("wait-workers", new WaitForWorkersTimeout(m.JobId), TimeSpan.FromSeconds(Math.Max(0.1, m.Settings.WorkerWaitSeconds)));
+            Timers.StartSingleTimer("wait-workers", new WaitForWorkersTimeout(m.JobId), WorkerWait(m.Settings));
         }
     }
+
+    /// <summary>The job's own wait for workers, or this coordinator's configured one.</summary>
+    private TimeSpan WorkerWait(FitJobSettings settings) =>
+        settings.WorkerWaitSeconds is { } s ? TimeSpan.FromSeconds(Math.Max(0.1, s)) : _workerWait;
 
     private void OnWaitForWorkersTimeout(WaitForWorkersTimeout t)
     {
         if (_job?.Id != t.JobId || _job.Phase != Phase.WaitingForWorkers) return;
         if (_workers.Count == 0)
         {
-            Fail(JobErrorKind.NoWorkers, $"no worker joined the cluster within {_job.Settings.WorkerWaitSeconds:F0} s: start workers with 'mvnstream node --role worker --seed <coordinator address>'");
+            Fail(JobErrorKind.NoWorkers, $"no worker joined the cluster within {WorkerWait(_job.Settings).TotalSeconds:0.#} s: start workers with 'mvnstream node --role worker --seed <coordinator address>'");
             return;
         }
         _job.Notice(Self, $"starting with {_workers.Count} worker(s) instead of {_job.MinWorkers}");
@@ -207,6 +215,12 @@ public sealed partial class FitCoordinatorActor
         int d = job.Reader.Dimension;
         var total = new SufficientStatistics(d);
         foreach (var s in job.Shards) total.Merge(s.Statistics!);
+        if (total.Count == 0)
+        {
+            // Bad input, as in the single-process fit (same message, same exit code), not degenerate data.
+            Fail(JobErrorKind.BadInput, ShardAccumulator.NoDataRowsMessage(job.Request.Path, job.Shards.Sum(s => s.Rejected)));
+            return;
+        }
         var options = job.Settings.ToFitOptions();
         EffectiveStatistics eff;
         try { eff = EffectiveStatistics.From(total, options.Regularization); }
@@ -305,8 +319,9 @@ public sealed partial class FitCoordinatorActor
         var rejections = job.Shards.SelectMany(s => s.Rejections).Take(100).ToArray();
         job.Client.Tell(new FitJobCompleted(job.Id, ThetaData.From(r.Theta), r.Count, job.Shards.Sum(s => s.Rejected), rejections,
             r.Iterations, r.Evaluations, job.Rounds, r.Reason.ToString(), r.Converged, r.NllPerRow, r.GapPerRow, r.GradientNorm,
-            r.ShrinkageUsed ?? double.NaN, job.LoadSeconds, r.Elapsed.TotalSeconds, job.WorkersUsed, job.ShardsReassigned));
-        _log.Info("job {0} done: {1} iterations, {2} rounds, gap {3:E3}", job.Id, r.Iterations, job.Rounds, r.GapPerRow);
+            r.ShrinkageUsed ?? double.NaN, job.LoadSeconds, r.Elapsed.TotalSeconds, job.WorkersUsed, job.ShardsReassigned,
+            job.WorkersLost.Count, job.Shards.Select(s => s.Worker).Where(w => w is not null).Distinct().Count()));
+        _log.Info("job {0} done: {1} iterations, {2} rounds, gap {3:0.000e+00}", job.Id, r.Iterations, job.Rounds, r.GapPerRow);
         EndJob();
     }
 

@@ -27,11 +27,15 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
     private readonly string _coordinatorId = Guid.NewGuid().ToString("N")[..8];
     private readonly WorkerRegistry _workers;
     private readonly TimeSpan _noWorkerTimeout;
+    private readonly TimeSpan _workerWait;
     private Job? _job;
 
-    public FitCoordinatorActor(TimeSpan noWorkerTimeout)
+    /// <param name="noWorkerTimeout">How long a job may go on with no live worker (mvnstream.coordinator.no-worker-timeout).</param>
+    /// <param name="workerWait">How long a job waits for its workers unless it says (mvnstream.coordinator.worker-wait).</param>
+    public FitCoordinatorActor(TimeSpan noWorkerTimeout, TimeSpan workerWait)
     {
         _noWorkerTimeout = noWorkerTimeout;
+        _workerWait = workerWait;
         _workers = new WorkerRegistry(Context);
 
         Receive<RegisterWorker>(OnRegister);
@@ -82,7 +86,8 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(TimeSpan noWorkerTimeout) => Akka.Actor.Props.Create(() => new FitCoordinatorActor(noWorkerTimeout));
+    public static Props Props(TimeSpan noWorkerTimeout, TimeSpan workerWait) =>
+        Akka.Actor.Props.Create(() => new FitCoordinatorActor(noWorkerTimeout, workerWait));
 
     protected override void PreStart() =>
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
@@ -143,6 +148,7 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
             else
             {
                 _log.Warning("worker {0} is reachable again", _workers[w]);
+                _job.WorkersLost.Remove(w);
                 _job.Notice(Self, $"worker {_workers[w]} is reachable again");
             }
         }
@@ -169,6 +175,7 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
         }
         _log.Warning("worker {0} {1}", id, why);
         _job.Notice(Self, $"worker {id} {why}");
+        _job.WorkersLost.Add(worker);
         if (_job.Phase == Phase.Describing && worker.Equals(_job.DescribedBy)) BeginDescribe();
         if (_job.Phase is Phase.Loading or Phase.Solving)
         {

@@ -77,6 +77,42 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         foreach (var cts in _jobs.Values) cts.Cancel();
     }
 
+    /// <summary>
+    /// Whatever throws while a job's message is handled on the actor thread (a round it cannot compute, a result it
+    /// cannot serialise) goes back to the asker as a failure of that job. Left to the supervisor, the actor would
+    /// restart, drop every shard it holds and answer nothing, and the job would wait forever.
+    /// </summary>
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        try
+        {
+            return base.AroundReceive(receive, message);
+        }
+        catch (Exception e) when (JobFailure(message, e) is { } failure)
+        {
+            _log.Error(e, "worker {0}: job {1} failed handling {2}", _workerId, failure.Job, message.GetType().Name);
+            failure.ReplyTo.Tell(failure.Message, Self);
+            return true;
+        }
+    }
+
+    /// <summary>Whom to tell, and what, when handling <paramref name="message"/> of a job threw.</summary>
+    private (string Job, IActorRef ReplyTo, IMvnMessage Message)? JobFailure(object message, Exception e)
+    {
+        string why = $"{e.GetType().Name}: {e.Message}";
+        return message switch
+        {
+            DescribeFile m => (m.JobId, Sender, new FileDescribeFailed(m.JobId, JobErrorKind.Failure, $"worker {_workerId}: describing '{m.Path}' failed ({why})")),
+            LoadShard m => (m.JobId, Sender, Failed(m.JobId, m.ShardIndex, "loading", why)),
+            ShardRead r => (r.Request.JobId, r.ReplyTo, Failed(r.Request.JobId, r.Request.ShardIndex, "loading", why)),
+            ComputePartialGradient m => (m.JobId, Sender, Failed(m.JobId, m.ShardIndices.FirstOrDefault(), $"computing round {m.Round} of", why)),
+            _ => null,
+        };
+
+        ShardLoadFailed Failed(string jobId, int shard, string what, string detail) =>
+            new(jobId, shard, JobErrorKind.Failure, $"worker {_workerId}: {what} shard {shard} failed ({detail})");
+    }
+
     private void StartRegistering() =>
         Timers.StartPeriodicTimer("register", RegisterTick.Instance, TimeSpan.Zero, TimeSpan.FromSeconds(1));
 
@@ -101,8 +137,10 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
                 return new FileDescribed(m.JobId, new FileInfo(m.Path).Length, d, shardable);
             }
             catch (BadRowException e) { return new FileDescribeFailed(m.JobId, JobErrorKind.BadInput, e.Message); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or FormatException or ArgumentException
-                                          or InvalidOperationException) // the reader's "no valid data rows, so d cannot be learned"
+            // No valid data row to learn d from: the message names the file, as the single-process fit prints it.
+            catch (InvalidDataException e) { return new FileDescribeFailed(m.JobId, JobErrorKind.BadInput, e.Message); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or ArgumentException
+                                          or InvalidOperationException)
             {
                 return new FileDescribeFailed(m.JobId, JobErrorKind.BadInput, $"worker {_workerId}: cannot read '{m.Path}': {e.Message}");
             }

@@ -85,9 +85,10 @@ public sealed class ClusterNode : IAsyncDisposable
         }
 
         var noWorkerTimeout = config.GetTimeSpan("mvnstream.coordinator.no-worker-timeout", TimeSpan.FromSeconds(30));
+        var workerWait = config.GetTimeSpan("mvnstream.coordinator.worker-wait", TimeSpan.FromSeconds(30));
         if (roles.Contains(NodeConfiguration.CoordinatorRole))
         {
-            system.ActorOf(ClusterSingletonManager.Props(FitCoordinatorActor.Props(noWorkerTimeout), PoisonPill.Instance,
+            system.ActorOf(ClusterSingletonManager.Props(FitCoordinatorActor.Props(noWorkerTimeout, workerWait), PoisonPill.Instance,
                 ClusterSingletonManagerSettings.Create(system).WithRole(NodeConfiguration.CoordinatorRole)), FitCoordinatorName);
         }
         var proxy = system.ActorOf(ClusterSingletonProxy.Props($"/user/{FitCoordinatorName}",

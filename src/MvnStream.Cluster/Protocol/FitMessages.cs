@@ -21,7 +21,11 @@ public sealed record FitJobRoundProgress(string JobId, long Round, int WorkersAn
 /// <summary>Something the user should know (a worker lost, a shard reassigned).</summary>
 public sealed record FitJobNotice(string JobId, string Message) : IMvnMessage;
 
-/// <summary>The fitted model and how it was reached.</summary>
+/// <summary>
+/// The fitted model and how it was reached. <paramref name="WorkersUsed"/>: workers the job started with;
+/// <paramref name="WorkersLost"/>: workers lost (unreachable or gone) while the job ran and not back by its end;
+/// <paramref name="WorkersAtEnd"/>: workers holding the job's shards at the end.
+/// </summary>
 public sealed record FitJobCompleted(
     string JobId,
     ThetaData Theta,
@@ -40,7 +44,9 @@ public sealed record FitJobCompleted(
     double LoadSeconds,
     double SolveSeconds,
     int WorkersUsed,
-    int ShardsReassigned) : IMvnMessage;
+    int ShardsReassigned,
+    int WorkersLost,
+    int WorkersAtEnd) : IMvnMessage;
 
 /// <summary>The job failed; <paramref name="Kind"/> picks the client's exit code.</summary>
 public sealed record FitJobFailed(string JobId, JobErrorKind Kind, string Message) : IMvnMessage;

@@ -260,7 +260,15 @@ public sealed class MvnStreamSerializer(ExtendedActorSystem system) : Serializer
         w.WriteInt32((int)s.Summing);
         w.WriteInt32(s.ShardsPerWorker);
         w.WriteInt32(s.MinWorkers);
-        w.WriteDouble(s.WorkerWaitSeconds);
+        w.WriteBool(s.WorkerWaitSeconds.HasValue);
+        w.WriteDouble(s.WorkerWaitSeconds ?? 0);
+    }
+
+    private static double? ReadOptionalDouble(ref WireReader r, string field)
+    {
+        bool present = r.ReadBool(field);
+        double value = r.ReadDouble(field);
+        return present ? value : null;
     }
 
     private static FitJobSettings? ReadFitJobSettings(ref WireReader r, string field)
@@ -279,7 +287,7 @@ public sealed class MvnStreamSerializer(ExtendedActorSystem system) : Serializer
             (SummingMode)r.ReadInt32("FitJobSettings.Summing"),
             r.ReadInt32("FitJobSettings.ShardsPerWorker"),
             r.ReadInt32("FitJobSettings.MinWorkers"),
-            r.ReadDouble("FitJobSettings.WorkerWaitSeconds"));
+            ReadOptionalDouble(ref r, "FitJobSettings.WorkerWaitSeconds"));
     }
 
     private static void WriteStreamJobSettings(WireWriter w, StreamJobSettings? s)
@@ -456,6 +464,8 @@ public sealed class MvnStreamSerializer(ExtendedActorSystem system) : Serializer
         w.WriteDouble(m.SolveSeconds);
         w.WriteInt32(m.WorkersUsed);
         w.WriteInt32(m.ShardsReassigned);
+        w.WriteInt32(m.WorkersLost);
+        w.WriteInt32(m.WorkersAtEnd);
     }
 
     private static FitJobCompleted ReadFitJobCompleted(ref WireReader r) => new(
@@ -476,7 +486,9 @@ public sealed class MvnStreamSerializer(ExtendedActorSystem system) : Serializer
         r.ReadDouble("LoadSeconds"),
         r.ReadDouble("SolveSeconds"),
         r.ReadInt32("WorkersUsed"),
-        r.ReadInt32("ShardsReassigned"));
+        r.ReadInt32("ShardsReassigned"),
+        r.ReadInt32("WorkersLost"),
+        r.ReadInt32("WorkersAtEnd"));
 
     private static void WriteFitJobFailed(WireWriter w, FitJobFailed m)
     {

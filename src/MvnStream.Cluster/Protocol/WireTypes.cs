@@ -79,7 +79,11 @@ public enum SummingMode
     Gradients = 1,
 }
 
-/// <summary>Everything a fit job needs besides the data: solver, parameterization, regularisation, summing mode.</summary>
+/// <summary>
+/// Everything a fit job needs besides the data: solver, parameterization, regularisation, summing mode.
+/// <paramref name="WorkerWaitSeconds"/>: how long to wait for <paramref name="MinWorkers"/> workers; null: the coordinator's
+/// mvnstream.coordinator.worker-wait.
+/// </summary>
 public sealed record FitJobSettings(
     SolverKind Solver,
     Parameterization Parameterization,
@@ -93,7 +97,7 @@ public sealed record FitJobSettings(
     SummingMode Summing,
     int ShardsPerWorker,
     int MinWorkers,
-    double WorkerWaitSeconds)
+    double? WorkerWaitSeconds)
 {
     public FitOptions ToFitOptions() => new()
     {

@@ -83,4 +83,24 @@ public sealed class BadDataTests(FittingClusterFixture fixture, ITestOutputHelpe
         Assert.Contains(Path.GetFileName(path), f.Message, StringComparison.Ordinal);
         Assert.Contains("no valid data rows", f.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("", 3, BadRowPolicy.Fail, 0)]
+    [InlineData("x1,x2,x3\n", 3, BadRowPolicy.Fail, 0)]
+    [InlineData("x1,x2,x3\n1,x,3\n4,5,y\n", 3, BadRowPolicy.Skip, 2)]
+    [InlineData("x1,x2,x3\n1,x,3\n4,5,y\n", 0, BadRowPolicy.Skip, 2)]
+    public async Task A_file_without_valid_rows_fails_as_bad_input_with_the_single_process_message(string content, int dimension, BadRowPolicy policy, int rejected)
+    {
+        // With d given, no worker probes the file: every shard counted nothing and the coordinator called it degenerate
+        // data ("no rows were counted"); without d under skip the message had the worker's "cannot read" before it.
+        var path = Path.Combine(fixture.Directory, $"no-valid-rows-{content.Length}-{dimension}-{policy}.csv");
+        await File.WriteAllTextAsync(path, content);
+        var (outcome, _) = await Jobs.RunAsync(fixture.Cluster.Coordinator, Jobs.Submit(path,
+            Jobs.Settings(SolverKind.Lbfgs, SummingMode.Gradients, FittingClusterFixture.WorkerCount),
+            new ReaderSettings(RowFormat.Csv, dimension, policy)), Limit);
+        var f = Jobs.Failed(outcome, $"{content.Length} bytes, d = {dimension}, {policy}");
+        output.WriteLine($"{f.Kind}: {f.Message}");
+        Assert.Equal(JobErrorKind.BadInput, f.Kind);
+        Assert.StartsWith(MvnStream.Core.Ingest.ShardAccumulator.NoDataRowsMessage(path, rejected), f.Message, StringComparison.Ordinal);
+    }
 }

@@ -62,6 +62,8 @@ public sealed class DistributedFitTests(FittingClusterFixture fixture, ITestOutp
             Assert.Equal(d, accepted.Dimension);
             Assert.Equal(FittingClusterFixture.WorkerCount, c.WorkersUsed);
             Assert.Equal(0, c.ShardsReassigned);
+            Assert.Equal(0, c.WorkersLost);
+            Assert.Equal(FittingClusterFixture.WorkerCount, c.WorkersAtEnd);
             Assert.Equal(0, c.RejectedRows);
             Assert.Equal(whole.Statistics.Count, c.N); // n exactly: every row once, the header never
             Assert.True(c.Converged, $"{what}: stopped with {c.StopReason}");

@@ -91,6 +91,10 @@ public sealed class WorkerFaultTests(ITestOutputHelper output)
             Assert.Contains(notices, x => x.Contains("reassigned", StringComparison.Ordinal));
             Assert.True(c.ShardsReassigned >= 1, $"{Context}: ShardsReassigned = {c.ShardsReassigned}");
             Assert.True(c.Rounds > killedAt, $"{Context}: {c.Rounds} rounds, the kill was after round {killedAt}");
+            // Started on three, one lost, two holding the shards at the end (the summary used to say only "3 workers").
+            Assert.Equal(3, c.WorkersUsed);
+            Assert.Equal(1, c.WorkersLost);
+            Assert.Equal(2, c.WorkersAtEnd);
             // The rounds after the reassignment were answered by the two survivors.
             var last = events.OfType<FitJobRoundProgress>().Last();
             Assert.Equal(2, last.Workers);

@@ -130,9 +130,13 @@ internal static class MessageGenerators
     public static readonly Gen<ReaderSettings> Reader =
         Gen.Select(Enum<RowFormat>(), Gen.Int, Enum<BadRowPolicy>(), (f, d, p) => new ReaderSettings(f, d, p));
 
+    /// <summary>A double or (one time in four) none: e.g. a setting the client leaves to the coordinator.</summary>
+    public static readonly Gen<double?> OptionalDouble =
+        Gen.Frequency((3, (IGen<double?>)Double.Select(x => (double?)x)), (1, Gen.Const((double?)null)));
+
     public static readonly Gen<FitJobSettings> Settings =
         Gen.Select(Enum<SolverKind>(), Enum<Parameterization>(), Gen.Int, Double, Double, Double, Double, Enum<ShrinkageMode>(), Double,
-                Enum<SummingMode>(), Gen.Int, Gen.Int, Double,
+                Enum<SummingMode>(), Gen.Int, Gen.Int, OptionalDouble,
                 (solver, p, maxIt, gtol, rtol, lr, ridge, shrink, intensity, summing, perWorker, minWorkers, wait) =>
                     new FitJobSettings(solver, p, maxIt, gtol, rtol, lr, ridge, shrink, intensity, summing, perWorker, minWorkers, wait));
 
@@ -179,9 +183,9 @@ internal static class MessageGenerators
         [typeof(FitJobCompleted)] = Up(Gen.Select(
             Gen.Select(String, Theta, Gen.Long, Gen.Long, Strings, Gen.Int, Gen.Int, Gen.Long),
             Gen.Select(String, Gen.Bool, Double, Double, Double, Double, Double, Double),
-            Gen.Select(Gen.Int, Gen.Int),
+            Gen.Select(Gen.Int, Gen.Int, Gen.Int, Gen.Int),
             (a, b, c) => new FitJobCompleted(a.Item1, a.Item2, a.Item3, a.Item4, a.Item5, a.Item6, a.Item7, a.Item8,
-                b.Item1, b.Item2, b.Item3, b.Item4, b.Item5, b.Item6, b.Item7, b.Item8, c.Item1, c.Item2))),
+                b.Item1, b.Item2, b.Item3, b.Item4, b.Item5, b.Item6, b.Item7, b.Item8, c.Item1, c.Item2, c.Item3, c.Item4))),
         [typeof(FitJobFailed)] = Up(Gen.Select(String, Enum<JobErrorKind>(), String, (id, k, msg) => new FitJobFailed(id, k, msg))),
         [typeof(RegisterWorker)] = Up(String.Select(id => new RegisterWorker(id))),
         [typeof(WorkerRegistered)] = Up(String.Select(id => new WorkerRegistered(id))),

@@ -268,7 +268,7 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
         var emptyStats = new ShardLoaded("j", 1, 2, 3, ["é", "中文", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", ""], 4, 5, new StatisticsData(0, 0, 0, [], [], [], double.NaN));
         WireEquality.AssertBitIdentical(emptyStats, RoundTrip(emptyStats, out _));
 
-        var nullInside = new FitJobCompleted(null!, null!, 1, 2, null!, 3, 4, 5, null!, true, 6, 7, 8, 9, 10, 11, 12, 13);
+        var nullInside = new FitJobCompleted(null!, null!, 1, 2, null!, 3, 4, 5, null!, true, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
         WireEquality.AssertBitIdentical(nullInside, RoundTrip(nullInside, out _));
     }
 
