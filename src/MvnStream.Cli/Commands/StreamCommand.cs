@@ -21,7 +21,7 @@ internal static class StreamCommand
         string Bootstrap, string Topic, string? Format, int? Dim, string? Group, string Out, string? UntilIdle, long MaxRows,
         double Forgetting, string? ScoresTopic, string? DlqTopic, string? ModelTopic, string? Checkpoint, string SnapshotInterval,
         double AnomalyLevel, int Workers, string? Cluster, string Solver, string Param, int StepsPerUpdate, double Tolerance, int MaxIter,
-        double LearningRate, double Ridge, string Shrinkage, int BatchRows, string Linger, string BrokerTimeout, string[] KafkaProperties, string? KafkaConfig, bool Quiet, bool Json, string? Config);
+        double LearningRate, double Ridge, string Shrinkage, int BatchRows, string Linger, string BrokerTimeout, string[] KafkaProperties, string? KafkaConfig, bool Quiet, bool Json, string? Config, bool Verbose = false);
 
     public static Command Create()
     {
@@ -56,13 +56,14 @@ internal static class StreamCommand
         var kafkaProps = CommonOptions.KafkaProperty();
         var kafkaConfig = CommonOptions.KafkaConfig();
         var config = new Option<string?>("--config") { Description = "With --cluster: HOCON file for the client node.", HelpName = "FILE" };
+        var verbose = new Option<bool>("--verbose") { Description = "Also show Akka's own log (membership, remoting) at INFO on stderr; without it the client side shows Akka's errors only (mvnstream.client.loglevel)." };
         var quiet = CommonOptions.Quiet();
         var json = CommonOptions.Json();
 
         var cmd = new Command("stream", "Fit a model online from a Kafka topic, every record counted exactly once; write snapshots to a file and a model topic, optionally score records.")
         {
             bootstrap, topic, format, dim, group, output, untilIdle, maxRows, forgetting, scores, dlq, modelTopic, checkpoint, snapshot, anomaly,
-            workers, cluster, solver, param, steps, tolerance, maxIter, lr, ridge, shrinkage, batch, linger, brokerTimeout, kafkaProps, kafkaConfig, config, quiet, json,
+            workers, cluster, solver, param, steps, tolerance, maxIter, lr, ridge, shrinkage, batch, linger, brokerTimeout, kafkaProps, kafkaConfig, config, verbose, quiet, json,
         };
         cmd.SetAction((pr, ct) => RunAsync(new StreamArgs(
             pr.GetValue(bootstrap)!, pr.GetValue(topic)!, pr.GetValue(format), pr.GetValue(dim), pr.GetValue(group), pr.GetValue(output)!,
@@ -70,7 +71,7 @@ internal static class StreamCommand
             pr.GetValue(checkpoint), pr.GetValue(snapshot)!, pr.GetValue(anomaly), pr.GetValue(workers), pr.GetValue(cluster), pr.GetValue(solver)!,
             pr.GetValue(param)!, pr.GetValue(steps), pr.GetValue(tolerance), pr.GetValue(maxIter), pr.GetValue(lr), pr.GetValue(ridge),
             pr.GetValue(shrinkage)!, pr.GetValue(batch), pr.GetValue(linger)!, pr.GetValue(brokerTimeout)!, pr.GetValue(kafkaProps) ?? [], pr.GetValue(kafkaConfig), pr.GetValue(quiet), pr.GetValue(json),
-            pr.GetValue(config)), ct));
+            pr.GetValue(config), pr.GetValue(verbose)), ct));
         return cmd;
     }
 
@@ -90,7 +91,7 @@ internal static class StreamCommand
     internal static async Task<int> RunJobAsync(StreamArgs a, StartStreamJob job, ConsoleProgress progress, Action<IMvnMessage>? observer, CancellationToken ct, bool showStatus = true)
     {
         ClusterSession session;
-        try { session = await ClusterSession.StartAsync(a.Cluster is null ? a.Workers : 0, a.Cluster, a.Config, progress, ct); }
+        try { session = await ClusterSession.StartAsync(a.Cluster is null ? a.Workers : 0, a.Cluster, a.Config, progress, ct, quietAkka: true, verbose: a.Verbose); }
         catch (UsageException e) { return Fail(e.Message, ExitCodes.Usage); }
         catch (TimeoutException e) { return Fail(e.Message, ExitCodes.Failure); }
         catch (OperationCanceledException) { return Fail("stopped by Ctrl-C before the cluster was up", ExitCodes.Cancelled); }
