@@ -36,7 +36,9 @@ public sealed class RecordEncoderTests
         for (int first = 0; first < rows; first += k)
             records.Add(encoder.Encode(x.AsSpan(first * d, Math.Min(k, rows - first) * d)));
         Assert.Equal((rows + k - 1) / k, records.Count);
-        Rows.AssertBitIdentical(x, Rows.Decode(records, format, d), d);
+        // The whole double range, MaxValue included, round-trips bit for bit (the decoder's range check is off here:
+        // rows beyond 1e100 are bad values, a separate rule tested in ValueRangeTests).
+        Rows.AssertBitIdentical(x, Rows.Decode(records, format, d, anyValue: true), d);
     }
 
     [Fact]

@@ -5,15 +5,19 @@ namespace MvnStream.Kafka.Tests.Support;
 /// <summary>Decoding record values and comparing rows bit for bit.</summary>
 public static class Rows
 {
-    /// <summary>Decodes every value with <see cref="RecordDecoder.TryDecode"/> (failing on a rejected record) and returns the rows, row-major.</summary>
-    public static double[] Decode(IEnumerable<byte[]> values, RowFormat format, int dimension)
+    /// <summary>
+    /// Decodes every value with <see cref="RecordDecoder.TryDecode"/> (failing on a rejected record) and returns the rows, row-major.
+    /// <paramref name="anyValue"/> turns the decoder's value checks off (NaN, Infinity, |x| &gt; 1e100), for tests of
+    /// the encoding itself over the whole double range.
+    /// </summary>
+    public static double[] Decode(IEnumerable<byte[]> values, RowFormat format, int dimension, bool anyValue = false)
     {
         var buffer = new RowBuffer(dimension);
         int d = dimension;
         int index = 0;
         foreach (var v in values)
         {
-            string? error = RecordDecoder.TryDecode(v, format, ref d, allowNonFinite: false, buffer);
+            string? error = RecordDecoder.TryDecode(v, format, ref d, allowNonFinite: anyValue, buffer);
             Assert.True(error is null, $"record {index} was rejected: {error}");
             index++;
         }
