@@ -19,8 +19,9 @@ namespace MvnStream.Benchmarks;
 /// Round overhead of gradient summing: a coordinator and 4 worker ActorSystems on loopback TCP
 /// (<see cref="EmbeddedCluster"/>), one shard per worker, Adam for a fixed number of rounds. Overhead is the median
 /// round latency minus the workers' own compute. Run with
-/// <code>dotnet run -c Release --project tests/MvnStream.Benchmarks -- rounds [--dims 64,512] [--rows 20000] [--rounds 200] [--rounds-large 25] [--trials 3]</code>
-/// (--rounds for d &lt;= 128, --rounds-large above). Each d runs several trials; in a trial the three figures below are
+/// <code>dotnet run -c Release --project tests/MvnStream.Benchmarks -- rounds [--dims 64,512] [--rows 20000] [--rounds 200] [--rounds-large 25] [--trials 3] [--hocon FILE]</code>
+/// (--rounds for d &lt;= 128, --rounds-large above; --hocon: extra Akka settings for every node on top of the
+/// product's defaults in config/mvnstream.hocon, to compare settings without rebuilding). Each d runs several trials; in a trial the three figures below are
 /// measured one right after the other, and the overhead reported is the median over trials, so that a shared machine's
 /// drifting background load does not pair a quiet measurement with a busy one.
 /// Three figures per d, all in the same run:
@@ -36,6 +37,9 @@ namespace MvnStream.Benchmarks;
 /// <see cref="PartialGradientComputed.ComputeMilliseconds"/> for that round.</item>
 /// </list>
 /// <see cref="FitJobRoundProgress"/> does not carry the workers' compute time, hence 2 and 3.
+/// To explain the overhead, per trial also: the process's garbage collections and GC pause per round during the job, and
+/// the transport floor: an echo round (the same fan-out to the 4 worker systems and gather, a byte[] of theta's wire size
+/// each way, no compute) and a one-worker ping-pong of a 16-byte message (round trip / 2 = one remoting hop).
 /// </summary>
 public static class RoundBenchmarks
 {
@@ -49,6 +53,7 @@ public static class RoundBenchmarks
     {
         int[] dims = [64, 512];
         int rows = 20000, rounds = 200, roundsLarge = 25, trials = 3;
+        string? hocon = null;
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -59,24 +64,26 @@ public static class RoundBenchmarks
                 case "--rounds": rounds = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--rounds-large": roundsLarge = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--trials": trials = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--hocon": hocon = File.ReadAllText(Next()); break;
                 default:
-                    Console.Error.WriteLine($"rounds: unknown option '{args[i]}'; usage: rounds [--dims 64,512] [--rows 20000] [--rounds 200] [--rounds-large 25] [--trials 3]");
+                    Console.Error.WriteLine($"rounds: unknown option '{args[i]}'; usage: rounds [--dims 64,512] [--rows 20000] [--rounds 200] [--rounds-large 25] [--trials 3] [--hocon FILE]");
                     return 2;
             }
         }
-        return RunAsync(dims, rows, rounds, roundsLarge, trials).GetAwaiter().GetResult();
+        return RunAsync(dims, rows, rounds, roundsLarge, trials, hocon).GetAwaiter().GetResult();
     }
 
-    private static async Task<int> RunAsync(int[] dims, int rows, int rounds, int roundsLarge, int trials)
+    private static async Task<int> RunAsync(int[] dims, int rows, int rounds, int roundsLarge, int trials, string? hocon)
     {
         var dir = Path.Combine(Path.GetTempPath(), "mvnstream-rounds-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dir);
         Line($"Round overhead: coordinator + {Workers} worker ActorSystems on 127.0.0.1 (real TCP), gradient summing, 1 shard per worker, adam, " +
-             $"{Environment.ProcessorCount} logical cores, .NET {Environment.Version}, {(Debugger.IsAttached ? "DEBUGGER ATTACHED" : "Release")}");
+             $"{Environment.ProcessorCount} logical cores, .NET {Environment.Version}, {(Debugger.IsAttached ? "DEBUGGER ATTACHED" : "Release")}, " +
+             $"{(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC{(hocon is null ? "" : ", extra HOCON:\n" + hocon.Trim())}");
         var summary = new List<string>();
         try
         {
-            await using var cluster = await EmbeddedCluster.StartAsync(Workers);
+            await using var cluster = await EmbeddedCluster.StartAsync(Workers, hocon);
             foreach (int d in dims)
             {
                 int r = d > 128 ? roundsLarge : rounds;
@@ -110,12 +117,19 @@ public static class RoundBenchmarks
         var directOverheads = new List<double>();
         var roundMedians = new List<double>();
         var computeMedians = new List<double>();
+        var echoMedians = new List<double>();
         ThetaData theta = null!;
         for (int trial = 1; trial <= trials; trial++)
         {
             // The product path, then in the same minute the reference compute and the direct drive (a shared
             // machine's background load drifts: a trial's figures are compared with each other only).
+            int gen0 = GC.CollectionCount(0), gen1 = GC.CollectionCount(1), gen2 = GC.CollectionCount(2);
+            var pause = GC.GetTotalPauseDuration();
+            var jobCpu = Process.GetCurrentProcess().TotalProcessorTime;
             var (job, latencies) = await RunJobAsync(cluster, path, reader, rounds);
+            double pausePerRound = (GC.GetTotalPauseDuration() - pause).TotalMilliseconds / job.Rounds;
+            double cpuPerRound = (Process.GetCurrentProcess().TotalProcessorTime - jobCpu).TotalMilliseconds / job.Rounds;
+            string gcLine = Inv($"GC during the job: gen0 {GC.CollectionCount(0) - gen0}, gen1 {GC.CollectionCount(1) - gen1}, gen2 {GC.CollectionCount(2) - gen2}; pause {pausePerRound:F3} ms/round; process CPU {cpuPerRound:F3} ms/round");
             var counted = latencies.Skip(SkipRounds).ToArray();
             double roundMedian = Median(counted);
             double wallPerRound = job.SolveSeconds * 1000 / job.Rounds;
@@ -128,6 +142,10 @@ public static class RoundBenchmarks
 
             var (direct, reported) = await DirectDriveAsync(cluster, path, reader, theta, rounds);
             var directOverhead = direct.Zip(reported, (a, b) => a - b).ToArray();
+            var thetaMessage = new ComputePartialGradient("j", 1, [0], theta);
+            int thetaWire = cluster.Coordinator.System.Serialization.FindSerializerFor(thetaMessage).ToBinary(thetaMessage).Length;
+            var (echoRound, hop, echoCpu) = await EchoAsync(cluster, thetaWire, rounds);
+            echoMedians.Add(Median(echoRound));
 
             double overhead = roundMedian - togetherMedian;
             overheads.Add(overhead);
@@ -137,6 +155,8 @@ public static class RoundBenchmarks
             Line(Inv($"  trial {trial}: job {job.Rounds} rounds, median round {roundMedian:F3} ms (p10 {Percentile(counted, 0.1):F3}, p90 {Percentile(counted, 0.9):F3}), solve wall/round {wallPerRound:F3} ms"));
             Line(Inv($"           compute (in-process, same shards and theta): 1 shard {singleMedian:F3} ms, 4 shards at once on 4 threads {togetherMedian:F3} ms"));
             Line(Inv($"           direct drive: median round {Median(direct):F3} ms, largest worker-reported compute {Median(reported):F3} ms, overhead {Median(directOverhead):F3} ms"));
+            Line(Inv($"           transport floor: echo round ({Workers} x {thetaWire / 1024.0:F0} KiB each way, no compute) median {Median(echoRound):F3} ms (p10 {Percentile(echoRound, 0.1):F3}, p90 {Percentile(echoRound, 0.9):F3}); CPU {echoCpu:F3} ms/round; one remoting hop (16 B ping-pong / 2) {Median(hop):F3} ms"));
+            Line($"           {gcLine}");
             Line(Inv($"           overhead {roundMedian:F3} - {togetherMedian:F3} = {overhead:F3} ms"));
         }
 
@@ -151,7 +171,7 @@ public static class RoundBenchmarks
         double target = Targets.TryGetValue(d, out var t) ? t : double.NaN;
         string verdict = double.IsNaN(target) ? "" : overheadMedian <= target ? "within target" : "OVER TARGET";
         Line(Inv($"  overhead (median of {trials} trials): {overheadMedian:F3} ms; target {target:G} ms; ratio {overheadMedian / target:F3} {verdict}; load average {LoadAverage()}"));
-        return Inv($"  d = {d,4}: round {Median(roundMedians),9:F3} ms  compute {Median(computeMedians),9:F3} ms  overhead {overheadMedian,8:F3} ms (trials {string.Join(", ", overheads.Select(o => o.ToString("F2", CultureInfo.InvariantCulture)))})  target {target,3:G} ms  ratio {overheadMedian / target,5:F3}  {verdict}; direct drive overhead {directMedian:F3} ms, ratio {directMedian / target:F3}");
+        return Inv($"  d = {d,4}: round {Median(roundMedians),9:F3} ms  compute {Median(computeMedians),9:F3} ms  overhead {overheadMedian,8:F3} ms (trials {string.Join(", ", overheads.Select(o => o.ToString("F2", CultureInfo.InvariantCulture)))})  target {target,3:G} ms  ratio {overheadMedian / target,5:F3}  {verdict}; direct drive overhead {directMedian:F3} ms, ratio {directMedian / target:F3}; transport floor (echo, no compute) {Median(echoMedians):F3} ms");
     }
 
     private static string LoadAverage()
@@ -290,6 +310,64 @@ public static class RoundBenchmarks
             foreach (var w in workers) w.Tell(new ReleaseJob(jobId));
             system.Stop(collector);
         }
+    }
+
+    /// <summary>
+    /// The transport alone: rounds of a byte[] of <paramref name="bytes"/> sent to an echo actor in each worker system and
+    /// back (Akka's byte-array serializer, no compute), timed like the direct drive; then a 16-byte ping-pong with one worker.
+    /// </summary>
+    private static async Task<(List<double> Round, List<double> Hop, double CpuPerRound)> EchoAsync(EmbeddedCluster cluster, int bytes, int rounds)
+    {
+        var system = cluster.Coordinator.System;
+        var inbox = Channel.CreateUnbounded<(object Message, long Timestamp)>();
+        var collector = system.ActorOf(Props.Create(() => new Collector(inbox.Writer)));
+        string name = "bench-echo-" + Guid.NewGuid().ToString("N")[..8];
+        var echoes = new IActorRef[Workers];
+        for (int w = 0; w < Workers; w++)
+        {
+            cluster.Workers[w].System.ActorOf(Props.Create(() => new Echo()), name);
+            echoes[w] = await system.ActorSelection(new RootActorPath(cluster.Workers[w].Address) / "user" / name).ResolveOne(TimeSpan.FromSeconds(10));
+        }
+        try
+        {
+            var round = new List<double>();
+            var payload = new byte[bytes];
+            var cpu = TimeSpan.Zero;
+            for (int r = 1; r <= rounds + SkipRounds; r++)
+            {
+                if (r == SkipRounds + 1) cpu = Process.GetCurrentProcess().TotalProcessorTime;
+                long sent = Stopwatch.GetTimestamp();
+                foreach (var e in echoes) e.Tell(payload, collector);
+                long last = sent;
+                for (int got = 0; got < Workers; got++)
+                {
+                    var (_, at) = await inbox.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(60));
+                    last = Math.Max(last, at);
+                }
+                if (r > SkipRounds) round.Add(Stopwatch.GetElapsedTime(sent, last).TotalMilliseconds);
+            }
+            double cpuPerRound = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds / rounds;
+            var hop = new List<double>();
+            var ping = new byte[16];
+            for (int r = 1; r <= Math.Max(rounds, 100) + SkipRounds; r++)
+            {
+                long sent = Stopwatch.GetTimestamp();
+                echoes[0].Tell(ping, collector);
+                var (_, at) = await inbox.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(60));
+                if (r > SkipRounds) hop.Add(Stopwatch.GetElapsedTime(sent, at).TotalMilliseconds / 2);
+            }
+            return (round, hop, cpuPerRound);
+        }
+        finally
+        {
+            foreach (var e in echoes) e.Tell(PoisonPill.Instance);
+            system.Stop(collector);
+        }
+    }
+
+    private sealed class Echo : ReceiveActor
+    {
+        public Echo() => ReceiveAny(m => Sender.Tell(m));
     }
 
     /// <summary>Median milliseconds to serialize and to deserialize <paramref name="message"/> with the serializer the system binds to it.</summary>
