@@ -61,7 +61,7 @@ public class ObjectiveBenchmarks
         _cholesky = Matrix<double>.Build.Dense(d, d, (i, j) => s[i * d + j]).Cholesky();
         _bMatrix = Matrix<double>.Build.Dense(d, d, (i, j) => _b[i * d + j]);
 
-        // Statistics of 4d rows of N(0, L L^T) and a theta away from the optimum.
+        // Statistics of 4d rows of N(0, L L^T), and a theta near but not at the optimum.
         int n = 4 * d;
         var rows = new double[n * d];
         var z = new double[d];
@@ -77,8 +77,10 @@ public class ObjectiveBenchmarks
         }
         _stats = new SufficientStatistics(d);
         _stats.AddBatch(rows, n);
+        // A dense lower factor (the identity would let the solves skip every zero of L).
         var lambda = new double[d * d];
-        for (int i = 0; i < d; i++) lambda[i * d + i] = 1.0;
+        for (int i = 0; i < d; i++)
+            for (int j = 0; j <= i; j++) lambda[i * d + j] = (i == j ? 1.1 : 1.0) * _l[i * d + j];
         _theta = new MvnParameters(new double[d], lambda, Parameterization.LowerTriangular);
         _gradMu = new double[d];
         _gradLambda = new double[d * d];
