@@ -1,8 +1,4 @@
 using System.Globalization;
-using Akka.Actor;
-using Akka.Cluster;
-using Akka.Remote;
-using Akka.Remote.Transport;
 using Confluent.Kafka;
 using MvnStream.Cluster.Hosting;
 using MvnStream.Cluster.Protocol;
@@ -12,6 +8,7 @@ using MvnStream.Core.Model;
 using MvnStream.Core.Solvers;
 using MvnStream.Kafka.Streaming;
 using MvnStream.Kafka.Tests.Support;
+using MvnStream.Tests.Shared;
 using Xunit.Abstractions;
 
 namespace MvnStream.Kafka.Tests;
@@ -29,12 +26,6 @@ public sealed class StreamWorkerReachabilityTests(BrokerFixture fixture, ITestOu
 {
     private const int D = 3, Seed = 2718;
 
-    /// <summary>The throttler adapter lets the test blackhole a link; stable-after is long so that the blip is never downed.</summary>
-    private const string Hocon = """
-        akka.remote.dot-netty.tcp.applied-adapters = [trttl]
-        akka.cluster.split-brain-resolver.stable-after = 60s
-        """;
-
     private readonly string _dir = Directory.CreateTempSubdirectory("mvnstream-reach-").FullName;
     private readonly Random _rng = new(Seed);
     private readonly List<(double[] Row, int Partition, long Offset)> _rows = [];
@@ -45,80 +36,47 @@ public sealed class StreamWorkerReachabilityTests(BrokerFixture fixture, ITestOu
         catch (IOException) { }
     }
 
-    /// <summary>One worker's link to the coordinator is cut with the throttler and restored.</summary>
-    private sealed class Blip(EmbeddedCluster cluster, ITestOutputHelper output)
+    private async Task<(EmbeddedCluster Cluster, StreamingNode Streaming, LinkBlip Blip)> StartClusterAsync()
     {
-        private readonly TaskCompletionSource _unreachable = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly TaskCompletionSource _reachable = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private RemoteTransport? _transport;
-
-        public ClusterNode Victim => cluster.Workers[2];
-
-        public string VictimId => $"{Victim.Address.Host}:{Victim.Address.Port}";
-
-        public void Watch()
-        {
-            var victim = Victim.Address;
-            TaskCompletionSource unreachable = _unreachable, reachable = _reachable;
-            cluster.Coordinator.System.ActorOf(Props.Create(() => new ReachabilityWatcher(victim, unreachable, reachable)), "reachability-watcher");
-            _transport = ((IRemoteActorRefProvider)((ExtendedActorSystem)cluster.Coordinator.System).Provider).Transport;
-        }
-
-        /// <summary>Blackholes the link both ways; returns once the coordinator's node sees the worker unreachable.</summary>
-        public async Task CutAsync()
-        {
-            Assert.True(await _transport!.ManagementCommand(new SetThrottle(Victim.Address, ThrottleTransportAdapter.Direction.Both, Blackhole.Instance)),
-                "the throttler did not take the blackhole command");
-            await _unreachable.Task.WaitAsync(TimeSpan.FromSeconds(30));
-            output.WriteLine($"worker {VictimId} unreachable from the coordinator");
-        }
-
-        /// <summary>Restores the link; returns once the coordinator's node sees the worker reachable again (still a member: never downed).</summary>
-        public async Task RestoreAsync()
-        {
-            Assert.True(await _transport!.ManagementCommand(new SetThrottle(Victim.Address, ThrottleTransportAdapter.Direction.Both, Unthrottled.Instance)),
-                "the throttler did not take the unthrottle command");
-            await _reachable.Task.WaitAsync(TimeSpan.FromSeconds(30));
-            output.WriteLine($"worker {VictimId} reachable again");
-            Assert.Equal(4, Akka.Cluster.Cluster.Get(cluster.Coordinator.System).State.Members.Count(m => m.Status == MemberStatus.Up));
-        }
-    }
-
-    private async Task<(EmbeddedCluster Cluster, StreamingNode Streaming, Blip Blip)> StartClusterAsync()
-    {
-        var cluster = await EmbeddedCluster.StartAsync(3, Hocon);
+        var cluster = await EmbeddedCluster.StartAsync(3, LinkBlip.Hocon);
         foreach (var w in cluster.Workers) StreamingNode.Attach(w);
         var streaming = StreamingNode.Attach(cluster.Coordinator);
-        var blip = new Blip(cluster, output);
-        blip.Watch();
-        return (cluster, streaming, blip);
+        return (cluster, streaming, new LinkBlip(cluster, cluster.Workers[2], output));
+    }
+
+    /// <summary>
+    /// Job 1 on a new topic and group, running until stopped (Ctrl-C) with a file checkpoint: 2000 rows merged by the 3
+    /// workers, then the link to one worker cut and 1000 more rows produced while it is. Rows arriving while the link is
+    /// cut: the cut-off worker reads its partitions' share, and its contributions are lost on the way; its intake
+    /// re-synchronises through the ledger once they time out.
+    /// </summary>
+    private async Task<(string Topic, string Group, string Checkpoint, string Ctx, List<string> Problems, JobEvents Events, Task<StreamJobOutcome> Job)>
+        StartJobAndCutAsync(StreamingNode streaming, LinkBlip blip, CancellationToken stop)
+    {
+        string topic = Topics.New("reach"), group = "reach-" + Guid.NewGuid().ToString("N")[..8];
+        string checkpoint = Path.Combine(_dir, "checkpoint.bin");
+        string ctx = $"seed {Seed}, d = {D}, topic {topic}, group {group}, worker {blip.VictimId} cut off";
+        var problems = new List<string>();
+        Produce(topic, 2000);
+        var events = new JobEvents(output, "job 1");
+        var job = StreamJobRunner.RunAsync(streaming, new StartStreamJob("reach-1", Settings(topic, group, checkpoint, untilIdle: 0)), events.Add,
+            TimeSpan.FromSeconds(60), stop);
+        await events.WaitAsync(m => m is StreamJobStatus { Rows: 2000, Workers: 3 }, TimeSpan.FromSeconds(60),
+            "job 1 merged the first 2000 rows with 3 workers", fail: true, problems);
+        await blip.CutAsync();
+        Produce(topic, 1000);
+        await events.WaitAsync(m => m is StreamJobStatus { Workers: 2 }, TimeSpan.FromSeconds(10),
+            "job 1's status counts 2 live workers while one is unreachable", fail: false, problems);
+        return (topic, group, checkpoint, ctx, problems, events, job);
     }
 
     [Fact]
     public async Task A_worker_unreachable_for_a_moment_counts_again_is_stopped_and_released_and_runs_the_next_job()
     {
-        string topic = Topics.New("reach"), group = "reach-" + Guid.NewGuid().ToString("N")[..8];
-        string checkpoint = Path.Combine(_dir, "checkpoint.bin");
         var (cluster, streaming, blip) = await StartClusterAsync();
         await using var _ = cluster;
-        string ctx = $"seed {Seed}, d = {D}, topic {topic}, group {group}, worker {blip.VictimId} cut off";
-        var problems = new List<string>();
-
-        // Job 1: runs until stopped (Ctrl-C); the link to one worker is cut for a few seconds while rows keep coming.
-        Produce(topic, 2000);
-        var events1 = new JobEvents(output, "job 1");
         using var stop1 = new CancellationTokenSource();
-        var job1 = StreamJobRunner.RunAsync(streaming, new StartStreamJob("reach-1", Settings(topic, group, checkpoint, untilIdle: 0)), events1.Add,
-            TimeSpan.FromSeconds(60), stop1.Token);
-        await events1.WaitAsync(m => m is StreamJobStatus { Rows: 2000, Workers: 3 }, TimeSpan.FromSeconds(60),
-            "job 1 merged the first 2000 rows with 3 workers", fail: true, problems);
-
-        await blip.CutAsync();
-        // Rows arriving while the link is cut: the cut-off worker reads its partitions' share, and its contributions are lost on
-        // the way; its intake re-synchronises through the ledger once they time out.
-        Produce(topic, 1000);
-        await events1.WaitAsync(m => m is StreamJobStatus { Workers: 2 }, TimeSpan.FromSeconds(10),
-            "job 1's status counts 2 live workers while one is unreachable", fail: false, problems);
+        var (topic, group, checkpoint, ctx, problems, events1, job1) = await StartJobAndCutAsync(streaming, blip, stop1.Token);
         await blip.RestoreAsync();
 
         await events1.WaitAsync(m => m is StreamJobStatus { Workers: 3 }, TimeSpan.FromSeconds(10),
@@ -146,25 +104,10 @@ public sealed class StreamWorkerReachabilityTests(BrokerFixture fixture, ITestOu
     [Fact]
     public async Task A_job_stopped_while_a_worker_is_unreachable_does_not_wait_for_it_and_the_worker_is_released_once_reachable()
     {
-        string topic = Topics.New("reach"), group = "reach-" + Guid.NewGuid().ToString("N")[..8];
-        string checkpoint = Path.Combine(_dir, "checkpoint.bin");
         var (cluster, streaming, blip) = await StartClusterAsync();
         await using var _ = cluster;
-        string ctx = $"seed {Seed}, d = {D}, topic {topic}, group {group}, worker {blip.VictimId} cut off";
-        var problems = new List<string>();
-
-        Produce(topic, 2000);
-        var events1 = new JobEvents(output, "job 1");
         using var stop1 = new CancellationTokenSource();
-        var job1 = StreamJobRunner.RunAsync(streaming, new StartStreamJob("reach-1", Settings(topic, group, checkpoint, untilIdle: 0)), events1.Add,
-            TimeSpan.FromSeconds(60), stop1.Token);
-        await events1.WaitAsync(m => m is StreamJobStatus { Rows: 2000, Workers: 3 }, TimeSpan.FromSeconds(60),
-            "job 1 merged the first 2000 rows with 3 workers", fail: true, problems);
-
-        await blip.CutAsync();
-        Produce(topic, 1000);
-        await events1.WaitAsync(m => m is StreamJobStatus { Workers: 2 }, TimeSpan.FromSeconds(10),
-            "job 1's status counts 2 live workers while one is unreachable", fail: false, problems);
+        var (topic, group, checkpoint, ctx, problems, events1, job1) = await StartJobAndCutAsync(streaming, blip, stop1.Token);
         // Stopped while the worker is cut off: the stop does not wait for it (it may be dead; the stop timeout is 20 s), and
         // the job counts exactly what its ledger covers: the cut-off worker's share of the last rows is left for the next run.
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -342,20 +285,5 @@ public sealed class StreamWorkerReachabilityTests(BrokerFixture fixture, ITestOu
                 problems.Add(text);
             }
         }
-    }
-
-    /// <summary>Completes when the coordinator node's own view reports the member at <paramref name="address"/> (un)reachable.</summary>
-    private sealed class ReachabilityWatcher : ReceiveActor
-    {
-        public ReachabilityWatcher(Address address, TaskCompletionSource unreachable, TaskCompletionSource reachable)
-        {
-            Receive<ClusterEvent.UnreachableMember>(e => { if (e.Member.Address.Equals(address)) unreachable.TrySetResult(); });
-            Receive<ClusterEvent.ReachableMember>(e => { if (e.Member.Address.Equals(address)) reachable.TrySetResult(); });
-            Receive<ClusterEvent.CurrentClusterState>(_ => { });
-        }
-
-        protected override void PreStart() =>
-            Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
-                typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.ReachableMember));
     }
 }

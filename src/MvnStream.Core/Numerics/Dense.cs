@@ -24,12 +24,11 @@ internal static class Dense
     /// </remarks>
     public static unsafe void SolveLowerInPlace(ReadOnlySpan<double> l, int d, Span<double> b, int m)
     {
-        if (m < 16 || d <= SolveBlock)
+        if (!Blocked(l, d, b, m))
         {
             SolveLowerInPlaceRowwise(l, d, b, m, 0, d);
             return;
         }
-        if (l.Length < d * d || b.Length < d * m) throw new ArgumentException($"L must hold {d} x {d} and B {d} x {m} values");
         fixed (double* pl = l)
         fixed (double* pb = b)
         {
@@ -41,6 +40,14 @@ internal static class Dense
                 SolveLowerInPlaceRowwise(l, d, b, m, i0, i1);
             }
         }
+    }
+
+    /// <summary>Whether a solve takes the blocked path (many right-hand sides, more than one block); checks the spans' lengths for it.</summary>
+    private static bool Blocked(ReadOnlySpan<double> l, int d, Span<double> b, int m)
+    {
+        if (m < 16 || d <= SolveBlock) return false;
+        if (l.Length < d * d || b.Length < d * m) throw new ArgumentException($"L must hold {d} x {d} and B {d} x {m} values");
+        return true;
     }
 
     /// <summary>
@@ -71,12 +78,11 @@ internal static class Dense
     /// </summary>
     public static unsafe void SolveLowerTransposeInPlace(ReadOnlySpan<double> l, int d, Span<double> b, int m)
     {
-        if (m < 16 || d <= SolveBlock)
+        if (!Blocked(l, d, b, m))
         {
             SolveLowerTransposeInPlaceRowwise(l, d, b, m, 0, d);
             return;
         }
-        if (l.Length < d * d || b.Length < d * m) throw new ArgumentException($"L must hold {d} x {d} and B {d} x {m} values");
         fixed (double* pl = l)
         fixed (double* pb = b)
         {

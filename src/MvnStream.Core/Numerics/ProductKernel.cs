@@ -10,8 +10,8 @@ namespace MvnStream.Core.Numerics;
 /// A is read through strides, A(i, k) = a[i * ars + k * acs], so a block of L and a block of L^T are the same call.
 /// </summary>
 /// <remarks>
-/// Register-blocked: four rows of C by 16 columns (two 8-wide vectors, AVX-512) or 8 columns (two 4-wide vectors,
-/// AVX2) are accumulated in registers over a depth block of <see cref="DepthBlock"/> (so the B panel it streams,
+/// Register-blocked: eight rows of C by 16 columns (two 8-wide vectors, AVX-512) or four rows by 8 columns (two 4-wide
+/// vectors, AVX2) are accumulated in registers over a depth block of <see cref="DepthBlock"/> (so the B panel it streams,
 /// 256 x 16 doubles = 32 KiB, stays in L1), then subtracted from C once. Without FMA the reference loop runs.
 /// Results agree with the row-by-row axpy solve to rounding (the summation order and the fused multiply-adds differ).
 /// </remarks>
@@ -39,12 +39,9 @@ internal static unsafe class ProductKernel
                 {
                     int i = 0;
                     if (w == 16)
-                        for (; i + 8 <= rows; i += 8) Tile512x8(ak + i * ars, ars, acs, kc, bk + j0, ldb, c + i * ldc + j0, ldc);
-                    for (; i + 4 <= rows; i += 4)
-                    {
-                        if (w == 16) Tile512(ak + i * ars, ars, acs, kc, bk + j0, ldb, c + i * ldc + j0, ldc);
-                        else Tile256(ak + i * ars, ars, acs, kc, bk + j0, ldb, c + i * ldc + j0, ldc);
-                    }
+                        for (; i + 8 <= rows; i += 8) Tile512(ak + i * ars, ars, acs, kc, bk + j0, ldb, c + i * ldc + j0, ldc);
+                    else
+                        for (; i + 4 <= rows; i += 4) Tile256(ak + i * ars, ars, acs, kc, bk + j0, ldb, c + i * ldc + j0, ldc);
                     for (; i < rows; i++)
                     {
                         if (w == 16) Row512(ak + i * ars, acs, kc, bk + j0, ldb, c + i * ldc + j0);
@@ -72,7 +69,7 @@ internal static unsafe class ProductKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile512x8(double* a, nint ars, nint acs, int kc, double* b, nint ldb, double* c, nint ldc)
+    private static void Tile512(double* a, nint ars, nint acs, int kc, double* b, nint ldb, double* c, nint ldc)
     {
         Vector512<double> c00 = default, c01 = default, c10 = default, c11 = default,
             c20 = default, c21 = default, c30 = default, c31 = default,
@@ -117,37 +114,6 @@ internal static unsafe class ProductKernel
         Sub512(c + 5 * ldc, c50, c51);
         Sub512(c + 6 * ldc, c60, c61);
         Sub512(c + 7 * ldc, c70, c71);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile512(double* a, nint ars, nint acs, int kc, double* b, nint ldb, double* c, nint ldc)
-    {
-        Vector512<double> c00 = default, c01 = default, c10 = default, c11 = default,
-            c20 = default, c21 = default, c30 = default, c31 = default;
-        double* a0 = a, a1 = a + ars, a2 = a + 2 * ars, a3 = a + 3 * ars;
-        for (int k = 0; k < kc; k++)
-        {
-            var b0 = Vector512.Load(b);
-            var b1 = Vector512.Load(b + 8);
-            b += ldb;
-            var x = Vector512.Create(*a0);
-            c00 = Vector512.FusedMultiplyAdd(x, b0, c00);
-            c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
-            x = Vector512.Create(*a1);
-            c10 = Vector512.FusedMultiplyAdd(x, b0, c10);
-            c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
-            x = Vector512.Create(*a2);
-            c20 = Vector512.FusedMultiplyAdd(x, b0, c20);
-            c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
-            x = Vector512.Create(*a3);
-            c30 = Vector512.FusedMultiplyAdd(x, b0, c30);
-            c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
-            a0 += acs; a1 += acs; a2 += acs; a3 += acs;
-        }
-        Sub512(c, c00, c01);
-        Sub512(c + ldc, c10, c11);
-        Sub512(c + 2 * ldc, c20, c21);
-        Sub512(c + 3 * ldc, c30, c31);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -1,11 +1,8 @@
 using System.Globalization;
-using Akka.Actor;
-using Akka.Cluster;
-using Akka.Remote;
-using Akka.Remote.Transport;
 using MvnStream.Cluster.Hosting;
 using MvnStream.Cluster.Protocol;
 using MvnStream.Core.Solvers;
+using MvnStream.Tests.Shared;
 using Xunit.Abstractions;
 
 namespace MvnStream.Cluster.Tests.Fitting;
@@ -19,54 +16,19 @@ namespace MvnStream.Cluster.Tests.Fitting;
 [Collection(FittingClusterCollection.Name)]
 public sealed class WorkerReachabilityTests(ITestOutputHelper output) : IDisposable
 {
-    /// <summary>The throttler adapter lets a test blackhole a link; stable-after is long so that the blip is never downed.</summary>
-    private const string Hocon = """
-        akka.remote.dot-netty.tcp.applied-adapters = [trttl]
-        akka.cluster.split-brain-resolver.stable-after = 60s
-        """;
-
     private readonly string _dir = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "mvnstream-reach-" + Guid.NewGuid().ToString("N")[..8])).FullName;
 
     public void Dispose() => TestData.DeleteDirectory(_dir);
-
-    /// <summary>Completes when the coordinator node's own view reports the member at <paramref name="address"/> (un)reachable.</summary>
-    private sealed class ReachabilityWatcher : ReceiveActor
-    {
-        public ReachabilityWatcher(Address address, TaskCompletionSource unreachable, TaskCompletionSource reachable)
-        {
-            Receive<ClusterEvent.UnreachableMember>(e => { if (e.Member.Address.Equals(address)) unreachable.TrySetResult(); });
-            Receive<ClusterEvent.ReachableMember>(e => { if (e.Member.Address.Equals(address)) reachable.TrySetResult(); });
-            Receive<ClusterEvent.CurrentClusterState>(_ => { });
-        }
-
-        protected override void PreStart() =>
-            Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
-                typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.ReachableMember));
-    }
 
     [Fact]
     public async Task A_worker_unreachable_for_a_moment_is_used_again_once_reachable()
     {
         var path = TestData.WriteCsv(_dir, "data.csv", 4, 3000, 0.3, 77);
-        await using var cluster = await EmbeddedCluster.StartAsync(3, Hocon);
+        await using var cluster = await EmbeddedCluster.StartAsync(3, LinkBlip.Hocon);
         var coordinator = cluster.Coordinator;
-        var victim = cluster.Workers[2];
-        string victimId = $"{victim.Address.Host}:{victim.Address.Port}";
-
-        var unreachable = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var reachable = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        coordinator.System.ActorOf(Props.Create(() => new ReachabilityWatcher(victim.Address, unreachable, reachable)), "reachability-watcher");
-
-        var transport = ((IRemoteActorRefProvider)((ExtendedActorSystem)coordinator.System).Provider).Transport;
-        Assert.True(await transport.ManagementCommand(new SetThrottle(victim.Address, ThrottleTransportAdapter.Direction.Both, Blackhole.Instance)),
-            "the throttler did not take the blackhole command");
-        await unreachable.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        output.WriteLine($"worker {victimId} unreachable from the coordinator");
-        Assert.True(await transport.ManagementCommand(new SetThrottle(victim.Address, ThrottleTransportAdapter.Direction.Both, Unthrottled.Instance)),
-            "the throttler did not take the unthrottle command");
-        await reachable.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        output.WriteLine($"worker {victimId} reachable again");
-        Assert.Equal(4, Akka.Cluster.Cluster.Get(coordinator.System).State.Members.Count(m => m.Status == MemberStatus.Up));
+        var blip = new LinkBlip(cluster, cluster.Workers[2], output);
+        await blip.CutAsync();
+        await blip.RestoreAsync();
 
         // The job waits up to 20 s for all three workers (then it would start with the two it knows).
         var (outcome, events) = await Jobs.RunAsync(coordinator, Jobs.Submit(path,
