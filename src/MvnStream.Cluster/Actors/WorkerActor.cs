@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
@@ -241,11 +242,24 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         var theta = m.Theta.ToParameters();
         int d = theta.Dimension;
         var gMu = new double[d];
-        var gL = new double[d * d];
-        double j = MvnObjective.Evaluate(stats, theta, gMu, gL);
-        var packed = new double[MvnStream.Core.Model.MvnParameters.PackedLength(d, theta.Parameterization)];
-        MvnStream.Core.Model.MvnParameters.PackInto(gMu, gL, d, theta.Parameterization, packed);
-        replyTo.Tell(new PartialGradientComputed(m.JobId, m.Round, shardIndex, j, gMu, packed[d..], sw.Elapsed.TotalMilliseconds));
+        // The d x d gradient and its packing are scratch (2 + 1 MiB at d = 512, every round): pooled, so that rounds do not
+        // churn the large-object heap; only the packed gradient that goes into the message is allocated.
+        int packedLength = MvnStream.Core.Model.MvnParameters.PackedLength(d, theta.Parameterization);
+        double[] gL = ArrayPool<double>.Shared.Rent(d * d), packed = ArrayPool<double>.Shared.Rent(packedLength);
+        double j;
+        double[] gLambdaPacked;
+        try
+        {
+            j = MvnObjective.Evaluate(stats, theta, gMu, gL.AsSpan(0, d * d));
+            MvnStream.Core.Model.MvnParameters.PackInto(gMu, gL.AsSpan(0, d * d), d, theta.Parameterization, packed.AsSpan(0, packedLength));
+            gLambdaPacked = packed.AsSpan(d, packedLength - d).ToArray();
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(gL);
+            ArrayPool<double>.Shared.Return(packed);
+        }
+        replyTo.Tell(new PartialGradientComputed(m.JobId, m.Round, shardIndex, j, gMu, gLambdaPacked, sw.Elapsed.TotalMilliseconds));
     }
 
     private void Release(string jobId)
