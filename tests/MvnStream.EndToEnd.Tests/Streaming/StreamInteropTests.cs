@@ -352,6 +352,20 @@ public sealed partial class StreamInteropTests(StreamingBrokerFixture broker, IT
     }
 
     /// <summary>
+    /// Produces the sample's rows as keyed csv records ("g{i}|row") to partition 0 with kcat, with the given "key|value"
+    /// lines inserted at the given positions (each position counts the lines before it, inserted ones included).
+    /// Returns the lines as produced.
+    /// </summary>
+    private async Task<List<string>> ProduceKeyedAsync(string topic, MvnSample sample, params (int At, string Line)[] inserted)
+    {
+        var lines = Enumerable.Range(0, sample.N).Select(i => $"g{i}|{sample.CsvRow(i)}").ToList();
+        foreach (var (at, line) in inserted) lines.Insert(at, line);
+        MvnSample.WriteLines(_scope.PathOf("data.txt"), lines);
+        await Kcat.ProduceFileAsync(broker.Bootstrap, topic, _scope.PathOf("data.txt"), 0, "-K", "|");
+        return lines;
+    }
+
+    /// <summary>
     /// A csv record of numbers with the wrong separator ("1;2;3", "1 2 3") is a row of 1 field: <c>fit</c> rejects such a
     /// line with "expected 3 values, found 1", and the stream's dead letter must name the same problem, not call a row of
     /// numbers a "csv header line" (an operator whose producer uses ';' would be told every record is a header).
@@ -363,11 +377,7 @@ public sealed partial class StreamInteropTests(StreamingBrokerFixture broker, IT
         var sample = MvnSample.Random(seed, d, n);
         var topic = StreamingBrokerFixture.NewTopic("sep");
         string ctx = $"{sample.Describe}, topic {topic}";
-        var lines = Enumerable.Range(0, n).Select(i => $"g{i}|{sample.CsvRow(i)}").ToList();
-        lines.Insert(50, "semicolons|1;2;3");
-        lines.Insert(120, "spaces|1 2 3");
-        MvnSample.WriteLines(_scope.PathOf("data.txt"), lines);
-        await Kcat.ProduceFileAsync(broker.Bootstrap, topic, _scope.PathOf("data.txt"), 0, "-K", "|");
+        var lines = await ProduceKeyedAsync(topic, sample, (50, "semicolons|1;2;3"), (120, "spaces|1 2 3"));
 
         // What fit says about the same lines.
         MvnSample.WriteLines(_scope.PathOf("fit.csv"), lines.Select(l => l[(l.IndexOf('|', StringComparison.Ordinal) + 1)..]));
@@ -405,11 +415,7 @@ public sealed partial class StreamInteropTests(StreamingBrokerFixture broker, IT
         var sample = MvnSample.Random(seed, d, n);
         var topic = StreamingBrokerFixture.NewTopic("huge");
         string ctx = $"{sample.Describe}, topic {topic}";
-        var lines = Enumerable.Range(0, n).Select(i => $"g{i}|{sample.CsvRow(i)}").ToList();
-        lines.Insert(500, "huge|1e200,1,2");
-        lines.Insert(1500, "huge-negative|1,2,-3e150");
-        MvnSample.WriteLines(_scope.PathOf("data.txt"), lines);
-        await Kcat.ProduceFileAsync(broker.Bootstrap, topic, _scope.PathOf("data.txt"), 0, "-K", "|");
+        await ProduceKeyedAsync(topic, sample, (500, "huge|1e200,1,2"), (1500, "huge-negative|1,2,-3e150"));
         var good = sample.WriteCsv(_scope.PathOf("good.csv"), header: false);
         var runs = await Task.WhenAll(
             StreamAsync(topic, "--dim", "3", "--scores-topic", topic + ".scores", "--out", _scope.PathOf("model.json")),
