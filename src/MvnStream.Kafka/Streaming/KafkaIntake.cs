@@ -322,8 +322,7 @@ public sealed class KafkaIntake : IDisposable
         {
             var s = new PartitionState(tp.Partition.Value);
             _parts[s.Partition] = s;
-            long low = 0;
-            try { low = Math.Max(0, c.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(5)).Low.Value); } catch (KafkaException) { }
+            long low = Math.Max(0, LowWatermark(c, tp, unknown: 0));
             long? next = _askPosition(s.Partition, low);
             if (next is { } n && n >= low)
             {
@@ -375,8 +374,7 @@ public sealed class KafkaIntake : IDisposable
         if (!_parts.TryGetValue(partition, out var s) || _consumer is null) return;
         if (s.Positioned && s.Expected == next && s.InFlight.Count == 0) return;
         var tp = new TopicPartition(_settings.Topic, partition);
-        long low = 0;
-        try { low = _consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(5)).Low; } catch (KafkaException) { }
+        long low = LowWatermark(_consumer, tp, unknown: 0);
         if (next < low)
         {
             // Retention deleted [next, low) before anyone read it: report it, wait for the ledger to move on.
@@ -432,6 +430,13 @@ public sealed class KafkaIntake : IDisposable
         }
     }
 
+    /// <summary>The partition's low watermark (the first offset the broker still holds), or <paramref name="unknown"/> when the broker does not answer.</summary>
+    private static long LowWatermark(IConsumer<byte[]?, byte[]?> consumer, TopicPartition tp, long unknown)
+    {
+        try { return consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(5)).Low.Value; }
+        catch (KafkaException) { return unknown; }
+    }
+
     /// <summary>Forgets what is pending and in flight for a partition, pauses it and asks the ledger where it resumes.</summary>
     private void Unposition(PartitionState s)
     {
@@ -443,9 +448,7 @@ public sealed class KafkaIntake : IDisposable
         s.PositionAsked.Restart();
         if (!s.Paused) _consumer!.Pause([tp]);
         s.Paused = true;
-        long low = 0;
-        try { low = Math.Max(0, _consumer!.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(5)).Low.Value); } catch (KafkaException) { }
-        _sink.NeedPosition(s.Partition, low);
+        _sink.NeedPosition(s.Partition, Math.Max(0, LowWatermark(_consumer!, tp, unknown: 0)));
     }
 
     private void Handle(ConsumeResult<byte[]?, byte[]?> r)
@@ -505,9 +508,7 @@ public sealed class KafkaIntake : IDisposable
     private bool PassOver(PartitionState s, long offset)
     {
         var tp = new TopicPartition(_settings.Topic, s.Partition);
-        long low = -1;
-        try { low = _consumer!.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(5)).Low.Value; }
-        catch (KafkaException) { } // unknown: assume the worst and report the gap as lost rather than pretend
+        long low = LowWatermark(_consumer!, tp, unknown: -1); // unknown: assume the worst and report the gap as lost rather than pretend
         if (low >= 0 && low <= s.Expected)
         {
             if (s.Rows.Rows == 0 && s.Accepted == 0 && s.Rejected == 0 && s.Expected == s.From) s.BatchAge.Restart();
@@ -643,10 +644,8 @@ public sealed class KafkaIntake : IDisposable
                 }
                 if (s.PositionAsked.Elapsed > PositionRetry && !_draining)
                 {
-                    long low = 0;
-                    try { low = _consumer!.QueryWatermarkOffsets(new TopicPartition(_settings.Topic, s.Partition), TimeSpan.FromSeconds(5)).Low; } catch (KafkaException) { }
                     s.PositionAsked.Restart();
-                    _sink.NeedPosition(s.Partition, Math.Max(0, low));
+                    _sink.NeedPosition(s.Partition, Math.Max(0, LowWatermark(_consumer!, new TopicPartition(_settings.Topic, s.Partition), unknown: 0)));
                 }
                 continue;
             }
@@ -654,14 +653,7 @@ public sealed class KafkaIntake : IDisposable
             if (s.InFlight.Count > 0 && s.InFlight[0].Sent.Elapsed > AckTimeout && !_draining)
             {
                 // No answer (coordinator restarting?): forget what is in flight and ask the ledger again.
-                s.InFlight.Clear();
-                s.Rows.Clear();
-                s.Accepted = s.Rejected = 0;
-                s.Positioned = false;
-                s.PositionAsked.Restart();
-                _consumer!.Pause([new TopicPartition(_settings.Topic, s.Partition)]);
-                s.Paused = true;
-                _sink.NeedPosition(s.Partition, 0);
+                Unposition(s);
             }
         }
         if (_statusClock.ElapsedMilliseconds >= 500)
