@@ -48,7 +48,6 @@ internal static class GenerateCommand
     private static int Run(GenerateArgs a, CancellationToken ct)
     {
         var progress = new ConsoleProgress(a.Quiet || a.Json);
-        string? temp = null;
         try
         {
             if (a.Dim <= 0) throw new UsageException($"--dim {a.Dim}: the dimension must be positive");
@@ -64,14 +63,12 @@ internal static class GenerateCommand
             string full = Path.GetFullPath(a.Out);
             string dir = Path.GetDirectoryName(full)!;
             if (!Directory.Exists(dir)) throw new UsageException($"--out: directory '{dir}' does not exist");
-            temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.partial");
-
             var clock = Stopwatch.StartNew();
             var lastReport = Stopwatch.StartNew();
             long written = 0;
             var encoder = fmt == RowFormat.F64 ? null : new RecordEncoder(fmt, d);
             var block = new double[BlockRows * d];
-            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+            bool complete = MvnStream.Core.IO.Durability.ReplaceFile(full, file =>
             {
                 if (a.Header)
                 {
@@ -80,13 +77,7 @@ internal static class GenerateCommand
                 }
                 while (written < a.Rows)
                 {
-                    if (ct.IsCancellationRequested)
-                    {
-                        file.Close();
-                        File.Delete(temp);
-                        Console.Error.WriteLine(ConsoleProgress.Inv($"mvnstream generate: stopped by Ctrl-C after {written:N0} rows; nothing was written to {a.Out}"));
-                        return ExitCodes.Cancelled;
-                    }
+                    if (ct.IsCancellationRequested) return false;
                     int k = (int)Math.Min(BlockRows, a.Rows - written);
                     var rowsBlock = block.AsSpan(0, k * d);
                     source.NextRows(rowsBlock);
@@ -106,11 +97,13 @@ internal static class GenerateCommand
                         progress.Line(ConsoleProgress.Inv($"generate: {written,14:N0} rows  {written / s,12:N0} rows/s  {file.Position / 1048576.0,9:F1} MB  {s:F1} s"));
                     }
                 }
-                file.Flush(flushToDisk: true);
+                return true;
+            });
+            if (!complete)
+            {
+                Console.Error.WriteLine(ConsoleProgress.Inv($"mvnstream generate: stopped by Ctrl-C after {written:N0} rows; nothing was written to {a.Out}"));
+                return ExitCodes.Cancelled;
             }
-            File.Move(temp, full, overwrite: true);
-            temp = null;
-            MvnStream.Core.IO.Durability.SyncDirectory(dir);
 
             if (a.TruthOut is not null)
                 new MvnModel { Theta = source.Truth, N = a.Rows, Solver = "synthetic-truth" }.Save(a.TruthOut);
@@ -138,10 +131,6 @@ internal static class GenerateCommand
         catch (UsageException e) { return Fail(e.Message, ExitCodes.Usage); }
         catch (IOException e) { return Fail(e.Message, ExitCodes.Failure); }
         catch (UnauthorizedAccessException e) { return Fail(e.Message, ExitCodes.Failure); }
-        finally
-        {
-            if (temp is not null) try { File.Delete(temp); } catch (IOException) { }
-        }
     }
 
     private static void WriteLittleEndian(Stream file, ReadOnlySpan<double> values)

@@ -31,6 +31,37 @@ public static partial class Durability
         finally { _ = Close(fd); }
     }
 
+    /// <summary>
+    /// Replaces <paramref name="path"/> atomically and durably with what <paramref name="write"/> writes: into a
+    /// temporary file of its own in the same directory (".NAME.GUID.tmp": concurrent writers never share one), flushed
+    /// to disk, renamed over <paramref name="path"/>, and the rename synced (<see cref="SyncDirectory"/>). When
+    /// <paramref name="write"/> returns false (abandoned, e.g. cancelled) or throws, the temporary file is deleted and
+    /// <paramref name="path"/> is left as it was. The directory must exist.
+    /// </summary>
+    /// <returns>Whether the file was replaced.</returns>
+    public static bool ReplaceFile(string path, Func<Stream, bool> write)
+    {
+        ArgumentNullException.ThrowIfNull(write);
+        var full = Path.GetFullPath(path);
+        var dir = Path.GetDirectoryName(full)!;
+        var tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var f = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+            {
+                if (!write(f)) return false;
+                f.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, full, overwrite: true);
+        }
+        finally
+        {
+            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { } // gone after the rename
+        }
+        SyncDirectory(dir);
+        return true;
+    }
+
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Open(string path, int flags);
 

@@ -66,22 +66,11 @@ public sealed record MvnModel
         var full = Path.GetFullPath(path);
         var dir = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(dir);
-        var tmp = Path.Combine(dir, "." + Path.GetFileName(full) + "." + Environment.ProcessId + ".tmp");
-        try
+        IO.Durability.ReplaceFile(full, f =>
         {
-            using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
-            {
-                f.Write(System.Text.Encoding.UTF8.GetBytes(ToJson() + "\n"));
-                f.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
-        IO.Durability.SyncDirectory(dir);
+            f.Write(System.Text.Encoding.UTF8.GetBytes(ToJson() + "\n"));
+            return true;
+        });
     }
 
     public static MvnModel Load(string path)

@@ -99,23 +99,12 @@ public sealed class FileCheckpointStore(string path, ActorSystem system) : Check
         var bytes = Encode(checkpoint, system);
         var dir = System.IO.Path.GetDirectoryName(Path)!;
         Directory.CreateDirectory(dir);
-        // A temporary name of its own: a coordinator handing over may still be saving while its successor saves, and
-        // a shared name would let one truncate the other's file before it is renamed into place.
-        var tmp = $"{Path}.{Guid.NewGuid():N}.tmp";
-        try
+        // A temporary file of its own (ReplaceFile): a coordinator handing over may still be saving while its successor saves.
+        await Task.Run(() => MvnStream.Core.IO.Durability.ReplaceFile(Path, f =>
         {
-            await using (var f = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.WriteThrough))
-            {
-                await f.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
-                f.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, Path, overwrite: true);
-            MvnStream.Core.IO.Durability.SyncDirectory(dir);
-        }
-        finally
-        {
-            if (File.Exists(tmp)) File.Delete(tmp);
-        }
+            f.Write(bytes);
+            return true;
+        }), cancellationToken).ConfigureAwait(false);
     }
 }
 

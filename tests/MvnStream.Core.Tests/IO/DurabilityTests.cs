@@ -29,4 +29,29 @@ public sealed class DurabilityTests
         }
         finally { File.Delete(file); }
     }
+
+    [Fact]
+    public void ReplaceFile_replaces_whole_or_not_at_all_and_leaves_no_temporary_file()
+    {
+        var dir = Directory.CreateTempSubdirectory("mvnstream-replace-").FullName;
+        try
+        {
+            var path = Path.Combine(dir, "model.json");
+            File.WriteAllText(path, "old");
+
+            Assert.True(Durability.ReplaceFile(path, f => { f.Write("new"u8); return true; }));
+            Assert.Equal("new", File.ReadAllText(path));
+
+            // Abandoned half-way (Ctrl-C): the old content stays.
+            Assert.False(Durability.ReplaceFile(path, f => { f.Write("half"u8); return false; }));
+            Assert.Equal("new", File.ReadAllText(path));
+
+            // The writer throws: the old content stays and the exception is the caller's.
+            Assert.Throws<InvalidOperationException>(() => Durability.ReplaceFile(path, f => { f.Write("broken"u8); throw new InvalidOperationException("boom"); }));
+            Assert.Equal("new", File.ReadAllText(path));
+
+            Assert.Equal(["model.json"], Directory.GetFileSystemEntries(dir).Select(Path.GetFileName));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
 }
