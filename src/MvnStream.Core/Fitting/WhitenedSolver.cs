@@ -35,27 +35,57 @@ internal static class WhitenedSolver
         var adam = adamState;
         var adamCarry = new AdamCarry();
         SolverResult r;
+        bool fallback = false;
         while (true)
         {
             var frame = new WhitenedObjective(cached, theta);
             int budget = Math.Max(0, options.MaxIterations - total);
-            var inner = options with { MaxIterations = Math.Min(budget, FrameIterations(options.Kind)), UnitFirstStep = true };
+            // A Wolfe line search can fail where J is flat to rounding along its direction; a backtracking (Armijo) step,
+            // which only needs a decrease, is tried in the same frame before the run is declared stalled.
+            var kind = fallback ? SolverKind.GradientDescent : options.Kind;
+            var inner = options with { Kind = kind, MaxIterations = Math.Min(budget, FrameIterations(kind)), UnitFirstStep = true };
             int offset = total;
-            r = Minimizer.Minimize(frame, new double[frame.Length], inner,
-                progress is null ? null : p => progress(p with { Iteration = offset + p.Iteration }), adam, adamCarry, cancellationToken);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                r = new SolverResult(Pack(theta, raw.Length), double.NaN, double.PositiveInfinity, 0, 0, StopReason.Cancelled, adam);
+                break;
+            }
+            try
+            {
+                r = Minimizer.Minimize(frame, new double[frame.Length], inner,
+                    progress is null ? null : p => progress(p with { Iteration = offset + p.Iteration }), adam, adamCarry, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                r = new SolverResult(Pack(theta, raw.Length), double.NaN, double.PositiveInfinity, 0, 0, StopReason.Cancelled, adam);
+                break;
+            }
             theta = frame.ToParameters(r.X);
             total += r.Iterations;
             evaluations += r.Evaluations;
             adam = r.AdamState ?? adam;
             if (r.Reason is StopReason.GradientTolerance or StopReason.RelativeChange or StopReason.Cancelled) break;
             if (total >= options.MaxIterations) break;
-            if (r.Reason == StopReason.NoProgress && r.Iterations == 0) break; // no step possible even in a fresh frame
+            if (r.Reason == StopReason.NoProgress && r.Iterations == 0)
+            {
+                if (fallback || options.Kind == SolverKind.GradientDescent) break; // no step possible even in a fresh frame
+                fallback = true;
+                continue;
+            }
+            fallback = false;
         }
-        var x = new double[raw.Length];
-        theta.Pack(x);
+        var x = Pack(theta, raw.Length);
+        if (double.IsNaN(r.Value)) r = r with { Value = cached.Evaluate(x, new double[raw.Length]) };
         var reason = r.Reason == StopReason.MaxIterations || (total >= options.MaxIterations && r.Reason != StopReason.GradientTolerance
             && r.Reason != StopReason.RelativeChange && r.Reason != StopReason.Cancelled) ? StopReason.MaxIterations : r.Reason;
         return new SolverResult(x, r.Value, r.GradientNorm, total, evaluations, reason, adam);
+    }
+
+    private static double[] Pack(MvnParameters theta, int length)
+    {
+        var x = new double[length];
+        theta.Pack(x);
+        return x;
     }
 
     /// <summary>
