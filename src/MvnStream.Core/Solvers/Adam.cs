@@ -10,6 +10,9 @@ internal static class Adam
 {
     private const double Beta1 = 0.9, Beta2 = 0.999, Eps = 1e-8;
 
+    /// <summary>Below this stopping measure only the measure decides whether a point is better (J is flat to rounding there).</summary>
+    private const double NearOptimum = 1e-3;
+
     public static SolverResult Minimize(TrackedFunction f, double[] x0, SolverOptions o, AdamState? state, Action<IterationProgress>? progress,
         AdamCarry? carry = null)
     {
@@ -52,7 +55,7 @@ internal static class Adam
             double measure = f.Measure(gnorm);
             double noise = 1e-13 * (Math.Abs(fx) + 1);
             bool better = byMeasure
-                ? fx < best - noise || fx <= best + noise && measure < bestMeasure
+                ? (measure < NearOptimum ? measure < bestMeasure : fx < best - noise || fx <= best + noise && measure < bestMeasure)
                 : fx < best;
             if (better || it == 0 && fx <= best && measure <= bestMeasure)
             {
@@ -69,6 +72,17 @@ internal static class Adam
             else if (++stall >= o.AdamPatience)
             {
                 lr *= 0.5;
+                // With a stopping measure that is a distance to the optimum in the solver's own units (whitened
+                // coordinates), a step far below that distance cannot be what progress needs: keep lr within 1e-3 of it.
+                if (byMeasure && double.IsFinite(bestMeasure) && bestMeasure < NearOptimum)
+                {
+                    lr = Math.Max(lr, 1e-3 * bestMeasure);
+                    // The second moment remembers the large gradients of the way in (beta2 = 0.999) and would keep the
+                    // steps far below lr: restart the moments with the step.
+                    Array.Clear(m);
+                    Array.Clear(v);
+                    t = 0;
+                }
                 stall = 0;
                 bestX.CopyTo(x, 0);
                 bestG.CopyTo(g, 0);

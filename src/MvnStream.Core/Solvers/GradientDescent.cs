@@ -35,6 +35,11 @@ internal static class GradientDescent
                 for (int i = 0; i < n; i++) xn[i] = x[i] - t * g[i];
                 fn = f.Evaluate(xn, gn);
                 if (double.IsFinite(fn) && fn <= fx - Armijo * t * g2) break;
+                // Where J is flat to rounding the Armijo test is decided by noise: accept, as Hager and Zhang's approximate
+                // Armijo condition does, a point no higher than the noise whose directional derivative shows the step did
+                // not overshoot the minimum along the line (phi'(t) <= (1 - 2 c1) |g|^2 with phi'(0) = -|g|^2).
+                if (double.IsFinite(fn) && fn <= fx + 1e-13 * (Math.Abs(fx) + 1) && -Numerics.Dense.Dot(gn, g) <= (1 - 2 * Armijo) * g2
+                    && TrackedFunction.AllFinite(gn)) break;
                 t *= 0.5;
                 if (t * gnorm <= 1e-16 * Math.Max(1.0, TrackedFunction.Norm(x)))
                     return new SolverResult(x, fx, measure, it, f.Evaluations, StopReason.NoProgress);

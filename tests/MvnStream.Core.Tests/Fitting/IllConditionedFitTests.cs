@@ -26,9 +26,9 @@ public sealed class IllConditionedFitTests(ITestOutputHelper output)
     public void Solver_meets_the_targets_on_ill_conditioned_data(Family family, int d, SolverKind solver)
     {
         var stats = Make(family, d, seed: 17 * d + (int)family);
-        // Full Lambda is fitted by lbfgs and gd; with Adam, and on the cond 1e12 family, it does not reach the targets yet
-        // (README, "Solvers": the full objective forms S = Lambda Lambda^T, which squares the condition number).
-        bool full = d <= 30 && solver != SolverKind.Adam && family != Family.ScaledConditioned;
+        // Full Lambda is fitted by lbfgs and gd; with Adam, and with lbfgs on the cond 1e12 family, it does not meet the
+        // targets yet (README, "Solvers").
+        bool full = d <= 30 && solver != SolverKind.Adam && !(solver == SolverKind.Lbfgs && family == Family.ScaledConditioned);
         foreach (var p in full ? new[] { Parameterization.LowerTriangular, Parameterization.Full } : [Parameterization.LowerTriangular])
         {
             var fit = FitTargets.Fit(stats, solver, p);
