@@ -149,7 +149,7 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
         var back = RoundTrip(message, out var bytes);
         WireEquality.AssertBitIdentical(message, back);
         var s = message.Statistics!;
-        long raw = 8L * (s.Mean.Length + s.ScatterLower.Length + s.Third.Length);
+        long raw = 8L * (s.Mean.Length + s.ScatterLower.Length + s.Third.Length + s.ColumnMin.Length + s.ColumnMax.Length);
         Assert.Equal(131_328, s.ScatterLower.Length);
         Assert.InRange(bytes.Length, raw, raw + 512);
     }
@@ -171,7 +171,7 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
         var back = RoundTrip(message, out var bytes);
         WireEquality.AssertBitIdentical(message, back);
         var s = message.Statistics!;
-        long raw = 8L * (s.Mean.Length + s.ScatterLower.Length + s.Third.Length);
+        long raw = 8L * (s.Mean.Length + s.ScatterLower.Length + s.Third.Length + s.ColumnMin.Length + s.ColumnMax.Length);
         Assert.Equal(131_328, ((PartitionContribution)back).Statistics!.ScatterLower.Length);
         Assert.InRange(bytes.Length, raw, raw + 512);
     }
@@ -187,7 +187,7 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
         var s = message.Statistics!;
         var t = message.Theta!;
         long raw = 8L * (t.Mu.Length + t.LambdaPacked.Length + message.AdamFirstMoment.Length + message.AdamSecondMoment.Length
-            + s.Mean.Length + s.ScatterLower.Length + s.Third.Length + message.Starts.Length + message.Nexts.Length + message.Lost.Length)
+            + s.Mean.Length + s.ScatterLower.Length + s.Third.Length + s.ColumnMin.Length + s.ColumnMax.Length + message.Starts.Length + message.Nexts.Length + message.Lost.Length)
             + 4L * message.Partitions.Length;
         Assert.InRange(bytes.Length, raw, raw + 512);
     }
