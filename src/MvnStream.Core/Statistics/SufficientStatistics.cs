@@ -12,7 +12,7 @@ namespace MvnStream.Core.Statistics;
 /// statistics alone; they merge exactly too.
 /// Per column, the smallest and largest value counted (<see cref="ColumnMin"/>, <see cref="ColumnMax"/>) are carried so
 /// that "every value of column j is equal" is decided exactly (min == max), which the rounded scatter cannot do
-/// (docs/ARCHITECTURE.md, statistics); min and max merge exactly in any order.
+/// (README, singular data); min and max merge exactly in any order.
 /// </summary>
 /// <remarks>
 /// Merge (Chan et al.): n = n1 + n2, delta = xbar2 - xbar1, xbar = xbar1 + delta n2 / n,
