@@ -87,8 +87,8 @@ public static class ScatterDiagnostics
             : Inv($"between 2 and {upper} distinct values: only {upper} doubles lie from min to max");
         string range = Inv($"its values differ (min {lo:R}, max {hi:R}: {distinct})");
         if (mean == 0 || !double.IsFinite(sd / Math.Abs(mean)))
-            return Inv($"column {j + 1} is not constant, but its variance ({sd * sd:G3}) is 0 to working precision: {range}");
-        return Inv($"column {j + 1} is not constant, but its spread is below working precision relative to its mean: {range}, and their standard deviation {sd:G3} is {sd / Math.Abs(mean):G3} of their mean {mean:R} (at most {RelativeSpreadTolerance:G3} is not resolved in double precision), so its variance cannot be told from 0");
+            return Inv($"column {j + 1} is not constant, but its variance ({sd * sd:0.00e+00}) is 0 to working precision: {range}");
+        return Inv($"column {j + 1} is not constant, but its spread is below working precision relative to its mean: {range}, and their standard deviation {sd:0.00e+00} is {sd / Math.Abs(mean):0.00e+00} of their mean {mean:R} (a relative spread of {RelativeSpreadTolerance:0e+00} or less is not resolved in double precision), so its variance cannot be told from 0");
     }
 
     /// <summary>How many doubles x satisfy lo &lt;= x &lt;= hi (finite lo &lt;= hi; -0.0 and 0.0 count once).</summary>
