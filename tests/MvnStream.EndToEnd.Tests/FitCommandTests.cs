@@ -12,7 +12,7 @@ public sealed class FitCommandTests(ITestOutputHelper output) : IDisposable
     public void Dispose() => _scope.Dispose();
 
     private static readonly string[] DocumentedKeys =
-        ["dimension", "n", "mu", "lambda", "covariance", "parameterization", "solver", "iterations", "nllPerRow", "gap", "rejectedRows", "createdUtc"];
+        ["dimension", "n", "mu", "lambda", "covariance", "parameterization", "solver", "iterations", "nllPerRow", "gap", "converged", "stopReason", "rejectedRows", "createdUtc"];
 
     [Fact]
     public async Task Fit_csv_writes_the_documented_model_and_recovers_mu_and_S_within_sampling_error()
