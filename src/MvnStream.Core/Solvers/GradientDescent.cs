@@ -18,13 +18,14 @@ internal static class GradientDescent
         double fx = f.Evaluate(x, g);
         if (!double.IsFinite(fx)) throw new ArgumentException("the starting point is infeasible (the objective is not finite there)");
         double gnorm = TrackedFunction.Norm(g);
-        double step = 1.0 / Math.Max(gnorm, 1e-300);
+        double step = o.UnitFirstStep ? 1.0 : 1.0 / Math.Max(gnorm, 1e-300);
         double previous = double.NaN;
         int it = 0;
         while (true)
         {
-            var stop = StoppingRule.Check(o, it, previous, fx, gnorm);
-            if (stop is { } reason) return new SolverResult(x, fx, gnorm, it, f.Evaluations, reason);
+            double measure = f.Measure(gnorm);
+            var stop = StoppingRule.Check(o, it, previous, fx, measure);
+            if (stop is { } reason) return new SolverResult(x, fx, measure, it, f.Evaluations, reason);
 
             double g2 = gnorm * gnorm;
             double t = step;
@@ -36,7 +37,7 @@ internal static class GradientDescent
                 if (double.IsFinite(fn) && fn <= fx - Armijo * t * g2) break;
                 t *= 0.5;
                 if (t * gnorm <= 1e-16 * Math.Max(1.0, TrackedFunction.Norm(x)))
-                    return new SolverResult(x, fx, gnorm, it, f.Evaluations, StopReason.NoProgress);
+                    return new SolverResult(x, fx, measure, it, f.Evaluations, StopReason.NoProgress);
             }
             double ss = 0, sy = 0;
             for (int i = 0; i < n; i++)
@@ -52,7 +53,7 @@ internal static class GradientDescent
             fx = fn;
             gnorm = TrackedFunction.Norm(g);
             it++;
-            progress?.Invoke(new IterationProgress(it, f.Evaluations, fx, gnorm));
+            progress?.Invoke(new IterationProgress(it, f.Evaluations, fx, f.Measure(gnorm)));
         }
     }
 }
