@@ -29,10 +29,16 @@ internal sealed class ConsoleProgress(bool quiet, TextWriter? writer = null) : M
     public void Iteration(FitProgress p) => Throttled(
         Inv($"iter {p.Iteration,6}  J/n {p.NllPerRow,18:F12}  J-J* {p.GapPerRow,10:0.000e+00}/row  |grad| {p.GradientNorm,10:0.000e+00}  evals {p.Evaluations,6}  {p.Elapsed.TotalSeconds:F2} s"));
 
-    public void Round(MvnStream.Cluster.Protocol.FitJobRoundProgress p)
+    /// <summary>
+    /// A cluster fit's progress. Gradient summing (<paramref name="rounds"/>) numbers its cluster rounds ("round N"); statistics
+    /// summing runs no rounds, the coordinator iterates on the summed statistics, so its lines are iterations ("iter N"), as locally.
+    /// </summary>
+    public void Round(MvnStream.Cluster.Protocol.FitJobRoundProgress p, bool rounds)
     {
-        var workers = p.Workers > 0 ? Inv($"workers {p.WorkersAnswered}/{p.Workers}  round {p.RoundMilliseconds,7:F2} ms  ") : "";
-        Throttled(Inv($"round {p.Round,6}  {workers}J/n {p.NllPerRow,18:F12}  J-J* {p.GapPerRow,10:0.000e+00}/row  |grad| {p.GradientNorm,10:0.000e+00}  {p.Seconds:F2} s"));
+        if (rounds)
+            Throttled(Inv($"round {p.Round,6}  workers {p.WorkersAnswered}/{p.Workers}  round {p.RoundMilliseconds,7:F2} ms  J/n {p.NllPerRow,18:F12}  J-J* {p.GapPerRow,10:0.000e+00}/row  |grad| {p.GradientNorm,10:0.000e+00}  {p.Seconds:F2} s"));
+        else
+            Throttled(Inv($"iter {p.Round,6}  J/n {p.NllPerRow,18:F12}  J-J* {p.GapPerRow,10:0.000e+00}/row  |grad| {p.GradientNorm,10:0.000e+00}  {p.Seconds:F2} s"));
     }
 
     /// <summary>Prints the last iteration or round line if the rate limit held it back (the final state of the solver).</summary>

@@ -113,15 +113,11 @@ internal static class FitCommand
                 NllPerRow = fit.NllPerRow,
                 Gap = fit.GapPerRow,
                 RejectedRows = ingest.RowsRejected,
+                StopReason = fit.Reason,
             };
             model.Save(a.Out);
             Report(a, ingest, fit, progress);
-            if (fit.Reason == StopReason.Cancelled)
-            {
-                Console.Error.WriteLine(ConsoleProgress.Inv($"mvnstream fit: stopped by Ctrl-C after {fit.Iterations} iterations; the best model so far (gap {fit.GapPerRow:0.000e+00} per row) was written to {a.Out}"));
-                return ExitCodes.Cancelled;
-            }
-            return ExitCodes.Ok;
+            return ExitFor(fit.Reason, fit.Iterations, fit.GapPerRow, a.Out);
         }
         catch (OperationCanceledException)
         {
@@ -150,6 +146,22 @@ internal static class FitCommand
             throw new UsageException($"--learning-rate {Inv(a.LearningRate)}: must be a positive number");
     }
 
+    /// <summary>
+    /// The exit code of a fit whose model was written: 0 when it converged, 130 after Ctrl-C, 6 (not converged) otherwise;
+    /// the last two say so on stderr. Shared by the local and the cluster fit.
+    /// </summary>
+    internal static int ExitFor(StopReason reason, int iterations, double gapPerRow, string outPath)
+    {
+        if (reason == StopReason.Cancelled)
+        {
+            Console.Error.WriteLine(ConsoleProgress.Inv($"mvnstream fit: stopped by Ctrl-C after {iterations} iterations; the best model so far (gap {gapPerRow:0.000e+00} per row, \"converged\": false) was written to {outPath}"));
+            return ExitCodes.Cancelled;
+        }
+        if (StopReasons.IsConverged(reason)) return ExitCodes.Ok;
+        Console.Error.WriteLine(ConsoleProgress.Inv($"mvnstream fit: {StopReasons.Describe(reason)} after {iterations} iterations (gap {gapPerRow:0.000e+00} per row); the model was written to {outPath} with \"converged\": false, \"stopReason\": \"{StopReasons.ToName(reason)}\""));
+        return ExitCodes.NotConverged;
+    }
+
     internal static int Fail(string message, int code)
     {
         Console.Error.WriteLine("mvnstream fit: " + message);
@@ -159,15 +171,7 @@ internal static class FitCommand
     private static void Report(FitArgs a, IngestResult ingest, FitResult fit, ConsoleProgress progress)
     {
         var stats = ingest.Statistics;
-        string status = fit.Reason switch
-        {
-            StopReason.ClosedForm => "exact (closed form)",
-            StopReason.GradientTolerance => "converged (gradient tolerance)",
-            StopReason.RelativeChange => "converged (relative change)",
-            StopReason.NoProgress => "converged (no further decrease at working precision)",
-            StopReason.MaxIterations => "NOT converged: iteration limit reached",
-            _ => "stopped by Ctrl-C",
-        };
+        string status = StopReasons.Describe(fit.Reason);
         if (a.Json)
         {
             var o = new JsonObject
@@ -181,7 +185,7 @@ internal static class FitCommand
                 ["parameterization"] = fit.Theta.Parameterization.ToName(),
                 ["iterations"] = fit.Iterations,
                 ["evaluations"] = fit.Evaluations,
-                ["stopReason"] = fit.Reason.ToString(),
+                ["stopReason"] = StopReasons.ToName(fit.Reason),
                 ["converged"] = fit.Converged,
                 ["nllPerRow"] = fit.NllPerRow,
                 ["gap"] = fit.GapPerRow,

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Confluent.Kafka;
 using MvnStream.Cluster.Hosting;
 using MvnStream.Cluster.Protocol;
+using MvnStream.Core.Fitting;
 using MvnStream.Core.Formats;
 using MvnStream.Core.Model;
 using MvnStream.Core.Solvers;
@@ -108,6 +109,7 @@ internal static class StreamCommand
             }, TimeSpan.FromSeconds(60), ct);
             if (outcome.Failed is { } f) return Fail(f.Message, ExitCodes.For(f.Kind));
             var done = outcome.Finished!;
+            var solved = StopReasons.Parse(done.SolveStopReason);
             if (done.Theta is not null)
             {
                 var model = new MvnModel
@@ -121,11 +123,18 @@ internal static class StreamCommand
                     RejectedRows = done.RejectedRecords,
                     Offsets = done.PartitionKeys.Select((k, i) => (k, i)).ToDictionary(x => x.k, x => new OffsetRange(done.PartitionStarts[x.i], done.PartitionNexts[x.i])),
                     Version = done.Version,
+                    StopReason = solved,
                 };
                 model.Save(a.Out);
             }
-            Report(a, done, progress);
-            return done.LostRecords > 0 ? ExitCodes.DataLost : ExitCodes.Ok;
+            Report(a, done, solved, progress);
+            if (done.LostRecords > 0) return ExitCodes.DataLost; // the louder problem wins; the summary says both
+            if (done.Theta is not null && !(solved is { } r && StopReasons.IsConverged(r)))
+            {
+                Console.Error.WriteLine($"mvnstream stream: the final model is {(solved is { } s ? StopReasons.Describe(s) : "NOT converged: the last solve's stop reason is unknown")} after {done.Iterations} final iterations; {a.Out} says \"converged\": false");
+                return ExitCodes.NotConverged;
+            }
+            return ExitCodes.Ok;
         }
     }
 
@@ -199,7 +208,7 @@ internal static class StreamCommand
         return Math.Max(0, covered - f.LostRecords - f.AcceptedRecords - f.RejectedRecords);
     }
 
-    private static void Report(StreamArgs a, StreamJobFinished f, ConsoleProgress progress)
+    private static void Report(StreamArgs a, StreamJobFinished f, StopReason? solved, ConsoleProgress progress)
     {
         long noRecord = OffsetsWithoutRecord(f);
         if (a.Json)
@@ -218,7 +227,9 @@ internal static class StreamCommand
                 ["iterations"] = f.Iterations,
                 ["nllPerRow"] = double.IsFinite(f.NllPerRow) ? f.NllPerRow : null,
                 ["gap"] = double.IsFinite(f.GapPerRow) ? f.GapPerRow : null,
-                ["stopReason"] = f.StopReason,
+                ["converged"] = f.Theta is not null && solved is { } r && StopReasons.IsConverged(r),
+                ["stopReason"] = solved is { } s ? StopReasons.ToName(s) : null,
+                ["finishedBecause"] = f.StopReason,
             };
             Console.Out.WriteLine(o.ToJsonString());
         }
@@ -226,7 +237,7 @@ internal static class StreamCommand
         {
             Console.Out.WriteLine(ConsoleProgress.Inv($"stream finished ({f.StopReason}): n = {f.Rows:N0} rows from {f.AcceptedRecords:N0} accepted records, {f.RejectedRecords:N0} rejected, {f.LostRecords:N0} lost{(noRecord > 0 ? $", {noRecord:N0} offsets without a record (transaction markers, aborted transactions or compaction)" : "")}; model version {f.Version}"));
             if (f.Theta is not null)
-                Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {Figure(f.NllPerRow, 0, "F12")}  J - J* = {Figure(f.GapPerRow, 0, "0.000e+00")} per row after {f.Iterations} final iterations; model written to {a.Out}"));
+                Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {Figure(f.NllPerRow, 0, "F12")}  J - J* = {Figure(f.GapPerRow, 0, "0.000e+00")} per row after {f.Iterations} final iterations, {(solved is { } s ? StopReasons.Describe(s) : "NOT converged (the last solve's stop reason is unknown)")}; model written to {a.Out}"));
         }
         if (f.LostRecords > 0)
             Console.Error.WriteLine($"mvnstream stream: WARNING: {f.LostRecords:N0} records were deleted by the broker before they were read and are NOT in the model");

@@ -29,8 +29,11 @@ public sealed class MvnStreamSerializer(ExtendedActorSystem system) : Serializer
 {
     public const int SerializerId = 4217;
 
-    /// <summary>First byte of every payload.</summary>
-    public const byte WireVersion = 1;
+    /// <summary>
+    /// First byte of every payload. 2: statistics carry per-column min and max, StreamJobFinished the last solve's stop
+    /// reason. A version-1 payload (an older node, or a checkpoint written before) is refused with both versions named.
+    /// </summary>
+    public const byte WireVersion = 2;
 
     /// <summary>Serialization buffers larger than this are not kept for reuse by the thread.</summary>
     private const int MaxRetainedBufferBytes = 8 * 1024 * 1024;
@@ -194,6 +197,8 @@ public sealed class MvnStreamSerializer(ExtendedActorSystem system) : Serializer
         w.WriteDoubles(s.ScatterLower);
         w.WriteDoubles(s.Third);
         w.WriteDouble(s.Fourth);
+        w.WriteDoubles(s.ColumnMin);
+        w.WriteDoubles(s.ColumnMax);
     }
 
     private static StatisticsData? ReadStatistics(ref WireReader r, string field)
@@ -206,7 +211,9 @@ public sealed class MvnStreamSerializer(ExtendedActorSystem system) : Serializer
             r.ReadDoubles("StatisticsData.Mean"),
             r.ReadDoubles("StatisticsData.ScatterLower"),
             r.ReadDoubles("StatisticsData.Third"),
-            r.ReadDouble("StatisticsData.Fourth"));
+            r.ReadDouble("StatisticsData.Fourth"),
+            r.ReadDoubles("StatisticsData.ColumnMin"),
+            r.ReadDoubles("StatisticsData.ColumnMax"));
     }
 
     private static void WriteTheta(WireWriter w, ThetaData? t)
@@ -763,6 +770,7 @@ public sealed class MvnStreamSerializer(ExtendedActorSystem system) : Serializer
         w.WriteStrings(m.PartitionKeys);
         w.WriteInt64s(m.PartitionStarts);
         w.WriteInt64s(m.PartitionNexts);
+        w.WriteString(m.SolveStopReason);
     }
 
     private static StreamJobFinished ReadStreamJobFinished(ref WireReader r) => new(
@@ -780,7 +788,8 @@ public sealed class MvnStreamSerializer(ExtendedActorSystem system) : Serializer
         r.ReadString("StopReason"),
         r.ReadStrings("PartitionKeys"),
         r.ReadInt64s("PartitionStarts"),
-        r.ReadInt64s("PartitionNexts"));
+        r.ReadInt64s("PartitionNexts"),
+        r.ReadString("SolveStopReason"));
 
     private static void WriteStreamJobFailed(WireWriter w, StreamJobFailed m)
     {

@@ -97,7 +97,11 @@ public sealed record StreamJobNotice(string JobId, string Message) : IMvnMessage
 /// <summary>Stop consuming, merge what is in flight, converge, checkpoint, publish, finish.</summary>
 public sealed record StopStreamJob(string JobId) : IMvnMessage;
 
-/// <summary>The final model of a stream job and how it got there.</summary>
+/// <summary>
+/// The final model of a stream job and how it got there. <paramref name="StopReason"/> says why the stream stopped (idle,
+/// row limit, Ctrl-C ...); <paramref name="SolveStopReason"/> why the last solve of the model stopped, as a stable name
+/// (Fitting.StopReasons.ToName; "" when unknown), which decides whether the model converged.
+/// </summary>
 public sealed record StreamJobFinished(
     string JobId,
     ThetaData? Theta,
@@ -113,7 +117,8 @@ public sealed record StreamJobFinished(
     string StopReason,
     string[] PartitionKeys,
     long[] PartitionStarts,
-    long[] PartitionNexts) : IMvnMessage;
+    long[] PartitionNexts,
+    string SolveStopReason) : IMvnMessage;
 
 public sealed record StreamJobFailed(string JobId, JobErrorKind Kind, string Message) : IMvnMessage;
 

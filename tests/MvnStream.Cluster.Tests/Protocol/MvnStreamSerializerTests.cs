@@ -149,7 +149,7 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
         var back = RoundTrip(message, out var bytes);
         WireEquality.AssertBitIdentical(message, back);
         var s = message.Statistics!;
-        long raw = 8L * (s.Mean.Length + s.ScatterLower.Length + s.Third.Length);
+        long raw = 8L * (s.Mean.Length + s.ScatterLower.Length + s.Third.Length + s.ColumnMin.Length + s.ColumnMax.Length);
         Assert.Equal(131_328, s.ScatterLower.Length);
         Assert.InRange(bytes.Length, raw, raw + 512);
     }
@@ -171,7 +171,7 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
         var back = RoundTrip(message, out var bytes);
         WireEquality.AssertBitIdentical(message, back);
         var s = message.Statistics!;
-        long raw = 8L * (s.Mean.Length + s.ScatterLower.Length + s.Third.Length);
+        long raw = 8L * (s.Mean.Length + s.ScatterLower.Length + s.Third.Length + s.ColumnMin.Length + s.ColumnMax.Length);
         Assert.Equal(131_328, ((PartitionContribution)back).Statistics!.ScatterLower.Length);
         Assert.InRange(bytes.Length, raw, raw + 512);
     }
@@ -187,7 +187,7 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
         var s = message.Statistics!;
         var t = message.Theta!;
         long raw = 8L * (t.Mu.Length + t.LambdaPacked.Length + message.AdamFirstMoment.Length + message.AdamSecondMoment.Length
-            + s.Mean.Length + s.ScatterLower.Length + s.Third.Length + message.Starts.Length + message.Nexts.Length + message.Lost.Length)
+            + s.Mean.Length + s.ScatterLower.Length + s.Third.Length + s.ColumnMin.Length + s.ColumnMax.Length + message.Starts.Length + message.Nexts.Length + message.Lost.Length)
             + 4L * message.Partitions.Length;
         Assert.InRange(bytes.Length, raw, raw + 512);
     }
@@ -236,12 +236,12 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
         [
             new StartStreamJob("j", null!),
             new StreamJobStatus("", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, double.NaN, 0, -0.0, 0, 0, null, 0),
-            new StreamJobFinished(null!, null, 0, 0, 0, 0, 0, 0, 0, 0, 0, null!, null!, null!, []),
+            new StreamJobFinished(null!, null, 0, 0, 0, 0, 0, 0, 0, 0, 0, null!, null!, null!, [], null!),
             new PartitionContribution("j", 1, "t", 0, 5, 5, 0, 0, null),
             new CommitOffsets("j", 1, "t", [], null!),
             new WorkerStreamStatus("j", 1, "w", null!, [], true, null),
             new WorkerStreamStatus("j", 1, "w", [int.MinValue, int.MaxValue], [long.MinValue, long.MaxValue], false, "ω-🙂"),
-            new StreamCheckpoint("k", 0, 0, 0, null, null!, [], 0, 0, new StatisticsData(0, 0, 0, [], [], [], 0), null!, null!, [], null!, [-1],
+            new StreamCheckpoint("k", 0, 0, 0, null, null!, [], 0, 0, new StatisticsData(0, 0, 0, [], [], [], 0, [], []), null!, null!, [], null!, [-1],
                 0, 0, 0, 0, default),
         ];
         foreach (var message in messages)
@@ -265,7 +265,7 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
         Assert.Equal("", back.JobId);
         WireEquality.AssertBitIdentical(noStats, back);
 
-        var emptyStats = new ShardLoaded("j", 1, 2, 3, ["é", "中文", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", ""], 4, 5, new StatisticsData(0, 0, 0, [], [], [], double.NaN));
+        var emptyStats = new ShardLoaded("j", 1, 2, 3, ["é", "中文", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", ""], 4, 5, new StatisticsData(0, 0, 0, [], [], [], double.NaN, [], null!));
         WireEquality.AssertBitIdentical(emptyStats, RoundTrip(emptyStats, out _));
 
         var nullInside = new FitJobCompleted(null!, null!, 1, 2, null!, 3, 4, 5, null!, true, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
