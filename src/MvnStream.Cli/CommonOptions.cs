@@ -59,6 +59,13 @@ internal static class CommonOptions
         }
     }
 
+    /// <summary>An input file that must exist and be a file: a directory is called a directory, not missing (exit 2 either way).</summary>
+    public static void RequireFile(string path, string what)
+    {
+        if (Directory.Exists(path)) throw new UsageException($"{what} '{path}' is a directory, not a file");
+        if (!File.Exists(path)) throw new UsageException($"{what} '{path}' does not exist");
+    }
+
     public static RowReaderOptions ReaderOptions(string path, string? format, int? dim, string onBadRow)
     {
         var f = format is null ? RowFormats.FromExtension(path) : RowFormats.Parse(format);

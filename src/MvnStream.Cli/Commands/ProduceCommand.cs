@@ -129,7 +129,7 @@ internal static class ProduceCommand
         if (a.File is null) throw new UsageException("nothing to send: give a data file, or --synthetic --dim D --rows N");
         if (a.Rows is not null) throw new UsageException("--rows is for --synthetic; a data file is sent whole");
         if (a.TruthOut is not null) throw new UsageException("--truth-out is for --synthetic");
-        if (!File.Exists(a.File)) throw new UsageException($"data file '{a.File}' does not exist");
+        CommonOptions.RequireFile(a.File, "data file");
         RowReaderOptions readerOptions;
         try { readerOptions = CommonOptions.ReaderOptions(a.File, a.InputFormat, a.Dim, a.OnBadRow); }
         catch (FormatException e) { throw new UsageException(e.Message); }

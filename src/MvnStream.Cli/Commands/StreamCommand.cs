@@ -186,7 +186,10 @@ internal static class StreamCommand
 
     /// <summary>A number for a progress line, right-aligned in <paramref name="width"/>; "-" when there is none yet (never NaN).</summary>
     internal static string Figure(double value, int width, string format) =>
-        (double.IsFinite(value) ? value.ToString(format, CultureInfo.InvariantCulture) : "-").PadLeft(width);
+        (!double.IsFinite(value) ? "-"
+            : format.Length > 1 && format[0] == 'F' && int.TryParse(format.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out int decimals)
+                ? ConsoleProgress.Fixed(value, decimals) // a huge figure in scientific notation, never 200 digits
+                : value.ToString(format, CultureInfo.InvariantCulture)).PadLeft(width);
 
     /// <summary>
     /// Offsets the ledger covers that held no data record (transaction markers, aborted transactions, compacted keys):
