@@ -344,6 +344,11 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
             stats = c.Statistics?.ToStatistics();
             if (stats is not null && stats.Dimension != job.Statistics.Dimension)
                 throw new InvalidDataException($"dimension {stats.Dimension}, the stream has {job.Statistics.Dimension}");
+            // The rows of the records it counts as accepted must all be there (each accepted record holds at least one row):
+            // the ledger never covers accepted records whose rows are missing from the statistics.
+            long rows = stats?.Count ?? 0;
+            if (c.AcceptedRecords < 0 || c.RejectedRecords < 0 || (c.AcceptedRecords > 0 ? rows < c.AcceptedRecords : rows != 0))
+                throw new InvalidDataException($"it counts {c.AcceptedRecords} accepted records but carries statistics of {rows} rows");
         }
         catch (Exception e) when (e is InvalidDataException or ArgumentException)
         {
