@@ -100,4 +100,113 @@ public sealed class StreamDeadLetterTests(BrokerFixture fixture) : IDisposable
         Assert.True(covered == n + rejected,
             $"the ledger covers {covered} offsets but the statistics hold n = {n} rows and {rejected} records were rejected: rows covered by the ledger are missing from the statistics ({ctx})");
     }
+
+    /// <summary>A dead letter read back: its key, value and headers (UTF-8).</summary>
+    private sealed record DeadLetter(byte[]? Key, byte[] Value, Dictionary<string, string> Headers, byte[] ReasonBytes)
+    {
+        public string Reason => Headers.GetValueOrDefault("mvnstream.reason", "");
+        public long SourceOffset => long.Parse(Headers["mvnstream.source.offset"], CultureInfo.InvariantCulture);
+        public int SourcePartition => int.Parse(Headers["mvnstream.source.partition"], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Every record of the dead-letter topic (all its partitions, from the beginning) with its headers.</summary>
+    private List<DeadLetter> ReadDeadLetters(string topic, int expected)
+    {
+        var config = new ConsumerConfig
+        {
+            BootstrapServers = fixture.Bootstrap,
+            GroupId = "dlq-reader-" + Guid.NewGuid().ToString("N"),
+            EnableAutoCommit = false,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            FetchMaxBytes = 20_000_000,
+            MaxPartitionFetchBytes = 20_000_000,
+        };
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(config).SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build();
+        consumer.Assign(Enumerable.Range(0, Partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
+        var result = new List<DeadLetter>();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (result.Count < expected && DateTime.UtcNow < deadline)
+        {
+            var r = consumer.Consume(TimeSpan.FromMilliseconds(500));
+            if (r is null || r.IsPartitionEOF) continue;
+            var headers = r.Message.Headers.ToDictionary(h => h.Key, h => Encoding.UTF8.GetString(h.GetValueBytes()));
+            var reason = r.Message.Headers.TryGetLastBytes("mvnstream.reason", out var rb) ? rb : [];
+            result.Add(new DeadLetter(r.Message.Key, r.Message.Value ?? [], headers, reason));
+        }
+        var extra = consumer.Consume(TimeSpan.FromMilliseconds(500));
+        if (extra is not null && !extra.IsPartitionEOF) result.Add(new DeadLetter(extra.Message.Key, extra.Message.Value ?? [], [], []));
+        return result;
+    }
+
+    private static (double[] Mean, double[] Cov) Moments(List<double[]> rows)
+    {
+        int d = rows[0].Length;
+        var mean = new double[d];
+        foreach (var r in rows) for (int j = 0; j < d; j++) mean[j] += r[j] / rows.Count;
+        var cov = new double[d * d];
+        foreach (var r in rows)
+            for (int i = 0; i < d; i++)
+                for (int j = 0; j < d; j++) cov[i * d + j] += (r[i] - mean[i]) * (r[j] - mean[j]) / rows.Count;
+        return (mean, cov);
+    }
+
+    private static double Relative(double[] a, double[] b) =>
+        Math.Sqrt(a.Select((v, i) => (v - b[i]) * (v - b[i])).Sum()) / Math.Sqrt(b.Sum(v => v * v));
+
+    private static void AssertModelOf(string modelPath, List<double[]> rows, string ctx)
+    {
+        var m = ReadJson(modelPath);
+        var mu = m["mu"]!.AsArray().Select(x => x!.GetValue<double>()).ToArray();
+        var s = m["covariance"]!.AsArray().SelectMany(row => row!.AsArray().Select(x => x!.GetValue<double>())).ToArray();
+        var (mean, cov) = Moments(rows);
+        Assert.True(m["dimension"]!.GetValue<int>() == rows[0].Length, $"model dimension {m["dimension"]}, expected {rows[0].Length} ({ctx})");
+        Assert.True(Relative(mu, mean) <= 1e-9 && Relative(s, cov) <= 1e-9,
+            $"model vs the good rows: mu {Relative(mu, mean):E2}, covariance {Relative(s, cov):E2} relative, tolerance 1e-9 ({ctx})");
+    }
+
+    /// <summary>
+    /// Defect 2 of the issue: a record larger than the dead-letter topic accepts (3 MB against the producer's 1 MB
+    /// message limit) no longer stops the stream. It is dead-lettered as a bounded record (its first 1 KiB, its
+    /// original size and its coordinates) and counted as rejected; the 900 KB record, under the limit, is
+    /// dead-lettered whole; the stream ends with exit 0 and the model of exactly the good rows. A rerun with the same
+    /// checkpoint resumes and ends the same way (no poison pill). The binary record's reason header is printable ASCII.
+    /// </summary>
+    [Fact]
+    public void A_record_over_the_dead_letter_limit_is_dead_lettered_bounded_and_counted_and_the_stream_goes_on()
+    {
+        string topic = Topics.New("dlq-big");
+        var good = ProduceHostileTopic(topic);
+        string model = Path.Combine(_dir, "big.json"), checkpoint = Path.Combine(_dir, "big.ckpt");
+        var run = Stream(topic, "--dim", "4", "--checkpoint", "file:" + checkpoint, "--out", model);
+        string ctx = $"topic {topic}: 4 x 250 good rows, a 3 MB record at 1@125, a 900 KB record at 2@60, a binary record at 3@200\n{run}";
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}, expected 0: bad records, whatever their size, are dead-lettered and counted ({ctx})");
+        var summary = Summary(run);
+        Assert.True(summary["n"]!.GetValue<long>() == good.Count && summary["acceptedRecords"]!.GetValue<long>() == good.Count
+                && summary["rejectedRecords"]!.GetValue<long>() == 3 && summary["lostRecords"]!.GetValue<long>() == 0,
+            $"expected n = accepted = {good.Count}, rejected = 3, lost = 0: {summary.ToJsonString()} ({ctx})");
+        AssertModelOf(model, good, ctx);
+
+        var dlq = ReadDeadLetters(topic + ".dlq", 3);
+        Assert.True(dlq.Count == 3, $"expected 3 dead letters in {topic}.dlq, found {dlq.Count} ({ctx})");
+        foreach (var x in dlq)
+        {
+            Assert.True(x.Headers.GetValueOrDefault("mvnstream.source.topic") == topic, $"dead letter source topic {x.Headers.GetValueOrDefault("mvnstream.source.topic")} ({ctx})");
+            Assert.True(x.ReasonBytes.Length is > 0 and <= 512 && x.ReasonBytes.All(b => b is >= 0x20 and <= 0x7E),
+                $"reason header of {x.SourcePartition}@{x.SourceOffset} must be 1-512 bytes of printable ASCII, got '{Encoding.Latin1.GetString(x.ReasonBytes)}' ({ctx})");
+        }
+        var big = dlq.Single(x => x.SourcePartition == 1);
+        Assert.True(big.SourceOffset == 125 && big.Value.Length == 1024 && big.Value.All(b => b == (byte)'7')
+                && big.Headers.GetValueOrDefault("mvnstream.original.size") == "3000000" && big.Headers.GetValueOrDefault("mvnstream.truncated") == "true",
+            $"the 3 MB record's dead letter: offset {big.SourceOffset}, {big.Value.Length} value bytes, headers {string.Join(", ", big.Headers.Where(h => h.Key != "mvnstream.reason").Select(h => h.Key + "=" + h.Value))}; "
+            + $"expected offset 125, its first 1024 bytes, mvnstream.original.size=3000000, mvnstream.truncated=true ({ctx})");
+        var near = dlq.Single(x => x.SourcePartition == 2);
+        Assert.True(near.SourceOffset == 60 && near.Value.Length == 900_004 && !near.Headers.ContainsKey("mvnstream.truncated"),
+            $"the 900 KB record is dead-lettered whole: offset {near.SourceOffset}, {near.Value.Length} bytes ({ctx})");
+        var binary = dlq.Single(x => x.SourcePartition == 3);
+        Assert.True(binary.SourceOffset == 200 && binary.Value.Length == 14, $"binary record's dead letter: offset {binary.SourceOffset}, {binary.Value.Length} bytes ({ctx})");
+
+        var again = Stream(topic, "--dim", "4", "--checkpoint", "file:" + checkpoint, "--out", model);
+        Assert.True(again.ExitCode == 0 && Summary(again)["n"]!.GetValue<long>() == good.Count,
+            $"the rerun with the same checkpoint must resume and finish (exit 0, n = {good.Count}) ({ctx})\n--- rerun ---\n{again}");
+    }
 }

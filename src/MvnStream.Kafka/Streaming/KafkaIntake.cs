@@ -94,6 +94,9 @@ public sealed class KafkaIntake : IDisposable
     /// <summary>Dead letters and scores produced whose delivery handler has not run yet (a bounded retry counts before the record it replaces is done).</summary>
     private long _sidePending;
 
+    /// <summary>The side producer's message.max.bytes: a dead letter larger than this is sent bounded (<see cref="DeadLetters.Bounded"/>).</summary>
+    private int _sideMessageMaxBytes = 1_000_000;
+
     /// <summary>
     /// Set when the intake ends (stop, failure): from then on nothing is sent to the coordinator, so the consumer's close
     /// (whose rebalance callback hands revoked partitions over) can never send a range whose rows were dropped.
@@ -214,6 +217,7 @@ public sealed class KafkaIntake : IDisposable
             {
                 var pc = new ProducerConfig { BootstrapServers = _settings.Bootstrap, LingerMs = 5, MessageTimeoutMs = 30000, EnableIdempotence = true };
                 KafkaProperties.Apply(pc, _settings.KafkaProperties);
+                _sideMessageMaxBytes = pc.MessageMaxBytes ?? _sideMessageMaxBytes;
                 _sideProducer = new ProducerBuilder<byte[]?, byte[]?>(pc).SetLogHandler((_, _) => { }).Build();
             }
             _consumer.Subscribe(_settings.Topic);
@@ -555,18 +559,15 @@ public sealed class KafkaIntake : IDisposable
         return false;
     }
 
-    /// <summary>Sends a rejected record to the dead-letter topic. False when it could not be queued: the intake is failing and the record is not counted.</summary>
+    /// <summary>
+    /// Sends a rejected record to the dead-letter topic (whole, or bounded when it is larger than the producer may send).
+    /// False when it could not be queued: the intake is failing and the record is not counted.
+    /// </summary>
     private bool Reject(ConsumeResult<byte[]?, byte[]?> r, string reason)
     {
         if (_sideProducer is null || string.IsNullOrEmpty(_settings.DeadLetterTopic)) return true;
-        var headers = new Headers
-        {
-            { "mvnstream.reason", Encoding.ASCII.GetBytes(PrintableText.Ascii(reason, 512)) },
-            { "mvnstream.source.topic", Encoding.UTF8.GetBytes(r.Topic) },
-            { "mvnstream.source.partition", Encoding.UTF8.GetBytes(r.Partition.Value.ToString(CultureInfo.InvariantCulture)) },
-            { "mvnstream.source.offset", Encoding.UTF8.GetBytes(r.Offset.Value.ToString(CultureInfo.InvariantCulture)) },
-        };
-        var m = new Message<byte[]?, byte[]?> { Key = r.Message.Key, Value = r.Message.Value, Headers = headers };
+        var m = DeadLetters.Create(r.Topic, r.Partition.Value, r.Offset.Value, r.Message.Key, r.Message.Value, reason);
+        if (DeadLetters.TooLarge(m, _sideMessageMaxBytes)) m = DeadLetters.Bounded(m);
         return Produce(_settings.DeadLetterTopic, m, r.Partition.Value, $"the dead letter of {r.Topic}/{r.Partition.Value}@{r.Offset.Value}");
     }
 
@@ -597,8 +598,9 @@ public sealed class KafkaIntake : IDisposable
     private static string Json(double v) => double.IsFinite(v) ? v.ToString("R", CultureInfo.InvariantCulture) : "null";
 
     /// <summary>
-    /// Queues a dead letter or score record. False, with the intake's failure set, when the record cannot be queued: then
-    /// neither it nor the rest of its partition's pending range may be counted.
+    /// Queues a dead letter or score record. A dead letter refused for its size (by this producer, or later by the broker)
+    /// is sent again bounded. False, with the intake's failure set, when the record cannot be queued: then neither it nor
+    /// the rest of its partition's pending range may be counted.
     /// </summary>
     private bool Produce(string topic, Message<byte[]?, byte[]?> message, int sourcePartition, string what)
     {
@@ -625,6 +627,11 @@ public sealed class KafkaIntake : IDisposable
                 }
                 if (_stop.Token.WaitHandle.WaitOne(5)) return false;
             }
+            catch (KafkaException e) when (DeadLetters.IsSizeError(e.Error.Code) && topic == _settings.DeadLetterTopic && !DeadLetters.IsBounded(message))
+            {
+                Interlocked.Decrement(ref _sidePending);
+                message = DeadLetters.Bounded(message);
+            }
             catch (KafkaException e)
             {
                 Interlocked.Decrement(ref _sidePending);
@@ -636,12 +643,28 @@ public sealed class KafkaIntake : IDisposable
         return false;
     }
 
-    /// <summary>A side record's delivery report (on the producer's poll thread): failures are counted; the record is done.</summary>
+    /// <summary>
+    /// A side record's delivery report (on the producer's poll thread). A dead letter the broker refused for its size is
+    /// produced again bounded before this one is done, so <see cref="_sidePending"/> never reads 0 in between.
+    /// </summary>
     private void Delivered(DeliveryReport<byte[]?, byte[]?> d, string what)
     {
         try
         {
             if (!d.Error.IsError) return;
+            if (DeadLetters.IsSizeError(d.Error.Code) && d.Topic == _settings.DeadLetterTopic && !DeadLetters.IsBounded(d.Message))
+            {
+                Interlocked.Increment(ref _sidePending);
+                try
+                {
+                    _sideProducer!.Produce(d.Topic, DeadLetters.Bounded(d.Message), b => Delivered(b, what + " (bounded)"));
+                    return;
+                }
+                catch (KafkaException)
+                {
+                    Interlocked.Decrement(ref _sidePending);
+                }
+            }
             Interlocked.Increment(ref _sideErrors);
             Interlocked.CompareExchange(ref _sideError, $"{what} to {d.Topic}: {d.Error.Reason}", null);
         }
@@ -664,7 +687,7 @@ public sealed class KafkaIntake : IDisposable
             var left = SideDeliveryTimeout - clock.Elapsed;
             if (left <= TimeSpan.Zero) break;
             undelivered = _sideProducer!.Flush(left);
-            // Delivery handlers run on the producer's poll thread, which may still be inside one.
+            // Delivery handlers run on the producer's poll thread, which may still be inside one (a bounded retry).
             if (SpinWait.SpinUntil(() => Interlocked.Read(ref _sidePending) == 0, TimeSpan.FromMilliseconds(200))) break;
         }
         long pending = Interlocked.Read(ref _sidePending), failed = Interlocked.Read(ref _sideErrors);
