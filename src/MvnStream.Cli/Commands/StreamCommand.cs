@@ -108,6 +108,15 @@ internal static class StreamCommand
             }, TimeSpan.FromSeconds(60), ct);
             if (outcome.Failed is { } f) return Fail(f.Message, ExitCodes.For(f.Kind));
             var done = outcome.Finished!;
+            if (done.Theta is null)
+            {
+                // No model is a failure, never exit 0: 3 when no record held a valid row (as fit), else 4 (too few rows for d, or singular).
+                Report(a, done, progress);
+                string why = done.Rows == 0
+                    ? $"no valid rows: {done.RejectedRecords:N0} records were rejected{(string.IsNullOrEmpty(job.Settings.DeadLetterTopic) ? "" : $" (see the dead-letter topic {job.Settings.DeadLetterTopic})")}"
+                    : NoModelReason(done);
+                return Fail(ConsoleProgress.Inv($"no model was written: {why}"), done.Rows == 0 ? ExitCodes.BadInput : ExitCodes.Degenerate);
+            }
             if (done.Theta is not null)
             {
                 var model = new MvnModel
@@ -159,6 +168,8 @@ internal static class StreamCommand
             throw new UsageException($"--checkpoint '{checkpoint}': expected kafka:TOPIC, file:PATH or none");
         if (checkpoint.StartsWith("file:", StringComparison.Ordinal)) checkpoint = "file:" + Path.GetFullPath(checkpoint[5..]);
         int d = a.Dim ?? await TopicProbe.LearnDimensionAsync(a.Bootstrap, a.Topic, format, props, progress, ct);
+        // Learned from the records, not given: a checkpoint being resumed says what d is (the coordinator decides).
+        if (a.Dim is null) props = [.. props, TopicProbe.InferredKey + "=true"];
         static string Topic(string? given, string fallback) => given is null ? fallback : given == "none" ? "" : given;
         return new StreamJobSettings(a.Bootstrap, a.Topic, group, format, d, a.Forgetting, Topic(a.ModelTopic, a.Topic + ".model"),
             Topic(a.ScoresTopic, ""), Topic(a.DlqTopic, a.Topic + ".dlq"), a.AnomalyLevel, checkpoint, Path.GetFullPath(a.Out), snapshot, untilIdle,
@@ -182,6 +193,14 @@ internal static class StreamCommand
                 progress.Line(ConsoleProgress.Inv($"stream  rows {x.Rows,12:N0}  {x.RowsPerSecond,10:N0} rows/s  lag {x.Lag,9:N0}  J/n {Figure(x.NllPerRow, 14, "F9")}  J-J* {Figure(x.GapPerRow, 9, "0.00e+00")}  v{x.Version,-5}  rejected {x.RejectedRecords:N0}  lost {x.LostRecords:N0}  dup {x.Duplicates:N0}  refused {x.Refused:N0}  workers {x.Workers}  {x.Seconds:F1} s"));
                 break;
         }
+    }
+
+    /// <summary>Why the coordinator wrote no model (the "no model: ..." part of its stop reason).</summary>
+    private static string NoModelReason(StreamJobFinished f)
+    {
+        const string marker = "no model: ";
+        int i = f.StopReason.IndexOf(marker, StringComparison.Ordinal);
+        return i >= 0 ? f.StopReason[(i + marker.Length)..] : ConsoleProgress.Inv($"{f.Rows:N0} rows could not be fitted");
     }
 
     /// <summary>A number for a progress line, right-aligned in <paramref name="width"/>; "-" when there is none yet (never NaN).</summary>

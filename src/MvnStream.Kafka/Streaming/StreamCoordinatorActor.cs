@@ -286,6 +286,8 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         job.Client.Tell(new StreamJobStarted(job.Id, job.Epoch, r.Checkpoint is not null, job.RestoredRows, job.Version, _workers.Count));
         if (r.Checkpoint is not null)
             Notice($"resumed from checkpoint ({job.Store.Describe()}): {job.RestoredRows:N0} rows, {job.Ledger.Partitions.Count} partitions, model version {job.Version}");
+        if (job.SuggestedDimension is { } suggested)
+            Notice($"d = {job.Settings.Dimension} from the checkpoint (the topic's first records suggested d = {suggested}); records of other widths are rejected");
         foreach (var w in _workers.Refs) w.Tell(new StartConsuming(job.Id, job.Epoch, job.Settings));
         Timers.StartPeriodicTimer("status", Tick.Status, TimeSpan.FromSeconds(1));
         Timers.StartPeriodicTimer("snapshot", Tick.Snapshot, TimeSpan.FromSeconds(Math.Max(0.1, job.Settings.SnapshotIntervalSeconds)));
