@@ -51,6 +51,12 @@ internal static class CommonOptions
         try
         {
             var settings = MvnStream.Kafka.KafkaClientSettings.Create(bootstrap, properties, file);
+            // Refused here, naming the key, before any cluster or job exists (a bad key used to fail inside the coordinator).
+            try { settings.Validate(); }
+            catch (MvnStream.Kafka.KafkaSettingsException e) when (file is not null)
+            {
+                throw new UsageException($"{e.Message} (the Kafka settings come from --kafka-config {file} and -X)");
+            }
             return settings.Properties.Where(kv => kv.Key != MvnStream.Kafka.KafkaClientSettings.BootstrapProperty).Select(kv => kv.Key + "=" + kv.Value).ToArray();
         }
         catch (MvnStream.Kafka.KafkaSettingsException e)

@@ -59,6 +59,7 @@ internal static class ProduceCommand
         try
         {
             var settings = KafkaClientSettings.Create(a.Bootstrap, a.KafkaProperties, a.KafkaConfig);
+            settings.Validate();
             source = OpenSource(a, out var recordFormat);
             if (a.Rate < 0 || !double.IsFinite(a.Rate)) throw new UsageException($"--rate {a.Rate}: must be a finite number of rows per second >= 0 (0 = as fast as possible)");
             if (a.RowsPerRecord < 1) throw new UsageException($"--rows-per-record {a.RowsPerRecord}: must be at least 1");

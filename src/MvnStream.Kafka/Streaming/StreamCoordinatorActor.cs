@@ -237,7 +237,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         }
         StreamJob job;
         try { job = new StreamJob(m.JobId, Sender, m.Settings, Context.System); }
-        catch (Exception e) when (e is ArgumentException or KafkaException)
+        catch (Exception e) when (e is ArgumentException or KafkaException or InvalidOperationException)
         {
             Sender.Tell(new StreamJobFailed(m.JobId, JobErrorKind.Usage, e.Message));
             return;
