@@ -28,7 +28,7 @@ internal static class StreamCommand
         var bootstrap = new Option<string>("--bootstrap", "-b") { Description = "Kafka bootstrap servers (host:port[,host:port]); 'mvnstream broker' prints one for the development broker.", Required = true, HelpName = "HOST:PORT" };
         var topic = new Option<string>("--topic", "-t") { Description = "Input topic of rows.", Required = true, HelpName = "TOPIC" };
         var format = new Option<string?>("--format") { Description = "Record format: csv (one row), f64 (k rows of d little-endian doubles) or json (array of d numbers, or array of arrays). Default csv.", HelpName = "csv|f64|json" };
-        var dim = new Option<int?>("--dim") { Description = "Dimension d (required for f64; otherwise learned from the first record of the topic).", HelpName = "D" };
+        var dim = new Option<int?>("--dim") { Description = "Dimension d (required for f64; otherwise the width most of the first records of the topic agree on, or the checkpoint's d when resuming).", HelpName = "D" };
         var group = new Option<string?>("--group", "-g") { Description = "Consumer group (default mvnstream-TOPIC). The checkpoint is keyed by group and topic.", HelpName = "GROUP" };
         var output = new Option<string>("--out", "-o") { Description = "Model snapshots and the final model (JSON, with offsets and version).", DefaultValueFactory = _ => "model.json", HelpName = "PATH" };
         var untilIdle = new Option<string?>("--until-idle") { Description = "Finish once no record has arrived for this long and every partition is read to its end (e.g. 10s). Default: run until Ctrl-C.", HelpName = "DURATION" };
