@@ -25,9 +25,12 @@ public sealed class StreamDeadLetterTests(BrokerFixture fixture) : IDisposable
         catch (IOException) { }
     }
 
-    /// <summary>A good row r of partition p: distinct, well-conditioned values, exact in csv.</summary>
-    private static double[] GoodRow(int p, int r, int d = D) =>
-        Enumerable.Range(0, d).Select(j => Math.Round(Math.Sin(1.3 * r + 0.7 * j + p) * (j + 1) + 0.01 * ((r * 7 + j * 3 + p) % 11), 6)).ToArray();
+    /// <summary>A good row r of partition p: seeded uniform values (independent columns, so a well-conditioned fit), exact in csv.</summary>
+    private static double[] GoodRow(int p, int r, int d = D)
+    {
+        var rng = new Random(p * 100_003 + r);
+        return Enumerable.Range(0, d).Select(j => Math.Round((rng.NextDouble() - 0.5) * (j + 1) * 4 + j, 6)).ToArray();
+    }
 
     private static string Csv(double[] row) => string.Join(',', row.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
 
@@ -208,5 +211,48 @@ public sealed class StreamDeadLetterTests(BrokerFixture fixture) : IDisposable
         var again = Stream(topic, "--dim", "4", "--checkpoint", "file:" + checkpoint, "--out", model);
         Assert.True(again.ExitCode == 0 && Summary(again)["n"]!.GetValue<long>() == good.Count,
             $"the rerun with the same checkpoint must resume and finish (exit 0, n = {good.Count}) ({ctx})\n--- rerun ---\n{again}");
+    }
+
+    /// <summary>
+    /// A dead letter that cannot be written at all (here the dead-letter producer is limited to 1000 bytes with
+    /// -X message.max.bytes=1000, so even the bounded dead letter of the 3 MB record is refused): the worker stops before
+    /// counting it, and so does every worker that gets its partition next; the stream exits 1, and the ledger of what was
+    /// merged never reaches the record (covered offsets = n + rejected, partition 1 ends at or before offset 125). The
+    /// same command without the limit resumes from the checkpoint and counts every record exactly once: n = 1000 and the
+    /// model of exactly the good rows.
+    /// </summary>
+    [Fact]
+    public void A_worker_that_cannot_write_a_dead_letter_never_lets_the_ledger_pass_it_and_a_rerun_counts_everything_once()
+    {
+        string topic = Topics.New("dlq-fail");
+        var good = new List<double[]>();
+        var records = new List<(int, byte[])>();
+        for (int p = 0; p < Partitions; p++)
+            for (int r = 0; r < PerPartition; r++)
+            {
+                if (p == 1 && r == 125) records.Add((p, Encoding.ASCII.GetBytes(new string('7', 3_000_000))));
+                var row = GoodRow(p, r);
+                good.Add(row);
+                records.Add((p, Encoding.ASCII.GetBytes(Csv(row))));
+            }
+        Produce(topic, records);
+        string model = Path.Combine(_dir, "fail.json"), checkpoint = Path.Combine(_dir, "fail.ckpt");
+        var run = Stream(topic, "--dim", "4", "--checkpoint", "file:" + checkpoint, "--out", model, "-X", "message.max.bytes=1000");
+        string ctx = $"topic {topic}: 4 x 250 good rows, a 3 MB record at 1@125, dead-letter producer limited to 1000 bytes\n{run}";
+        Assert.True(run.ExitCode == 1, $"exit {run.ExitCode}, expected 1: the dead letter cannot be written ({ctx})");
+        Assert.Contains($"{topic}/1@125", run.Stderr, StringComparison.Ordinal);
+        var m = ReadJson(model);
+        long n = m["n"]!.GetValue<long>(), rejected = m["rejectedRows"]!.GetValue<long>(), covered = Covered(m);
+        long next1 = m["offsets"]![$"{topic}/1"]?["next"]?.GetValue<long>() ?? 0;
+        Assert.True(covered == n + rejected && next1 <= 125,
+            $"ledger covers {covered} offsets (partition 1 up to {next1}), n = {n}, rejected = {rejected}: it must cover exactly n + rejected and stop at or before offset 125 ({ctx})");
+
+        var again = Stream(topic, "--dim", "4", "--checkpoint", "file:" + checkpoint, "--out", model);
+        string ctx2 = $"{ctx}\n--- rerun without the limit ---\n{again}";
+        Assert.True(again.ExitCode == 0, $"rerun: exit {again.ExitCode}, expected 0 ({ctx2})");
+        var s = Summary(again);
+        Assert.True(s["n"]!.GetValue<long>() == good.Count && s["acceptedRecords"]!.GetValue<long>() == good.Count && s["rejectedRecords"]!.GetValue<long>() == 1,
+            $"rerun: expected n = accepted = {good.Count}, rejected = 1: {s.ToJsonString()} ({ctx2})");
+        AssertModelOf(model, good, ctx2);
     }
 }

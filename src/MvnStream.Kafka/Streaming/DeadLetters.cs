@@ -28,7 +28,7 @@ public static class DeadLetters
     public const int MaxReasonChars = 512;
 
     /// <summary>Room left for the record's framing when a dead letter is compared with the producer's message size limit.</summary>
-    private const int Framing = 1024;
+    private const int Framing = 512;
 
     /// <summary>The dead letter of <paramref name="value"/> (null for a record without a value), whole.</summary>
     public static Message<byte[]?, byte[]?> Create(string topic, int partition, long offset, byte[]? key, byte[]? value, string reason) => new()
