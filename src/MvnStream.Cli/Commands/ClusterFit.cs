@@ -27,7 +27,7 @@ internal static class ClusterFit
         };
         // Embedded: the file is local. Remote: the path is the workers' and may not exist here.
         var path = a.Cluster is null ? Path.GetFullPath(a.File) : a.File;
-        if (a.Cluster is null && !File.Exists(path)) throw new UsageException($"data file '{a.File}' does not exist");
+        if (a.Cluster is null) CommonOptions.RequireFile(a.File, "data file");
         RowReaderOptions reader;
         try { reader = CommonOptions.ReaderOptions(a.File, a.Format, a.Dim, a.OnBadRow); }
         catch (FormatException e) { throw new UsageException(e.Message); }
@@ -138,7 +138,7 @@ internal static class ClusterFit
         string rounds = settings.Summing == SummingMode.Gradients ? ConsoleProgress.Inv($", {c.Rounds} rounds") : "";
         string status = reason is { } sr ? StopReasons.Describe(sr) : StopReasons.Describe(c.StopReason);
         Console.Out.WriteLine(ConsoleProgress.Inv($"fitted d={c.Theta.Dimension} n={c.N:N0} ({c.RejectedRows:N0} rejected) with {settings.Solver.ToName()} ({settings.Parameterization.ToName()}), {settings.Summing.ToString().ToLowerInvariant()} summed, on {Workers(c)}: {c.Iterations} iterations{rounds}, {status}"));
-        Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {c.NllPerRow:F12}  J - J* = {c.GapPerRow:0.000e+00} per row  |grad| = {c.GradientNorm:0.000e+00}  shards reassigned: {c.ShardsReassigned}"));
+        Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {ConsoleProgress.Fixed(c.NllPerRow, 12)}  J - J* = {c.GapPerRow:0.000e+00} per row  |grad| = {c.GradientNorm:0.000e+00}  shards reassigned: {c.ShardsReassigned}"));
         Console.Out.WriteLine(ConsoleProgress.Inv($"load {c.LoadSeconds:F2} s, solve {c.SolveSeconds:F2} s; model written to {a.Out}"));
     }
 }

@@ -74,7 +74,7 @@ internal static class FitCommand
         var progress = new ConsoleProgress(a.Quiet);
         try
         {
-            if (!File.Exists(a.File)) throw new UsageException($"data file '{a.File}' does not exist");
+            CommonOptions.RequireFile(a.File, "data file");
             if (a.Threads <= 0) throw new UsageException($"--threads {a.Threads}: must be positive");
             RowReaderOptions readerOptions;
             try { readerOptions = CommonOptions.ReaderOptions(a.File, a.Format, a.Dim, a.OnBadRow); }
@@ -203,12 +203,12 @@ internal static class FitCommand
         if (progress.Quiet) return;
         Console.Out.WriteLine(ConsoleProgress.Inv($"fitted d={stats.Dimension} n={stats.Count:N0} ({ingest.RowsRejected:N0} rejected) with {fit.Solver.ToName()} ({fit.Theta.Parameterization.ToName()}): {fit.Iterations} iterations, {status}"));
         if (fit.Regularization.IsNone)
-            Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {fit.NllPerRow:F12}  J - J* = {fit.GapPerRow:0.000e+00} per row  |grad| = {fit.GradientNorm:0.000e+00}"));
+            Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {ConsoleProgress.Fixed(fit.NllPerRow, 12)}  J - J* = {fit.GapPerRow:0.000e+00} per row  |grad| = {fit.GradientNorm:0.000e+00}"));
         else
             // Two J/n exist: the data's NLL under the model (nllPerRow in the model file) and the regularised
             // objective that was minimised (what the progress lines show; the gap and |grad| are its).
             Console.Out.WriteLine(ConsoleProgress.Inv(
-                $"J/n = {fit.NllPerRow:F12} (data)  regularised J/n = {RegularisedObjectivePerRow(fit):F12}  J - J* = {fit.GapPerRow:0.000e+00} per row  |grad| = {fit.GradientNorm:0.000e+00}"));
+                $"J/n = {ConsoleProgress.Fixed(fit.NllPerRow, 12)} (data)  regularised J/n = {ConsoleProgress.Fixed(RegularisedObjectivePerRow(fit), 12)}  J - J* = {fit.GapPerRow:0.000e+00} per row  |grad| = {fit.GradientNorm:0.000e+00}"));
         if (!fit.Regularization.IsNone)
             Console.Out.WriteLine($"regularisation: {fit.Regularization}" + (fit.ShrinkageUsed is { } rho ? ConsoleProgress.Inv($" (intensity {rho:F6})") : ""));
         Console.Out.WriteLine(ConsoleProgress.Inv($"read {ingest.Elapsed.TotalSeconds:F2} s ({stats.Count / Math.Max(ingest.Elapsed.TotalSeconds, 1e-9):N0} rows/s), solve {fit.Elapsed.TotalSeconds:F2} s; model written to {a.Out}"));

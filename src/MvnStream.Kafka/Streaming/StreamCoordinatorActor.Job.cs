@@ -38,7 +38,10 @@ public sealed partial class StreamCoordinatorActor
 
         public string Id { get; }
         public IActorRef Client { get; set; }
-        public StreamJobSettings Settings { get; }
+        public StreamJobSettings Settings { get; private set; }
+
+        /// <summary>When a restored checkpoint's d replaced the d the client learned from the topic's first records: that learned d.</summary>
+        public int? SuggestedDimension { get; private set; }
         public string Key => $"{Settings.Group}/{Settings.Topic}";
         public CheckpointStore Store { get; }
         public IProducer<string, string>? ModelProducer { get; }
@@ -122,7 +125,15 @@ public sealed partial class StreamCoordinatorActor
         public void Restore(StreamCheckpoint? cp)
         {
             if (cp is null) return;
-            if (cp.Dimension != Settings.Dimension) throw new ArgumentException($"it has dimension {cp.Dimension}, the stream has {Settings.Dimension}");
+            if (cp.Dimension != Settings.Dimension)
+            {
+                // d given with --dim must match; d the client only learned from the topic's first records yields to the checkpoint's.
+                if (!Settings.KafkaProperties.Contains(TopicProbe.InferredKey + "=true"))
+                    throw new ArgumentException($"it has dimension {cp.Dimension}, the stream has {Settings.Dimension}");
+                SuggestedDimension = Settings.Dimension;
+                Settings = Settings with { Dimension = cp.Dimension };
+                Statistics = new SufficientStatistics(cp.Dimension);
+            }
             if (cp.Topic != Settings.Topic) throw new ArgumentException($"it covers topic '{cp.Topic}', the job reads '{Settings.Topic}'");
             RestoredFromCheckpoint = true;
             Epoch = cp.Epoch + 1;
