@@ -32,7 +32,7 @@ internal static class FitCommand
         var cluster = new Option<string?>("--cluster") { Description = "Submit the job to a running cluster through this seed node; FILE must be readable at that path on every worker.", HelpName = "akka.tcp://mvnstream@HOST:PORT" };
         var summing = new Option<string>("--summing") { Description = "Cluster runs: sum shard statistics once and differentiate at the coordinator (statistics), or sum the workers' partial gradients every round (gradients). Both give the same model.", DefaultValueFactory = _ => "statistics", HelpName = "statistics|gradients" };
         var shardsPerWorker = new Option<int>("--shards-per-worker") { Description = "Cluster runs: byte-range shards per worker (more shards = finer reassignment when a worker is lost).", DefaultValueFactory = _ => 1, HelpName = "K" };
-        var workerWait = new Option<double?>("--worker-wait") { Description = "Cluster runs: seconds to wait for workers before failing (with --workers: for all N). Default: the coordinator's mvnstream.coordinator.worker-wait (30 s unless its configuration says otherwise).", HelpName = "SECONDS" };
+        var workerWait = Durations.Option("--worker-wait", "Cluster runs: how long to wait for workers before failing (with --workers: for all N). Default: the coordinator's mvnstream.coordinator.worker-wait (30 s unless its configuration says otherwise).");
         var verbose = new Option<bool>("--verbose") { Description = "Cluster runs: also show Akka's own log (membership, remoting) at INFO on stderr; without it the client side shows Akka's errors only (mvnstream.client.loglevel)." };
         var config = new Option<string?>("--config") { Description = "With --cluster: HOCON file for the client node (TLS, hostname); see config/.", HelpName = "FILE" };
         var quiet = CommonOptions.Quiet();
@@ -47,7 +47,7 @@ internal static class FitCommand
             pr.GetValue(file)!, pr.GetValue(output)!, pr.GetValue(format), pr.GetValue(dim), pr.GetValue(onBadRow)!,
             pr.GetValue(solver)!, pr.GetValue(param)!, pr.GetValue(maxIter), pr.GetValue(tolerance), pr.GetValue(relTolerance),
             pr.GetValue(learningRate), pr.GetValue(ridge), pr.GetValue(shrinkage)!, pr.GetValue(threads), pr.GetValue(quiet), pr.GetValue(json),
-            pr.GetValue(workers), pr.GetValue(cluster), pr.GetValue(summing)!, pr.GetValue(shardsPerWorker), pr.GetValue(workerWait), pr.GetValue(config), pr.GetValue(verbose)), ct));
+            pr.GetValue(workers), pr.GetValue(cluster), pr.GetValue(summing)!, pr.GetValue(shardsPerWorker), pr.GetValue(workerWait) is { } wait ? Durations.ParseSeconds(wait, "--worker-wait") : null, pr.GetValue(config), pr.GetValue(verbose)), ct));
         return cmd;
     }
 

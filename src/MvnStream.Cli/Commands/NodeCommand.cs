@@ -19,13 +19,13 @@ internal static class NodeCommand
         var hostname = new Option<string?>("--hostname") { Description = "Address to bind (default 127.0.0.1, or MVNSTREAM_HOSTNAME).", HelpName = "HOST" };
         var publicHostname = new Option<string?>("--public-hostname") { Description = "Address other nodes use to reach this one (NAT, containers), or MVNSTREAM_PUBLIC_HOSTNAME.", HelpName = "HOST" };
         var port = new Option<int?>("--port") { Description = "TCP port (0 = any free port; default from config, or MVNSTREAM_PORT).", HelpName = "PORT" };
-        var joinTimeout = new Option<double>("--join-timeout") { Description = "Seconds to wait for joining the cluster before failing.", DefaultValueFactory = _ => 60.0, HelpName = "SECONDS" };
+        var joinTimeout = Durations.Option("--join-timeout", "How long to wait for joining the cluster before failing.", "60s");
         var cmd = new Command("node", "Run a cluster node (coordinator and/or worker) until Ctrl-C.")
         {
             role, seed, config, hostname, publicHostname, port, joinTimeout,
         };
         cmd.SetAction((pr, ct) => RunAsync(pr.GetValue(role), pr.GetValue(seed), pr.GetValue(config), pr.GetValue(hostname),
-            pr.GetValue(publicHostname), pr.GetValue(port), pr.GetValue(joinTimeout), ct));
+            pr.GetValue(publicHostname), pr.GetValue(port), Durations.ParseSeconds(pr.GetValue(joinTimeout)!, "--join-timeout"), ct));
         return cmd;
     }
 

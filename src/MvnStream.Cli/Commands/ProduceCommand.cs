@@ -30,7 +30,7 @@ internal static class ProduceCommand
         var rate = new Option<double>("--rate") { Description = "Rows per second (0 = as fast as the broker takes them). The development broker keeps only the last 5 MB per partition: do not run far ahead of consumers.", DefaultValueFactory = _ => 0.0, HelpName = "ROWS_PER_S" };
         var kafkaProperty = CommonOptions.KafkaProperty();
         var kafkaConfig = CommonOptions.KafkaConfig();
-        var connectTimeout = new Option<double>("--connect-timeout") { Description = "Seconds to wait for the cluster's metadata before failing. Deliveries time out after message.timeout.ms (30 s unless set with -X).", DefaultValueFactory = _ => 10.0, HelpName = "SECONDS" };
+        var connectTimeout = Durations.Option("--connect-timeout", "How long to wait for the Kafka cluster's metadata before failing. Deliveries time out after message.timeout.ms (30 s unless set with -X).", "10s");
         var onBadRow = CommonOptions.OnBadRow();
         var quiet = CommonOptions.Quiet();
         var json = CommonOptions.Json();
@@ -43,7 +43,7 @@ internal static class ProduceCommand
         cmd.SetAction((pr, ct) => RunAsync(new ProduceArgs(
             pr.GetValue(file), pr.GetValue(bootstrap), pr.GetValue(topic)!, pr.GetValue(synthetic), pr.GetValue(dim), pr.GetValue(rows),
             pr.GetValue(seed), pr.GetValue(truthOut), pr.GetValue(format), pr.GetValue(inputFormat), pr.GetValue(rowsPerRecord), pr.GetValue(rate),
-            pr.GetValue(kafkaProperty) ?? [], pr.GetValue(kafkaConfig), pr.GetValue(connectTimeout), pr.GetValue(onBadRow)!,
+            pr.GetValue(kafkaProperty) ?? [], pr.GetValue(kafkaConfig), Durations.ParseSeconds(pr.GetValue(connectTimeout)!, "--connect-timeout"), pr.GetValue(onBadRow)!,
             pr.GetValue(quiet), pr.GetValue(json)), ct));
         return cmd;
     }

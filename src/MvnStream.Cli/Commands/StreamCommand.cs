@@ -31,14 +31,14 @@ internal static class StreamCommand
         var dim = new Option<int?>("--dim") { Description = "Dimension d (required for f64; otherwise learned from the first record of the topic).", HelpName = "D" };
         var group = new Option<string?>("--group", "-g") { Description = "Consumer group (default mvnstream-TOPIC). The checkpoint is keyed by group and topic.", HelpName = "GROUP" };
         var output = new Option<string>("--out", "-o") { Description = "Model snapshots and the final model (JSON, with offsets and version).", DefaultValueFactory = _ => "model.json", HelpName = "PATH" };
-        var untilIdle = new Option<string?>("--until-idle") { Description = "Finish once no record has arrived for this long and every partition is read to its end (e.g. 10s). Default: run until Ctrl-C.", HelpName = "DURATION" };
+        var untilIdle = Durations.Option("--until-idle", "Finish once no record has arrived for this long and every partition is read to its end (e.g. 10s). Default: run until Ctrl-C.");
         var maxRows = new Option<long>("--max-rows") { Description = "Finish once at least N rows are counted (contributions are never split, so a few more may be).", DefaultValueFactory = _ => 0, HelpName = "N" };
         var forgetting = new Option<double>("--forgetting") { Description = "Exponential forgetting factor per row in (0, 1]: older rows weigh factor^(rows after them). 1 = none; with it the model depends on arrival order.", DefaultValueFactory = _ => 1.0, HelpName = "F" };
         var scores = new Option<string?>("--scores-topic") { Description = "Write a score record (partition, offset, log-density, squared Mahalanobis distance, chi-square tail probability, anomaly flag) for every accepted record.", HelpName = "TOPIC" };
         var dlq = new Option<string?>("--dlq-topic") { Description = "Dead-letter topic for invalid records (original bytes; reason and source topic/partition/offset in headers). Default TOPIC.dlq; 'none' to drop them (still counted).", HelpName = "TOPIC" };
         var modelTopic = new Option<string?>("--model-topic") { Description = "Topic for model snapshots (JSON). Default TOPIC.model; 'none' for none.", HelpName = "TOPIC" };
         var checkpoint = new Option<string?>("--checkpoint") { Description = "Where the coordinator checkpoints {theta, optimiser state, statistics, offset ledger, counters}: kafka:TOPIC (default kafka:TOPIC.checkpoints), file:PATH, or none.", HelpName = "SPEC" };
-        var snapshot = new Option<string>("--snapshot-interval") { Description = "How often model snapshots and checkpoints are written.", DefaultValueFactory = _ => "1s", HelpName = "DURATION" };
+        var snapshot = Durations.Option("--snapshot-interval", "How often model snapshots and checkpoints are written.", "1s");
         var anomaly = new Option<double>("--anomaly-level") { Description = "A scored record is an anomaly when its chi-square tail probability is below this.", DefaultValueFactory = _ => 0.001, HelpName = "P" };
         var workers = new Option<int>("--workers") { Description = "Worker nodes of the embedded local cluster (each one consumer-group member).", DefaultValueFactory = _ => 3, HelpName = "N" };
         var cluster = new Option<string?>("--cluster") { Description = "Run on a running cluster through this seed node instead of an embedded one.", HelpName = "akka.tcp://mvnstream@HOST:PORT" };
@@ -51,8 +51,8 @@ internal static class StreamCommand
         var ridge = new Option<double>("--ridge") { Description = "Fit S + eps I.", DefaultValueFactory = _ => 0.0, HelpName = "EPS" };
         var shrinkage = new Option<string>("--shrinkage") { Description = "auto (Ledoit-Wolf), none, or an intensity in [0, 1].", DefaultValueFactory = _ => "none", HelpName = "auto|none|RHO" };
         var batch = new Option<int>("--batch-rows") { Description = "Rows per contribution (per partition).", DefaultValueFactory = _ => 4096, HelpName = "N" };
-        var linger = new Option<string>("--linger") { Description = "Longest a partition's pending rows wait before they are sent.", DefaultValueFactory = _ => "200ms", HelpName = "DURATION" };
-        var brokerTimeout = new Option<string>("--broker-timeout") { Description = "How long the stream waits while no Kafka broker is reachable (the workers say so meanwhile) before it stops with an error (exit 1); what was merged is checkpointed.", DefaultValueFactory = _ => "60s", HelpName = "DURATION" };
+        var linger = Durations.Option("--linger", "Longest a partition's pending rows wait before they are sent.", "200ms");
+        var brokerTimeout = Durations.Option("--broker-timeout", "How long the stream waits while no Kafka broker is reachable (the workers say so meanwhile) before it stops with an error (exit 1); what was merged is checkpointed.", "60s");
         var kafkaProps = CommonOptions.KafkaProperty();
         var kafkaConfig = CommonOptions.KafkaConfig();
         var config = new Option<string?>("--config") { Description = "With --cluster: HOCON file for the client node.", HelpName = "FILE" };
@@ -236,22 +236,5 @@ internal static class StreamCommand
     {
         Console.Error.WriteLine("mvnstream stream: " + message);
         return code;
-    }
-}
-
-/// <summary>Parses durations like 10s, 500ms, 2m, 1h or plain seconds.</summary>
-internal static class Durations
-{
-    public static double ParseSeconds(string text, string option)
-    {
-        var t = text.Trim().ToLowerInvariant();
-        (string num, double scale) = t.EndsWith("ms", StringComparison.Ordinal) ? (t[..^2], 0.001)
-            : t.EndsWith('s') ? (t[..^1], 1.0)
-            : t.EndsWith('m') ? (t[..^1], 60.0)
-            : t.EndsWith('h') ? (t[..^1], 3600.0)
-            : (t, 1.0);
-        if (!double.TryParse(num, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || v < 0 || !double.IsFinite(v))
-            throw new UsageException($"{option} '{text}': expected a duration such as 10s, 500ms or 2m");
-        return v * scale;
     }
 }
