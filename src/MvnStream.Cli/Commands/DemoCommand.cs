@@ -25,12 +25,12 @@ internal static class DemoCommand
         var workers = new Option<int>("--workers") { Description = "Worker nodes (consumer-group members).", DefaultValueFactory = _ => 3, HelpName = "N" };
         var seed = new Option<long>("--seed") { Description = "Seed of mu*, S* and the rows.", DefaultValueFactory = _ => 1, HelpName = "S" };
         var forgetting = new Option<double>("--forgetting") { Description = "Forgetting factor of the online fit (1 = none).", DefaultValueFactory = _ => 1.0, HelpName = "F" };
-        var output = new Option<string>("--out", "-o") { Description = "Where the streamed model is written.", DefaultValueFactory = _ => "demo-model.json", HelpName = "PATH" };
+        var output = new Option<string?>("--out", "-o") { Description = "Where the streamed model is written. Default: demo-model.json in a new directory under the system's temporary directory (the demo writes nothing else, and nothing in the working directory).", HelpName = "PATH" };
         var cmd = new Command("demo", "Stream synthetic rows from a known N(mu*, S*) through the embedded development broker into a local cluster and compare the online fit with the truth and the closed-form MLE.")
         {
             dim, rows, rate, workers, seed, forgetting, output,
         };
-        cmd.SetAction((pr, ct) => RunAsync(pr.GetValue(dim), pr.GetValue(rows), pr.GetValue(rate), pr.GetValue(workers), pr.GetValue(seed), pr.GetValue(forgetting), pr.GetValue(output)!, ct));
+        cmd.SetAction((pr, ct) => RunAsync(pr.GetValue(dim), pr.GetValue(rows), pr.GetValue(rate), pr.GetValue(workers), pr.GetValue(seed), pr.GetValue(forgetting), pr.GetValue(output), ct));
         return cmd;
     }
 
@@ -49,12 +49,15 @@ internal static class DemoCommand
         }
     }
 
-    private static async Task<int> RunAsync(int d, long rows, double rate, int workers, long seed, double forgetting, string output, CancellationToken ct)
+    private static async Task<int> RunAsync(int d, long rows, double rate, int workers, long seed, double forgetting, string? given, CancellationToken ct)
     {
         if (d <= 0 || d > 64) return Fail($"--dim {d}: the demo takes 1..64", ExitCodes.Usage);
         if (rows <= d) return Fail($"--rows {rows}: need more rows than dimensions", ExitCodes.Usage);
         if (rate < 0) return Fail($"--rate {rate}: must be >= 0", ExitCodes.Usage);
+        // Never the working directory (a demo run from a clone must leave the clone as it was): a fresh temporary directory unless --out says where.
+        string output = Path.GetFullPath(given ?? Path.Combine(Directory.CreateTempSubdirectory("mvnstream-demo-").FullName, "demo-model.json"));
         var progress = new ConsoleProgress(false);
+        progress.Line($"the streamed model will be written to {output}");
         using var broker = DevelopmentBroker.Start(1);
         progress.Line($"development broker at {broker.Bootstrap} ({DevelopmentBroker.Description})");
         var truth = new SyntheticSource(d, seed);

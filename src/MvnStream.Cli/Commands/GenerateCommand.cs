@@ -30,7 +30,7 @@ internal static class GenerateCommand
         var format = new Option<string?>("--format") { Description = "File format: csv (one row per line), f64 (little-endian doubles, no header: fit it with --dim D) or json (JSON Lines, one array per row). Default: from the extension of --out (.csv/.txt, .f64/.bin, .json/.jsonl/.ndjson).", HelpName = "csv|f64|json" };
         var header = new Option<bool>("--header") { Description = "csv: write a header line x1,...,xd first (fit detects and skips it)." };
         var output = new Option<string>("--out", "-o") { Description = "The file to write (replaced atomically when complete).", Required = true, HelpName = "PATH" };
-        var truthOut = new Option<string?>("--truth-out") { Description = "Also write the true (mu*, S*) as a model file, to compare a fit against.", HelpName = "PATH" };
+        var truthOut = new Option<string?>("--truth-out") { Description = "Also write the true mu* and S* (a JSON truth file, kind \"truth\": not a model file), to compare a fit against.", HelpName = "PATH" };
         var quiet = CommonOptions.Quiet();
         var json = CommonOptions.Json();
         var cmd = new Command("generate",
@@ -106,7 +106,7 @@ internal static class GenerateCommand
             }
 
             if (a.TruthOut is not null)
-                new MvnModel { Theta = source.Truth, N = a.Rows, Solver = "synthetic-truth" }.Save(a.TruthOut);
+                TruthFile.Save(a.TruthOut, source.Truth, a.Seed, a.Rows);
 
             double seconds = clock.Elapsed.TotalSeconds;
             long bytes = new FileInfo(full).Length;

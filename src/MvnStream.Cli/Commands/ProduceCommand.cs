@@ -23,7 +23,7 @@ internal static class ProduceCommand
         var dim = new Option<int?>("--dim") { Description = "Dimension d: of the synthetic rows, or of an f64 input file (required for both); checked against csv/json input when given.", HelpName = "D" };
         var rows = new Option<long?>("--rows") { Description = "With --synthetic: rows to send (0 = until Ctrl-C).", HelpName = "N" };
         var seed = new Option<long>("--seed") { Description = "With --synthetic: seed of mu*, S* and the rows (same seed = same rows).", DefaultValueFactory = _ => 1L, HelpName = "S" };
-        var truthOut = new Option<string?>("--truth-out") { Description = "With --synthetic: write the true (mu*, S*) as a model file, to compare a fit against.", HelpName = "PATH" };
+        var truthOut = new Option<string?>("--truth-out") { Description = "Also write the true mu* and S* (a JSON truth file, kind \"truth\": not a model file), to compare a fit against. With --synthetic.", HelpName = "PATH" };
         var format = new Option<string?>("--format") { Description = "Record encoding: csv (one row per record), f64 (k rows of little-endian doubles per record) or json (array of d numbers, or of k arrays). Default: the input file's format, csv for --synthetic.", HelpName = "csv|f64|json" };
         var inputFormat = new Option<string?>("--input-format") { Description = "Format of FILE. Default: from its extension (.csv/.txt, .f64/.bin, .json/.jsonl/.ndjson).", HelpName = "csv|f64|json" };
         var rowsPerRecord = new Option<int>("--rows-per-record", "-k") { Description = "Rows per record k for f64 and json (csv records always hold one row).", DefaultValueFactory = _ => 1, HelpName = "K" };
@@ -82,7 +82,7 @@ internal static class ProduceCommand
 
             if (source is SyntheticRowSource s && a.TruthOut is not null)
             {
-                new MvnModel { Theta = s.Source.Truth, N = s.Rows, Solver = "synthetic-truth" }.Save(a.TruthOut);
+                TruthFile.Save(a.TruthOut, s.Source.Truth, a.Seed, s.Rows);
                 progress.Line($"mvnstream produce: true mu* and S* (seed {a.Seed}) written to {a.TruthOut}");
             }
 
