@@ -19,6 +19,7 @@ internal static partial class CliApp
         root.Subcommands.Add(BrokerCommand.Create());
         root.Subcommands.Add(ProduceCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
+        HelpExamples.Install(root);
         return root;
     }
 

@@ -37,7 +37,7 @@ public sealed class CliProcessTests(BrokerFixture fixture)
 
             string topic = Topics.New("cli");
             var produce = Processes.Run(Processes.Mvnstream("produce", "--bootstrap", bootstrap, "--topic", topic, "--synthetic", "--dim", "3",
-                "--rows", "200", "--seed", "4", "--format", "json", "--rows-per-record", "3", "--json"), ProcessTimeout);
+                "--rows", "200", "--seed", "4", "--encoding", "json", "--rows-per-record", "3", "--json"), ProcessTimeout);
             Assert.True(produce.ExitCode == 0, produce.ToString());
             using (var json = JsonDocument.Parse(produce.Stdout))
             {

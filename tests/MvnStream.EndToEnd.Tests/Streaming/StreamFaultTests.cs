@@ -174,7 +174,7 @@ public sealed partial class StreamFaultTests(StreamFaultFixture data, ITestOutpu
         // The same port, seeded with its own old address and a live worker's (without a live seed it would found a second cluster).
         int port = NodeCluster.PortOf(run.Cluster.Address);
         var restarted = _scope.Start("coordinator-restarted", "node", "--role", "coordinator", "--port", port.ToString(CultureInfo.InvariantCulture),
-            "--seed", run.Cluster.Address, "--seed", run.Cluster.Workers[1].Address, "--config", _scope.PathOf("worker-info-log.hocon"));
+            "--seed-node", run.Cluster.Address, "--seed-node", run.Cluster.Workers[1].Address, "--config", _scope.PathOf("worker-info-log.hocon"));
         var address = await NodeCluster.WaitForNodeUpAsync(restarted, "coordinator");
         Assert.True(address == run.Cluster.Address, $"the restarted coordinator is at {address}, expected {run.Cluster.Address}");
 
