@@ -13,7 +13,7 @@ namespace MvnStream.Cli.Commands;
 
 /// <summary>
 /// <c>mvnstream stream</c>: the online fit of a Kafka topic on the embedded cluster (or a running one),
-/// exactly once per record across worker and coordinator failures (DESIGN §3).
+/// exactly once per record across worker and coordinator failures (docs/ARCHITECTURE.md, "The offset ledger").
 /// </summary>
 internal static class StreamCommand
 {

@@ -16,7 +16,7 @@ namespace MvnStream.Kafka.Streaming;
 
 /// <summary>
 /// The stream coordinator, a cluster singleton. Holds the merged statistics, theta, optimiser state and
-/// the offset ledger of one streaming job; merges partition contributions exactly once (DESIGN §3),
+/// the offset ledger of one streaming job; merges partition contributions exactly once (docs/ARCHITECTURE.md, "The offset ledger"),
 /// takes warm-started solver steps after merges, publishes model snapshots (file and topic), and
 /// checkpoints {theta, optimiser state, statistics, ledger, counters} before offsets are committed.
 /// Restores from its checkpoint on start, so a restart or handover resumes where the checkpoint was.
