@@ -12,7 +12,7 @@ using MvnStream.Core.Solvers;
 namespace MvnStream.Cluster.Protocol;
 
 /// <summary>
-/// The compact binary serializer of every <see cref="IMvnMessage"/> (DESIGN §2: numeric messages never
+/// The compact binary serializer of every <see cref="IMvnMessage"/> (docs/ARCHITECTURE.md, "Messages and the wire": numeric messages never
 /// cross the wire as JSON). Payload = one version byte (<see cref="WireVersion"/>) followed by the
 /// message's fields in declaration order, little-endian:
 /// int/enum = int32, long = int64, double = its 8 IEEE-754 bytes (bits exact), bool = 1 byte,

@@ -51,7 +51,7 @@ public sealed record StreamJobSettings(
     };
 }
 
-/// <summary>What the coordinator replies to a contribution (DESIGN §3).</summary>
+/// <summary>What the coordinator replies to a contribution (docs/ARCHITECTURE.md, "The offset ledger").</summary>
 public enum ContributionOutcome
 {
     /// <summary>from == next[p]: merged, next[p] = to.</summary>
@@ -159,7 +159,7 @@ public sealed record ConsumingStopped(string JobId, long Epoch, string WorkerId)
 public sealed record WorkerStreamStatus(string JobId, long Epoch, string WorkerId, int[] Partitions, long[] Lag, bool AtEnd, string? Error) : IMvnMessage;
 
 /// <summary>
-/// The durable state of a stream job (DESIGN §3): theta and optimiser state, merged statistics, the offset
+/// The durable state of a stream job (docs/ARCHITECTURE.md, "Checkpoints"): theta and optimiser state, merged statistics, the offset
 /// ledger and counters. Written atomically (file rename, or one Kafka record set) before offsets are committed.
 /// </summary>
 public sealed record StreamCheckpoint(
