@@ -46,8 +46,8 @@ internal static class StreamCommand
         var cluster = new Option<string?>("--cluster") { Description = "Run on a running cluster through this seed node, instead of an embedded one.", HelpName = "akka.tcp://mvnstream@HOST:PORT" };
         var solver = new Option<string>("--solver") { Description = "Solver: of the online updates and of the final convergence, gd, adam or lbfgs.", DefaultValueFactory = _ => "lbfgs", HelpName = "gd|adam|lbfgs" };
         var param = new Option<string>("--param") { Description = "Covariance factor: tril (lower-triangular Lambda) or full.", DefaultValueFactory = _ => "tril", HelpName = "tril|full" };
-        var steps = new Option<int>("--steps-per-update") { Description = "Warm-started solver iterations after each merge.", DefaultValueFactory = _ => 5, HelpName = "K" };
-        var tolerance = new Option<double>("--tolerance") { Description = "Gradient tolerance: the final convergence stops when the 2-norm of the gradient of J/n is at most this.", DefaultValueFactory = _ => 1e-10, HelpName = "TOL" };
+        var steps = new Option<int>("--steps-per-update") { Description = "At most this many warm-started solver iterations after each merge (fewer when the fit reaches --tolerance first).", DefaultValueFactory = _ => 25, HelpName = "K" };
+        var tolerance = new Option<double>("--tolerance") { Description = "Gradient tolerance: solves stop when the gradient puts mu within this many standard deviations, and every S_ij within this times sd_i sd_j, of the optimum (scale-free).", DefaultValueFactory = _ => 1e-10, HelpName = "TOL" };
         var maxIter = new Option<int>("--max-iter") { Description = "Iteration limit: of the final convergence.", DefaultValueFactory = _ => 5000, HelpName = "N" };
         var lr = new Option<double>("--learning-rate") { Description = "Adam's initial step size.", DefaultValueFactory = _ => 0.05, HelpName = "LR" };
         var ridge = new Option<double>("--ridge") { Description = "Fit S + eps I instead of S (for singular or ill-conditioned data).", DefaultValueFactory = _ => 0.0, HelpName = "EPS" };
