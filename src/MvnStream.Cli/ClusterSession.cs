@@ -5,7 +5,8 @@ namespace MvnStream.Cli;
 
 /// <summary>
 /// The cluster a command's job runs on: an embedded local cluster (--workers N: a coordinator and N worker
-/// ActorSystems over TCP on loopback) or a running cluster joined as a client node (--cluster SEED).
+/// ActorSystems over TCP on loopback) or a running cluster reached from a client (--cluster SEED): plain remoting
+/// through the seed node, never a cluster member, so the client takes no part in membership or downing decisions.
 /// </summary>
 internal sealed class ClusterSession : IAsyncDisposable
 {
@@ -43,8 +44,8 @@ internal sealed class ClusterSession : IAsyncDisposable
                 var config = configuration.Build();
                 var timeout = config.GetTimeSpan("mvnstream.client.connect-timeout", TimeSpan.FromSeconds(20));
                 if (quietAkka) configuration = configuration with { ExtraHocon = LogLevel(config, verbose) };
-                progress.Line($"joining the cluster at {seed} ...");
-                return new ClusterSession(await ClusterNode.StartAsync(configuration, timeout, ct), null);
+                progress.Line($"connecting to the cluster at {seed} ...");
+                return new ClusterSession(await ClusterNode.StartClientAsync(configuration, seed, timeout, ct), null);
             }
             if (workers <= 0) throw new UsageException($"--workers {workers}: must be positive");
             progress.Line($"starting a local cluster: 1 coordinator + {workers} worker nodes on 127.0.0.1 ...");
