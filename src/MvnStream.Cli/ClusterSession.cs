@@ -24,6 +24,19 @@ internal sealed class ClusterSession : IAsyncDisposable
     /// <summary>The embedded worker nodes (empty for --cluster).</summary>
     public IReadOnlyList<ClusterNode> EmbeddedWorkers => _embedded?.Workers ?? [];
 
+    private MvnStream.Kafka.Streaming.StreamingNode? _streaming;
+
+    /// <summary>
+    /// Streaming on the session's nodes, attached on the first call: from then on the embedded workers register with the
+    /// stream coordinator, so they all start consuming together when the job starts (one consumer-group join round).
+    /// </summary>
+    public MvnStream.Kafka.Streaming.StreamingNode Streaming()
+    {
+        if (_streaming is not null) return _streaming;
+        foreach (var w in EmbeddedWorkers) MvnStream.Kafka.Streaming.StreamingNode.Attach(w);
+        return _streaming = MvnStream.Kafka.Streaming.StreamingNode.Attach(Node);
+    }
+
     /// <param name="quietAkka">
     /// Run the client node (or the embedded nodes) at mvnstream.client.loglevel (ERROR by default), or at INFO when
     /// <paramref name="verbose"/>: the command's own lines and notes say what happens (a worker lost, a shard reassigned,

@@ -101,8 +101,12 @@ internal static class StreamCommand
         return await RunJobAsync(a, job, progress, null, ct, session: early);
     }
 
-    private static Task<ClusterSession> StartSessionAsync(StreamArgs a, ConsoleProgress progress, CancellationToken ct) =>
-        ClusterSession.StartAsync(a.Cluster is null ? a.Workers : 0, a.Cluster, a.Config, progress, ct, quietAkka: true, verbose: a.Verbose);
+    private static async Task<ClusterSession> StartSessionAsync(StreamArgs a, ConsoleProgress progress, CancellationToken ct)
+    {
+        var session = await ClusterSession.StartAsync(a.Cluster is null ? a.Workers : 0, a.Cluster, a.Config, progress, ct, quietAkka: true, verbose: a.Verbose);
+        session.Streaming(); // the workers register while d is still being learned
+        return session;
+    }
 
     /// <summary>Runs a stream job on an embedded cluster or through --cluster; also used by 'demo'.</summary>
     /// <param name="session">The cluster, when it was started already (while the dimension was learned); else started here.</param>
@@ -117,8 +121,7 @@ internal static class StreamCommand
 
         await using (cluster)
         {
-            foreach (var w in cluster.EmbeddedWorkers) StreamingNode.Attach(w);
-            var streaming = StreamingNode.Attach(cluster.Node);
+            var streaming = cluster.Streaming();
             progress.Line($"streaming {job.Settings.Topic} (d = {job.Settings.Dimension}, {job.Settings.Format.ToName()}) from {job.Settings.Bootstrap}, group {job.Settings.Group}, checkpoint {job.Settings.Checkpoint}");
             var outcome = await StreamJobRunner.RunAsync(streaming, job, m =>
             {

@@ -22,7 +22,7 @@ public sealed partial class StreamLateTopicTests(StreamingBrokerFixture broker, 
     private static partial Regex Unread();
 
     /// <summary>
-    /// <c>stream</c> without --dim on a topic that does not exist yet; once it waits for a first record, 160,000 synthetic
+    /// <c>stream</c> without --dim on a topic that does not exist yet; once it waits for a first record with its cluster up, 160,000 synthetic
     /// rows (d = 8, ~150 bytes each) are produced at 16,000 rows/s over 4 partitions, ~0.6 MB/s per partition, so a partition
     /// not read within ~8 s of the producer's start loses its head. Expected: exit 0, n = 160,000, nothing lost, no LOST
     /// line; and every status line reports how long the longest-unread partition with lag went without a record read
@@ -36,8 +36,11 @@ public sealed partial class StreamLateTopicTests(StreamingBrokerFixture broker, 
         string ctx = $"{rows:N0} synthetic rows (d = 8) at {rate:N0} rows/s into {topic}, created after the stream started";
         var stream = _scope.Start("stream-" + topic, "stream", "-b", broker.Bootstrap, "-t", topic, "--until-idle", "5s", "--checkpoint", "none",
             "--model-topic", "none", "--json", "--out", _scope.PathOf("model.json"));
+        // As a user would: the stream says it waits for the topic, and its cluster is up (it starts while d is unknown).
         await stream.WaitForLineAsync(OutputStream.Stderr, l => l.Contains("waiting for a first valid record", StringComparison.Ordinal), StreamTimeout,
             "the stream waiting for the topic's first record");
+        await stream.WaitForLineAsync(OutputStream.Stderr, l => l.StartsWith("cluster up", StringComparison.Ordinal), TimeSpan.FromSeconds(60),
+            "the stream's cluster up while it waits for the first record");
         var produce = await _scope.RunAsync(["produce", "-b", broker.Bootstrap, "-t", topic, "--synthetic", "--dim", "8", "--rows", rows.ToString(CultureInfo.InvariantCulture),
             "--rate", rate.ToString(CultureInfo.InvariantCulture)], StreamTimeout, "produce-" + topic);
         produce.ExpectExit(0);
