@@ -719,6 +719,7 @@ public sealed class MvnStreamSerializer(ExtendedActorSystem system) : Serializer
         w.WriteDouble(m.Weight);
         WriteTheta(w, m.Theta);
         w.WriteDouble(m.Seconds);
+        w.WriteDouble(m.MaxUnreadSeconds);
     }
 
     private static StreamJobStatus ReadStreamJobStatus(ref WireReader r) => new(
@@ -739,7 +740,8 @@ public sealed class MvnStreamSerializer(ExtendedActorSystem system) : Serializer
         r.ReadDouble("GapPerRow"),
         r.ReadDouble("Weight"),
         ReadTheta(ref r, "Theta"),
-        r.ReadDouble("Seconds"));
+        r.ReadDouble("Seconds"),
+        r.ReadDouble("MaxUnreadSeconds"));
 
     private static void WriteStreamJobNotice(WireWriter w, StreamJobNotice m)
     {
@@ -974,6 +976,7 @@ public sealed class MvnStreamSerializer(ExtendedActorSystem system) : Serializer
         w.WriteInt64s(m.Lag);
         w.WriteBool(m.AtEnd);
         w.WriteString(m.Error);
+        w.WriteInt64s(m.UnreadMilliseconds);
     }
 
     private static WorkerStreamStatus ReadWorkerStreamStatus(ref WireReader r) => new(
@@ -983,7 +986,8 @@ public sealed class MvnStreamSerializer(ExtendedActorSystem system) : Serializer
         r.ReadInt32s("Partitions"),
         r.ReadInt64s("Lag"),
         r.ReadBool("AtEnd"),
-        r.ReadNullableString("Error"));
+        r.ReadNullableString("Error"),
+        r.ReadInt64s("UnreadMilliseconds"));
 
     // ---------------------------------------------------------------------------------------------
     // Stream checkpoint (WrittenUtc as int64 ticks + kind byte: exact, whatever its Kind).

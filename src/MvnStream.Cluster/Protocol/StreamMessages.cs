@@ -90,7 +90,8 @@ public sealed record StreamJobStatus(
     double GapPerRow,
     double Weight,
     ThetaData? Theta,
-    double Seconds) : IMvnMessage;
+    double Seconds,
+    double MaxUnreadSeconds = 0) : IMvnMessage;
 
 public sealed record StreamJobNotice(string JobId, string Message) : IMvnMessage;
 
@@ -156,7 +157,8 @@ public sealed record StopConsuming(string JobId, long Epoch) : IMvnMessage;
 public sealed record ConsumingStopped(string JobId, long Epoch, string WorkerId) : IMvnMessage;
 
 /// <summary>A worker's periodic report: its partitions, their lag, whether each is at its end.</summary>
-public sealed record WorkerStreamStatus(string JobId, long Epoch, string WorkerId, int[] Partitions, long[] Lag, bool AtEnd, string? Error) : IMvnMessage;
+/// <param name="UnreadMilliseconds">Per partition: how long it has had lag without a record read from it (0 without lag).</param>
+public sealed record WorkerStreamStatus(string JobId, long Epoch, string WorkerId, int[] Partitions, long[] Lag, bool AtEnd, string? Error, long[]? UnreadMilliseconds = null) : IMvnMessage;
 
 /// <summary>
 /// The durable state of a stream job (docs/ARCHITECTURE.md, "Checkpoints"): theta and optimiser state, merged statistics, the offset
