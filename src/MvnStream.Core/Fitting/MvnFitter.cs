@@ -58,7 +58,9 @@ public static class MvnFitter
         var start = options.Start ?? InitialGuess(eff, p);
         if (start.Dimension != d) throw new ArgumentException($"warm start has dimension {start.Dimension}, data has {d}");
         if (start.Parameterization != p) start = start.As(p);
-        var f = new PackedObjective(source, delta, n, d, p);
+        // The whitened solvers evaluate the data term in the lower-triangular parameterization whatever the fit's (see
+        // WhitenedObjective); the raw-coordinate reference evaluates it in the fit's own.
+        var f = new PackedObjective(source, delta, n, d, options.RawCoordinates ? p : Parameterization.LowerTriangular);
         Action<IterationProgress>? onIteration = progress is null ? null
             : it => progress(new FitProgress(it.Iteration, it.Evaluations, it.Value, it.Value - jStar / n, it.GradientNorm, sw.Elapsed));
         SolverResult result;

@@ -20,11 +20,15 @@ internal static class WhitenedSolver
         _ => AdamFrame,
     };
 
+    /// <summary>Frames in a row without a new best stopping measure after which the run is stalled.</summary>
+    private const int StalledFrames = 20;
+
     internal static int LbfgsFrame = 1, GdFrame = 1, AdamFrame = 10;
 
     /// <summary>
-    /// Minimises <paramref name="raw"/> (J/n over packed raw parameters) from <paramref name="start"/>; returns the best
-    /// point in raw packed form. Iterations count accepted steps over all frames.
+    /// Minimises <paramref name="raw"/> (J/n over packed lower-triangular parameters, whatever the fit's parameterization)
+    /// from <paramref name="start"/>; returns the best point packed in the start's parameterization. Iterations count
+    /// accepted steps over all frames.
     /// </summary>
     public static SolverResult Minimize(IDifferentiableFunction raw, MvnParameters start, SolverOptions options,
         Action<IterationProgress>? progress, AdamState? adamState, CancellationToken cancellationToken)
@@ -36,6 +40,8 @@ internal static class WhitenedSolver
         var adamCarry = new AdamCarry();
         SolverResult r;
         bool fallback = false;
+        double bestMeasure = double.PositiveInfinity;
+        int stalledFrames = 0;
         while (true)
         {
             var frame = new WhitenedObjective(cached, theta);
@@ -47,7 +53,7 @@ internal static class WhitenedSolver
             int offset = total;
             if (cancellationToken.IsCancellationRequested)
             {
-                r = new SolverResult(Pack(theta, raw.Length), double.NaN, double.PositiveInfinity, 0, 0, StopReason.Cancelled, adam);
+                r = new SolverResult([], double.NaN, double.PositiveInfinity, 0, 0, StopReason.Cancelled, adam);
                 break;
             }
             try
@@ -57,7 +63,7 @@ internal static class WhitenedSolver
             }
             catch (OperationCanceledException)
             {
-                r = new SolverResult(Pack(theta, raw.Length), double.NaN, double.PositiveInfinity, 0, 0, StopReason.Cancelled, adam);
+                r = new SolverResult([], double.NaN, double.PositiveInfinity, 0, 0, StopReason.Cancelled, adam);
                 break;
             }
             theta = frame.ToParameters(r.X);
@@ -66,6 +72,10 @@ internal static class WhitenedSolver
             adam = r.AdamState ?? adam;
             if (r.Reason is StopReason.GradientTolerance or StopReason.RelativeChange or StopReason.Cancelled) break;
             if (total >= options.MaxIterations) break;
+            // Near the optimum (where the measure is the exact distance), steps that move but no longer bring it down
+            // (rounding has the last word) end the run as stalled (Adam has its own rule: its step halves on a stall).
+            if (r.GradientNorm < bestMeasure) { bestMeasure = r.GradientNorm; stalledFrames = 0; }
+            else if (options.Kind != SolverKind.Adam && bestMeasure < 1e-3 && ++stalledFrames >= StalledFrames) { r = r with { Reason = StopReason.NoProgress }; break; }
             if (r.Reason == StopReason.NoProgress && r.Iterations == 0)
             {
                 if (fallback || options.Kind == SolverKind.GradientDescent) break; // no step possible even in a fresh frame
@@ -74,8 +84,8 @@ internal static class WhitenedSolver
             }
             fallback = false;
         }
-        var x = Pack(theta, raw.Length);
-        if (double.IsNaN(r.Value)) r = r with { Value = cached.Evaluate(x, new double[raw.Length]) };
+        var x = Pack(theta, MvnParameters.PackedLength(theta.Dimension, theta.Parameterization));
+        if (double.IsNaN(r.Value)) r = r with { Value = cached.Evaluate(Pack(theta.As(Parameterization.LowerTriangular), raw.Length), new double[raw.Length]) };
         var reason = r.Reason == StopReason.MaxIterations || (total >= options.MaxIterations && r.Reason != StopReason.GradientTolerance
             && r.Reason != StopReason.RelativeChange && r.Reason != StopReason.Cancelled) ? StopReason.MaxIterations : r.Reason;
         return new SolverResult(x, r.Value, r.GradientNorm, total, evaluations, reason, adam);

@@ -34,6 +34,9 @@ internal static class GradientDescent
             {
                 for (int i = 0; i < n; i++) xn[i] = x[i] - t * g[i];
                 fn = f.Evaluate(xn, gn);
+                // A step too small to move the point (the same value and gradient to the last bit) is no progress.
+                if (fn == fx && gn.AsSpan().SequenceEqual(g))
+                    return new SolverResult(x, fx, measure, it, f.Evaluations, StopReason.NoProgress);
                 if (double.IsFinite(fn) && fn <= fx - Armijo * t * g2) break;
                 // Where J is flat to rounding the Armijo test is decided by noise: accept, as Hager and Zhang's approximate
                 // Armijo condition does, a point no higher than the noise whose directional derivative shows the step did
