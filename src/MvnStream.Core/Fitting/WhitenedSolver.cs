@@ -48,7 +48,11 @@ internal static class WhitenedSolver
             int budget = Math.Max(0, options.MaxIterations - total);
             // A Wolfe line search can fail where J is flat to rounding along its direction; a backtracking (Armijo) step,
             // which only needs a decrease, is tried in the same frame before the run is declared stalled.
-            var kind = fallback ? SolverKind.GradientDescent : options.Kind;
+            // With full Lambda (a rotation-invariant problem) the backtracking search is the robust one of the two: L-BFGS,
+            // which in one-step frames differs from gd only by its Wolfe search, takes gd's steps there (measured: the
+            // Wolfe search stalled above 1e-8 on some cond 1e8..1e12 sets where backtracking reached 1e-12).
+            var kind = fallback || start.Parameterization == Parameterization.Full && options.Kind == SolverKind.Lbfgs
+                ? SolverKind.GradientDescent : options.Kind;
             var inner = options with { Kind = kind, MaxIterations = Math.Min(budget, FrameIterations(kind)), UnitFirstStep = true };
             int offset = total;
             if (cancellationToken.IsCancellationRequested)

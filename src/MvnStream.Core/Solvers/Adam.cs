@@ -73,10 +73,11 @@ internal static class Adam
             {
                 lr *= 0.5;
                 // With a stopping measure that is a distance to the optimum in the solver's own units (whitened
-                // coordinates), a step far below that distance cannot be what progress needs: keep lr within 1e-3 of it.
+                // coordinates), a step far below that distance cannot be what progress needs: keep lr at 0.1 of it at least (the distance then shrinks
+                // geometrically).
                 if (byMeasure && double.IsFinite(bestMeasure) && bestMeasure < NearOptimum)
                 {
-                    lr = Math.Max(lr, 1e-3 * bestMeasure);
+                    lr = Math.Max(lr, 0.1 * bestMeasure);
                     // The second moment remembers the large gradients of the way in (beta2 = 0.999) and would keep the
                     // steps far below lr: restart the moments with the step.
                     Array.Clear(m);
