@@ -85,9 +85,13 @@ public sealed class MvnStreamSerializer(ExtendedActorSystem system) : Serializer
         Codec.Of<StopConsuming>("CX", WriteStopConsuming, ReadStopConsuming),
         Codec.Of<ConsumingStopped>("CXok", WriteConsumingStopped, ReadConsumingStopped),
         Codec.Of<WorkerStreamStatus>("WSS", WriteWorkerStreamStatus, ReadWorkerStreamStatus),
-        // Durable state (checkpoint file or Kafka record), same layout rules.
-        Codec.Of<StreamCheckpoint>("SCk", WriteStreamCheckpoint, ReadStreamCheckpoint),
     ];
+
+    /// <summary>
+    /// Manifests once shipped and no longer used: never given to another type. "SCk" was StreamCheckpoint, which now has
+    /// a versioned format of its own (MvnStream.Kafka's CheckpointFormat) and no longer crosses the wire.
+    /// </summary>
+    internal static readonly IReadOnlySet<string> RetiredManifests = new HashSet<string>(StringComparer.Ordinal) { "SCk" };
 
     private static readonly FrozenDictionary<Type, Codec> ByType = BuildIndex(c => c.Type, "type");
     private static readonly FrozenDictionary<string, Codec> ByManifest = BuildIndex(c => c.Manifest, "manifest");
@@ -975,54 +979,4 @@ public sealed class MvnStreamSerializer(ExtendedActorSystem system) : Serializer
         r.ReadInt64s("Lag"),
         r.ReadBool("AtEnd"),
         r.ReadNullableString("Error"));
-
-    // ---------------------------------------------------------------------------------------------
-    // Stream checkpoint (WrittenUtc as int64 ticks + kind byte: exact, whatever its Kind).
-    // ---------------------------------------------------------------------------------------------
-
-    private static void WriteStreamCheckpoint(WireWriter w, StreamCheckpoint m)
-    {
-        w.WriteString(m.JobKey);
-        w.WriteInt64(m.Epoch);
-        w.WriteInt64(m.Version);
-        w.WriteInt32(m.Dimension);
-        WriteTheta(w, m.Theta);
-        w.WriteDoubles(m.AdamFirstMoment);
-        w.WriteDoubles(m.AdamSecondMoment);
-        w.WriteInt64(m.AdamStep);
-        w.WriteDouble(m.AdamLearningRate);
-        WriteStatistics(w, m.Statistics);
-        w.WriteString(m.Topic);
-        w.WriteInt32s(m.Partitions);
-        w.WriteInt64s(m.Starts);
-        w.WriteInt64s(m.Nexts);
-        w.WriteInt64s(m.Lost);
-        w.WriteInt64(m.AcceptedRecords);
-        w.WriteInt64(m.RejectedRecords);
-        w.WriteInt64(m.Duplicates);
-        w.WriteInt64(m.Refused);
-        w.WriteDateTime(m.WrittenUtc);
-    }
-
-    private static StreamCheckpoint ReadStreamCheckpoint(ref WireReader r) => new(
-        r.ReadString("JobKey"),
-        r.ReadInt64("Epoch"),
-        r.ReadInt64("Version"),
-        r.ReadInt32("Dimension"),
-        ReadTheta(ref r, "Theta"),
-        r.ReadDoubles("AdamFirstMoment"),
-        r.ReadDoubles("AdamSecondMoment"),
-        r.ReadInt64("AdamStep"),
-        r.ReadDouble("AdamLearningRate"),
-        ReadStatistics(ref r, "Statistics"),
-        r.ReadString("Topic"),
-        r.ReadInt32s("Partitions"),
-        r.ReadInt64s("Starts"),
-        r.ReadInt64s("Nexts"),
-        r.ReadInt64s("Lost"),
-        r.ReadInt64("AcceptedRecords"),
-        r.ReadInt64("RejectedRecords"),
-        r.ReadInt64("Duplicates"),
-        r.ReadInt64("Refused"),
-        r.ReadDateTime("WrittenUtc"));
 }

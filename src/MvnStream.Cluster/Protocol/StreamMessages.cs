@@ -156,6 +156,8 @@ public sealed record WorkerStreamStatus(string JobId, long Epoch, string WorkerI
 /// <summary>
 /// The durable state of a stream job (DESIGN §3): theta and optimiser state, merged statistics, the offset
 /// ledger and counters. Written atomically (file rename, or one Kafka record set) before offsets are committed.
+/// Not a cluster message: it is stored in a versioned format of its own (MvnStream.Kafka's CheckpointFormat), so a
+/// change of the wire protocol never makes a stored checkpoint unreadable.
 /// </summary>
 public sealed record StreamCheckpoint(
     string JobKey,
@@ -177,4 +179,4 @@ public sealed record StreamCheckpoint(
     long RejectedRecords,
     long Duplicates,
     long Refused,
-    DateTime WrittenUtc) : IMvnMessage;
+    DateTime WrittenUtc);

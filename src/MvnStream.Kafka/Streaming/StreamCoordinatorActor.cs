@@ -236,7 +236,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
             return;
         }
         StreamJob job;
-        try { job = new StreamJob(m.JobId, Sender, m.Settings, Context.System); }
+        try { job = new StreamJob(m.JobId, Sender, m.Settings); }
         catch (Exception e) when (e is ArgumentException or KafkaException)
         {
             Sender.Tell(new StreamJobFailed(m.JobId, JobErrorKind.Usage, e.Message));

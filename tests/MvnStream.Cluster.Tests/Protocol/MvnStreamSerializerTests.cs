@@ -87,8 +87,10 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
             [typeof(StartConsuming)] = "CS", [typeof(LedgerQuery)] = "LQ", [typeof(LedgerPosition)] = "LQok",
             [typeof(PartitionContribution)] = "PC", [typeof(ContributionAck)] = "PCok", [typeof(RecordsLost)] = "RL",
             [typeof(ModelUpdated)] = "MU", [typeof(CommitOffsets)] = "CO", [typeof(StopConsuming)] = "CX",
-            [typeof(ConsumingStopped)] = "CXok", [typeof(WorkerStreamStatus)] = "WSS", [typeof(StreamCheckpoint)] = "SCk",
+            [typeof(ConsumingStopped)] = "CXok", [typeof(WorkerStreamStatus)] = "WSS",
         };
+        foreach (var retired in MvnStreamSerializer.RetiredManifests)
+            Assert.DoesNotContain(retired, MvnStreamSerializer.ManifestsByType.Values);
         foreach (var (type, manifest) in expected)
         {
             Assert.True(MvnStreamSerializer.ManifestsByType.TryGetValue(type, out var actual), $"{type.Name} has no manifest");
@@ -177,59 +179,6 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
     }
 
     [Fact]
-    public void A_d512_StreamCheckpoint_round_trips_and_its_payload_is_the_raw_arrays_plus_a_few_bytes()
-    {
-        var message = MessageGenerators.LargeStreamCheckpoint();
-        var back = (StreamCheckpoint)RoundTrip(message, out var bytes);
-        WireEquality.AssertBitIdentical(message, back);
-        Assert.Equal(DateTimeKind.Utc, back.WrittenUtc.Kind);
-        Assert.Equal(message.WrittenUtc.Ticks, back.WrittenUtc.Ticks);
-        var s = message.Statistics!;
-        var t = message.Theta!;
-        long raw = 8L * (t.Mu.Length + t.LambdaPacked.Length + message.AdamFirstMoment.Length + message.AdamSecondMoment.Length
-            + s.Mean.Length + s.ScatterLower.Length + s.Third.Length + message.Starts.Length + message.Nexts.Length + message.Lost.Length)
-            + 4L * message.Partitions.Length;
-        Assert.InRange(bytes.Length, raw, raw + 512);
-    }
-
-    [Fact]
-    public void DateTimes_keep_their_ticks_and_kind_exactly()
-    {
-        var template = MessageGenerators.LargeStreamCheckpoint() with { Theta = null, Statistics = null, AdamFirstMoment = [], AdamSecondMoment = null! };
-        foreach (var kind in new[] { DateTimeKind.Unspecified, DateTimeKind.Utc, DateTimeKind.Local })
-            foreach (var ticks in new[] { 0L, 1L, DateTime.UnixEpoch.Ticks, 638_000_000_000_000_001L, DateTime.MaxValue.Ticks })
-            {
-                var message = template with { WrittenUtc = new DateTime(ticks, kind) };
-                var back = (StreamCheckpoint)RoundTrip(message, out var bytes);
-                Assert.Equal(ticks, back.WrittenUtc.Ticks);
-                Assert.Equal(kind, back.WrittenUtc.Kind);
-                // The last 9 bytes: int64 ticks then the kind byte.
-                Assert.Equal(ticks, BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(bytes.Length - 9)));
-                Assert.Equal((byte)kind, bytes[^1]);
-                WireEquality.AssertBitIdentical(message, back);
-            }
-    }
-
-    [Fact]
-    public void A_bad_DateTime_kind_or_tick_count_throws()
-    {
-        var bytes = serializer.ToBinary(MessageGenerators.LargeStreamCheckpoint() with { Theta = null, Statistics = null });
-        var badKind = bytes.ToArray();
-        badKind[^1] = 3;
-        var e = Assert.Throws<SerializationException>(() => serializer.FromBinary(badKind, "SCk"));
-        Assert.Contains("WrittenUtc", e.Message, StringComparison.Ordinal);
-        Assert.Contains("kind 3", e.Message, StringComparison.Ordinal);
-        foreach (var ticks in new[] { -1L, DateTime.MaxValue.Ticks + 1, long.MaxValue, long.MinValue })
-        {
-            var badTicks = bytes.ToArray();
-            BinaryPrimitives.WriteInt64LittleEndian(badTicks.AsSpan(badTicks.Length - 9), ticks);
-            e = Assert.Throws<SerializationException>(() => serializer.FromBinary(badTicks, "SCk"));
-            Assert.Contains("malformed", e.Message, StringComparison.Ordinal);
-            Assert.Contains($"{ticks} ticks", e.Message, StringComparison.Ordinal);
-        }
-    }
-
-    [Fact]
     public void Streaming_messages_with_nulls_and_empty_arrays_survive()
     {
         IMvnMessage[] messages =
@@ -241,8 +190,6 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
             new CommitOffsets("j", 1, "t", [], null!),
             new WorkerStreamStatus("j", 1, "w", null!, [], true, null),
             new WorkerStreamStatus("j", 1, "w", [int.MinValue, int.MaxValue], [long.MinValue, long.MaxValue], false, "ω-🙂"),
-            new StreamCheckpoint("k", 0, 0, 0, null, null!, [], 0, 0, new StatisticsData(0, 0, 0, [], [], [], 0), null!, null!, [], null!, [-1],
-                0, 0, 0, 0, default),
         ];
         foreach (var message in messages)
             WireEquality.AssertBitIdentical(message, RoundTrip(message, out _));
@@ -324,7 +271,6 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
     public void Every_truncation_of_a_d512_streaming_payload_throws()
     {
         AssertEveryTruncationThrows(MessageGenerators.LargePartitionContribution(), nameof(PartitionContribution));
-        AssertEveryTruncationThrows(MessageGenerators.LargeStreamCheckpoint(), nameof(StreamCheckpoint));
     }
 
     private void AssertEveryTruncationThrows(IMvnMessage message, string typeName)
@@ -421,11 +367,5 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
         Assert.NotNull(WireEquality.FirstDifference(a, new ThetaData(1, Parameterization.LowerTriangular, [nan1], [0.0])));
         Assert.NotNull(WireEquality.FirstDifference(new ShardLoaded("j", 0, 0, 0, ["a"], 0, 0, null), new ShardLoaded("j", 0, 0, 0, ["b"], 0, 0, null)));
         Assert.NotNull(WireEquality.FirstDifference(new FitJobNotice("j", "m"), new FitJobNotice("j", null!)));
-        var when = new DateTime(638_000_000_000_000_000, DateTimeKind.Utc);
-        var checkpoint = MessageGenerators.LargeStreamCheckpoint() with { WrittenUtc = when };
-        Assert.Null(WireEquality.FirstDifference(checkpoint, checkpoint with { WrittenUtc = new DateTime(when.Ticks, DateTimeKind.Utc) }));
-        Assert.NotNull(WireEquality.FirstDifference(checkpoint, checkpoint with { WrittenUtc = DateTime.SpecifyKind(when, DateTimeKind.Local) }));
-        Assert.NotNull(WireEquality.FirstDifference(checkpoint, checkpoint with { WrittenUtc = when.AddTicks(1) }));
-        Assert.NotNull(WireEquality.FirstDifference(checkpoint, checkpoint with { Nexts = [.. checkpoint.Nexts[..^1], 0] }));
     }
 }
