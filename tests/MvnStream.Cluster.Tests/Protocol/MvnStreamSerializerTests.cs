@@ -324,30 +324,118 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
         Assert.Contains("wire version 99", e.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void A_corrupt_huge_array_length_throws_before_allocating()
+    /// <summary>A payload around a hand-made protobuf body: the version byte and the body's length first.</summary>
+    private static byte[] Payload(params byte[] body)
     {
-        var message = new PartialGradientComputed("j", 1, 2, 3, [1, 2], [3], 4);
-        var bytes = serializer.ToBinary(message);
-        // version(1) + JobId(4 + 1) + Round(8) + ShardIndex(4) + J(8) = 26: GradMu's length.
-        Assert.Equal(2, BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(26)));
-        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(26), int.MaxValue);
-        var e = Assert.Throws<SerializationException>(() => serializer.FromBinary(bytes, "PGok"));
-        Assert.Contains("GradMu", e.Message, StringComparison.Ordinal);
-        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(26), -7);
-        e = Assert.Throws<SerializationException>(() => serializer.FromBinary(bytes, "PGok"));
-        Assert.Contains("GradMu has length -7", e.Message, StringComparison.Ordinal);
+        var header = new List<byte> { MvnStreamSerializer.WireVersion };
+        for (ulong n = (ulong)body.Length; ; n >>= 7)
+        {
+            if (n < 0x80) { header.Add((byte)n); break; }
+            header.Add((byte)(n | 0x80));
+        }
+        return [.. header, .. body];
     }
 
     [Fact]
-    public void A_bad_presence_flag_throws()
+    public void A_corrupt_huge_array_length_throws_before_allocating()
     {
-        var bytes = serializer.ToBinary(new DescribeFile("j", "p", new ReaderSettings(RowFormat.Csv, 3, BadRowPolicy.Skip)));
-        // version(1) + JobId(4 + 1) + Path(4 + 1) = 11: Reader's presence flag.
-        Assert.Equal(1, bytes[11]);
-        bytes[11] = 7;
-        var e = Assert.Throws<SerializationException>(() => serializer.FromBinary(bytes, "DF"));
-        Assert.Contains("Reader (presence flag)", e.Message, StringComparison.Ordinal);
+        // PartialGradientComputed field 5 (GradMu), length-delimited (tag 5 << 3 | 2 = 42), announcing 2^31 - 1 bytes.
+        var e = Assert.Throws<SerializationException>(() => serializer.FromBinary(Payload(42, 0xFF, 0xFF, 0xFF, 0xFF, 0x07, 1, 2, 3), "PGok"));
+        Assert.Contains("truncated", e.Message, StringComparison.Ordinal);
+        Assert.Contains("PartialGradientComputed.GradMu needs 2147483647 bytes", e.Message, StringComparison.Ordinal);
+        // A length beyond int: malformed.
+        e = Assert.Throws<SerializationException>(() => serializer.FromBinary(Payload(42, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F), "PGok"));
+        Assert.Contains("GradMu has length 4294967295", e.Message, StringComparison.Ordinal);
+        // Bytes that are not a whole number of doubles.
+        e = Assert.Throws<SerializationException>(() => serializer.FromBinary(Payload(42, 3, 1, 2, 3), "PGok"));
+        Assert.Contains("GradMu has 3 bytes", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_field_of_the_wrong_wire_type_or_an_invalid_tag_throws_naming_it()
+    {
+        // DescribeFile field 3 (Reader, a nested message) sent as a varint (tag 3 << 3 | 0 = 24).
+        var e = Assert.Throws<SerializationException>(() => serializer.FromBinary(Payload(24, 1), "DF"));
+        Assert.Contains("DescribeFile.Reader (field 3) has wire type 0, expected 2", e.Message, StringComparison.Ordinal);
+        // Wire type 7 does not exist; field 0 is not a field.
+        Assert.Contains("not a valid tag", Assert.Throws<SerializationException>(() => serializer.FromBinary(Payload(15), "DF")).Message, StringComparison.Ordinal);
+        Assert.Contains("not a valid tag", Assert.Throws<SerializationException>(() => serializer.FromBinary(Payload(2, 0), "DF")).Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Forward compatibility, the point of numbered fields: a newer node's payload with fields this node does not know
+    /// (of every protobuf wire type, before, between and after the known ones, also inside a nested message) reads as
+    /// the message without them.
+    /// </summary>
+    [Fact]
+    public void Fields_a_newer_node_adds_are_skipped()
+    {
+        byte[] unknown =
+        [
+            0xC8, 0x3E, 0x96, 0x01, // field 1001, varint 150
+            0xD1, 0x3E, 1, 2, 3, 4, 5, 6, 7, 8, // field 1002, fixed64
+            0xDA, 0x3E, 3, (byte)'n', (byte)'e', (byte)'w', // field 1003, length-delimited
+            0xE5, 0x3E, 1, 2, 3, 4, // field 1004, fixed32
+        ];
+        var message = new DescribeFile("job", "/data/rows.csv", new ReaderSettings(RowFormat.Csv, 3, BadRowPolicy.Skip));
+        var body = serializer.ToBinary(message)[2..]; // version byte and a one-byte body length
+        Assert.Equal(body.Length, serializer.ToBinary(message)[1]);
+        // JobId (field 1: tag, length, 3 bytes) and Path (field 2: tag, length, 14 bytes), then Reader (field 3: tag 26, length, message).
+        int readerAt = 5 + 2 + message.Path.Length;
+        Assert.Equal(26, body[readerAt]);
+        Assert.Equal(body.Length - readerAt - 2, body[readerAt + 1]);
+        // Unknown fields around the known ones and inside the nested reader settings.
+        byte[] nested = [.. unknown, .. body[(readerAt + 2)..]];
+        byte[] newer = [.. unknown, .. body[..readerAt], .. unknown, 26, (byte)nested.Length, .. nested, .. unknown];
+        WireEquality.AssertBitIdentical(message, serializer.FromBinary(Payload(newer), "DF"));
+    }
+
+    /// <summary>A payload from a node that predates a field reads that field as its default (here all of them, from an empty body).</summary>
+    [Fact]
+    public void Fields_an_older_node_did_not_send_read_as_their_defaults()
+    {
+        var back = (FitJobAccepted)serializer.FromBinary(Payload(), "FAcc");
+        Assert.Equal(new FitJobAccepted(null!, 0, 0, 0, 0), back);
+        var job = serializer.ToBinary(new FitJobAccepted("j", 3, 6, 1000, 0));
+        Assert.Equal(new FitJobAccepted("j", 3, 6, 1000, 0), serializer.FromBinary(job, "FAcc"));
+    }
+
+    [Fact]
+    public void Every_wire_record_numbers_every_field_once()
+    {
+        foreach (var type in MessageGenerators.AllMessageTypes.Concat([typeof(StatisticsData), typeof(ThetaData), typeof(ReaderSettings), typeof(FitJobSettings), typeof(StreamJobSettings)]))
+        {
+            var fields = MvnStream.Cluster.Protocol.Wire.MessageSchema.For(type).Fields.ToList();
+            Assert.Equal(type.GetConstructors().Max(c => c.GetParameters().Length), fields.Count);
+            Assert.Equal(fields.Count, fields.Select(f => f.Number).Distinct().Count());
+        }
+    }
+
+    /// <summary>The body is standard protobuf: Google.Protobuf's own reader walks it (tags, lengths, fixed64 doubles).</summary>
+    [Fact]
+    public void The_body_is_protobuf_that_a_standard_reader_walks()
+    {
+        var message = MessageGenerators.LargePartitionContribution();
+        var bytes = serializer.ToBinary(message);
+        var input = new Google.Protobuf.CodedInputStream(bytes, 1, bytes.Length - 1);
+        int length = input.ReadLength();
+        Assert.Equal(bytes.Length - 1 - Google.Protobuf.CodedOutputStream.ComputeLengthSize(length), length);
+        var seen = new List<int>();
+        for (uint tag; (tag = input.ReadTag()) != 0;)
+        {
+            int number = Google.Protobuf.WireFormat.GetTagFieldNumber(tag);
+            seen.Add(number);
+            if (number == 9) // Statistics: a nested message whose field 5 is the packed lower triangle
+            {
+                var stats = new Google.Protobuf.CodedInputStream(input.ReadBytes().ToByteArray());
+                for (uint t; (t = stats.ReadTag()) != 0;)
+                    if (Google.Protobuf.WireFormat.GetTagFieldNumber(t) == 5) Assert.Equal(8 * 131_328, stats.ReadBytes().Length);
+                    else stats.SkipLastField();
+            }
+            else if (number == 1) Assert.Equal(message.JobId, input.ReadString());
+            else input.SkipLastField();
+        }
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8, 9], seen);
     }
 
     // -------------------------------------------------------------------------------------------
