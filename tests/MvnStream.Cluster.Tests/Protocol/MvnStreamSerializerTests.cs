@@ -156,6 +156,31 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
         Assert.InRange(bytes.Length, raw, raw + 512);
     }
 
+    /// <summary>FrameBudget's sizes (what a job is checked against before it starts) bound the real payloads.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(64)]
+    [InlineData(512)]
+    public void FrameBudget_bounds_the_payloads_of_the_large_messages(int d)
+    {
+        int tril = MessageGenerators.Tril(d);
+        var stats = new StatisticsData(d, long.MaxValue, -1.5, MessageGenerators.Fill(d, 1), MessageGenerators.Fill(tril, 2), MessageGenerators.Fill(d, 3), double.NaN);
+        const string id = "a-job-id-of-a-realistic-length-0123456789";
+        Assert.InRange(serializer.ToBinary(new PartitionContribution(id, long.MaxValue, "a-topic", int.MaxValue, long.MaxValue - 1, long.MaxValue, long.MaxValue, long.MaxValue, stats)).Length,
+            FrameBudget.StatisticsBytes(d) - FrameBudget.EnvelopeBytes, FrameBudget.StatisticsBytes(d));
+        Assert.InRange(serializer.ToBinary(new ShardLoaded(id, int.MaxValue, long.MaxValue, long.MaxValue, [], long.MaxValue, 1.5, stats)).Length,
+            FrameBudget.StatisticsBytes(d) - FrameBudget.EnvelopeBytes, FrameBudget.StatisticsBytes(d));
+        foreach (var p in new[] { Parameterization.LowerTriangular, Parameterization.Full })
+        {
+            var lambda = MessageGenerators.Fill(p == Parameterization.Full ? d * d : tril, 4);
+            long budget = FrameBudget.ThetaBytes(d, p);
+            Assert.InRange(serializer.ToBinary(new PartialGradientComputed(id, long.MaxValue, int.MaxValue, double.NaN, MessageGenerators.Fill(d, 5), lambda, 1.5)).Length,
+                budget - FrameBudget.EnvelopeBytes, budget);
+            Assert.InRange(serializer.ToBinary(new ModelUpdated(id, long.MaxValue, long.MaxValue, new ThetaData(d, p, MessageGenerators.Fill(d, 6), lambda))).Length,
+                budget - FrameBudget.EnvelopeBytes, budget);
+        }
+    }
+
     [Fact]
     public void A_d512_full_Lambda_gradient_round_trips()
     {
