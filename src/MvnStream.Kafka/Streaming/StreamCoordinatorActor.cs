@@ -267,7 +267,10 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         if (job is null || job.Id != r.JobId || job.Running) return;
         if (r.Error is not null)
         {
-            job.Client.Tell(new StreamJobFailed(job.Id, JobErrorKind.Failure, $"cannot read the checkpoint ({job.Store.Describe()}): {r.Error.Message}"));
+            // A checkpoint that cannot be read names itself (the file, or the topic and offset) and what is wrong with it.
+            job.Client.Tell(new StreamJobFailed(job.Id, JobErrorKind.Failure, r.Error is Checkpoints.CheckpointFormatException
+                ? "cannot read the checkpoint " + r.Error.Message
+                : $"cannot read the checkpoint ({job.Store.Describe()}): {r.Error.Message}"));
             EndJob();
             return;
         }
