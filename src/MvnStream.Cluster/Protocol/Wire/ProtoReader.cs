@@ -42,7 +42,7 @@ internal sealed class ProtoReader(byte[] data, int position, int limit, string m
     {
         int at = _position;
         try { readPartial(this); }
-        catch (SerializationException e) when (e.Message.Contains("truncated", StringComparison.Ordinal)) { return e; }
+        catch (SerializationException e) when (e.Data.Contains(TruncatedKey)) { return e; }
         _position = at;
         return Truncated(field, length);
     }
@@ -134,6 +134,14 @@ internal sealed class ProtoReader(byte[] data, int position, int limit, string m
     public SerializationException Malformed(string what) =>
         new($"MvnStreamSerializer: malformed payload for manifest '{manifest}' ({typeName}): {what}");
 
-    public SerializationException Truncated(string field, long needed) =>
-        new($"MvnStreamSerializer: truncated payload for manifest '{manifest}' ({typeName}): {field} needs {needed} bytes at offset {_position} but only {Math.Max(0, Remaining)} remain (payload is {data.Length} bytes)");
+    /// <summary>Marks a truncation (in <see cref="Exception.Data"/>), told apart from other malformations without parsing messages.</summary>
+    private const string TruncatedKey = "MvnStream.Truncated";
+
+    public SerializationException Truncated(string field, long needed)
+    {
+        var e = new SerializationException($"MvnStreamSerializer: truncated payload for manifest '{manifest}' ({typeName}): {field} needs {needed} bytes at offset {_position} but only {Math.Max(0, Remaining)} remain (payload is {data.Length} bytes)");
+        e.Data[TruncatedKey] = true;
+        return e;
+    }
 }
+
