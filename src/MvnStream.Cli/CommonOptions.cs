@@ -51,12 +51,25 @@ internal static class CommonOptions
         try
         {
             var settings = MvnStream.Kafka.KafkaClientSettings.Create(bootstrap, properties, file);
+            // Refused here, naming the key, before any cluster or job exists (a bad key used to fail inside the coordinator).
+            try { settings.Validate(); }
+            catch (MvnStream.Kafka.KafkaSettingsException e) when (file is not null)
+            {
+                throw new UsageException($"{e.Message} (the Kafka settings come from --kafka-config {file} and -X)");
+            }
             return settings.Properties.Where(kv => kv.Key != MvnStream.Kafka.KafkaClientSettings.BootstrapProperty).Select(kv => kv.Key + "=" + kv.Value).ToArray();
         }
         catch (MvnStream.Kafka.KafkaSettingsException e)
         {
             throw new UsageException(e.Message);
         }
+    }
+
+    /// <summary>An input file that must exist and be a file: a directory is called a directory, not missing (exit 2 either way).</summary>
+    public static void RequireFile(string path, string what)
+    {
+        if (Directory.Exists(path)) throw new UsageException($"{what} '{path}' is a directory, not a file");
+        if (!File.Exists(path)) throw new UsageException($"{what} '{path}' does not exist");
     }
 
     public static RowReaderOptions ReaderOptions(string path, string? format, int? dim, string onBadRow)

@@ -27,12 +27,18 @@ internal sealed class ConsoleProgress(bool quiet, TextWriter? writer = null) : M
         $"{label}: {p.Rows,12:N0} rows  {p.RowsPerSecond,12:N0} rows/s  {p.MegabytesPerSecond,7:F1} MB/s  {p.Rejected:N0} rejected  {p.Elapsed.TotalSeconds:F1} s"));
 
     public void Iteration(FitProgress p) => Throttled(
-        Inv($"iter {p.Iteration,6}  J/n {p.NllPerRow,18:F12}  J-J* {p.GapPerRow,10:0.000e+00}/row  |grad| {p.GradientNorm,10:0.000e+00}  evals {p.Evaluations,6}  {p.Elapsed.TotalSeconds:F2} s"));
+        Inv($"iter {p.Iteration,6}  J/n {Fixed(p.NllPerRow, 12),18}  J-J* {p.GapPerRow,10:0.000e+00}/row  |grad| {p.GradientNorm,10:0.000e+00}  evals {p.Evaluations,6}  {p.Elapsed.TotalSeconds:F2} s"));
 
-    public void Round(MvnStream.Cluster.Protocol.FitJobRoundProgress p)
+    /// <summary>
+    /// A cluster fit's progress. Gradient summing (<paramref name="rounds"/>) numbers its cluster rounds ("round N"); statistics
+    /// summing runs no rounds, the coordinator iterates on the summed statistics, so its lines are iterations ("iter N"), as locally.
+    /// </summary>
+    public void Round(MvnStream.Cluster.Protocol.FitJobRoundProgress p, bool rounds)
     {
-        var workers = p.Workers > 0 ? Inv($"workers {p.WorkersAnswered}/{p.Workers}  round {p.RoundMilliseconds,7:F2} ms  ") : "";
-        Throttled(Inv($"round {p.Round,6}  {workers}J/n {p.NllPerRow,18:F12}  J-J* {p.GapPerRow,10:0.000e+00}/row  |grad| {p.GradientNorm,10:0.000e+00}  {p.Seconds:F2} s"));
+        if (rounds)
+            Throttled(Inv($"round {p.Round,6}  workers {p.WorkersAnswered}/{p.Workers}  round {p.RoundMilliseconds,7:F2} ms  J/n {Fixed(p.NllPerRow, 12),18}  J-J* {p.GapPerRow,10:0.000e+00}/row  |grad| {p.GradientNorm,10:0.000e+00}  {p.Seconds:F2} s"));
+        else
+            Throttled(Inv($"iter {p.Round,6}  J/n {Fixed(p.NllPerRow, 12),18}  J-J* {p.GapPerRow,10:0.000e+00}/row  |grad| {p.GradientNorm,10:0.000e+00}  {p.Seconds:F2} s"));
     }
 
     /// <summary>Prints the last iteration or round line if the rate limit held it back (the final state of the solver).</summary>
@@ -58,4 +64,19 @@ internal sealed class ConsoleProgress(bool quiet, TextWriter? writer = null) : M
     }
 
     public static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>Beyond this magnitude a figure is printed in scientific notation: fixed notation of 1e200 is 200 digits.</summary>
+    public const double FixedLimit = 1e9;
+
+    /// <summary>
+    /// <paramref name="value"/> with <paramref name="decimals"/> decimals: fixed notation below <see cref="FixedLimit"/> in
+    /// magnitude, else scientific with as many decimals (1.000000000000e+200), so no line ever holds a 200-digit number.
+    /// </summary>
+    public static string Fixed(double value, int decimals)
+    {
+        var format = Math.Abs(value) < FixedLimit || !double.IsFinite(value)
+            ? "F" + decimals.ToString(CultureInfo.InvariantCulture)
+            : "0." + new string('0', decimals) + "e+00";
+        return value.ToString(format, CultureInfo.InvariantCulture);
+    }
 }

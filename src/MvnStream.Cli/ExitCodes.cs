@@ -14,6 +14,11 @@ internal static class ExitCodes
     public const int Degenerate = 4;
     /// <summary>A stream finished, but the broker deleted records before they were read (reported with their number).</summary>
     public const int DataLost = 5;
+    /// <summary>
+    /// The solver stopped before its tolerance (iteration limit or a stalled line search): the model was written and says
+    /// "converged": false with its stopReason. A stream whose final solve did not converge ends with it too (unless 5 applies).
+    /// </summary>
+    public const int NotConverged = 6;
     /// <summary>Stopped by Ctrl-C (work done so far was saved where the command says so).</summary>
     public const int Cancelled = 130;
 

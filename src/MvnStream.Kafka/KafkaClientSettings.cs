@@ -212,6 +212,33 @@ public sealed class KafkaClientSettings
         return new AdminClientConfig(Build(d, defaults));
     }
 
+    /// <summary>
+    /// Checks every pass-through property locally with librdkafka itself, before anything is started: builds a producer
+    /// and a consumer client from them and disposes them at once (librdkafka connects lazily, so nothing is sent).
+    /// Keys starting with <c>mvnstream.</c> are mvnstream's own and are not checked here.
+    /// </summary>
+    /// <exception cref="KafkaSettingsException">An unknown property, an invalid value or an invalid combination, in
+    /// librdkafka's words (which name the property); secret values are shown as <see cref="Mask"/>.</exception>
+    public void Validate()
+    {
+        static Dictionary<string, string> Librdkafka(IEnumerable<KeyValuePair<string, string>> config) =>
+            config.Where(kv => !kv.Key.StartsWith("mvnstream.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key, kv => kv.Value);
+        var producer = new ProducerConfig(Librdkafka(ProducerConfig()));
+        var consumer = new ConsumerConfig(Librdkafka(ConsumerConfig("mvnstream-settings-check")));
+        try
+        {
+            using (new ProducerBuilder<Null, Null>(producer).SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build()) { }
+            using (new ConsumerBuilder<Null, Null>(consumer).SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build()) { }
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or KafkaException)
+        {
+            string message = e.Message;
+            foreach (var (k, v) in _properties)
+                if (IsSecret(k) && v.Length > 0) message = message.Replace(v, Mask, StringComparison.Ordinal);
+            throw new KafkaSettingsException($"invalid Kafka client setting: {message}", e);
+        }
+    }
+
     /// <summary>The value of a pass-through property, or null.</summary>
     public string? Get(string key)
     {

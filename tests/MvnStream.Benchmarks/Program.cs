@@ -14,6 +14,7 @@ namespace MvnStream.Benchmarks;
 /// dotnet run -c Release --project tests/MvnStream.Benchmarks -- rounds                       # cluster round overhead (RoundBenchmarks)
 /// dotnet run -c Release --project tests/MvnStream.Benchmarks -- serializer                   # d = 512 contribution to bytes and back (SerializerBenchmarks)
 /// dotnet run -c Release --project tests/MvnStream.Benchmarks -- stream                       # broker -> model rows/s and memory (StreamBenchmark)
+/// dotnet run -c Release --project tests/MvnStream.Benchmarks -- solvers                      # iterations to the fit targets vs cond(S*) (SolverBenchmark)
 /// </code>
 /// <c>--quick</c> is shorthand for BenchmarkDotNet's <c>--job short</c> (3 warm-ups, 3 iterations, one
 /// launch): minutes instead of tens of minutes, good enough for a manual check, not for publishing.
@@ -27,6 +28,7 @@ public static class Program
         // A cluster does not fit BenchmarkDotNet's process-per-benchmark model: its own Stopwatch harness.
         if (args.Length > 0 && args[0] == "rounds") return RoundBenchmarks.Run(args[1..]);
         if (args.Length > 0 && args[0] == "stream") return StreamBenchmark.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "solvers") return SolverBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "serializer") return SerializerBenchmarks.Run();
 
         var expanded = new List<string>(args.Length + 1);

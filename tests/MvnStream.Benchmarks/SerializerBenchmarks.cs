@@ -34,7 +34,7 @@ public class SerializerBenchmarks
         _system = ActorSystem.Create("serializer-benchmark", "akka.actor.provider = local\nakka.loglevel = WARNING");
         _serializer = new MvnStreamSerializer((ExtendedActorSystem)_system);
         _message = new PartitionContribution("job-1", 3, "rows", 11, 1_000_000, 1_100_000, 99_997, 3,
-            new StatisticsData(d, 99_997, 95_000.25, Fill(d), Fill(d * (d + 1) / 2), Fill(d), 1.5));
+            new StatisticsData(d, 99_997, 95_000.25, Fill(d), Fill(d * (d + 1) / 2), Fill(d), 1.5, Fill(d), Fill(d)));
         _bytes = _serializer.ToBinary(_message);
     }
 

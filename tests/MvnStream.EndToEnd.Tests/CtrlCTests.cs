@@ -68,6 +68,9 @@ public sealed class CtrlCTests(ITestOutputHelper output) : IDisposable
         Assert.True(iterations >= 100, $"model says {iterations} iterations, the progress lines showed >= 100 ({ctx})");
         Assert.True(double.IsFinite(gap) && gap > 0, $"gap {gap}: an interrupted gradient descent on this data is not at the optimum yet ({ctx})");
         Assert.Equal(N, model.RootElement.GetProperty("n").GetInt64());
+        // Ctrl-C keeps exit 130, and the model it leaves says it is not converged, and why.
+        Assert.False(model.RootElement.GetProperty("converged").GetBoolean(), $"an interrupted fit's model says converged ({ctx})");
+        Assert.Equal("cancelled", model.RootElement.GetProperty("stopReason").GetString());
     }
 
     private static int IterationOf(string line)

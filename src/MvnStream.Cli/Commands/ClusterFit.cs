@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using MvnStream.Cluster.Hosting;
 using MvnStream.Cluster.Protocol;
+using MvnStream.Core.Fitting;
 using MvnStream.Core.Formats;
 using MvnStream.Core.Model;
 using MvnStream.Core.Solvers;
@@ -26,7 +27,7 @@ internal static class ClusterFit
         };
         // Embedded: the file is local. Remote: the path is the workers' and may not exist here.
         var path = a.Cluster is null ? Path.GetFullPath(a.File) : a.File;
-        if (a.Cluster is null && !File.Exists(path)) throw new UsageException($"data file '{a.File}' does not exist");
+        if (a.Cluster is null) CommonOptions.RequireFile(a.File, "data file");
         RowReaderOptions reader;
         try { reader = CommonOptions.ReaderOptions(a.File, a.Format, a.Dim, a.OnBadRow); }
         catch (FormatException e) { throw new UsageException(e.Message); }
@@ -46,11 +47,12 @@ internal static class ClusterFit
         {
             // Until the coordinator first answers (at once: it says it is waiting for workers, if it must).
             var answerTimeout = TimeSpan.FromSeconds(Math.Max(30, (a.WorkerWait ?? 0) + 30));
-            var outcome = await FitJobRunner.RunAsync(session.Node, job, m => Show(progress, m), answerTimeout, ct);
+            var outcome = await FitJobRunner.RunAsync(session.Node, job, m => Show(progress, m, summing == SummingMode.Gradients), answerTimeout, ct);
             progress.Flush(); // the last round line, if the rate limit held it back
             if (outcome.Failed is { } f) return FitCommand.Fail(f.Message, ExitCodes.For(f.Kind));
             var c = outcome.Completed!;
             var theta = c.Theta.ToParameters();
+            var reason = StopReasons.Parse(c.StopReason);
             var model = new MvnModel
             {
                 Theta = theta,
@@ -60,20 +62,17 @@ internal static class ClusterFit
                 NllPerRow = c.NllPerRow,
                 Gap = c.GapPerRow,
                 RejectedRows = c.RejectedRows,
+                StopReason = reason,
             };
             model.Save(a.Out);
             foreach (var r in c.Rejections) progress.Line("skipped " + r);
-            Report(a, c, settings, progress);
-            if (c.StopReason == nameof(StopReason.Cancelled))
-            {
-                Console.Error.WriteLine(ConsoleProgress.Inv($"mvnstream fit: stopped by Ctrl-C after {c.Iterations} iterations; the best model so far (gap {c.GapPerRow:0.000e+00} per row) was written to {a.Out}"));
-                return ExitCodes.Cancelled;
-            }
-            return ExitCodes.Ok;
+            Report(a, c, reason, settings, progress);
+            // An unknown reason (a coordinator of another version) is reported as not converged: never a silent success.
+            return FitCommand.ExitFor(reason ?? StopReason.MaxIterations, c.Iterations, c.GapPerRow, a.Out);
         }
     }
 
-    private static void Show(ConsoleProgress progress, IMvnMessage m)
+    private static void Show(ConsoleProgress progress, IMvnMessage m, bool rounds)
     {
         switch (m)
         {
@@ -87,7 +86,7 @@ internal static class ClusterFit
                 progress.Line(ConsoleProgress.Inv($"load: {x.Rows,12:N0} rows  {x.Rows / Math.Max(x.Seconds, 1e-9),12:N0} rows/s  {x.Bytes / 1e6 / Math.Max(x.Seconds, 1e-9),7:F1} MB/s  shards {x.ShardsLoaded}/{x.Shards}  {x.Seconds:F1} s"));
                 break;
             case FitJobRoundProgress x:
-                progress.Round(x);
+                progress.Round(x, rounds);
                 break;
         }
     }
@@ -101,7 +100,7 @@ internal static class ClusterFit
             + $"({c.WorkersLost.ToString(System.Globalization.CultureInfo.InvariantCulture)} lost, {Count(c.ShardsReassigned, "shard")} reassigned)";
     }
 
-    private static void Report(FitCommand.FitArgs a, FitJobCompleted c, FitJobSettings settings, ConsoleProgress progress)
+    private static void Report(FitCommand.FitArgs a, FitJobCompleted c, StopReason? reason, FitJobSettings settings, ConsoleProgress progress)
     {
         if (a.Json)
         {
@@ -118,8 +117,8 @@ internal static class ClusterFit
                 ["iterations"] = c.Iterations,
                 ["evaluations"] = c.Evaluations,
                 ["rounds"] = c.Rounds,
-                ["stopReason"] = c.StopReason,
-                ["converged"] = c.Converged,
+                ["stopReason"] = reason is { } r ? StopReasons.ToName(r) : c.StopReason,
+                ["converged"] = reason is { } rc && StopReasons.IsConverged(rc),
                 ["nllPerRow"] = c.NllPerRow,
                 ["gap"] = c.GapPerRow,
                 ["gradientNorm"] = c.GradientNorm,
@@ -134,8 +133,12 @@ internal static class ClusterFit
             return;
         }
         if (progress.Quiet) return;
-        Console.Out.WriteLine(ConsoleProgress.Inv($"fitted d={c.Theta.Dimension} n={c.N:N0} ({c.RejectedRows:N0} rejected) with {settings.Solver.ToName()}, {settings.Summing.ToString().ToLowerInvariant()} summed, on {Workers(c)}: {c.Iterations} iterations, {c.Rounds} rounds, {c.StopReason}"));
-        Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {c.NllPerRow:F12}  J - J* = {c.GapPerRow:0.000e+00} per row  |grad| = {c.GradientNorm:0.000e+00}  shards reassigned: {c.ShardsReassigned}"));
+        // Gradient summing counts its cluster rounds (each objective evaluation is one); statistics summing has none: the
+        // shards' statistics were summed once and the solver iterated at the coordinator (its progress lines are iterations).
+        string rounds = settings.Summing == SummingMode.Gradients ? ConsoleProgress.Inv($", {c.Rounds} rounds") : "";
+        string status = reason is { } sr ? StopReasons.Describe(sr) : StopReasons.Describe(c.StopReason);
+        Console.Out.WriteLine(ConsoleProgress.Inv($"fitted d={c.Theta.Dimension} n={c.N:N0} ({c.RejectedRows:N0} rejected) with {settings.Solver.ToName()} ({settings.Parameterization.ToName()}), {settings.Summing.ToString().ToLowerInvariant()} summed, on {Workers(c)}: {c.Iterations} iterations{rounds}, {status}"));
+        Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {ConsoleProgress.Fixed(c.NllPerRow, 12)}  J - J* = {c.GapPerRow:0.000e+00} per row  |grad| = {c.GradientNorm:0.000e+00}  shards reassigned: {c.ShardsReassigned}"));
         Console.Out.WriteLine(ConsoleProgress.Inv($"load {c.LoadSeconds:F2} s, solve {c.SolveSeconds:F2} s; model written to {a.Out}"));
     }
 }

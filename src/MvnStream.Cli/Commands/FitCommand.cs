@@ -74,7 +74,7 @@ internal static class FitCommand
         var progress = new ConsoleProgress(a.Quiet);
         try
         {
-            if (!File.Exists(a.File)) throw new UsageException($"data file '{a.File}' does not exist");
+            CommonOptions.RequireFile(a.File, "data file");
             if (a.Threads <= 0) throw new UsageException($"--threads {a.Threads}: must be positive");
             RowReaderOptions readerOptions;
             try { readerOptions = CommonOptions.ReaderOptions(a.File, a.Format, a.Dim, a.OnBadRow); }
@@ -113,15 +113,11 @@ internal static class FitCommand
                 NllPerRow = fit.NllPerRow,
                 Gap = fit.GapPerRow,
                 RejectedRows = ingest.RowsRejected,
+                StopReason = fit.Reason,
             };
             model.Save(a.Out);
             Report(a, ingest, fit, progress);
-            if (fit.Reason == StopReason.Cancelled)
-            {
-                Console.Error.WriteLine(ConsoleProgress.Inv($"mvnstream fit: stopped by Ctrl-C after {fit.Iterations} iterations; the best model so far (gap {fit.GapPerRow:0.000e+00} per row) was written to {a.Out}"));
-                return ExitCodes.Cancelled;
-            }
-            return ExitCodes.Ok;
+            return ExitFor(fit.Reason, fit.Iterations, fit.GapPerRow, a.Out);
         }
         catch (OperationCanceledException)
         {
@@ -150,6 +146,22 @@ internal static class FitCommand
             throw new UsageException($"--learning-rate {Inv(a.LearningRate)}: must be a positive number");
     }
 
+    /// <summary>
+    /// The exit code of a fit whose model was written: 0 when it converged, 130 after Ctrl-C, 6 (not converged) otherwise;
+    /// the last two say so on stderr. Shared by the local and the cluster fit.
+    /// </summary>
+    internal static int ExitFor(StopReason reason, int iterations, double gapPerRow, string outPath)
+    {
+        if (reason == StopReason.Cancelled)
+        {
+            Console.Error.WriteLine(ConsoleProgress.Inv($"mvnstream fit: stopped by Ctrl-C after {iterations} iterations; the best model so far (gap {gapPerRow:0.000e+00} per row, \"converged\": false) was written to {outPath}"));
+            return ExitCodes.Cancelled;
+        }
+        if (StopReasons.IsConverged(reason)) return ExitCodes.Ok;
+        Console.Error.WriteLine(ConsoleProgress.Inv($"mvnstream fit: {StopReasons.Describe(reason)} after {iterations} iterations (gap {gapPerRow:0.000e+00} per row); the model was written to {outPath} with \"converged\": false, \"stopReason\": \"{StopReasons.ToName(reason)}\""));
+        return ExitCodes.NotConverged;
+    }
+
     internal static int Fail(string message, int code)
     {
         Console.Error.WriteLine("mvnstream fit: " + message);
@@ -159,15 +171,7 @@ internal static class FitCommand
     private static void Report(FitArgs a, IngestResult ingest, FitResult fit, ConsoleProgress progress)
     {
         var stats = ingest.Statistics;
-        string status = fit.Reason switch
-        {
-            StopReason.ClosedForm => "exact (closed form)",
-            StopReason.GradientTolerance => "converged (gradient tolerance)",
-            StopReason.RelativeChange => "converged (relative change)",
-            StopReason.NoProgress => "converged (no further decrease at working precision)",
-            StopReason.MaxIterations => "NOT converged: iteration limit reached",
-            _ => "stopped by Ctrl-C",
-        };
+        string status = StopReasons.Describe(fit.Reason);
         if (a.Json)
         {
             var o = new JsonObject
@@ -181,7 +185,7 @@ internal static class FitCommand
                 ["parameterization"] = fit.Theta.Parameterization.ToName(),
                 ["iterations"] = fit.Iterations,
                 ["evaluations"] = fit.Evaluations,
-                ["stopReason"] = fit.Reason.ToString(),
+                ["stopReason"] = StopReasons.ToName(fit.Reason),
                 ["converged"] = fit.Converged,
                 ["nllPerRow"] = fit.NllPerRow,
                 ["gap"] = fit.GapPerRow,
@@ -199,12 +203,12 @@ internal static class FitCommand
         if (progress.Quiet) return;
         Console.Out.WriteLine(ConsoleProgress.Inv($"fitted d={stats.Dimension} n={stats.Count:N0} ({ingest.RowsRejected:N0} rejected) with {fit.Solver.ToName()} ({fit.Theta.Parameterization.ToName()}): {fit.Iterations} iterations, {status}"));
         if (fit.Regularization.IsNone)
-            Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {fit.NllPerRow:F12}  J - J* = {fit.GapPerRow:0.000e+00} per row  |grad| = {fit.GradientNorm:0.000e+00}"));
+            Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {ConsoleProgress.Fixed(fit.NllPerRow, 12)}  J - J* = {fit.GapPerRow:0.000e+00} per row  |grad| = {fit.GradientNorm:0.000e+00}"));
         else
             // Two J/n exist: the data's NLL under the model (nllPerRow in the model file) and the regularised
             // objective that was minimised (what the progress lines show; the gap and |grad| are its).
             Console.Out.WriteLine(ConsoleProgress.Inv(
-                $"J/n = {fit.NllPerRow:F12} (data)  regularised J/n = {RegularisedObjectivePerRow(fit):F12}  J - J* = {fit.GapPerRow:0.000e+00} per row  |grad| = {fit.GradientNorm:0.000e+00}"));
+                $"J/n = {ConsoleProgress.Fixed(fit.NllPerRow, 12)} (data)  regularised J/n = {ConsoleProgress.Fixed(RegularisedObjectivePerRow(fit), 12)}  J - J* = {fit.GapPerRow:0.000e+00} per row  |grad| = {fit.GradientNorm:0.000e+00}"));
         if (!fit.Regularization.IsNone)
             Console.Out.WriteLine($"regularisation: {fit.Regularization}" + (fit.ShrinkageUsed is { } rho ? ConsoleProgress.Inv($" (intensity {rho:F6})") : ""));
         Console.Out.WriteLine(ConsoleProgress.Inv($"read {ingest.Elapsed.TotalSeconds:F2} s ({stats.Count / Math.Max(ingest.Elapsed.TotalSeconds, 1e-9):N0} rows/s), solve {fit.Elapsed.TotalSeconds:F2} s; model written to {a.Out}"));

@@ -59,6 +59,7 @@ internal static class ProduceCommand
         try
         {
             var settings = KafkaClientSettings.Create(a.Bootstrap, a.KafkaProperties, a.KafkaConfig);
+            settings.Validate();
             source = OpenSource(a, out var recordFormat);
             if (a.Rate < 0 || !double.IsFinite(a.Rate)) throw new UsageException($"--rate {a.Rate}: must be a finite number of rows per second >= 0 (0 = as fast as possible)");
             if (a.RowsPerRecord < 1) throw new UsageException($"--rows-per-record {a.RowsPerRecord}: must be at least 1");
@@ -129,7 +130,7 @@ internal static class ProduceCommand
         if (a.File is null) throw new UsageException("nothing to send: give a data file, or --synthetic --dim D --rows N");
         if (a.Rows is not null) throw new UsageException("--rows is for --synthetic; a data file is sent whole");
         if (a.TruthOut is not null) throw new UsageException("--truth-out is for --synthetic");
-        if (!File.Exists(a.File)) throw new UsageException($"data file '{a.File}' does not exist");
+        CommonOptions.RequireFile(a.File, "data file");
         RowReaderOptions readerOptions;
         try { readerOptions = CommonOptions.ReaderOptions(a.File, a.InputFormat, a.Dim, a.OnBadRow); }
         catch (FormatException e) { throw new UsageException(e.Message); }

@@ -29,8 +29,8 @@ internal static class ScoreCommand
     {
         try
         {
-            if (!File.Exists(modelPath)) throw new UsageException($"model file '{modelPath}' does not exist");
-            if (!File.Exists(file)) throw new UsageException($"data file '{file}' does not exist");
+            CommonOptions.RequireFile(modelPath, "model file");
+            CommonOptions.RequireFile(file, "data file");
             var m = MvnModel.Load(modelPath);
             int d = m.Dimension;
             if (dim is { } given && given != d) throw new UsageException($"--dim {given} does not match the model's dimension {d}");

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Confluent.Kafka;
 using MvnStream.Cluster.Hosting;
 using MvnStream.Cluster.Protocol;
+using MvnStream.Core.Fitting;
 using MvnStream.Core.Formats;
 using MvnStream.Core.Model;
 using MvnStream.Core.Solvers;
@@ -28,7 +29,7 @@ internal static class StreamCommand
         var bootstrap = new Option<string>("--bootstrap", "-b") { Description = "Kafka bootstrap servers (host:port[,host:port]); 'mvnstream broker' prints one for the development broker.", Required = true, HelpName = "HOST:PORT" };
         var topic = new Option<string>("--topic", "-t") { Description = "Input topic of rows.", Required = true, HelpName = "TOPIC" };
         var format = new Option<string?>("--format") { Description = "Record format: csv (one row), f64 (k rows of d little-endian doubles) or json (array of d numbers, or array of arrays). Default csv.", HelpName = "csv|f64|json" };
-        var dim = new Option<int?>("--dim") { Description = "Dimension d (required for f64; otherwise learned from the first record of the topic).", HelpName = "D" };
+        var dim = new Option<int?>("--dim") { Description = "Dimension d (required for f64; otherwise the width most of the first records of the topic agree on, or the checkpoint's d when resuming).", HelpName = "D" };
         var group = new Option<string?>("--group", "-g") { Description = "Consumer group (default mvnstream-TOPIC). The checkpoint is keyed by group and topic.", HelpName = "GROUP" };
         var output = new Option<string>("--out", "-o") { Description = "Model snapshots and the final model (JSON, with offsets and version).", DefaultValueFactory = _ => "model.json", HelpName = "PATH" };
         var untilIdle = new Option<string?>("--until-idle") { Description = "Finish once no record has arrived for this long and every partition is read to its end (e.g. 10s). Default: run until Ctrl-C.", HelpName = "DURATION" };
@@ -108,6 +109,16 @@ internal static class StreamCommand
             }, TimeSpan.FromSeconds(60), ct);
             if (outcome.Failed is { } f) return Fail(f.Message, ExitCodes.For(f.Kind));
             var done = outcome.Finished!;
+            if (done.Theta is null)
+            {
+                // No model is a failure, never exit 0: 3 when no record held a valid row (as fit), else 4 (too few rows for d, or singular).
+                Report(a, done, null, progress);
+                string why = done.Rows == 0
+                    ? $"no valid rows: {done.RejectedRecords:N0} records were rejected{(string.IsNullOrEmpty(job.Settings.DeadLetterTopic) ? "" : $" (see the dead-letter topic {job.Settings.DeadLetterTopic})")}"
+                    : NoModelReason(done);
+                return Fail(ConsoleProgress.Inv($"no model was written: {why}"), done.Rows == 0 ? ExitCodes.BadInput : ExitCodes.Degenerate);
+            }
+            var solved = StopReasons.Parse(done.SolveStopReason);
             if (done.Theta is not null)
             {
                 var model = new MvnModel
@@ -121,11 +132,18 @@ internal static class StreamCommand
                     RejectedRows = done.RejectedRecords,
                     Offsets = done.PartitionKeys.Select((k, i) => (k, i)).ToDictionary(x => x.k, x => new OffsetRange(done.PartitionStarts[x.i], done.PartitionNexts[x.i])),
                     Version = done.Version,
+                    StopReason = solved,
                 };
                 model.Save(a.Out);
             }
-            Report(a, done, progress);
-            return done.LostRecords > 0 ? ExitCodes.DataLost : ExitCodes.Ok;
+            Report(a, done, solved, progress);
+            if (done.LostRecords > 0) return ExitCodes.DataLost; // the louder problem wins; the summary says both
+            if (done.Theta is not null && !(solved is { } r && StopReasons.IsConverged(r)))
+            {
+                Console.Error.WriteLine($"mvnstream stream: the final model is {(solved is { } s ? StopReasons.Describe(s) : "NOT converged: the last solve's stop reason is unknown")} after {done.Iterations} final iterations; {a.Out} says \"converged\": false");
+                return ExitCodes.NotConverged;
+            }
+            return ExitCodes.Ok;
         }
     }
 
@@ -159,6 +177,8 @@ internal static class StreamCommand
             throw new UsageException($"--checkpoint '{checkpoint}': expected kafka:TOPIC, file:PATH or none");
         if (checkpoint.StartsWith("file:", StringComparison.Ordinal)) checkpoint = "file:" + Path.GetFullPath(checkpoint[5..]);
         int d = a.Dim ?? await TopicProbe.LearnDimensionAsync(a.Bootstrap, a.Topic, format, props, progress, ct);
+        // Learned from the records, not given: a checkpoint being resumed says what d is (the coordinator decides).
+        if (a.Dim is null) props = [.. props, TopicProbe.InferredKey + "=true"];
         static string Topic(string? given, string fallback) => given is null ? fallback : given == "none" ? "" : given;
         return new StreamJobSettings(a.Bootstrap, a.Topic, group, format, d, a.Forgetting, Topic(a.ModelTopic, a.Topic + ".model"),
             Topic(a.ScoresTopic, ""), Topic(a.DlqTopic, a.Topic + ".dlq"), a.AnomalyLevel, checkpoint, Path.GetFullPath(a.Out), snapshot, untilIdle,
@@ -184,9 +204,20 @@ internal static class StreamCommand
         }
     }
 
+    /// <summary>Why the coordinator wrote no model (the "no model: ..." part of its stop reason).</summary>
+    private static string NoModelReason(StreamJobFinished f)
+    {
+        const string marker = "no model: ";
+        int i = f.StopReason.IndexOf(marker, StringComparison.Ordinal);
+        return i >= 0 ? f.StopReason[(i + marker.Length)..] : ConsoleProgress.Inv($"{f.Rows:N0} rows could not be fitted");
+    }
+
     /// <summary>A number for a progress line, right-aligned in <paramref name="width"/>; "-" when there is none yet (never NaN).</summary>
     internal static string Figure(double value, int width, string format) =>
-        (double.IsFinite(value) ? value.ToString(format, CultureInfo.InvariantCulture) : "-").PadLeft(width);
+        (!double.IsFinite(value) ? "-"
+            : format.Length > 1 && format[0] == 'F' && int.TryParse(format.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out int decimals)
+                ? ConsoleProgress.Fixed(value, decimals) // a huge figure in scientific notation, never 200 digits
+                : value.ToString(format, CultureInfo.InvariantCulture)).PadLeft(width);
 
     /// <summary>
     /// Offsets the ledger covers that held no data record (transaction markers, aborted transactions, compacted keys):
@@ -199,7 +230,7 @@ internal static class StreamCommand
         return Math.Max(0, covered - f.LostRecords - f.AcceptedRecords - f.RejectedRecords);
     }
 
-    private static void Report(StreamArgs a, StreamJobFinished f, ConsoleProgress progress)
+    private static void Report(StreamArgs a, StreamJobFinished f, StopReason? solved, ConsoleProgress progress)
     {
         long noRecord = OffsetsWithoutRecord(f);
         if (a.Json)
@@ -218,7 +249,9 @@ internal static class StreamCommand
                 ["iterations"] = f.Iterations,
                 ["nllPerRow"] = double.IsFinite(f.NllPerRow) ? f.NllPerRow : null,
                 ["gap"] = double.IsFinite(f.GapPerRow) ? f.GapPerRow : null,
-                ["stopReason"] = f.StopReason,
+                ["converged"] = f.Theta is not null && solved is { } r && StopReasons.IsConverged(r),
+                ["stopReason"] = solved is { } s ? StopReasons.ToName(s) : null,
+                ["finishedBecause"] = f.StopReason,
             };
             Console.Out.WriteLine(o.ToJsonString());
         }
@@ -226,7 +259,7 @@ internal static class StreamCommand
         {
             Console.Out.WriteLine(ConsoleProgress.Inv($"stream finished ({f.StopReason}): n = {f.Rows:N0} rows from {f.AcceptedRecords:N0} accepted records, {f.RejectedRecords:N0} rejected, {f.LostRecords:N0} lost{(noRecord > 0 ? $", {noRecord:N0} offsets without a record (transaction markers, aborted transactions or compaction)" : "")}; model version {f.Version}"));
             if (f.Theta is not null)
-                Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {Figure(f.NllPerRow, 0, "F12")}  J - J* = {Figure(f.GapPerRow, 0, "0.000e+00")} per row after {f.Iterations} final iterations; model written to {a.Out}"));
+                Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {Figure(f.NllPerRow, 0, "F12")}  J - J* = {Figure(f.GapPerRow, 0, "0.000e+00")} per row after {f.Iterations} final iterations, {(solved is { } s ? StopReasons.Describe(s) : "NOT converged (the last solve's stop reason is unknown)")}; model written to {a.Out}"));
         }
         if (f.LostRecords > 0)
             Console.Error.WriteLine($"mvnstream stream: WARNING: {f.LostRecords:N0} records were deleted by the broker before they were read and are NOT in the model");

@@ -131,7 +131,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             try
             {
                 if (!File.Exists(m.Path))
-                    return (object)new FileDescribeFailed(m.JobId, JobErrorKind.Usage, $"worker {_workerId}: data file '{m.Path}' does not exist on this node");
+                    return (object)new FileDescribeFailed(m.JobId, JobErrorKind.Usage,
+                        $"worker {_workerId}: data file '{m.Path}' {(Directory.Exists(m.Path) ? "is a directory, not a file," : "does not exist")} on this node");
                 var options = m.Reader.ToOptions();
                 int d = ShardAccumulator.ProbeDimension(m.Path, options);
                 bool shardable = ShardAccumulator.CanShard(m.Path, options with { Dimension = d });

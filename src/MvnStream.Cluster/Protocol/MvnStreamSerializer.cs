@@ -25,8 +25,12 @@ public sealed class MvnStreamSerializer(ExtendedActorSystem system) : Serializer
 {
     public const int SerializerId = 4217;
 
-    /// <summary>First byte of every payload. Version 1 was the positional layout before the protobuf encoding.</summary>
-    public const byte WireVersion = 2;
+    /// <summary>
+    /// First byte of every payload. Versions 1 and 2 were positional layouts (2 added the statistics' column min and max
+    /// and StreamJobFinished's SolveStopReason); 3 is the protobuf encoding. An older node's payload is refused with both
+    /// versions named.
+    /// </summary>
+    public const byte WireVersion = 3;
 
     public override int Identifier => SerializerId;
 

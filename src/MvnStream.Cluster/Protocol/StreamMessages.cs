@@ -100,7 +100,11 @@ public sealed record StreamJobNotice([Field(1)] string JobId, [Field(2)] string 
 /// <summary>Stop consuming, merge what is in flight, converge, checkpoint, publish, finish.</summary>
 public sealed record StopStreamJob([Field(1)] string JobId) : IMvnMessage;
 
-/// <summary>The final model of a stream job and how it got there.</summary>
+/// <summary>
+/// The final model of a stream job and how it got there. <paramref name="StopReason"/> says why the stream stopped (idle,
+/// row limit, Ctrl-C ...); <paramref name="SolveStopReason"/> why the last solve of the model stopped, as a stable name
+/// (Fitting.StopReasons.ToName; "" when unknown), which decides whether the model converged.
+/// </summary>
 public sealed record StreamJobFinished(
     [Field(1)] string JobId,
     [Field(2)] ThetaData? Theta,
@@ -116,7 +120,8 @@ public sealed record StreamJobFinished(
     [Field(12)] string StopReason,
     [Field(13)] string[] PartitionKeys,
     [Field(14)] long[] PartitionStarts,
-    [Field(15)] long[] PartitionNexts) : IMvnMessage;
+    [Field(15)] long[] PartitionNexts,
+    [Field(16)] string SolveStopReason) : IMvnMessage;
 
 public sealed record StreamJobFailed([Field(1)] string JobId, [Field(2)] JobErrorKind Kind, [Field(3)] string Message) : IMvnMessage;
 

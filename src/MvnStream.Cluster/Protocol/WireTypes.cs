@@ -8,9 +8,11 @@ namespace MvnStream.Cluster.Protocol;
 
 /// <summary>
 /// Sufficient statistics on the wire: the symmetric scatter travels as its packed lower triangle
-/// (row-major, i &gt;= j, d(d+1)/2 values), halving a d = 512 message to about 1 MiB.
+/// (row-major, i &gt;= j, d(d+1)/2 values), halving a d = 512 message to about 1 MiB. <paramref name="ColumnMin"/> and
+/// <paramref name="ColumnMax"/> (d each) decide exactly whether a column is constant (SufficientStatistics.ColumnMin).
 /// </summary>
-public sealed record StatisticsData([Field(1)] int Dimension, [Field(2)] long Count, [Field(3)] double Weight, [Field(4)] double[] Mean, [Field(5)] double[] ScatterLower, [Field(6)] double[] Third, [Field(7)] double Fourth)
+public sealed record StatisticsData([Field(1)] int Dimension, [Field(2)] long Count, [Field(3)] double Weight, [Field(4)] double[] Mean,
+    [Field(5)] double[] ScatterLower, [Field(6)] double[] Third, [Field(7)] double Fourth, [Field(8)] double[] ColumnMin, [Field(9)] double[] ColumnMax)
 {
     public static StatisticsData From(SufficientStatistics s)
     {
@@ -24,7 +26,8 @@ public sealed record StatisticsData([Field(1)] int Dimension, [Field(2)] long Co
             m.Slice(i * d, i + 1).CopyTo(lower.AsSpan(o));
             o += i + 1;
         }
-        return new StatisticsData(d, s.Count, s.Weight, s.Mean.ToArray(), lower, s.ThirdMoment.ToArray(), s.FourthMoment);
+        return new StatisticsData(d, s.Count, s.Weight, s.Mean.ToArray(), lower, s.ThirdMoment.ToArray(), s.FourthMoment,
+            s.ColumnMin.ToArray(), s.ColumnMax.ToArray());
     }
 
     public SufficientStatistics ToStatistics()
@@ -39,7 +42,9 @@ public sealed record StatisticsData([Field(1)] int Dimension, [Field(2)] long Co
                 m[i * d + j] = ScatterLower[o];
                 m[j * d + i] = ScatterLower[o];
             }
-        return SufficientStatistics.FromParts(d, Count, Weight, Mean, m, Third, Fourth);
+        if (ColumnMin is null || ColumnMax is null || ColumnMin.Length != d || ColumnMax.Length != d)
+            throw new InvalidDataException($"column min/max have {ColumnMin?.Length ?? 0}/{ColumnMax?.Length ?? 0} values, expected {d} each");
+        return SufficientStatistics.FromParts(d, Count, Weight, Mean, m, Third, Fourth, ColumnMin, ColumnMax);
     }
 }
 

@@ -13,6 +13,12 @@ public sealed record FitOptions
     /// <summary>Warm start; null = <see cref="MvnFitter.InitialGuess"/>.</summary>
     public MvnParameters? Start { get; init; }
 
+    /// <summary>
+    /// Steps in the raw (mu, Lambda) coordinates instead of coordinates whitened by the current Lambda: the solvers as
+    /// they were before whitening, kept as the reference the benchmarks and tests measure against.
+    /// </summary>
+    internal bool RawCoordinates { get; init; }
+
     /// <summary>Adam's state from a previous run, for warm starts.</summary>
     public AdamState? AdamState { get; init; }
 }

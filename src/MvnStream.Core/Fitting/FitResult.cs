@@ -25,5 +25,6 @@ public sealed record FitResult(
     AdamState? AdamState,
     TimeSpan Elapsed)
 {
-    public bool Converged => Reason is StopReason.ClosedForm or StopReason.GradientTolerance or StopReason.RelativeChange or StopReason.NoProgress;
+    /// <summary>See <see cref="StopReasons.IsConverged"/>: a stalled line search (NoProgress) is not convergence.</summary>
+    public bool Converged => StopReasons.IsConverged(Reason);
 }

@@ -59,11 +59,19 @@ public static class MvnFitter
         if (start.Dimension != d) throw new ArgumentException($"warm start has dimension {start.Dimension}, data has {d}");
         if (start.Parameterization != p) start = start.As(p);
         var f = new PackedObjective(source, delta, n, d, p);
-        var x0 = new double[MvnParameters.PackedLength(d, p)];
-        start.Pack(x0);
         Action<IterationProgress>? onIteration = progress is null ? null
             : it => progress(new FitProgress(it.Iteration, it.Evaluations, it.Value, it.Value - jStar / n, it.GradientNorm, sw.Elapsed));
-        var result = Minimizer.Minimize(f, x0, options.Solver, onIteration, options.AdamState, cancellationToken);
+        SolverResult result;
+        if (options.RawCoordinates)
+        {
+            var x0 = new double[MvnParameters.PackedLength(d, p)];
+            start.Pack(x0);
+            result = Minimizer.Minimize(f, x0, options.Solver, onIteration, options.AdamState, cancellationToken);
+        }
+        else
+        {
+            result = WhitenedSolver.Minimize(f, start, options.Solver, onIteration, options.AdamState, cancellationToken);
+        }
         var fitted = MvnParameters.Unpack(result.X, d, p);
         double correction = delta is null ? 0 : MvnObjective.Evaluate(0, fitted.Mu, delta, fitted, default, default);
         double jEffFinal = result.Value * n;

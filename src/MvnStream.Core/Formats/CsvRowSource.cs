@@ -12,8 +12,8 @@ internal sealed class CsvRowSource : LineRowSource
     private readonly long _headerOffset;
     private double[] _scratch = new double[16];
 
-    public CsvRowSource(string path, SafeFileHandle file, long fileLength, long start, long end, int dimension, bool allowNonFinite)
-        : base(path, file, fileLength, start, end, dimension, allowNonFinite)
+    public CsvRowSource(string path, SafeFileHandle file, long fileLength, long start, long end, int dimension, bool allowNonFinite, int maxLineBytes)
+        : base(path, file, fileLength, start, end, dimension, allowNonFinite, maxLineBytes)
     {
         _headerOffset = FindHeader();
     }
@@ -26,6 +26,11 @@ internal sealed class CsvRowSource : LineRowSource
         while (rows < maxRows && Lines.TryReadLine(out var line, out long offset))
         {
             if (offset == _headerOffset) continue;
+            if (Lines.LastLineTooLong)
+            {
+                sink.Reject(LongLineRejection(line, offset));
+                continue;
+            }
             var status = CsvRowParser.Parse(line, block.Slice(rows * d, d), AllowNonFinite, out int count, out int bad);
             if (status == RowStatus.Ok)
             {
@@ -42,7 +47,7 @@ internal sealed class CsvRowSource : LineRowSource
         var lines = ScanFromStart();
         while (lines.TryReadLine(out var line, out long offset))
         {
-            if (offset == _headerOffset) continue;
+            if (offset == _headerOffset || lines.LastLineTooLong) continue;
             if (CsvRowParser.ParseAlone(line, ref _scratch, AllowNonFinite, out int count, out _) == RowStatus.Ok) return count;
         }
         return 0;
@@ -54,6 +59,11 @@ internal sealed class CsvRowSource : LineRowSource
         while (Lines.TryReadLine(out var line, out long offset))
         {
             if (offset == _headerOffset) continue;
+            if (Lines.LastLineTooLong)
+            {
+                sink.Reject(LongLineRejection(line, offset));
+                continue;
+            }
             var status = CsvRowParser.ParseAlone(line, ref _scratch, AllowNonFinite, out int count, out int bad);
             if (status == RowStatus.Ok) throw ChangedWhileReading(offset);
             sink.Reject(Rejection(line, offset, CsvRowParser.Describe(status, line, count, count, bad)));
@@ -66,6 +76,7 @@ internal sealed class CsvRowSource : LineRowSource
         var lines = ScanFromStart();
         while (lines.TryReadLine(out var line, out long offset))
         {
+            if (lines.LastLineTooLong) return -1;
             if (CsvRowParser.IsBlank(line)) continue;
             return CsvRowParser.IsHeader(line, Dimension) ? offset : -1;
         }

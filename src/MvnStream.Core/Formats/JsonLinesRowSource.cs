@@ -11,8 +11,8 @@ internal sealed class JsonLinesRowSource : LineRowSource
     private readonly RowBuffer _pending;
     private int _pendingNext;
 
-    public JsonLinesRowSource(string path, SafeFileHandle file, long fileLength, long start, long end, int dimension, bool allowNonFinite)
-        : base(path, file, fileLength, start, end, dimension, allowNonFinite)
+    public JsonLinesRowSource(string path, SafeFileHandle file, long fileLength, long start, long end, int dimension, bool allowNonFinite, int maxLineBytes)
+        : base(path, file, fileLength, start, end, dimension, allowNonFinite, maxLineBytes)
     {
         _pending = new RowBuffer(dimension);
     }
@@ -32,6 +32,11 @@ internal sealed class JsonLinesRowSource : LineRowSource
                 continue;
             }
             if (!Lines.TryReadLine(out var line, out long offset)) break;
+            if (Lines.LastLineTooLong)
+            {
+                sink.Reject(LongLineRejection(line, offset));
+                continue;
+            }
             _pending.Clear();
             _pendingNext = 0;
             int lineDimension = d;
@@ -54,6 +59,7 @@ internal sealed class JsonLinesRowSource : LineRowSource
         var scratch = new RowBuffer();
         while (lines.TryReadLine(out var line, out _))
         {
+            if (lines.LastLineTooLong) continue;
             int d = 0;
             scratch.Reset(0);
             if (JsonRowDecoder.Decode(line, ref d, AllowNonFinite, scratch) == null) return d;

@@ -17,14 +17,17 @@ internal abstract class LineRowSource : RowSource
     private NewlineCounter? _counter;
     private long _firstLineNumber = -1;
 
-    protected LineRowSource(string path, SafeFileHandle file, long fileLength, long start, long end, int dimension, bool allowNonFinite)
+    private readonly int _maxLineBytes;
+
+    protected LineRowSource(string path, SafeFileHandle file, long fileLength, long start, long end, int dimension, bool allowNonFinite, int maxLineBytes)
     {
+        _maxLineBytes = maxLineBytes;
         Path = path;
         File = file;
         FileLength = fileLength;
         AllowNonFinite = allowNonFinite;
         Dimension = dimension;
-        Lines = new LineSource(file, fileLength, start, end, BufferSize);
+        Lines = new LineSource(file, fileLength, start, end, BufferSize, maxLineBytes);
     }
 
     protected string Path { get; }
@@ -36,17 +39,27 @@ internal abstract class LineRowSource : RowSource
     public override long Position => Lines.Position;
 
     /// <summary>A source of the whole file's lines for the scans of its start.</summary>
-    protected LineSource ScanFromStart() => new(File, FileLength, 0, long.MaxValue, ProbeBufferSize);
+    protected LineSource ScanFromStart() => new(File, FileLength, 0, long.MaxValue, ProbeBufferSize, _maxLineBytes);
 
     /// <summary>The rejection of the line <see cref="Lines"/> returned last.</summary>
-    protected RejectedRow Rejection(ReadOnlySpan<byte> line, long offset, string reason)
+    protected RejectedRow Rejection(ReadOnlySpan<byte> line, long offset, string reason) =>
+        new(Path, LineNumber(), offset, reason, RowErrors.RowText(line));
+
+    /// <summary>The rejection of the line <see cref="Lines"/> returned last when it was longer than the limit (<see cref="LineSource.LastLineTooLong"/>; <paramref name="prefix"/> is its start).</summary>
+    protected RejectedRow LongLineRejection(ReadOnlySpan<byte> prefix, long offset)
+    {
+        long number = LineNumber();
+        return new RejectedRow(Path, number, offset, RowErrors.LineTooLong(number, Lines.MaxLineBytes), RowErrors.RowText(prefix));
+    }
+
+    private long LineNumber()
     {
         if (_firstLineNumber < 0)
         {
             _counter ??= new NewlineCounter(File);
             _firstLineNumber = _counter.LineAt(Lines.FirstLineOffset);
         }
-        return new RejectedRow(Path, _firstLineNumber + Lines.LinesReturned - 1, offset, reason, RowErrors.RowText(line));
+        return _firstLineNumber + Lines.LinesReturned - 1;
     }
 
     /// <summary>The error for a valid row met after the dimension probe found none: the file changed.</summary>

@@ -16,7 +16,7 @@ internal static class RowErrors
         $"value {index + 1} '{Shorten(text, MaxValueChars)}' is not a number";
 
     public static string NotANumber(int index, string text) =>
-        $"value {index + 1} '{(text.Length > MaxValueChars ? text[..MaxValueChars] + "..." : text)}' is not a number";
+        $"value {index + 1} '{Shorten(Encoding.UTF8.GetBytes(text), MaxValueChars)}' is not a number";
 
     /// <summary>
     /// Largest |value| a row may hold. The statistics sum squares and cross products of values over every row
@@ -49,10 +49,9 @@ internal static class RowErrors
     /// <summary>The row's text for <see cref="RejectedRow.Text"/>, shortened.</summary>
     public static string RowText(ReadOnlySpan<byte> line) => Shorten(line, MaxRowChars);
 
-    public static string Shorten(ReadOnlySpan<byte> utf8, int maxChars)
-    {
-        bool cut = utf8.Length > maxChars;
-        string s = Encoding.UTF8.GetString(cut ? utf8[..maxChars] : utf8);
-        return cut ? s + "..." : s;
-    }
+    /// <summary>The first <paramref name="maxBytes"/> bytes as printable text: control and invalid bytes escaped (<see cref="PrintableText.Utf8"/>), never copied raw.</summary>
+    public static string Shorten(ReadOnlySpan<byte> utf8, int maxBytes) => PrintableText.Utf8(utf8, maxBytes);
+
+    /// <summary>The reason a line is rejected without being read whole (<see cref="RowReaderOptions.MaxLineBytes"/>).</summary>
+    public static string LineTooLong(long line, int maxLineBytes) => FormattableString.Invariant($"line {line} is longer than the limit ({maxLineBytes} bytes)");
 }

@@ -65,14 +65,14 @@ public sealed class RowReader : IDisposable, IRejectionSink
             long length = RandomAccess.GetLength(file);
             RowSource source = options.Format switch
             {
-                RowFormat.Csv => new CsvRowSource(path, file, length, startByte, endByte, dimension, options.AllowNonFinite),
+                RowFormat.Csv => new CsvRowSource(path, file, length, startByte, endByte, dimension, options.AllowNonFinite, options.MaxLineBytes),
                 RowFormat.F64 => new F64RowSource(path, file, length, startByte, endByte, dimension, options.AllowNonFinite),
                 RowFormat.Json when JsonDocumentRowSource.IsSingleDocument(file, length) =>
                     startByte == 0 && endByte >= length
                         ? new JsonDocumentRowSource(path, file, length, dimension, options.AllowNonFinite)
                         : throw new NotSupportedException(
                             $"{path} is a JSON document (an array of rows spread over several lines, or on one line longer than 1 MiB), which cannot be split into byte-range shards; read it whole, or convert it to JSON Lines (one array per line)"),
-                RowFormat.Json => new JsonLinesRowSource(path, file, length, startByte, endByte, dimension, options.AllowNonFinite),
+                RowFormat.Json => new JsonLinesRowSource(path, file, length, startByte, endByte, dimension, options.AllowNonFinite, options.MaxLineBytes),
                 _ => throw new ArgumentOutOfRangeException(nameof(options), options.Format, "unknown row format"),
             };
             return new RowReader(path, file, source, options, startByte, Math.Min(endByte, length));
@@ -188,6 +188,8 @@ public sealed class RowReader : IDisposable, IRejectionSink
             throw new ArgumentException($"BlockRows must be positive, not {options.BlockRows}", nameof(options));
         if (options.MaxRejectionsKept < 0)
             throw new ArgumentException($"MaxRejectionsKept must not be negative, not {options.MaxRejectionsKept}", nameof(options));
+        if (options.MaxLineBytes <= 0 || options.MaxLineBytes >= Array.MaxLength)
+            throw new ArgumentException($"MaxLineBytes must be in [1, {Array.MaxLength - 1}], not {options.MaxLineBytes}", nameof(options));
         if (!Enum.IsDefined(options.Format))
             throw new ArgumentException($"unknown row format {options.Format}", nameof(options));
     }

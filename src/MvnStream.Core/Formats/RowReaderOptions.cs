@@ -24,6 +24,16 @@ public sealed record RowReaderOptions
     /// <summary>The most rows one <see cref="RowReader.ReadBlock(Span{double})"/> returns.</summary>
     public int BlockRows { get; init; } = 4096;
 
+    /// <summary>
+    /// The longest line (csv, JSON Lines) a reader holds in memory, <see cref="DefaultMaxLineBytes"/> unless set; a longer
+    /// line is a bad row ("line N is longer than the limit (L bytes)"), passed over without being kept. Below
+    /// <see cref="Array.MaxLength"/>.
+    /// </summary>
+    public int MaxLineBytes { get; init; } = DefaultMaxLineBytes;
+
+    /// <summary>64 MiB: room for a row of millions of values, and far below what a byte array can hold.</summary>
+    public const int DefaultMaxLineBytes = 1 << 26;
+
     /// <summary>How many rejected rows <see cref="RowReader.Rejections"/> keeps (all are counted).</summary>
     public int MaxRejectionsKept { get; init; } = 100;
 }

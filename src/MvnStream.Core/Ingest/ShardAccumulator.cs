@@ -74,6 +74,7 @@ public static class ShardAccumulator
     public static IngestResult AccumulateFile(string path, RowReaderOptions options, int threads,
         Action<IngestProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        if (Directory.Exists(path)) throw new FileNotFoundException($"data file '{path}' is a directory, not a file", path);
         if (!File.Exists(path)) throw new FileNotFoundException($"data file '{path}' does not exist", path);
         int d = ProbeDimension(path, options);
         var shardOptions = options with { Dimension = d };

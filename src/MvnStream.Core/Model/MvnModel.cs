@@ -1,14 +1,17 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using MvnStream.Core.Fitting;
 using MvnStream.Core.Numerics;
+using MvnStream.Core.Solvers;
 
 namespace MvnStream.Core.Model;
 
 /// <summary>
 /// The model file (README "Model file"): a JSON object with keys dimension, n, mu, lambda (row-major
 /// array of arrays), covariance, parameterization (tril|full), solver, iterations, nllPerRow, gap
-/// (J - J* per row), rejectedRows, createdUtc; streaming snapshots add offsets and version.
+/// (J - J* per row), converged, stopReason, rejectedRows, createdUtc; streaming snapshots add offsets and version.
+/// converged/stopReason say whether the solve that produced theta met its tolerance (Fitting.StopReasons).
 /// numpy reads it with json.load and np.array.
 /// </summary>
 public sealed record MvnModel
@@ -20,6 +23,13 @@ public sealed record MvnModel
     public double NllPerRow { get; init; }
     public double Gap { get; init; }
     public long RejectedRows { get; init; }
+
+    /// <summary>Why the solve that produced theta stopped; null when unknown (written as "stopReason": null, "converged": false).</summary>
+    public StopReason? StopReason { get; init; }
+
+    /// <summary>True when <see cref="StopReason"/> is a tolerance or the closed form (<see cref="StopReasons.IsConverged"/>).</summary>
+    public bool Converged => StopReason is { } r && StopReasons.IsConverged(r);
+
     public DateTime CreatedUtc { get; init; } = DateTime.UtcNow;
 
     /// <summary>Streaming only: offsets covered per "topic/partition" as [start, next).</summary>
@@ -46,6 +56,8 @@ public sealed record MvnModel
             ["iterations"] = Iterations,
             ["nllPerRow"] = Finite(NllPerRow),
             ["gap"] = Finite(Gap),
+            ["converged"] = Converged,
+            ["stopReason"] = StopReason is { } reason ? StopReasons.ToName(reason) : null,
             ["rejectedRows"] = RejectedRows,
             ["createdUtc"] = CreatedUtc.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture),
         };
@@ -117,6 +129,7 @@ public sealed record MvnModel
                 NllPerRow = o["nllPerRow"]?.GetValue<double?>() ?? double.NaN,
                 Gap = o["gap"]?.GetValue<double?>() ?? double.NaN,
                 RejectedRows = o["rejectedRows"]?.GetValue<long>() ?? 0,
+                StopReason = StopReasons.Parse(o["stopReason"]?.GetValue<string>()),
                 CreatedUtc = o["createdUtc"] is { } c ? DateTime.Parse(c.GetValue<string>(), CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal) : default,
                 Offsets = offsets,
                 Version = o["version"]?.GetValue<long>(),

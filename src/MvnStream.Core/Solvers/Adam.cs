@@ -10,7 +10,11 @@ internal static class Adam
 {
     private const double Beta1 = 0.9, Beta2 = 0.999, Eps = 1e-8;
 
-    public static SolverResult Minimize(TrackedFunction f, double[] x0, SolverOptions o, AdamState? state, Action<IterationProgress>? progress)
+    /// <summary>Below this stopping measure only the measure decides whether a point is better (J is flat to rounding there).</summary>
+    private const double NearOptimum = 1e-3;
+
+    public static SolverResult Minimize(TrackedFunction f, double[] x0, SolverOptions o, AdamState? state, Action<IterationProgress>? progress,
+        AdamCarry? carry = null)
     {
         int n = f.Length;
         var x = (double[])x0.Clone();
@@ -21,8 +25,18 @@ internal static class Adam
         double lr = state?.LearningRate > 0 ? state.LearningRate : o.LearningRate;
         if (!(lr > 0)) throw new ArgumentException($"learning rate {lr} must be positive");
 
-        double best = double.PositiveInfinity, previousBest = double.NaN;
-        int stall = 0, it = 0;
+        carry ??= new AdamCarry();
+        ref double best = ref carry.Best;
+        ref double bestMeasure = ref carry.BestMeasure;
+        ref int stall = ref carry.Stall;
+        // A point is better when it lowers J by more than J's rounding noise or, where J is flat to rounding (near the
+        // optimum it cannot tell a better point from a worse one), when it lowers the function's own gradient-based
+        // stopping measure.
+        bool byMeasure = f.HasOwnMeasure;
+        var bestX = (double[])x.Clone();
+        var bestG = new double[n];
+        double previousValue = double.NaN;
+        int it = 0;
         while (true)
         {
             double fx = f.Evaluate(x, g);
@@ -31,30 +45,49 @@ internal static class Adam
             {
                 if (it == 0) throw new ArgumentException("the starting point is infeasible (the objective is not finite there)");
                 // Stepped out of the domain: go back to the best point with a smaller step.
-                f.BestX.CopyTo(x, 0);
+                bestX.CopyTo(x, 0);
                 lr *= 0.5;
                 stall = 0;
                 it++;
                 if (it >= o.MaxIterations) break;
                 continue;
             }
-            if (fx < best)
+            double measure = f.Measure(gnorm);
+            double noise = 1e-13 * (Math.Abs(fx) + 1);
+            bool better = byMeasure
+                ? (measure < NearOptimum ? measure < bestMeasure : fx < best - noise || fx <= best + noise && measure < bestMeasure)
+                : fx < best;
+            if (better || it == 0 && fx <= best && measure <= bestMeasure)
             {
-                var stop = StoppingRule.Check(o, it, previousBest, fx, gnorm);
-                previousBest = best;
-                best = fx;
+                var stop = StoppingRule.Check(o, it, previousValue, fx, measure);
+                previousValue = fx;
+                best = Math.Min(best, fx);
+                bestMeasure = measure;
+                x.CopyTo(bestX, 0);
+                g.CopyTo(bestG, 0);
                 stall = 0;
                 if (stop is { } reason && reason != StopReason.MaxIterations)
-                    return Result(f, it, reason, m, v, t, lr);
+                    return Result(f, bestX, bestMeasure, it, reason, m, v, t, lr);
             }
             else if (++stall >= o.AdamPatience)
             {
                 lr *= 0.5;
+                // With a stopping measure that is a distance to the optimum in the solver's own units (whitened
+                // coordinates), a step far below that distance cannot be what progress needs: keep lr within 1e-3 of it.
+                if (byMeasure && double.IsFinite(bestMeasure) && bestMeasure < NearOptimum)
+                {
+                    lr = Math.Max(lr, 1e-3 * bestMeasure);
+                    // The second moment remembers the large gradients of the way in (beta2 = 0.999) and would keep the
+                    // steps far below lr: restart the moments with the step.
+                    Array.Clear(m);
+                    Array.Clear(v);
+                    t = 0;
+                }
                 stall = 0;
-                f.BestX.CopyTo(x, 0);
-                f.BestGradient.CopyTo(g, 0);
+                bestX.CopyTo(x, 0);
+                bestG.CopyTo(g, 0);
                 if (lr <= 1e-17 * Math.Max(1.0, TrackedFunction.Norm(x)))
-                    return Result(f, it, StopReason.NoProgress, m, v, t, lr);
+                    return Result(f, bestX, bestMeasure, it, StopReason.NoProgress, m, v, t, lr);
             }
             if (it >= o.MaxIterations) break;
 
@@ -67,11 +100,25 @@ internal static class Adam
                 x[i] -= lr * (m[i] / c1) / (Math.Sqrt(v[i] / c2) + Eps);
             }
             it++;
-            progress?.Invoke(new IterationProgress(it, f.Evaluations, fx, gnorm));
+            progress?.Invoke(new IterationProgress(it, f.Evaluations, fx, f.Measure(gnorm)));
         }
-        return Result(f, it, StopReason.MaxIterations, m, v, t, lr);
+        return Result(f, bestX, bestMeasure, it, StopReason.MaxIterations, m, v, t, lr);
     }
 
-    private static SolverResult Result(TrackedFunction f, int it, StopReason reason, double[] m, double[] v, long t, double lr) =>
-        new((double[])f.BestX.Clone(), f.BestValue, f.BestGradientNorm, it, f.Evaluations, reason, new AdamState(m, v, t, lr));
+    /// <summary>The best point: by the stopping measure when the function has its own, else by value.</summary>
+    private static SolverResult Result(TrackedFunction f, double[] bestX, double bestMeasure, int it, StopReason reason, double[] m, double[] v, long t, double lr) =>
+        f.HasOwnMeasure && double.IsFinite(bestMeasure)
+            ? new(bestX, f.ValueAt(bestX), bestMeasure, it, f.Evaluations, reason, new AdamState(m, v, t, lr))
+            : new((double[])f.BestX.Clone(), f.BestValue, f.BestGradientNorm, it, f.Evaluations, reason, new AdamState(m, v, t, lr));
+}
+
+/// <summary>
+/// Adam's best value and iterations without improvement, carried between runs on the same objective in different
+/// coordinates (the whitened frames of the Gaussian fit), so the step still halves when progress stalls across runs.
+/// </summary>
+internal sealed class AdamCarry
+{
+    public double Best = double.PositiveInfinity;
+    public double BestMeasure = double.PositiveInfinity;
+    public int Stall;
 }

@@ -36,8 +36,9 @@ internal static class Lbfgs
 
         while (true)
         {
-            var stop = StoppingRule.Check(o, it, previous, fx, gnorm);
-            if (stop is { } reason) return new SolverResult(x, fx, gnorm, it, f.Evaluations, reason);
+            double measure = f.Measure(gnorm);
+            var stop = StoppingRule.Check(o, it, previous, fx, measure);
+            if (stop is { } reason) return new SolverResult(x, fx, measure, it, f.Evaluations, reason);
 
             // d = -H g by the two-loop recursion; H0 = gamma I with gamma = s.y / y.y of the newest pair.
             for (int i = 0; i < n; i++) dir[i] = -g[i];
@@ -47,7 +48,7 @@ internal static class Lbfgs
                 alpha[j] = rho[j] * Dot(s[j], dir);
                 Axpy(-alpha[j], y[j], dir);
             }
-            double gamma = 1.0 / Math.Max(gnorm, 1e-300);
+            double gamma = o.UnitFirstStep ? 1.0 : 1.0 / Math.Max(gnorm, 1e-300);
             if (stored > 0)
             {
                 int j = (head - 1 + mem) % mem;
@@ -65,7 +66,8 @@ internal static class Lbfgs
             {
                 // Not a descent direction (curvature information went stale): restart from steepest descent.
                 stored = 0;
-                for (int i = 0; i < n; i++) dir[i] = -g[i] / Math.Max(gnorm, 1e-300);
+                double scale = o.UnitFirstStep ? 1.0 : 1.0 / Math.Max(gnorm, 1e-300);
+                for (int i = 0; i < n; i++) dir[i] = -g[i] * scale;
                 dg = Dot(dir, g);
             }
 
@@ -73,7 +75,7 @@ internal static class Lbfgs
             if (step == 0)
             {
                 if (stored == 0 || ++failures >= 2)
-                    return new SolverResult(x, fx, gnorm, it, f.Evaluations, StopReason.NoProgress);
+                    return new SolverResult(x, fx, measure, it, f.Evaluations, StopReason.NoProgress);
                 stored = 0; // retry once from steepest descent
                 continue;
             }
@@ -98,7 +100,7 @@ internal static class Lbfgs
             fx = fn;
             gnorm = TrackedFunction.Norm(g);
             it++;
-            progress?.Invoke(new IterationProgress(it, f.Evaluations, fx, gnorm));
+            progress?.Invoke(new IterationProgress(it, f.Evaluations, fx, f.Measure(gnorm)));
         }
     }
 

@@ -9,7 +9,12 @@ public static class Minimizer
     /// <see cref="SolverResult.Reason"/> instead of throwing.
     /// </summary>
     public static SolverResult Minimize(IDifferentiableFunction f, double[] x0, SolverOptions options,
-        Action<IterationProgress>? progress = null, AdamState? adamState = null, CancellationToken cancellationToken = default)
+        Action<IterationProgress>? progress = null, AdamState? adamState = null, CancellationToken cancellationToken = default) =>
+        Minimize(f, x0, options, progress, adamState, null, cancellationToken);
+
+    /// <summary>As above, with Adam's stall state carried in from an earlier run on the same objective.</summary>
+    internal static SolverResult Minimize(IDifferentiableFunction f, double[] x0, SolverOptions options,
+        Action<IterationProgress>? progress, AdamState? adamState, AdamCarry? adamCarry, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(f);
         ArgumentNullException.ThrowIfNull(x0);
@@ -28,7 +33,7 @@ public static class Minimizer
             return options.Kind switch
             {
                 SolverKind.GradientDescent => GradientDescent.Minimize(tracked, x0, options, Report),
-                SolverKind.Adam => Adam.Minimize(tracked, x0, options, adamState, Report),
+                SolverKind.Adam => Adam.Minimize(tracked, x0, options, adamState, Report, adamCarry),
                 SolverKind.Lbfgs => Lbfgs.Minimize(tracked, x0, options, Report),
                 _ => throw new ArgumentException($"{options.Kind} is not an iterative solver"),
             };

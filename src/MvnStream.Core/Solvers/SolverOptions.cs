@@ -23,6 +23,13 @@ public sealed record SolverOptions
     /// <summary>Adam: iterations without improvement before the step size halves.</summary>
     public int AdamPatience { get; init; } = 10;
 
+    /// <summary>
+    /// The first trial step is the whole negative gradient (t = 1) instead of a unit-length step along it: right when
+    /// the coordinates are scaled so that the Hessian near the optimum is about the identity (the whitened
+    /// coordinates of the Gaussian fit), where t = 1 is the Newton step.
+    /// </summary>
+    internal bool UnitFirstStep { get; init; }
+
     /// <summary>L-BFGS: number of correction pairs kept.</summary>
     public int LbfgsMemory { get; init; } = 10;
 }

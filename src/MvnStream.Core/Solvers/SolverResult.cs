@@ -10,8 +10,8 @@ public sealed record SolverResult(
     StopReason Reason,
     AdamState? AdamState = null)
 {
-    /// <summary>True when a tolerance (not a limit or a cancellation) ended the run.</summary>
-    public bool Converged => Reason is StopReason.GradientTolerance or StopReason.RelativeChange or StopReason.NoProgress or StopReason.ClosedForm;
+    /// <summary>True when a tolerance (not a limit, a stalled line search or a cancellation) ended the run (Fitting.StopReasons.IsConverged).</summary>
+    public bool Converged => Fitting.StopReasons.IsConverged(Reason);
 }
 
 /// <summary>Adam's moment estimates and step count, carried between warm-started runs and checkpointed.</summary>

@@ -17,6 +17,100 @@ namespace MvnStream.Core.Statistics;
 /// </remarks>
 internal static unsafe class BlockKernels
 {
+    /// <summary>
+    /// lo[j] = min(lo[j], x[r, j]) and hi[j] = max(hi[j], x[r, j]) over the rows r of positive weight (<paramref name="w"/>
+    /// null: every row). The values are finite (rows are validated before they are counted), so the native min/max
+    /// instructions are exact here; -0.0 and 0.0 compare equal, as they should for "every value is equal".
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void UpdateColumnRange(double* x, int k, int d, double* w, double* lo, double* hi)
+    {
+        if (w != null)
+        {
+            // Weighted blocks (forgetting) are not the hot path: row by row, skipping rows that carry no weight.
+            for (int r = 0; r < k; r++)
+                if (w[r] > 0) UpdateColumnRange(x + (nint)r * d, 1, d, null, lo, hi);
+            return;
+        }
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; j + 8 <= d; j += 8)
+            {
+                // Four rows per step, each its own chain, so the loop is bound by throughput, not by min/max latency.
+                var mn0 = Vector512.Load(lo + j);
+                var mx0 = Vector512.Load(hi + j);
+                var mn1 = mn0;
+                var mx1 = mx0;
+                double* p = x + j;
+                int r = 0;
+                for (; r + 4 <= k; r += 4, p += 4 * (nint)d)
+                {
+                    var v0 = Vector512.Load(p);
+                    var v1 = Vector512.Load(p + d);
+                    var v2 = Vector512.Load(p + 2 * (nint)d);
+                    var v3 = Vector512.Load(p + 3 * (nint)d);
+                    mn0 = Vector512.MinNative(mn0, Vector512.MinNative(v0, v1));
+                    mx0 = Vector512.MaxNative(mx0, Vector512.MaxNative(v0, v1));
+                    mn1 = Vector512.MinNative(mn1, Vector512.MinNative(v2, v3));
+                    mx1 = Vector512.MaxNative(mx1, Vector512.MaxNative(v2, v3));
+                }
+                for (; r < k; r++, p += d)
+                {
+                    var v = Vector512.Load(p);
+                    mn0 = Vector512.MinNative(mn0, v);
+                    mx0 = Vector512.MaxNative(mx0, v);
+                }
+                Vector512.MinNative(mn0, mn1).Store(lo + j);
+                Vector512.MaxNative(mx0, mx1).Store(hi + j);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; j + 4 <= d; j += 4)
+            {
+                // Four rows per step, each its own chain, so the loop is bound by throughput, not by min/max latency.
+                var mn0 = Vector256.Load(lo + j);
+                var mx0 = Vector256.Load(hi + j);
+                var mn1 = mn0;
+                var mx1 = mx0;
+                double* p = x + j;
+                int r = 0;
+                for (; r + 4 <= k; r += 4, p += 4 * (nint)d)
+                {
+                    var v0 = Vector256.Load(p);
+                    var v1 = Vector256.Load(p + d);
+                    var v2 = Vector256.Load(p + 2 * (nint)d);
+                    var v3 = Vector256.Load(p + 3 * (nint)d);
+                    mn0 = Vector256.MinNative(mn0, Vector256.MinNative(v0, v1));
+                    mx0 = Vector256.MaxNative(mx0, Vector256.MaxNative(v0, v1));
+                    mn1 = Vector256.MinNative(mn1, Vector256.MinNative(v2, v3));
+                    mx1 = Vector256.MaxNative(mx1, Vector256.MaxNative(v2, v3));
+                }
+                for (; r < k; r++, p += d)
+                {
+                    var v = Vector256.Load(p);
+                    mn0 = Vector256.MinNative(mn0, v);
+                    mx0 = Vector256.MaxNative(mx0, v);
+                }
+                Vector256.MinNative(mn0, mn1).Store(lo + j);
+                Vector256.MaxNative(mx0, mx1).Store(hi + j);
+            }
+        }
+        for (; j < d; j++)
+        {
+            double mn = lo[j], mx = hi[j];
+            for (int r = 0; r < k; r++)
+            {
+                double v = x[(nint)r * d + j];
+                if (v < mn) mn = v;
+                if (v > mx) mx = v;
+            }
+            lo[j] = mn;
+            hi[j] = mx;
+        }
+    }
+
     /// <summary>acc[j] += sum_r w_r (x[r, j] - c[j]); <paramref name="c"/> null means c = 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AddColumnSums(double* x, int k, int d, double* w, double* c, double* acc)

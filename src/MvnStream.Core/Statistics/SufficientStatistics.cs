@@ -10,6 +10,9 @@ namespace MvnStream.Core.Statistics;
 /// Two further moments about the mean, T = sum_a w_a |z_a|^2 z_a (d) and Q = sum_a w_a |z_a|^4 with
 /// z_a = x_a - xbar, are carried so that Ledoit-Wolf shrinkage can be computed from merged
 /// statistics alone; they merge exactly too.
+/// Per column, the smallest and largest value counted (<see cref="ColumnMin"/>, <see cref="ColumnMax"/>) are carried so
+/// that "every value of column j is equal" is decided exactly (min == max), which the rounded scatter cannot do
+/// (README, singular data); min and max merge exactly in any order.
 /// </summary>
 /// <remarks>
 /// Merge (Chan et al.): n = n1 + n2, delta = xbar2 - xbar1, xbar = xbar1 + delta n2 / n,
@@ -22,6 +25,8 @@ public sealed class SufficientStatistics
     private readonly double[] _mean;
     private readonly double[] _scatter;
     private readonly double[] _third;
+    private readonly double[] _min;
+    private readonly double[] _max;
 
     /// <summary>Creates empty statistics of dimension <paramref name="dimension"/>.</summary>
     public SufficientStatistics(int dimension)
@@ -31,6 +36,16 @@ public sealed class SufficientStatistics
         _mean = new double[dimension];
         _scatter = new double[dimension * dimension];
         _third = new double[dimension];
+        _min = new double[dimension];
+        _max = new double[dimension];
+        ResetRange();
+    }
+
+    /// <summary>No value counted: min = +inf, max = -inf (the identities of min and max).</summary>
+    private void ResetRange()
+    {
+        Array.Fill(_min, double.PositiveInfinity);
+        Array.Fill(_max, double.NegativeInfinity);
     }
 
     /// <summary>d, the number of columns.</summary>
@@ -51,6 +66,15 @@ public sealed class SufficientStatistics
     /// <summary>T = sum w |z|^2 z about the mean, length d.</summary>
     public ReadOnlySpan<double> ThirdMoment => _third;
 
+    /// <summary>
+    /// Per column, the smallest value of the rows that carry weight (+inf when none): exact, not rounded, so
+    /// <c>ColumnMin[j] == ColumnMax[j]</c> holds exactly when every value of column j is equal.
+    /// </summary>
+    public ReadOnlySpan<double> ColumnMin => _min;
+
+    /// <summary>Per column, the largest value of the rows that carry weight (-inf when none).</summary>
+    public ReadOnlySpan<double> ColumnMax => _max;
+
     /// <summary>Q = sum w |z|^4 about the mean.</summary>
     public double FourthMoment { get; private set; }
 
@@ -59,25 +83,30 @@ public sealed class SufficientStatistics
 
     /// <summary>Rebuilds statistics from their parts (deserialisation, checkpoints).</summary>
     public static SufficientStatistics FromParts(int dimension, long count, double weight,
-        ReadOnlySpan<double> mean, ReadOnlySpan<double> scatter, ReadOnlySpan<double> third, double fourth)
+        ReadOnlySpan<double> mean, ReadOnlySpan<double> scatter, ReadOnlySpan<double> third, double fourth,
+        ReadOnlySpan<double> columnMin, ReadOnlySpan<double> columnMax)
     {
         var s = new SufficientStatistics(dimension);
         if (mean.Length != dimension) throw new ArgumentException($"mean has {mean.Length} entries, expected {dimension}", nameof(mean));
         if (scatter.Length != dimension * dimension) throw new ArgumentException($"scatter has {scatter.Length} entries, expected {dimension * dimension}", nameof(scatter));
         if (third.Length != dimension) throw new ArgumentException($"third moment has {third.Length} entries, expected {dimension}", nameof(third));
+        if (columnMin.Length != dimension || columnMax.Length != dimension)
+            throw new ArgumentException($"column min/max have {columnMin.Length}/{columnMax.Length} entries, expected {dimension}", nameof(columnMin));
         if (count < 0 || weight < 0 || double.IsNaN(weight)) throw new ArgumentException("count and weight must be non-negative");
         s.Count = count;
         s.Weight = weight;
         mean.CopyTo(s._mean);
         scatter.CopyTo(s._scatter);
         third.CopyTo(s._third);
+        columnMin.CopyTo(s._min);
+        columnMax.CopyTo(s._max);
         s.FourthMoment = fourth;
         return s;
     }
 
     /// <summary>A deep copy.</summary>
     public SufficientStatistics Clone() =>
-        FromParts(Dimension, Count, Weight, _mean, _scatter, _third, FourthMoment);
+        FromParts(Dimension, Count, Weight, _mean, _scatter, _third, FourthMoment, _min, _max);
 
     /// <summary>Adds one row with weight <paramref name="weight"/>.</summary>
     public void Add(ReadOnlySpan<double> row, double weight = 1.0)
@@ -174,6 +203,7 @@ public sealed class SufficientStatistics
                     Array.Clear(_scatter);
                     Array.Clear(_third);
                     FourthMoment = 0;
+                    ResetRange();
                 }
                 else
                 {
@@ -186,6 +216,8 @@ public sealed class SufficientStatistics
                 }
                 // The block's moments summed directly about the merged mean.
                 FourthMoment += BlockKernels.AddCentredMoments(x, k, d, wp, mean, third);
+                // Column min and max (rows of weight 0 are not counted), while the block is in cache: O(k d) compares.
+                fixed (double* lo = _min, hi = _max) BlockKernels.UpdateColumnRange(x, k, d, wp, lo, hi);
             }
         }
         if (rankK is null) Syrk.AccumulateCentredLower(rows, k, d, blockMean, weights, _scatter);
@@ -254,6 +286,8 @@ public sealed class SufficientStatistics
             other._mean.CopyTo(_mean, 0);
             other._scatter.CopyTo(_scatter, 0);
             other._third.CopyTo(_third, 0);
+            other._min.CopyTo(_min, 0);
+            other._max.CopyTo(_max, 0);
             FourthMoment = other.FourthMoment;
             Weight = other.Weight;
             Count = counted + other.Count;
@@ -282,6 +316,11 @@ public sealed class SufficientStatistics
         // M = M1 + M2 + delta delta^T n1 n2 / n: one pass over the lower triangle, mirrored.
         BlockKernels.AddToLowerAndMirror(_scatter, d, other._scatter, n1 * n2 / n, delta);
         for (int i = 0; i < d; i++) _mean[i] += delta[i] * f1;
+        for (int i = 0; i < d; i++)
+        {
+            _min[i] = Math.Min(_min[i], other._min[i]);
+            _max[i] = Math.Max(_max[i], other._max[i]);
+        }
         Weight = n;
         Count += other.Count;
     }

@@ -91,6 +91,18 @@ public sealed class KafkaIntake : IDisposable
     private long _sideErrors;
     private string? _sideError;
 
+    /// <summary>Dead letters and scores produced whose delivery handler has not run yet (a bounded retry counts before the record it replaces is done).</summary>
+    private long _sidePending;
+
+    /// <summary>The side producer's message.max.bytes: a dead letter larger than this is sent bounded (<see cref="DeadLetters.Bounded"/>).</summary>
+    private int _sideMessageMaxBytes = 1_000_000;
+
+    /// <summary>
+    /// Set when the intake ends (stop, failure): from then on nothing is sent to the coordinator, so the consumer's close
+    /// (whose rebalance callback hands revoked partitions over) can never send a range whose rows were dropped.
+    /// </summary>
+    private volatile bool _closing;
+
     /// <summary>Why the intake must stop (a fatal Kafka error, undeliverable dead letters, brokers gone too long); checked by the loop.</summary>
     private string? _failure;
 
@@ -205,6 +217,7 @@ public sealed class KafkaIntake : IDisposable
             {
                 var pc = new ProducerConfig { BootstrapServers = _settings.Bootstrap, LingerMs = 5, MessageTimeoutMs = 30000, EnableIdempotence = true };
                 KafkaProperties.Apply(pc, _settings.KafkaProperties);
+                _sideMessageMaxBytes = pc.MessageMaxBytes ?? _sideMessageMaxBytes;
                 _sideProducer = new ProducerBuilder<byte[]?, byte[]?>(pc).SetLogHandler((_, _) => { }).Build();
             }
             _consumer.Subscribe(_settings.Topic);
@@ -213,13 +226,18 @@ public sealed class KafkaIntake : IDisposable
         }
         catch (Exception e) when (e is KafkaException or ArgumentException or InvalidOperationException)
         {
-            error = e.Message;
+            // Recorded as the failure before anything else runs: a half-handled record must not be followed by a flush.
+            _failure ??= e.Message;
+            error = _failure;
         }
         finally
         {
+            _closing = true;
             try
             {
-                foreach (var s in _parts.Values) s.Rows.Clear();
+                // Rows read but not sent are dropped with their counters and range (never the rows alone): the next owner
+                // of each partition reads them again from the ledger's offset.
+                foreach (var s in _parts.Values) Forget(s);
                 _sideProducer?.Flush(TimeSpan.FromSeconds(10));
                 StoreOffsets();
                 _consumer?.Close();
@@ -300,7 +318,13 @@ public sealed class KafkaIntake : IDisposable
             try { r = consumer.Consume(_draining || _waiting ? 5 : 100); }
             catch (ConsumeException e) when (!e.Error.IsFatal)
             {
-                if (e.ConsumerRecord is not null) Reject(e.ConsumerRecord, "undecodable record: " + e.Error.Reason);
+                // Dead-lettered and counted in its range like any rejected record (only at the partition's next offset).
+                if (e.ConsumerRecord is { } bad && _parts.TryGetValue(bad.Partition.Value, out var bs) && bs.Positioned && bad.Offset.Value == bs.Expected
+                    && Reject(bad, "undecodable record: " + e.Error.Reason))
+                {
+                    bs.Rejected++;
+                    bs.Expected = bad.Offset.Value + 1;
+                }
             }
             // Not a sign that a broker is back: the record may have been fetched before the outage. Only the probe says so.
             if (r is not null && !_draining) Handle(r);
@@ -360,7 +384,7 @@ public sealed class KafkaIntake : IDisposable
     {
         foreach (var p in partitions)
         {
-            if (handOver && !_draining && _parts.TryGetValue(p, out var s) && s.Positioned && s.Expected > s.From)
+            if (handOver && !_draining && !_closing && _failure is null && _parts.TryGetValue(p, out var s) && s.Positioned && s.Expected > s.From)
             {
                 s.InFlight.Clear(); // the in-flight window is flow control only; this partition's acks no longer matter
                 Flush(s);
@@ -437,6 +461,15 @@ public sealed class KafkaIntake : IDisposable
         catch (KafkaException) { return unknown; }
     }
 
+    /// <summary>Drops a partition's pending rows together with their counters and range: it is not positioned any more.</summary>
+    private static void Forget(PartitionState s)
+    {
+        s.Rows.Clear();
+        s.Accepted = s.Rejected = 0;
+        s.From = s.Expected;
+        s.Positioned = false;
+    }
+
     /// <summary>Forgets what is pending and in flight for a partition, pauses it and asks the ledger where it resumes.</summary>
     private void Unposition(PartitionState s)
     {
@@ -478,13 +511,14 @@ public sealed class KafkaIntake : IDisposable
         if (reason is not null)
         {
             s.Rows.Truncate(before);
-            Reject(r, reason);
+            // A record that cannot be dead-lettered is not counted, nor is anything after it: the intake stops.
+            if (!Reject(r, reason)) return;
             s.Rejected++;
         }
         else
         {
             s.Accepted++;
-            Score(r, s, before);
+            if (!Score(r, s, before)) return;
         }
         s.Expected = offset + 1;
         if (s.Rows.Rows >= _settings.BatchRows || s.Accepted + s.Rejected >= 10_000) Flush(s);
@@ -525,22 +559,22 @@ public sealed class KafkaIntake : IDisposable
         return false;
     }
 
-    private void Reject(ConsumeResult<byte[]?, byte[]?> r, string reason)
+    /// <summary>
+    /// Sends a rejected record to the dead-letter topic (whole, or bounded when it is larger than the producer may send).
+    /// False when it could not be queued: the intake is failing and the record is not counted.
+    /// </summary>
+    private bool Reject(ConsumeResult<byte[]?, byte[]?> r, string reason)
     {
-        if (_sideProducer is null || string.IsNullOrEmpty(_settings.DeadLetterTopic)) return;
-        var headers = new Headers
-        {
-            { "mvnstream.reason", Encoding.UTF8.GetBytes(reason) },
-            { "mvnstream.source.topic", Encoding.UTF8.GetBytes(r.Topic) },
-            { "mvnstream.source.partition", Encoding.UTF8.GetBytes(r.Partition.Value.ToString(CultureInfo.InvariantCulture)) },
-            { "mvnstream.source.offset", Encoding.UTF8.GetBytes(r.Offset.Value.ToString(CultureInfo.InvariantCulture)) },
-        };
-        Produce(_settings.DeadLetterTopic, r.Message.Key, r.Message.Value, headers, r.Partition.Value);
+        if (_sideProducer is null || string.IsNullOrEmpty(_settings.DeadLetterTopic)) return true;
+        var m = DeadLetters.Create(r.Topic, r.Partition.Value, r.Offset.Value, r.Message.Key, r.Message.Value, reason);
+        if (DeadLetters.TooLarge(m, _sideMessageMaxBytes)) m = DeadLetters.Bounded(m);
+        return Produce(_settings.DeadLetterTopic, m, r.Partition.Value, $"the dead letter of {r.Topic}/{r.Partition.Value}@{r.Offset.Value}");
     }
 
-    private void Score(ConsumeResult<byte[]?, byte[]?> r, PartitionState s, int firstRow)
+    /// <summary>Score records of the rows a record added (from <paramref name="firstRow"/>); false when one could not be queued (the intake is failing).</summary>
+    private bool Score(ConsumeResult<byte[]?, byte[]?> r, PartitionState s, int firstRow)
     {
-        if (_sideProducer is null || string.IsNullOrEmpty(_settings.ScoresTopic)) return;
+        if (_sideProducer is null || string.IsNullOrEmpty(_settings.ScoresTopic)) return true;
         var sb = new StringBuilder(160);
         for (int i = firstRow; i < s.Rows.Rows; i++)
         {
@@ -555,13 +589,20 @@ public sealed class KafkaIntake : IDisposable
                 bool anomaly = !(tail >= _settings.AnomalyLevel);
                 sb.Append(CultureInfo.InvariantCulture, $",\"logDensity\":{Json(ld)},\"mahalanobis2\":{Json(m2)},\"tailProbability\":{Json(tail)},\"anomaly\":{(anomaly ? "true" : "false")}}}");
             }
-            Produce(_settings.ScoresTopic, r.Message.Key, Encoding.UTF8.GetBytes(sb.ToString()), null, r.Partition.Value);
+            var m = new Message<byte[]?, byte[]?> { Key = r.Message.Key, Value = Encoding.UTF8.GetBytes(sb.ToString()) };
+            if (!Produce(_settings.ScoresTopic, m, r.Partition.Value, $"the score of {r.Topic}/{r.Partition.Value}@{r.Offset.Value}")) return false;
         }
+        return true;
     }
 
     private static string Json(double v) => double.IsFinite(v) ? v.ToString("R", CultureInfo.InvariantCulture) : "null";
 
-    private void Produce(string topic, byte[]? key, byte[]? value, Headers? headers, int sourcePartition)
+    /// <summary>
+    /// Queues a dead letter or score record. A dead letter refused for its size (by this producer, or later by the broker)
+    /// is sent again bounded. False, with the intake's failure set, when the record cannot be queued: then neither it nor
+    /// the rest of its partition's pending range may be counted.
+    /// </summary>
+    private bool Produce(string topic, Message<byte[]?, byte[]?> message, int sourcePartition, string what)
     {
         var s = _parts[sourcePartition];
         s.ProducedSide = true;
@@ -570,26 +611,89 @@ public sealed class KafkaIntake : IDisposable
         {
             try
             {
-                _sideProducer!.Produce(topic, new Message<byte[]?, byte[]?> { Key = key, Value = value, Headers = headers }, d =>
-                {
-                    if (!d.Error.IsError) return;
-                    Interlocked.Increment(ref _sideErrors);
-                    Interlocked.CompareExchange(ref _sideError, $"{d.Topic}: {d.Error.Reason}", null);
-                });
-                return;
+                Interlocked.Increment(ref _sidePending);
+                _sideProducer!.Produce(topic, message, d => Delivered(d, what));
+                return true;
             }
             catch (ProduceException<byte[]?, byte[]?> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
             {
+                Interlocked.Decrement(ref _sidePending);
                 // The producer polls on its own thread (Poll is not allowed here): wait for room, but not for ever.
                 queueFull ??= Stopwatch.StartNew();
                 if (queueFull.Elapsed > SideDeliveryTimeout)
                 {
                     _failure ??= $"the dead-letter/score producer's queue stayed full for {SideDeliveryTimeout.TotalSeconds:F0} s (is the broker reachable?); stopped consuming";
-                    return;
+                    return false;
                 }
-                if (_stop.Token.WaitHandle.WaitOne(5)) return;
+                if (_stop.Token.WaitHandle.WaitOne(5)) return false;
+            }
+            catch (KafkaException e) when (DeadLetters.IsSizeError(e.Error.Code) && topic == _settings.DeadLetterTopic && !DeadLetters.IsBounded(message))
+            {
+                Interlocked.Decrement(ref _sidePending);
+                message = DeadLetters.Bounded(message);
+            }
+            catch (KafkaException e)
+            {
+                Interlocked.Decrement(ref _sidePending);
+                _failure ??= $"{what} could not be written to {topic}: {e.Error.Reason}; records {_settings.Topic}/{sourcePartition} from offset {s.From} on are not counted "
+                    + "(they are read again on the next start); stopped consuming";
+                return false;
             }
         }
+        return false;
+    }
+
+    /// <summary>
+    /// A side record's delivery report (on the producer's poll thread). A dead letter the broker refused for its size is
+    /// produced again bounded before this one is done, so <see cref="_sidePending"/> never reads 0 in between.
+    /// </summary>
+    private void Delivered(DeliveryReport<byte[]?, byte[]?> d, string what)
+    {
+        try
+        {
+            if (!d.Error.IsError) return;
+            if (DeadLetters.IsSizeError(d.Error.Code) && d.Topic == _settings.DeadLetterTopic && !DeadLetters.IsBounded(d.Message))
+            {
+                Interlocked.Increment(ref _sidePending);
+                try
+                {
+                    _sideProducer!.Produce(d.Topic, DeadLetters.Bounded(d.Message), b => Delivered(b, what + " (bounded)"));
+                    return;
+                }
+                catch (KafkaException)
+                {
+                    Interlocked.Decrement(ref _sidePending);
+                }
+            }
+            Interlocked.Increment(ref _sideErrors);
+            Interlocked.CompareExchange(ref _sideError, $"{what} to {d.Topic}: {d.Error.Reason}", null);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _sidePending);
+        }
+    }
+
+    /// <summary>
+    /// Waits until every dead letter and score produced so far is delivered or has failed (its handler has run).
+    /// Null when all were delivered, else why not.
+    /// </summary>
+    private string? AwaitSideDelivery()
+    {
+        var clock = Stopwatch.StartNew();
+        int undelivered = 0;
+        while (true)
+        {
+            var left = SideDeliveryTimeout - clock.Elapsed;
+            if (left <= TimeSpan.Zero) break;
+            undelivered = _sideProducer!.Flush(left);
+            // Delivery handlers run on the producer's poll thread, which may still be inside one (a bounded retry).
+            if (SpinWait.SpinUntil(() => Interlocked.Read(ref _sidePending) == 0, TimeSpan.FromMilliseconds(200))) break;
+        }
+        long pending = Interlocked.Read(ref _sidePending), failed = Interlocked.Read(ref _sideErrors);
+        if (pending == 0 && failed == 0) return null;
+        return $"{(pending > 0 ? $"{Math.Max(pending, undelivered)} dead-letter/score records not delivered within {SideDeliveryTimeout.TotalSeconds:F0} s" : "")}"
+            + $"{(pending > 0 && failed > 0 ? "; " : "")}{(failed > 0 ? $"{failed} dead-letter/score records failed ({Volatile.Read(ref _sideError)})" : "")}";
     }
 
     /// <summary>
@@ -599,21 +703,23 @@ public sealed class KafkaIntake : IDisposable
     /// </summary>
     private void Flush(PartitionState s)
     {
-        if (!s.Positioned || s.Expected == s.From || s.InFlight.Count >= MaxInFlight || _failure is not null) return;
+        if (!s.Positioned || s.Expected == s.From || s.InFlight.Count >= MaxInFlight || _failure is not null || _closing) return;
         if (s.ProducedSide && _sideProducer is not null)
         {
             // Dead letters and scores are durable before the records that produced them are counted: when they are not,
             // the records are not counted either (the intake stops; they are read again from the ledger's offsets).
-            int undelivered = _sideProducer.Flush(SideDeliveryTimeout);
-            long failed = Interlocked.Read(ref _sideErrors);
-            if (undelivered > 0 || failed > 0)
+            if (AwaitSideDelivery() is { } why)
             {
-                _failure = $"{(undelivered > 0 ? $"{undelivered} dead-letter/score records not delivered within {SideDeliveryTimeout.TotalSeconds:F0} s" : "")}"
-                    + $"{(undelivered > 0 && failed > 0 ? "; " : "")}{(failed > 0 ? $"{failed} dead-letter/score records failed ({Volatile.Read(ref _sideError)})" : "")}: "
-                    + $"records {_settings.Topic}/{s.Partition} offsets {s.From}..{s.Expected - 1} are not counted; stopped consuming";
+                _failure = $"{why}: records {_settings.Topic}/{s.Partition} offsets {s.From}..{s.Expected - 1} are not counted; stopped consuming";
                 return;
             }
             s.ProducedSide = false;
+        }
+        // A contribution is whole: every accepted record left at least one row (a record that decodes to none is rejected).
+        if ((s.Accepted > 0) != (s.Rows.Rows > 0))
+        {
+            _failure = $"internal error: {_settings.Topic}/{s.Partition} offsets {s.From}..{s.Expected - 1} hold {s.Accepted} accepted records but {s.Rows.Rows} rows; not counted; stopped consuming";
+            return;
         }
         StatisticsData? stats = null;
         if (s.Rows.Rows > 0)

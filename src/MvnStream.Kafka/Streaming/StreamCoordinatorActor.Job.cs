@@ -38,7 +38,10 @@ public sealed partial class StreamCoordinatorActor
 
         public string Id { get; }
         public IActorRef Client { get; set; }
-        public StreamJobSettings Settings { get; }
+        public StreamJobSettings Settings { get; private set; }
+
+        /// <summary>When a restored checkpoint's d replaced the d the client learned from the topic's first records: that learned d.</summary>
+        public int? SuggestedDimension { get; private set; }
         public string Key => $"{Settings.Group}/{Settings.Topic}";
         public CheckpointStore Store { get; }
         public IProducer<string, string>? ModelProducer { get; }
@@ -89,6 +92,15 @@ public sealed partial class StreamCoordinatorActor
         public double NllPerRow { get; set; } = double.NaN;
         public double GapPerRow { get; set; } = double.NaN;
         public int FinalIterations { get; set; }
+
+        /// <summary>
+        /// Why the solve that produced <see cref="Theta"/> stopped (an online update or the final solve); every snapshot carries
+        /// it as converged/stopReason. Null until this coordinator has solved (a theta restored from a checkpoint: unknown).
+        /// </summary>
+        public StopReason? LastStopReason { get; set; }
+
+        /// <summary>Iterations of that solve (the snapshot's "iterations", next to its stopReason).</summary>
+        public int LastIterations { get; set; }
         public string? LastFitProblem { get; set; }
         public long RowsAtLastStatus { get; set; }
         public double SecondsAtLastStatus { get; set; }
@@ -113,7 +125,15 @@ public sealed partial class StreamCoordinatorActor
         public void Restore(StreamCheckpoint? cp)
         {
             if (cp is null) return;
-            if (cp.Dimension != Settings.Dimension) throw new ArgumentException($"it has dimension {cp.Dimension}, the stream has {Settings.Dimension}");
+            if (cp.Dimension != Settings.Dimension)
+            {
+                // d given with --dim must match; d the client only learned from the topic's first records yields to the checkpoint's.
+                if (!Settings.KafkaProperties.Contains(TopicProbe.InferredKey + "=true"))
+                    throw new ArgumentException($"it has dimension {cp.Dimension}, the stream has {Settings.Dimension}");
+                SuggestedDimension = Settings.Dimension;
+                Settings = Settings with { Dimension = cp.Dimension };
+                Statistics = new SufficientStatistics(cp.Dimension);
+            }
             if (cp.Topic != Settings.Topic) throw new ArgumentException($"it covers topic '{cp.Topic}', the job reads '{Settings.Topic}'");
             RestoredFromCheckpoint = true;
             Epoch = cp.Epoch + 1;
@@ -163,10 +183,11 @@ public sealed partial class StreamCoordinatorActor
             Theta = Theta,
             N = Statistics.Count,
             Solver = Settings.Solver.ToName(),
-            Iterations = FinalIterations,
+            Iterations = LastIterations,
             NllPerRow = NllPerRow,
             Gap = GapPerRow,
             RejectedRows = RejectedRecords,
+            StopReason = LastStopReason,
             Offsets = Ledger.Partitions.ToDictionary(p => $"{p.Topic}/{p.Partition}", p => new OffsetRange(p.Start, p.Next)),
             Version = Version,
         };
@@ -211,6 +232,8 @@ public sealed partial class StreamCoordinatorActor
             job.Adam = r.AdamState;
             job.NllPerRow = r.NllPerRow;
             job.GapPerRow = r.GapPerRow;
+            job.LastStopReason = r.Reason;
+            job.LastIterations = r.Iterations;
             job.Version++;
             job.Changes++;
             job.LastFitProblem = null;
@@ -456,7 +479,8 @@ public sealed partial class StreamCoordinatorActor
         {
             job.Client.Tell(new StreamJobFinished(job.Id, job.Theta is null ? null : ThetaData.From(job.Theta), job.Statistics.Count, job.Statistics.Weight,
                 job.AcceptedRecords, job.RejectedRecords, job.LostRecords, job.Version, job.FinalIterations, job.NllPerRow, job.GapPerRow, reason,
-                parts.Select(p => $"{p.Topic}/{p.Partition}").ToArray(), parts.Select(p => p.Start).ToArray(), parts.Select(p => p.Next).ToArray()));
+                parts.Select(p => $"{p.Topic}/{p.Partition}").ToArray(), parts.Select(p => p.Start).ToArray(), parts.Select(p => p.Next).ToArray(),
+                job.LastStopReason is { } solved ? StopReasons.ToName(solved) : ""));
         }
         _log.Info("stream job {0} finished: {1} rows, version {2}", job.Id, job.Statistics.Count, job.Version);
         BroadcastToAll(new ReleaseJob(job.Id)); // workers commit the final offsets (sent just before) and leave the group

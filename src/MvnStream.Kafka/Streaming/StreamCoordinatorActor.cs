@@ -237,7 +237,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         }
         StreamJob job;
         try { job = new StreamJob(m.JobId, Sender, m.Settings); }
-        catch (Exception e) when (e is ArgumentException or KafkaException)
+        catch (Exception e) when (e is ArgumentException or KafkaException or InvalidOperationException)
         {
             Sender.Tell(new StreamJobFailed(m.JobId, JobErrorKind.Usage, e.Message));
             return;
@@ -289,6 +289,8 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         job.Client.Tell(new StreamJobStarted(job.Id, job.Epoch, r.Checkpoint is not null, job.RestoredRows, job.Version, _workers.Count));
         if (r.Checkpoint is not null)
             Notice($"resumed from checkpoint ({job.Store.Describe()}): {job.RestoredRows:N0} rows, {job.Ledger.Partitions.Count} partitions, model version {job.Version}");
+        if (job.SuggestedDimension is { } suggested)
+            Notice($"d = {job.Settings.Dimension} from the checkpoint (the topic's first records suggested d = {suggested}); records of other widths are rejected");
         foreach (var w in _workers.Refs) w.Tell(new StartConsuming(job.Id, job.Epoch, job.Settings));
         Timers.StartPeriodicTimer("status", Tick.Status, TimeSpan.FromSeconds(1));
         Timers.StartPeriodicTimer("snapshot", Tick.Snapshot, TimeSpan.FromSeconds(Math.Max(0.1, job.Settings.SnapshotIntervalSeconds)));
@@ -347,6 +349,11 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
             stats = c.Statistics?.ToStatistics();
             if (stats is not null && stats.Dimension != job.Statistics.Dimension)
                 throw new InvalidDataException($"dimension {stats.Dimension}, the stream has {job.Statistics.Dimension}");
+            // The rows of the records it counts as accepted must all be there (each accepted record holds at least one row):
+            // the ledger never covers accepted records whose rows are missing from the statistics.
+            long rows = stats?.Count ?? 0;
+            if (c.AcceptedRecords < 0 || c.RejectedRecords < 0 || (c.AcceptedRecords > 0 ? rows < c.AcceptedRecords : rows != 0))
+                throw new InvalidDataException($"it counts {c.AcceptedRecords} accepted records but carries statistics of {rows} rows");
         }
         catch (Exception e) when (e is InvalidDataException or ArgumentException)
         {

@@ -99,8 +99,8 @@ internal static class MessageGenerators
 
     /// <summary>Statistics of dimension <paramref name="d"/> (the scatter as its packed lower triangle).</summary>
     public static Gen<StatisticsData> StatisticsOf(int d) =>
-        Gen.Select(Gen.Long, Double, Doubles(d), Doubles(Tril(d)), Doubles(d), Double,
-            (n, w, mean, scatter, third, fourth) => new StatisticsData(d, n, w, mean, scatter, third, fourth));
+        Gen.Select(Gen.Long, Double, Doubles(d), Doubles(Tril(d)), Doubles(d), Double, Doubles(d), Doubles(d),
+            (n, w, mean, scatter, third, fourth, min, max) => new StatisticsData(d, n, w, mean, scatter, third, fourth, min, max));
 
     public static readonly Gen<StatisticsData> Statistics = Dimension.SelectMany(StatisticsOf);
 
@@ -197,9 +197,9 @@ internal static class MessageGenerators
         [typeof(StopStreamJob)] = Up(String.Select(id => new StopStreamJob(id))),
         [typeof(StreamJobFinished)] = Up(Gen.Select(
             Gen.Select(String, Theta.Null(0.2), Gen.Long, Double, Gen.Long, Gen.Long, Gen.Long, Gen.Long),
-            Gen.Select(Gen.Int, Double, Double, String, Strings, Int64s, Int64s),
+            Gen.Select(Gen.Int, Double, Double, String, Strings, Int64s, Int64s, String),
             (a, b) => new StreamJobFinished(a.Item1, a.Item2, a.Item3, a.Item4, a.Item5, a.Item6, a.Item7, a.Item8,
-                b.Item1, b.Item2, b.Item3, b.Item4, b.Item5, b.Item6, b.Item7))),
+                b.Item1, b.Item2, b.Item3, b.Item4, b.Item5, b.Item6, b.Item7, b.Item8))),
         [typeof(StreamJobFailed)] = Up(Gen.Select(String, Enum<JobErrorKind>(), String, (id, k, msg) => new StreamJobFailed(id, k, msg))),
         [typeof(StartConsuming)] = Up(Gen.Select(String, Gen.Long, StreamSettings, (id, epoch, s) => new StartConsuming(id, epoch, s))),
         [typeof(LedgerQuery)] = Up(Gen.Select(String, Gen.Long, String, Gen.Int, Gen.Long,
@@ -235,7 +235,7 @@ internal static class MessageGenerators
     {
         const int d = 512;
         return new ShardLoaded("job-ü-🚀", 7, 1_000_000, 3, ["row 17: 'abc' is not a number", "ligne 42: champ vide é"], 123_456_789, 12.5,
-            new StatisticsData(d, 1_000_000, 999_999.5, Fill(d, seed), Fill(Tril(d), seed + 1), Fill(d, seed + 2), -0.0));
+            new StatisticsData(d, 1_000_000, 999_999.5, Fill(d, seed), Fill(Tril(d), seed + 1), Fill(d, seed + 2), -0.0, Fill(d, seed + 3), Fill(d, seed + 4)));
     }
 
     /// <summary>A d = 512 PartialGradientComputed with a full-Lambda gradient (d^2 = 262144 doubles, 2 MiB).</summary>
@@ -250,7 +250,7 @@ internal static class MessageGenerators
     {
         const int d = 512;
         return new PartitionContribution("job-ü-🚀", 3, "topic-é", 11, 1_000_000, 1_100_000, 99_997, 3,
-            new StatisticsData(d, 99_997, 95_000.25, Fill(d, seed), Fill(Tril(d), seed + 1), Fill(d, seed + 2), double.NaN));
+            new StatisticsData(d, 99_997, 95_000.25, Fill(d, seed), Fill(Tril(d), seed + 1), Fill(d, seed + 2), double.NaN, Fill(d, seed + 3), Fill(d, seed + 4)));
     }
 
     /// <summary>Random bit patterns, with every special value planted at the start.</summary>

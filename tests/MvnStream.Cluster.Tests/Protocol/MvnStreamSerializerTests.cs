@@ -151,7 +151,7 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
         var back = RoundTrip(message, out var bytes);
         WireEquality.AssertBitIdentical(message, back);
         var s = message.Statistics!;
-        long raw = 8L * (s.Mean.Length + s.ScatterLower.Length + s.Third.Length);
+        long raw = 8L * (s.Mean.Length + s.ScatterLower.Length + s.Third.Length + s.ColumnMin.Length + s.ColumnMax.Length);
         Assert.Equal(131_328, s.ScatterLower.Length);
         Assert.InRange(bytes.Length, raw, raw + 512);
     }
@@ -164,7 +164,8 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
     public void FrameBudget_bounds_the_payloads_of_the_large_messages(int d)
     {
         int tril = MessageGenerators.Tril(d);
-        var stats = new StatisticsData(d, long.MaxValue, -1.5, MessageGenerators.Fill(d, 1), MessageGenerators.Fill(tril, 2), MessageGenerators.Fill(d, 3), double.NaN);
+        var stats = new StatisticsData(d, long.MaxValue, -1.5, MessageGenerators.Fill(d, 1), MessageGenerators.Fill(tril, 2), MessageGenerators.Fill(d, 3), double.NaN,
+            MessageGenerators.Fill(d, 7), MessageGenerators.Fill(d, 8));
         const string id = "a-job-id-of-a-realistic-length-0123456789";
         Assert.InRange(serializer.ToBinary(new PartitionContribution(id, long.MaxValue, "a-topic", int.MaxValue, long.MaxValue - 1, long.MaxValue, long.MaxValue, long.MaxValue, stats)).Length,
             FrameBudget.StatisticsBytes(d) - FrameBudget.EnvelopeBytes, FrameBudget.StatisticsBytes(d));
@@ -198,7 +199,7 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
         var back = RoundTrip(message, out var bytes);
         WireEquality.AssertBitIdentical(message, back);
         var s = message.Statistics!;
-        long raw = 8L * (s.Mean.Length + s.ScatterLower.Length + s.Third.Length);
+        long raw = 8L * (s.Mean.Length + s.ScatterLower.Length + s.Third.Length + s.ColumnMin.Length + s.ColumnMax.Length);
         Assert.Equal(131_328, ((PartitionContribution)back).Statistics!.ScatterLower.Length);
         Assert.InRange(bytes.Length, raw, raw + 512);
     }
@@ -210,7 +211,7 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
         [
             new StartStreamJob("j", null!),
             new StreamJobStatus("", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, double.NaN, 0, -0.0, 0, 0, null, 0),
-            new StreamJobFinished(null!, null, 0, 0, 0, 0, 0, 0, 0, 0, 0, null!, null!, null!, []),
+            new StreamJobFinished(null!, null, 0, 0, 0, 0, 0, 0, 0, 0, 0, null!, null!, null!, [], null!),
             new PartitionContribution("j", 1, "t", 0, 5, 5, 0, 0, null),
             new CommitOffsets("j", 1, "t", [], null!),
             new WorkerStreamStatus("j", 1, "w", null!, [], true, null),
@@ -237,7 +238,7 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
         Assert.Equal("", back.JobId);
         WireEquality.AssertBitIdentical(noStats, back);
 
-        var emptyStats = new ShardLoaded("j", 1, 2, 3, ["é", "中文", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", ""], 4, 5, new StatisticsData(0, 0, 0, [], [], [], double.NaN));
+        var emptyStats = new ShardLoaded("j", 1, 2, 3, ["é", "中文", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", ""], 4, 5, new StatisticsData(0, 0, 0, [], [], [], double.NaN, [], null!));
         WireEquality.AssertBitIdentical(emptyStats, RoundTrip(emptyStats, out _));
 
         var nullInside = new FitJobCompleted(null!, null!, 1, 2, null!, 3, 4, 5, null!, true, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);

@@ -1,5 +1,7 @@
 using System.Text.Json;
+using MvnStream.Core.Fitting;
 using MvnStream.Core.Model;
+using MvnStream.Core.Solvers;
 using MvnStream.Core.Tests.Support;
 
 namespace MvnStream.Core.Tests.Model;
@@ -11,15 +13,18 @@ public sealed class ModelFileTests
     {
         var r = new Random(3);
         var theta = Draw.Theta(r, 3, Parameterization.LowerTriangular);
-        var m = new MvnModel { Theta = theta, N = 1234, Solver = "lbfgs", Iterations = 17, NllPerRow = 4.25, Gap = 1e-16, RejectedRows = 2 };
+        var m = new MvnModel { Theta = theta, N = 1234, Solver = "lbfgs", Iterations = 17, NllPerRow = 4.25, Gap = 1e-16, RejectedRows = 2, StopReason = StopReason.GradientTolerance };
         using var doc = JsonDocument.Parse(m.ToJson());
         var keys = doc.RootElement.EnumerateObject().Select(p => p.Name).ToArray();
-        Assert.Equal(["dimension", "n", "mu", "lambda", "covariance", "parameterization", "solver", "iterations", "nllPerRow", "gap", "rejectedRows", "createdUtc"], keys);
+        Assert.Equal(["dimension", "n", "mu", "lambda", "covariance", "parameterization", "solver", "iterations", "nllPerRow", "gap", "converged", "stopReason", "rejectedRows", "createdUtc"], keys);
+        Assert.True(doc.RootElement.GetProperty("converged").GetBoolean());
+        Assert.Equal("gradientTolerance", doc.RootElement.GetProperty("stopReason").GetString());
         Assert.Equal("tril", doc.RootElement.GetProperty("parameterization").GetString());
         var back = MvnModel.Parse(m.ToJson());
         Assert.Equal(theta.Mu, back.Theta.Mu);
         Assert.Equal(theta.Lambda, back.Theta.Lambda);
         Assert.Equal(1234, back.N);
+        Assert.Equal(StopReason.GradientTolerance, back.StopReason);
         var cov = doc.RootElement.GetProperty("covariance").EnumerateArray().SelectMany(row => row.EnumerateArray().Select(v => v.GetDouble())).ToArray();
         Assert.True(Draw.RelativeError(cov, theta.Covariance()) < 1e-15);
     }

@@ -22,7 +22,7 @@ public sealed class StreamCheckpointFormatTests(StreamingBrokerFixture broker, I
     {
         var topic = StreamingBrokerFixture.NewTopic("ckfmt");
         var good = CheckpointFormat.Encode(new StreamCheckpoint($"mvnstream-{topic}/{topic}", 1, 1, 3, null, [], [], 0, 0,
-            new StatisticsData(3, 10, 10, [1, 2, 3], [1, 0, 1, 0, 0, 1], [0, 0, 0], 0), topic, [0], [0], [10], [0], 10, 0, 0, 0, DateTime.UtcNow));
+            new StatisticsData(3, 10, 10, [1, 2, 3], [1, 0, 1, 0, 0, 1], [0, 0, 0], 0, [0, 0, 0], [1, 1, 1]), topic, [0], [0], [10], [0], 10, 0, 0, 0, DateTime.UtcNow));
         var corrupt = good.ToArray();
         corrupt[^5] ^= 0x10;
         var newer = good.ToArray();

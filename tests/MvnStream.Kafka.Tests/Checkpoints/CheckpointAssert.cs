@@ -35,6 +35,8 @@ internal static class CheckpointAssert
             Bits(expected.Statistics.ScatterLower, actual.Statistics.ScatterLower, "Statistics.ScatterLower");
             Bits(expected.Statistics.Third, actual.Statistics.Third, "Statistics.Third");
             Bits([expected.Statistics.Fourth], [actual.Statistics.Fourth], "Statistics.Fourth");
+            Bits(expected.Statistics.ColumnMin, actual.Statistics.ColumnMin, "Statistics.ColumnMin");
+            Bits(expected.Statistics.ColumnMax, actual.Statistics.ColumnMax, "Statistics.ColumnMax");
         }
         Assert.Equal(expected.Topic, actual.Topic);
         Assert.Equal(expected.Partitions, actual.Partitions);

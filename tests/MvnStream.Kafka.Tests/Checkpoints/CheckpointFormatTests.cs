@@ -106,7 +106,7 @@ public sealed class CheckpointFormatTests
         int lambda = p == Parameterization.Full ? d * d : d * (d + 1) / 2;
         int parts = d % 7;
         var cp = new StreamCheckpoint("g/t-ü", long.MaxValue, -1, d, new ThetaData(d, p, Fill(d), Fill(lambda)), Fill(d + lambda), Fill(d + lambda), 5, 1e-3,
-            new StatisticsData(d, 123, 122.5, Fill(d), Fill(d * (d + 1) / 2), Fill(d), -0.0), "t-ü",
+            new StatisticsData(d, 123, 122.5, Fill(d), Fill(d * (d + 1) / 2), Fill(d), -0.0, Fill(d), Fill(d)), "t-ü",
             Enumerable.Range(0, parts).ToArray(), Enumerable.Repeat(3L, parts).ToArray(), Enumerable.Repeat(long.MaxValue, parts).ToArray(), new long[parts],
             1, 2, 3, 4, new DateTime(DateTime.MaxValue.Ticks, DateTimeKind.Local));
         CheckpointAssert.Same(cp, CheckpointFormat.Decode(CheckpointFormat.Encode(cp), "x"));

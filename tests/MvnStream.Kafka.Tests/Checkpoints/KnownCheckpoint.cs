@@ -24,7 +24,9 @@ internal static class KnownCheckpoint
         AdamSecondMoment: [1e-6, 2e-6, 3e-6, 4e-6, 5e-6, 6e-6, 7e-6, 8e-6, 9e-6],
         AdamStep: 1234,
         AdamLearningRate: 0.0005,
-        Statistics: new StatisticsData(3, 1500, 1487.25, [0.5, -1.25, 2.0], [10.0, 1.5, 20.0, -2.25, 3.75, 30.0], [0.125, -0.375, 0.0], 42.0),
+        Statistics: new StatisticsData(3, 1500, 1487.25, [0.5, -1.25, 2.0], [10.0, 1.5, 20.0, -2.25, 3.75, 30.0], [0.125, -0.375, 0.0], 42.0,
+            // Format version 1 did not carry the columns' range: read as unknown (-inf, +inf), never as a constant column.
+            [double.NegativeInfinity, double.NegativeInfinity, double.NegativeInfinity], [double.PositiveInfinity, double.PositiveInfinity, double.PositiveInfinity]),
         Topic: "rows",
         Partitions: [0, 1],
         Starts: [0, 100],

@@ -134,6 +134,7 @@ public static class CheckpointFormat
             m.Statistics = new Schema.Statistics
             {
                 Dimension = s.Dimension, Count = s.Count, Weight = s.Weight, Mean = Bytes(s.Mean), ScatterLower = Bytes(s.ScatterLower), Third = Bytes(s.Third), Fourth = s.Fourth,
+                ColumnMin = Bytes(s.ColumnMin), ColumnMax = Bytes(s.ColumnMax),
             };
         int partitions = c.Partitions?.Length ?? 0;
         if (c.Starts?.Length != partitions || c.Nexts?.Length != partitions || c.Lost?.Length != partitions)
@@ -153,7 +154,7 @@ public static class CheckpointFormat
             : null;
         var stats = m.Statistics is { } s
             ? new StatisticsData(s.Dimension, s.Count, s.Weight, Doubles(s.Mean, "statistics.mean", source), Doubles(s.ScatterLower, "statistics.scatter_lower", source),
-                Doubles(s.Third, "statistics.third", source), s.Fourth)
+                Doubles(s.Third, "statistics.third", source), s.Fourth, Doubles(s.ColumnMin, "statistics.column_min", source), Doubles(s.ColumnMax, "statistics.column_max", source))
             : null;
         var adam = m.Adam ?? new Schema.AdamState();
         var parts = m.Partitions;
@@ -211,6 +212,7 @@ public static class CheckpointFormat
             Require(s.Mean?.Length == d, $"statistics.mean has {s.Mean?.Length} values, expected {d}");
             Require(s.ScatterLower?.Length == (long)d * (d + 1) / 2, $"statistics.scatter_lower has {s.ScatterLower?.Length} values, expected {(long)d * (d + 1) / 2} for d = {d}");
             Require(s.Third?.Length == d, $"statistics.third has {s.Third?.Length} values, expected {d}");
+            Require(s.ColumnMin?.Length == d && s.ColumnMax?.Length == d, $"statistics column min/max have {s.ColumnMin?.Length}/{s.ColumnMax?.Length} values, expected {d} each");
             Require(s.Count >= 0, $"statistics count {s.Count}");
         }
         int n = c.Partitions?.Length ?? -1;

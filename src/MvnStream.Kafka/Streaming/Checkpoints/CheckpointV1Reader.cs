@@ -13,7 +13,8 @@ namespace MvnStream.Kafka.Streaming.Checkpoints;
 /// "MVNCKPT1"                  8 ASCII bytes (the '1' is the format version)
 /// serializer id               int32 LE, 4217
 /// manifest                    int32 LE length, UTF-8 "SCk"
-/// payload                     int32 LE length, then: wire version byte 1 and the fields in declaration order,
+/// payload                     int32 LE length, then: wire version byte (1, or 2 from the release that added the
+///                             statistics' column min and max) and the fields in declaration order,
 ///                             little-endian (int32, int64, doubles as their 8 bytes; strings and arrays as an int32
 ///                             count, -1 for null, then UTF-8 or raw bytes; a nested record as a presence byte 0/1
 ///                             then its fields; the DateTime as int64 ticks and a kind byte)
@@ -35,7 +36,7 @@ internal static class CheckpointV1Reader
         if (payload < 0 || payload != r.Remaining)
             throw new CheckpointFormatException(source, $"truncated checkpoint (format version 1): {r.Remaining:N0} of {payload:N0} payload bytes");
         byte wire = r.Byte("wire version");
-        if (wire != 1) throw r.Problem($"wire version {wire}, expected 1");
+        if (wire is not (1 or 2)) throw r.Problem($"wire version {wire}, expected 1 or 2");
         var checkpoint = new StreamCheckpoint(
             r.String("JobKey")!,
             r.Int64("Epoch"),
@@ -46,7 +47,7 @@ internal static class CheckpointV1Reader
             r.Doubles("AdamSecondMoment"),
             r.Int64("AdamStep"),
             r.Double("AdamLearningRate"),
-            ReadStatistics(ref r),
+            ReadStatistics(ref r, wire),
             r.String("Topic")!,
             r.Block<int>("Partitions", sizeof(int), BinaryPrimitives.ReadInt32LittleEndian),
             r.Block<long>("Starts", sizeof(long), BinaryPrimitives.ReadInt64LittleEndian),
@@ -64,9 +65,36 @@ internal static class CheckpointV1Reader
     private static ThetaData? ReadTheta(ref Reader r) =>
         !r.Presence("Theta") ? null : new ThetaData(r.Int32("Theta.Dimension"), (Parameterization)r.Int32("Theta.Parameterization"), r.Doubles("Theta.Mu"), r.Doubles("Theta.LambdaPacked"));
 
-    private static StatisticsData? ReadStatistics(ref Reader r) =>
-        !r.Presence("Statistics") ? null : new StatisticsData(r.Int32("Statistics.Dimension"), r.Int64("Statistics.Count"), r.Double("Statistics.Weight"),
-            r.Doubles("Statistics.Mean"), r.Doubles("Statistics.ScatterLower"), r.Doubles("Statistics.Third"), r.Double("Statistics.Fourth"));
+    /// <summary>
+    /// Wire version 2 added each column's min and max after the fourth moment. Version 1 did not carry them: the range is
+    /// unknown, read as (-inf, +inf) for a column with rows (never taken for a constant column), (+inf, -inf) with none.
+    /// </summary>
+    private static StatisticsData? ReadStatistics(ref Reader r, byte wire)
+    {
+        if (!r.Presence("Statistics")) return null;
+        int d = r.Int32("Statistics.Dimension");
+        long count = r.Int64("Statistics.Count");
+        double weight = r.Double("Statistics.Weight");
+        var mean = r.Doubles("Statistics.Mean");
+        var scatter = r.Doubles("Statistics.ScatterLower");
+        var third = r.Doubles("Statistics.Third");
+        double fourth = r.Double("Statistics.Fourth");
+        double[] min, max;
+        if (wire >= 2)
+        {
+            min = r.Doubles("Statistics.ColumnMin");
+            max = r.Doubles("Statistics.ColumnMax");
+        }
+        else
+        {
+            if (d < 0 || d > 1 << 20) throw r.Problem($"Statistics.Dimension {d}");
+            min = new double[d];
+            max = new double[d];
+            Array.Fill(min, count > 0 ? double.NegativeInfinity : double.PositiveInfinity);
+            Array.Fill(max, count > 0 ? double.PositiveInfinity : double.NegativeInfinity);
+        }
+        return new StatisticsData(d, count, weight, mean, scatter, third, fourth, min, max);
+    }
 
     private static DateTime ReadDateTime(ref Reader r)
     {
