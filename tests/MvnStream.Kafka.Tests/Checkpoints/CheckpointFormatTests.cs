@@ -52,6 +52,21 @@ public sealed class CheckpointFormatTests
         Assert.Equal(3, cp.Theta.ToParameters().Dimension);
     }
 
+    /// <summary>
+    /// Format version 1 as the release just before this format wrote it: the same envelope, its wire payload version 2
+    /// (the statistics' column min and max added). Written from KnownCheckpoint with those ranges by that release.
+    /// </summary>
+    [Fact]
+    public void A_version_1_checkpoint_with_the_column_ranges_of_wire_payload_2_is_read()
+    {
+        string path = Path.Combine(AppContext.BaseDirectory, "TestData", "checkpoint-v1-wire2.bin");
+        var bytes = File.ReadAllBytes(path);
+        Assert.Equal("bf1879036452a3e95698edac403382c6a09f18803577bf814f8e0fce3b213a1f", Convert.ToHexStringLower(SHA256.HashData(bytes)));
+        var known = KnownCheckpoint.Create();
+        var expected = known with { Statistics = known.Statistics! with { ColumnMin = [-1.5, -4.0, 0.25], ColumnMax = [2.5, 3.0, 4.75] } };
+        CheckpointAssert.Same(expected, CheckpointFormat.Decode(bytes, path));
+    }
+
     [Fact]
     public async Task The_file_store_loads_a_version_1_checkpoint_and_saves_version_2()
     {
