@@ -1,10 +1,12 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Text.RegularExpressions;
 using MvnStream.Cli.Commands;
 
 namespace MvnStream.Cli;
 
 /// <summary>The <c>mvnstream</c> command line: one subcommand per task, each in Commands/.</summary>
-internal static class CliApp
+internal static partial class CliApp
 {
     public static RootCommand Build()
     {
@@ -17,6 +19,7 @@ internal static class CliApp
         root.Subcommands.Add(BrokerCommand.Create());
         root.Subcommands.Add(ProduceCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
+        HelpExamples.Install(root);
         return root;
     }
 
@@ -24,12 +27,42 @@ internal static class CliApp
     {
         var root = Build();
         var parse = root.Parse(args);
-        if (parse.Errors.Count > 0)
-        {
-            foreach (var e in parse.Errors) Console.Error.WriteLine($"mvnstream: {e.Message}");
-            Console.Error.WriteLine("Try 'mvnstream --help' or 'mvnstream <command> --help'.");
-            return ExitCodes.Usage;
-        }
+        if (ReportParseErrors(parse, Console.Error) is { } usage) return usage;
         return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
     }
+
+    /// <summary>Writes the parse errors, each once and in the user's terms; <see cref="ExitCodes.Usage"/> when there were any, else null.</summary>
+    public static int? ReportParseErrors(ParseResult parse, TextWriter error)
+    {
+        if (parse.Errors.Count == 0) return null;
+        foreach (var message in parse.Errors.Select(Message).Distinct()) error.WriteLine($"mvnstream: {message}");
+        error.WriteLine("Try 'mvnstream --help' or 'mvnstream <command> --help'.");
+        return ExitCodes.Usage;
+    }
+
+    /// <summary>
+    /// The error's message, with System.CommandLine's conversion failure ("Cannot parse argument 'x' for option
+    /// '--dim' as expected type 'System.Nullable`1[System.Int32]'") said without the .NET type.
+    /// </summary>
+    public static string Message(ParseError e)
+    {
+        var m = ConversionError().Match(e.Message);
+        if (!m.Success) return e.Message;
+        string type = m.Groups["type"].Value;
+        string expected = type.Contains("Int", StringComparison.Ordinal) ? "a whole number"
+            : type.Contains("Double", StringComparison.Ordinal) || type.Contains("Single", StringComparison.Ordinal) || type.Contains("Decimal", StringComparison.Ordinal) ? "a number"
+            : type.Contains("Boolean", StringComparison.Ordinal) ? "true or false"
+            : "a valid value (see --help)";
+        string name = m.Groups["name"].Success ? m.Groups["name"].Value
+            : e.SymbolResult switch
+            {
+                OptionResult o => o.Option.Name,
+                ArgumentResult a => "<" + a.Argument.Name + ">",
+                _ => "argument",
+            };
+        return $"{name} '{m.Groups["value"].Value}': expected {expected}";
+    }
+
+    [GeneratedRegex(@"^Cannot parse argument '(?<value>.*?)'(?: for (?:option|command) '(?<name>[^']*)')? as expected type '(?<type>[^']*)'")]
+    private static partial Regex ConversionError();
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using MvnStream.Core.Fitting;
 using MvnStream.Core.Formats;
 using MvnStream.Core.Model;
@@ -6,14 +7,60 @@ using MvnStream.Core.Solvers;
 
 namespace MvnStream.Cli;
 
-/// <summary>Options shared by several commands, with their parsing into Core option types.</summary>
+/// <summary>
+/// Options shared by several commands, with their parsing into Core option types. An option name means one thing in
+/// every command (CommandLineConsistencyTests): its description starts with the same phrase everywhere.
+/// </summary>
 internal static class CommonOptions
 {
+    /// <summary>--format: the format of a data file (fit, score, generate; produce's input file is --input-format).</summary>
     public static Option<string?> Format() => new("--format")
     {
-        Description = "Row format: csv (d numbers per line, optional header), f64 (little-endian doubles, needs --dim) or json (array of d numbers per line, or one array of arrays). Default: from the file extension (.csv/.txt, .f64/.bin, .json/.jsonl/.ndjson).",
+        Description = "File format: csv (d numbers per line, optional header), f64 (little-endian doubles, needs --dim) or json (array of d numbers per line, or one array of arrays). Default: from the file extension (.csv/.txt, .f64/.bin, .json/.jsonl/.ndjson).",
         HelpName = "csv|f64|json",
     };
+
+    /// <summary>--encoding: how rows are encoded in Kafka record values (produce, stream).</summary>
+    public static Option<string?> Encoding(string defaultText) => new("--encoding")
+    {
+        Description = "Record encoding: csv (one row per record), f64 (k rows of d little-endian doubles per record) or json (an array of d numbers, or an array of k such arrays). " + defaultText,
+        HelpName = "csv|f64|json",
+    };
+
+    /// <summary>
+    /// A hidden option under an old name, accepted so that existing scripts keep working; <see cref="Renamed{T}"/> reads
+    /// it and says on stderr which name to use instead.
+    /// </summary>
+    public static Option<T> Deprecated<T>(string oldName, string newName) => new(oldName)
+    {
+        Description = $"Deprecated: use {newName}.",
+        Hidden = true,
+    };
+
+    /// <summary>The value of <paramref name="current"/>, else of its deprecated old name (with a note on stderr).</summary>
+    public static T? Renamed<T>(ParseResult parse, Option<T> current, Option<T> old, string command)
+    {
+        if (parse.GetResult(old) is not { Implicit: false }) return parse.GetValue(current);
+        Console.Error.WriteLine($"mvnstream {command}: note: {old.Name} is deprecated here; use {current.Name}");
+        return parse.GetResult(current) is { Implicit: false } ? parse.GetValue(current) : parse.GetValue(old);
+    }
+
+    /// <summary>-b/--bootstrap (produce, stream): optional, as bootstrap.servers may come from --kafka-config or -X.</summary>
+    public static Option<string?> Bootstrap() => new("--bootstrap", "-b")
+    {
+        Description = "Kafka bootstrap servers (host:port[,host:port]), e.g. what 'mvnstream broker' prints. Default: bootstrap.servers of --kafka-config or -X.",
+        HelpName = "HOST:PORT[,HOST:PORT]",
+    };
+
+    /// <summary>
+    /// The bootstrap servers a command uses: --bootstrap, else bootstrap.servers of --kafka-config / -X; a usage error
+    /// when there is none.
+    /// </summary>
+    public static string KafkaBootstrap(string? bootstrap, string[] properties, string? file)
+    {
+        try { return MvnStream.Kafka.KafkaClientSettings.Create(bootstrap, properties, file).Bootstrap; }
+        catch (MvnStream.Kafka.KafkaSettingsException e) { throw new UsageException(e.Message); }
+    }
 
     public static Option<int?> Dim() => new("--dim")
     {

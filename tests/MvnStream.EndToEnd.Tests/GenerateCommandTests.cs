@@ -56,16 +56,17 @@ public sealed class GenerateCommandTests(ITestOutputHelper output) : IDisposable
         var model = _scope.PathOf("model.json");
         (await _scope.RunAsync("generate", "--dim", "4", "--rows", "200000", "--seed", "11", "--out", data, "--truth-out", truthPath)).ExpectExit(0);
         (await _scope.RunAsync("fit", data, "--dim", "4", "--out", model)).ExpectExit(0);
-        var truth = ModelFile.Load(truthPath);
+        var truth = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(truthPath))!.AsObject();
+        var truthMu = truth["mu"]!.AsArray().Select(v => v!.GetValue<double>()).ToArray();
         var m = ModelFile.Load(model);
         Assert.Equal(n, m.N);
 
         // sd(xbar_i) = sqrt(S*_ii / n), sd(S_ij) = sqrt((S*_ii S*_jj + S*_ij^2) / n) for Gaussian rows; 5 sd per entry.
-        var s = truth.Covariance;
+        var s = truth["covariance"]!.AsArray().SelectMany(r => r!.AsArray().Select(v => v!.GetValue<double>())).ToArray();
         for (int i = 0; i < d; i++)
         {
             double tol = 5 * Math.Sqrt(s[i * d + i] / n);
-            Assert.True(Math.Abs(m.Mu[i] - truth.Mu[i]) < tol, $"mu[{i}] = {m.Mu[i]:R}, mu* = {truth.Mu[i]:R}, 5 sd = {tol:E3}");
+            Assert.True(Math.Abs(m.Mu[i] - truthMu[i]) < tol, $"mu[{i}] = {m.Mu[i]:R}, mu* = {truthMu[i]:R}, 5 sd = {tol:E3}");
             for (int j = 0; j < d; j++)
             {
                 double tolS = 5 * Math.Sqrt((s[i * d + i] * s[j * d + j] + s[i * d + j] * s[i * d + j]) / n);
@@ -73,6 +74,32 @@ public sealed class GenerateCommandTests(ITestOutputHelper output) : IDisposable
                     $"S[{i},{j}] = {m.Covariance[i * d + j]:R}, S* = {s[i * d + j]:R}, 5 sd = {tolS:E3}");
             }
         }
+    }
+
+    /// <summary>
+    /// The truth file cannot be mistaken for a fitted model: it says it is the truth ("kind": "truth"), has none of a model
+    /// file's n, lambda, parameterization or solver, and 'score --model' refuses it saying what it is (it used to be a
+    /// model file with solver "synthetic-truth", which score accepted).
+    /// </summary>
+    [Fact]
+    public async Task The_truth_file_is_not_a_model_and_score_refuses_it()
+    {
+        var data = _scope.PathOf("rows.csv");
+        var truthPath = _scope.PathOf("truth.json");
+        (await _scope.RunAsync("generate", "--dim", "3", "--rows", "100", "--seed", "5", "--out", data, "--truth-out", truthPath)).ExpectExit(0);
+        var truth = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(truthPath))!.AsObject();
+        Assert.Equal("truth", truth["kind"]?.GetValue<string>());
+        Assert.Equal(5, truth["seed"]!.GetValue<long>());
+        Assert.Equal(3, truth["mu"]!.AsArray().Count);
+        Assert.Equal(3, truth["covariance"]!.AsArray().Count);
+        foreach (var key in new[] { "n", "lambda", "parameterization", "solver", "gap", "nllPerRow" })
+            Assert.False(truth.ContainsKey(key), $"the truth file has the model key '{key}':\n{truth}");
+
+        var score = await _scope.RunAsync("score", "--model", truthPath, data);
+        score.ExpectExit(3);
+        Assert.Contains("is a truth file", score.Stderr, StringComparison.Ordinal);
+        Assert.Contains("not a fitted model", score.Stderr, StringComparison.Ordinal);
+        Assert.Equal("", score.Stdout);
     }
 
     [Theory]

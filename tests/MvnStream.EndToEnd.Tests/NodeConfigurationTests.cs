@@ -15,7 +15,7 @@ public sealed class NodeConfigurationTests(ITestOutputHelper output) : IDisposab
     {
         var run = (await _scope.RunAsync("node", "--role", "worker")).ExpectExit(2);
         Check.Contains("needs a seed node", run.Stderr, "stderr");
-        Check.Contains("--seed", run.Stderr, "stderr names the option");
+        Check.Contains("--seed-node", run.Stderr, "stderr names the option");
         Assert.DoesNotContain("node up", run.Stdout, StringComparison.Ordinal);
     }
 
@@ -30,7 +30,7 @@ public sealed class NodeConfigurationTests(ITestOutputHelper output) : IDisposab
     [Fact]
     public async Task A_seed_that_is_not_an_address_exits_2()
     {
-        var run = (await _scope.RunAsync("node", "--role", "worker", "--seed", "localhost:4053")).ExpectExit(2);
+        var run = (await _scope.RunAsync("node", "--role", "worker", "--seed-node", "localhost:4053")).ExpectExit(2);
         Check.Contains("seed 'localhost:4053' is not an address", run.Stderr, "stderr");
     }
 

@@ -14,9 +14,9 @@ public sealed class CliProcessTests(BrokerFixture fixture)
     private static readonly TimeSpan ProcessTimeout = TimeSpan.FromSeconds(60);
 
     [Fact]
-    public async Task Broker_prints_its_bootstrap_first_serves_produce_and_stops_when_stdin_closes()
+    public async Task Broker_prints_its_bootstrap_first_serves_produce_and_stops_when_stdin_closes_if_asked_to()
     {
-        var psi = Processes.Mvnstream("broker");
+        var psi = Processes.Mvnstream("broker", "--exit-on-stdin-close");
         psi.UseShellExecute = false;
         psi.RedirectStandardInput = true;
         psi.RedirectStandardOutput = true;
@@ -37,7 +37,7 @@ public sealed class CliProcessTests(BrokerFixture fixture)
 
             string topic = Topics.New("cli");
             var produce = Processes.Run(Processes.Mvnstream("produce", "--bootstrap", bootstrap, "--topic", topic, "--synthetic", "--dim", "3",
-                "--rows", "200", "--seed", "4", "--format", "json", "--rows-per-record", "3", "--json"), ProcessTimeout);
+                "--rows", "200", "--seed", "4", "--encoding", "json", "--rows-per-record", "3", "--json"), ProcessTimeout);
             Assert.True(produce.ExitCode == 0, produce.ToString());
             using (var json = JsonDocument.Parse(produce.Stdout))
             {
@@ -59,6 +59,49 @@ public sealed class CliProcessTests(BrokerFixture fixture)
             Assert.Contains("development broker (librdkafka mock cluster): in memory, not durable, keeps only the last 5 MB / 100,000 message sets per partition", err);
             Assert.Contains("stdin closed", err);
             Assert.Equal("", (await broker.StandardOutput.ReadToEndAsync()).Trim());
+        }
+        finally
+        {
+            if (!broker.HasExited) broker.Kill(entireProcessTree: true);
+        }
+    }
+
+    /// <summary>
+    /// 'mvnstream broker &amp;' in a script gets /dev/null as stdin: the broker must keep serving (it used to stop at once
+    /// on the end of stdin), answer a Confluent client's metadata request 3 s later, and end with exit 0 on SIGTERM.
+    /// </summary>
+    [Fact]
+    public async Task Broker_with_stdin_from_dev_null_keeps_serving_until_SIGTERM_and_exits_0()
+    {
+        // exec: the shell becomes the broker, so the pid signalled below is the broker's.
+        var psi = Processes.Command("/bin/sh", "-c", "exec \"$0\" \"$1\" broker < /dev/null", Processes.DotnetHost, Processes.MvnstreamDll);
+        psi.UseShellExecute = false;
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        using var broker = Process.Start(psi)!;
+        var stderr = new StringBuilder();
+        broker.ErrorDataReceived += (_, e) => { lock (stderr) stderr.AppendLine(e.Data); };
+        broker.BeginErrorReadLine();
+        string Err() { lock (stderr) return stderr.ToString(); }
+        try
+        {
+            string? first = await broker.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.True(first is not null && first.StartsWith("bootstrap=", StringComparison.Ordinal), $"first stdout line '{first}'\n{Err()}");
+            string bootstrap = first["bootstrap=".Length..];
+
+            // What is asserted is that it is still up after a while, so this wait is the test, not a guess at a condition.
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            Assert.False(broker.HasExited, $"the broker exited ({(broker.HasExited ? broker.ExitCode : 0)}) with stdin from /dev/null:\n{Err()}");
+            using (var admin = new Confluent.Kafka.AdminClientBuilder(new Confluent.Kafka.AdminClientConfig { BootstrapServers = bootstrap }).Build())
+            {
+                var metadata = admin.GetMetadata(TimeSpan.FromSeconds(10));
+                Assert.NotEmpty(metadata.Brokers);
+            }
+
+            using (var kill = Process.Start("kill", ["-TERM", broker.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) await kill.WaitForExitAsync();
+            await broker.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.True(broker.ExitCode == 0, $"exit {broker.ExitCode} after SIGTERM:\n{Err()}");
+            Assert.DoesNotContain("stdin closed", Err());
         }
         finally
         {

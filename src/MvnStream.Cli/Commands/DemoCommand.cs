@@ -19,18 +19,18 @@ internal static class DemoCommand
 {
     public static Command Create()
     {
-        var dim = new Option<int>("--dim") { Description = "Dimension d of the synthetic rows.", DefaultValueFactory = _ => 5, HelpName = "D" };
-        var rows = new Option<long>("--rows") { Description = "Rows to stream.", DefaultValueFactory = _ => 200_000, HelpName = "N" };
-        var rate = new Option<double>("--rate") { Description = "Rows per second produced (0 = as fast as possible; the development broker keeps only 5 MB per partition, so keep the producer near the consumers).", DefaultValueFactory = _ => 50_000, HelpName = "ROWS_PER_S" };
-        var workers = new Option<int>("--workers") { Description = "Worker nodes (consumer-group members).", DefaultValueFactory = _ => 3, HelpName = "N" };
-        var seed = new Option<long>("--seed") { Description = "Seed of mu*, S* and the rows.", DefaultValueFactory = _ => 1, HelpName = "S" };
-        var forgetting = new Option<double>("--forgetting") { Description = "Forgetting factor of the online fit (1 = none).", DefaultValueFactory = _ => 1.0, HelpName = "F" };
-        var output = new Option<string>("--out", "-o") { Description = "Where the streamed model is written.", DefaultValueFactory = _ => "demo-model.json", HelpName = "PATH" };
+        var dim = new Option<int>("--dim") { Description = "Dimension d. Of the synthetic rows.", DefaultValueFactory = _ => 5, HelpName = "D" };
+        var rows = new Option<long>("--rows") { Description = "Number of rows: the rows to stream.", DefaultValueFactory = _ => 200_000, HelpName = "N" };
+        var rate = new Option<double>("--rate") { Description = "Rows per second produced (0 = as fast as possible). The development broker keeps only 5 MB per partition, so keep the producer near the consumers.", DefaultValueFactory = _ => 50_000, HelpName = "ROWS_PER_S" };
+        var workers = new Option<int>("--workers") { Description = "Worker nodes of an embedded local cluster (real Akka.Cluster over TCP on loopback). Each is one consumer-group member.", DefaultValueFactory = _ => 3, HelpName = "N" };
+        var seed = new Option<long>("--seed") { Description = "Seed of mu*, S* and the rows: the same seed gives the same rows in 'generate', 'produce --synthetic' and 'demo'.", DefaultValueFactory = _ => 1, HelpName = "S" };
+        var forgetting = new Option<double>("--forgetting") { Description = "Exponential forgetting factor per row in (0, 1]: older rows weigh factor^(rows after them). 1 = none.", DefaultValueFactory = _ => 1.0, HelpName = "F" };
+        var output = new Option<string?>("--out", "-o") { Description = "Output file: the streamed model. Default: demo-model.json in a new directory under the system's temporary directory (the demo writes nothing else, and nothing in the working directory).", HelpName = "PATH" };
         var cmd = new Command("demo", "Stream synthetic rows from a known N(mu*, S*) through the embedded development broker into a local cluster and compare the online fit with the truth and the closed-form MLE.")
         {
             dim, rows, rate, workers, seed, forgetting, output,
         };
-        cmd.SetAction((pr, ct) => RunAsync(pr.GetValue(dim), pr.GetValue(rows), pr.GetValue(rate), pr.GetValue(workers), pr.GetValue(seed), pr.GetValue(forgetting), pr.GetValue(output)!, ct));
+        cmd.SetAction((pr, ct) => RunAsync(pr.GetValue(dim), pr.GetValue(rows), pr.GetValue(rate), pr.GetValue(workers), pr.GetValue(seed), pr.GetValue(forgetting), pr.GetValue(output), ct));
         return cmd;
     }
 
@@ -49,12 +49,15 @@ internal static class DemoCommand
         }
     }
 
-    private static async Task<int> RunAsync(int d, long rows, double rate, int workers, long seed, double forgetting, string output, CancellationToken ct)
+    private static async Task<int> RunAsync(int d, long rows, double rate, int workers, long seed, double forgetting, string? given, CancellationToken ct)
     {
         if (d <= 0 || d > 64) return Fail($"--dim {d}: the demo takes 1..64", ExitCodes.Usage);
         if (rows <= d) return Fail($"--rows {rows}: need more rows than dimensions", ExitCodes.Usage);
         if (rate < 0) return Fail($"--rate {rate}: must be >= 0", ExitCodes.Usage);
+        // Never the working directory (a demo run from a clone must leave the clone as it was): a fresh temporary directory unless --out says where.
+        string output = Path.GetFullPath(given ?? Path.Combine(Directory.CreateTempSubdirectory("mvnstream-demo-").FullName, "demo-model.json"));
         var progress = new ConsoleProgress(false);
+        progress.Line($"the streamed model will be written to {output}");
         using var broker = DevelopmentBroker.Start(1);
         progress.Line($"development broker at {broker.Bootstrap} ({DevelopmentBroker.Description})");
         var truth = new SyntheticSource(d, seed);

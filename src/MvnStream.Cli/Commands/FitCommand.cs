@@ -15,26 +15,26 @@ internal static class FitCommand
     public static Command Create()
     {
         var file = new Argument<string>("file") { Description = "Data file: csv, f64 or json (see --format)." };
-        var output = new Option<string>("--out", "-o") { Description = "Where to write the model (JSON).", DefaultValueFactory = _ => "model.json", HelpName = "PATH" };
+        var output = new Option<string>("--out", "-o") { Description = "Output file: the model (JSON).", DefaultValueFactory = _ => "model.json", HelpName = "PATH" };
         var format = CommonOptions.Format();
         var dim = CommonOptions.Dim();
         var onBadRow = CommonOptions.OnBadRow();
-        var solver = new Option<string>("--solver") { Description = "closed-form (exact: mu = xbar, S = M/n), gd (gradient descent, Barzilai-Borwein step + Armijo backtracking), adam, or lbfgs (MathNet L-BFGS).", DefaultValueFactory = _ => "lbfgs", HelpName = "closed-form|gd|adam|lbfgs" };
+        var solver = new Option<string>("--solver") { Description = "Solver: closed-form (exact; mu = xbar, S = M/n), gd (gradient descent, Barzilai-Borwein step + Armijo backtracking), adam, or lbfgs (L-BFGS with a Hager-Zhang line search).", DefaultValueFactory = _ => "lbfgs", HelpName = "closed-form|gd|adam|lbfgs" };
         var param = new Option<string>("--param") { Description = "Covariance factor: tril (lower-triangular Lambda, the Cholesky form; unique up to column signs) or full (the seed's full Lambda, unique only up to rotation).", DefaultValueFactory = _ => "tril", HelpName = "tril|full" };
-        var maxIter = new Option<int>("--max-iter") { Description = "Iteration limit of the iterative solvers; reaching it is reported, with the gap left.", DefaultValueFactory = _ => 5000, HelpName = "N" };
-        var tolerance = new Option<double>("--tolerance") { Description = "Stop when the 2-norm of the gradient of J/n is at most this.", DefaultValueFactory = _ => 1e-10, HelpName = "TOL" };
+        var maxIter = new Option<int>("--max-iter") { Description = "Iteration limit: of the iterative solvers; reaching it is reported, with the gap left.", DefaultValueFactory = _ => 5000, HelpName = "N" };
+        var tolerance = new Option<double>("--tolerance") { Description = "Gradient tolerance: stop when the 2-norm of the gradient of J/n is at most this.", DefaultValueFactory = _ => 1e-10, HelpName = "TOL" };
         var relTolerance = new Option<double>("--rel-tolerance") { Description = "Also stop when a step changes J/n by at most this times max(|J/n|, 1); 0 turns this test off.", DefaultValueFactory = _ => 0.0, HelpName = "RTOL" };
-        var learningRate = new Option<double>("--learning-rate") { Description = "Adam's initial step size (halved whenever progress stalls).", DefaultValueFactory = _ => 0.05, HelpName = "LR" };
+        var learningRate = new Option<double>("--learning-rate") { Description = "Adam's initial step size: halved whenever progress stalls.", DefaultValueFactory = _ => 0.05, HelpName = "LR" };
         var ridge = new Option<double>("--ridge") { Description = "Fit S + eps I instead of S (for singular or ill-conditioned data).", DefaultValueFactory = _ => 0.0, HelpName = "EPS" };
         var shrinkage = new Option<string>("--shrinkage") { Description = "Shrink S towards (tr S / d) I: auto (Ledoit-Wolf intensity from the statistics), none, or a fixed intensity in [0, 1].", DefaultValueFactory = _ => "none", HelpName = "auto|none|RHO" };
         var threads = new Option<int>("--threads") { Description = "Threads reading the file (each reads a byte range; statistics merge exactly).", DefaultValueFactory = _ => Environment.ProcessorCount, HelpName = "N" };
-        var workers = new Option<int>("--workers") { Description = "Run on an embedded local cluster of N worker nodes plus a coordinator (real Akka.Cluster over TCP on loopback); 0 = no cluster, read with --threads.", DefaultValueFactory = _ => 0, HelpName = "N" };
-        var cluster = new Option<string?>("--cluster") { Description = "Submit the job to a running cluster through this seed node; FILE must be readable at that path on every worker.", HelpName = "akka.tcp://mvnstream@HOST:PORT" };
+        var workers = new Option<int>("--workers") { Description = "Worker nodes of an embedded local cluster (real Akka.Cluster over TCP on loopback). With a coordinator; 0 = no cluster, read with --threads.", DefaultValueFactory = _ => 0, HelpName = "N" };
+        var cluster = new Option<string?>("--cluster") { Description = "Run on a running cluster through this seed node, instead of an embedded one. FILE must be readable at that path on every worker.", HelpName = "akka.tcp://mvnstream@HOST:PORT" };
         var summing = new Option<string>("--summing") { Description = "Cluster runs: sum shard statistics once and differentiate at the coordinator (statistics), or sum the workers' partial gradients every round (gradients). Both give the same model.", DefaultValueFactory = _ => "statistics", HelpName = "statistics|gradients" };
         var shardsPerWorker = new Option<int>("--shards-per-worker") { Description = "Cluster runs: byte-range shards per worker (more shards = finer reassignment when a worker is lost).", DefaultValueFactory = _ => 1, HelpName = "K" };
-        var workerWait = new Option<double?>("--worker-wait") { Description = "Cluster runs: seconds to wait for workers before failing (with --workers: for all N). Default: the coordinator's mvnstream.coordinator.worker-wait (30 s unless its configuration says otherwise).", HelpName = "SECONDS" };
-        var verbose = new Option<bool>("--verbose") { Description = "Cluster runs: also show Akka's own log (membership, remoting) at INFO on stderr; without it the client side shows Akka's errors only (mvnstream.client.loglevel)." };
-        var config = new Option<string?>("--config") { Description = "With --cluster: HOCON file for the client node (TLS, hostname); see config/.", HelpName = "FILE" };
+        var workerWait = Durations.Option("--worker-wait", "Cluster runs: how long to wait for workers before failing (with --workers: for all N). Default: the coordinator's mvnstream.coordinator.worker-wait (30 s unless its configuration says otherwise).");
+        var verbose = new Option<bool>("--verbose") { Description = "Also show Akka's own log (membership, remoting) at INFO on stderr; without it the client side shows Akka's errors only (mvnstream.client.loglevel). Cluster runs." };
+        var config = new Option<string?>("--config") { Description = "HOCON file of this process's cluster node: with --cluster, the client node (TLS, hostname); see config/.", HelpName = "FILE" };
         var quiet = CommonOptions.Quiet();
         var json = CommonOptions.Json();
 
@@ -47,7 +47,7 @@ internal static class FitCommand
             pr.GetValue(file)!, pr.GetValue(output)!, pr.GetValue(format), pr.GetValue(dim), pr.GetValue(onBadRow)!,
             pr.GetValue(solver)!, pr.GetValue(param)!, pr.GetValue(maxIter), pr.GetValue(tolerance), pr.GetValue(relTolerance),
             pr.GetValue(learningRate), pr.GetValue(ridge), pr.GetValue(shrinkage)!, pr.GetValue(threads), pr.GetValue(quiet), pr.GetValue(json),
-            pr.GetValue(workers), pr.GetValue(cluster), pr.GetValue(summing)!, pr.GetValue(shardsPerWorker), pr.GetValue(workerWait), pr.GetValue(config), pr.GetValue(verbose)), ct));
+            pr.GetValue(workers), pr.GetValue(cluster), pr.GetValue(summing)!, pr.GetValue(shardsPerWorker), pr.GetValue(workerWait) is { } wait ? Durations.ParseSeconds(wait, "--worker-wait") : null, pr.GetValue(config), pr.GetValue(verbose)), ct));
         return cmd;
     }
 

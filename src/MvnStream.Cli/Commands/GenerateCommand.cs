@@ -24,13 +24,13 @@ internal static class GenerateCommand
 
     public static Command Create()
     {
-        var dim = new Option<int>("--dim") { Description = "Dimension d of the rows.", Required = true, HelpName = "D" };
-        var rows = new Option<long>("--rows") { Description = "Number of rows to write.", Required = true, HelpName = "N" };
-        var seed = new Option<long>("--seed") { Description = "Seed of mu*, S* and the rows; the same seed gives the same rows as 'produce --synthetic' and 'demo'.", DefaultValueFactory = _ => 1L, HelpName = "S" };
+        var dim = new Option<int>("--dim") { Description = "Dimension d. Of the rows.", Required = true, HelpName = "D" };
+        var rows = new Option<long>("--rows") { Description = "Number of rows: the rows to write.", Required = true, HelpName = "N" };
+        var seed = new Option<long>("--seed") { Description = "Seed of mu*, S* and the rows: the same seed gives the same rows in 'generate', 'produce --synthetic' and 'demo'.", DefaultValueFactory = _ => 1L, HelpName = "S" };
         var format = new Option<string?>("--format") { Description = "File format: csv (one row per line), f64 (little-endian doubles, no header: fit it with --dim D) or json (JSON Lines, one array per row). Default: from the extension of --out (.csv/.txt, .f64/.bin, .json/.jsonl/.ndjson).", HelpName = "csv|f64|json" };
         var header = new Option<bool>("--header") { Description = "csv: write a header line x1,...,xd first (fit detects and skips it)." };
-        var output = new Option<string>("--out", "-o") { Description = "The file to write (replaced atomically when complete).", Required = true, HelpName = "PATH" };
-        var truthOut = new Option<string?>("--truth-out") { Description = "Also write the true (mu*, S*) as a model file, to compare a fit against.", HelpName = "PATH" };
+        var output = new Option<string>("--out", "-o") { Description = "Output file: the rows (replaced atomically when complete).", Required = true, HelpName = "PATH" };
+        var truthOut = new Option<string?>("--truth-out") { Description = "Also write the true mu* and S* (a JSON truth file, kind \"truth\": not a model file), to compare a fit against.", HelpName = "PATH" };
         var quiet = CommonOptions.Quiet();
         var json = CommonOptions.Json();
         var cmd = new Command("generate",
@@ -106,7 +106,7 @@ internal static class GenerateCommand
             }
 
             if (a.TruthOut is not null)
-                new MvnModel { Theta = source.Truth, N = a.Rows, Solver = "synthetic-truth" }.Save(a.TruthOut);
+                TruthFile.Save(a.TruthOut, source.Truth, a.Seed, a.Rows);
 
             double seconds = clock.Elapsed.TotalSeconds;
             long bytes = new FileInfo(full).Length;

@@ -14,18 +14,21 @@ internal static class NodeCommand
     public static Command Create()
     {
         var role = new Option<string[]>("--role") { Description = "coordinator and/or worker (repeat, or comma-separate). Default: MVNSTREAM_ROLES or akka.cluster.roles of the config file.", HelpName = "coordinator|worker", AllowMultipleArgumentsPerToken = true };
-        var seed = new Option<string[]>("--seed") { Description = "Seed node address(es) to join, e.g. akka.tcp://mvnstream@10.0.0.5:4053. A coordinator without seeds founds the cluster. Default: MVNSTREAM_SEEDS or the config file.", HelpName = "ADDRESS", AllowMultipleArgumentsPerToken = true };
-        var config = new Option<string?>("--config") { Description = "HOCON file (see config/coordinator.hocon, config/worker.hocon).", HelpName = "FILE" };
+        var seed = new Option<string[]>("--seed-node") { Description = "Seed node address(es) to join, e.g. akka.tcp://mvnstream@10.0.0.5:4053. A coordinator without seeds founds the cluster. Default: MVNSTREAM_SEEDS or the config file.", HelpName = "ADDRESS", AllowMultipleArgumentsPerToken = true };
+        // --seed was this option's name; 'generate', 'produce' and 'demo' use --seed for the random seed.
+        var seedDeprecated = CommonOptions.Deprecated<string[]>("--seed", "--seed-node");
+        seedDeprecated.AllowMultipleArgumentsPerToken = true;
+        var config = new Option<string?>("--config") { Description = "HOCON file of this process's cluster node: see config/coordinator.hocon, config/worker.hocon.", HelpName = "FILE" };
         var hostname = new Option<string?>("--hostname") { Description = "Address to bind (default 127.0.0.1, or MVNSTREAM_HOSTNAME).", HelpName = "HOST" };
         var publicHostname = new Option<string?>("--public-hostname") { Description = "Address other nodes use to reach this one (NAT, containers), or MVNSTREAM_PUBLIC_HOSTNAME.", HelpName = "HOST" };
         var port = new Option<int?>("--port") { Description = "TCP port (0 = any free port; default from config, or MVNSTREAM_PORT).", HelpName = "PORT" };
-        var joinTimeout = new Option<double>("--join-timeout") { Description = "Seconds to wait for joining the cluster before failing.", DefaultValueFactory = _ => 60.0, HelpName = "SECONDS" };
+        var joinTimeout = Durations.Option("--join-timeout", "How long to wait for joining the cluster before failing.", "60s");
         var cmd = new Command("node", "Run a cluster node (coordinator and/or worker) until Ctrl-C.")
         {
-            role, seed, config, hostname, publicHostname, port, joinTimeout,
+            role, seed, seedDeprecated, config, hostname, publicHostname, port, joinTimeout,
         };
-        cmd.SetAction((pr, ct) => RunAsync(pr.GetValue(role), pr.GetValue(seed), pr.GetValue(config), pr.GetValue(hostname),
-            pr.GetValue(publicHostname), pr.GetValue(port), pr.GetValue(joinTimeout), ct));
+        cmd.SetAction((pr, ct) => RunAsync(pr.GetValue(role), CommonOptions.Renamed(pr, seed, seedDeprecated, "node"), pr.GetValue(config), pr.GetValue(hostname),
+            pr.GetValue(publicHostname), pr.GetValue(port), Durations.ParseSeconds(pr.GetValue(joinTimeout)!, "--join-timeout"), ct));
         return cmd;
     }
 

@@ -17,33 +17,34 @@ internal static class ProduceCommand
     public static Command Create()
     {
         var file = new Argument<string?>("file") { Description = "Data file to send (csv, f64 or json; see --input-format). Omit with --synthetic.", Arity = ArgumentArity.ZeroOrOne };
-        var bootstrap = new Option<string?>("--bootstrap", "-b") { Description = "Kafka bootstrap servers, e.g. 127.0.0.1:9092 (what 'mvnstream broker' prints). Default: bootstrap.servers of --kafka-config.", HelpName = "HOST:PORT[,HOST:PORT]" };
-        var topic = new Option<string>("--topic", "-t") { Description = "Topic to produce to (the development broker creates it on first produce, with 4 partitions).", Required = true, HelpName = "TOPIC" };
+        var bootstrap = CommonOptions.Bootstrap();
+        var topic = new Option<string>("--topic", "-t") { Description = "Topic of rows: the one to produce to (the development broker creates it on first produce, with 4 partitions).", Required = true, HelpName = "TOPIC" };
         var synthetic = new Option<bool>("--synthetic") { Description = "Send rows drawn from N(mu*, S*), with mu* and a well-conditioned S* (condition number <= ~32) drawn from --seed; needs --dim and --rows." };
-        var dim = new Option<int?>("--dim") { Description = "Dimension d: of the synthetic rows, or of an f64 input file (required for both); checked against csv/json input when given.", HelpName = "D" };
-        var rows = new Option<long?>("--rows") { Description = "With --synthetic: rows to send (0 = until Ctrl-C).", HelpName = "N" };
-        var seed = new Option<long>("--seed") { Description = "With --synthetic: seed of mu*, S* and the rows (same seed = same rows).", DefaultValueFactory = _ => 1L, HelpName = "S" };
-        var truthOut = new Option<string?>("--truth-out") { Description = "With --synthetic: write the true (mu*, S*) as a model file, to compare a fit against.", HelpName = "PATH" };
-        var format = new Option<string?>("--format") { Description = "Record encoding: csv (one row per record), f64 (k rows of little-endian doubles per record) or json (array of d numbers, or of k arrays). Default: the input file's format, csv for --synthetic.", HelpName = "csv|f64|json" };
+        var dim = new Option<int?>("--dim") { Description = "Dimension d. Of the synthetic rows, or of an f64 input file (required for both); checked against csv/json input when given.", HelpName = "D" };
+        var rows = new Option<long?>("--rows") { Description = "Number of rows: with --synthetic, the rows to send (0 = until Ctrl-C).", HelpName = "N" };
+        var seed = new Option<long>("--seed") { Description = "Seed of mu*, S* and the rows: the same seed gives the same rows in 'generate', 'produce --synthetic' and 'demo'. With --synthetic.", DefaultValueFactory = _ => 1L, HelpName = "S" };
+        var truthOut = new Option<string?>("--truth-out") { Description = "Also write the true mu* and S* (a JSON truth file, kind \"truth\": not a model file), to compare a fit against. With --synthetic.", HelpName = "PATH" };
+        var encoding = CommonOptions.Encoding("Default: the input file's format, csv for --synthetic.");
+        var formatDeprecated = CommonOptions.Deprecated<string?>("--format", "--encoding");
         var inputFormat = new Option<string?>("--input-format") { Description = "Format of FILE. Default: from its extension (.csv/.txt, .f64/.bin, .json/.jsonl/.ndjson).", HelpName = "csv|f64|json" };
         var rowsPerRecord = new Option<int>("--rows-per-record", "-k") { Description = "Rows per record k for f64 and json (csv records always hold one row).", DefaultValueFactory = _ => 1, HelpName = "K" };
-        var rate = new Option<double>("--rate") { Description = "Rows per second (0 = as fast as the broker takes them). The development broker keeps only the last 5 MB per partition: do not run far ahead of consumers.", DefaultValueFactory = _ => 0.0, HelpName = "ROWS_PER_S" };
+        var rate = new Option<double>("--rate") { Description = "Rows per second produced (0 = as fast as possible). The development broker keeps only the last 5 MB per partition: do not run far ahead of consumers.", DefaultValueFactory = _ => 0.0, HelpName = "ROWS_PER_S" };
         var kafkaProperty = CommonOptions.KafkaProperty();
         var kafkaConfig = CommonOptions.KafkaConfig();
-        var connectTimeout = new Option<double>("--connect-timeout") { Description = "Seconds to wait for the cluster's metadata before failing. Deliveries time out after message.timeout.ms (30 s unless set with -X).", DefaultValueFactory = _ => 10.0, HelpName = "SECONDS" };
+        var connectTimeout = Durations.Option("--connect-timeout", "How long to wait for the Kafka cluster's metadata before failing. Deliveries time out after message.timeout.ms (30 s unless set with -X).", "10s");
         var onBadRow = CommonOptions.OnBadRow();
         var quiet = CommonOptions.Quiet();
         var json = CommonOptions.Json();
         var cmd = new Command("produce",
             "Send rows from FILE, or synthetic N(mu*, S*) rows, to a Kafka topic (null keys, round-robin over the topic's partitions). Exits 1 if any record was not delivered.")
         {
-            file, bootstrap, topic, synthetic, dim, rows, seed, truthOut, format, inputFormat, rowsPerRecord, rate, kafkaProperty, kafkaConfig,
+            file, bootstrap, topic, synthetic, dim, rows, seed, truthOut, encoding, formatDeprecated, inputFormat, rowsPerRecord, rate, kafkaProperty, kafkaConfig,
             connectTimeout, onBadRow, quiet, json,
         };
         cmd.SetAction((pr, ct) => RunAsync(new ProduceArgs(
             pr.GetValue(file), pr.GetValue(bootstrap), pr.GetValue(topic)!, pr.GetValue(synthetic), pr.GetValue(dim), pr.GetValue(rows),
-            pr.GetValue(seed), pr.GetValue(truthOut), pr.GetValue(format), pr.GetValue(inputFormat), pr.GetValue(rowsPerRecord), pr.GetValue(rate),
-            pr.GetValue(kafkaProperty) ?? [], pr.GetValue(kafkaConfig), pr.GetValue(connectTimeout), pr.GetValue(onBadRow)!,
+            pr.GetValue(seed), pr.GetValue(truthOut), CommonOptions.Renamed(pr, encoding, formatDeprecated, "produce"), pr.GetValue(inputFormat), pr.GetValue(rowsPerRecord), pr.GetValue(rate),
+            pr.GetValue(kafkaProperty) ?? [], pr.GetValue(kafkaConfig), Durations.ParseSeconds(pr.GetValue(connectTimeout)!, "--connect-timeout"), pr.GetValue(onBadRow)!,
             pr.GetValue(quiet), pr.GetValue(json)), ct));
         return cmd;
     }
@@ -64,7 +65,7 @@ internal static class ProduceCommand
             if (a.Rate < 0 || !double.IsFinite(a.Rate)) throw new UsageException($"--rate {a.Rate}: must be a finite number of rows per second >= 0 (0 = as fast as possible)");
             if (a.RowsPerRecord < 1) throw new UsageException($"--rows-per-record {a.RowsPerRecord}: must be at least 1");
             if (recordFormat == RowFormat.Csv && a.RowsPerRecord != 1)
-                throw new UsageException($"--rows-per-record {a.RowsPerRecord}: a csv record holds exactly one row; use --format f64 or json for blocks of rows");
+                throw new UsageException($"--rows-per-record {a.RowsPerRecord}: a csv record holds exactly one row; use --encoding f64 or json for blocks of rows");
             if (!(a.ConnectTimeout > 0) || !double.IsFinite(a.ConnectTimeout)) throw new UsageException($"--connect-timeout {a.ConnectTimeout}: must be a positive number of seconds");
             if (string.IsNullOrWhiteSpace(a.Topic)) throw new UsageException("--topic: the topic name is empty");
 
@@ -83,7 +84,7 @@ internal static class ProduceCommand
 
             if (source is SyntheticRowSource s && a.TruthOut is not null)
             {
-                new MvnModel { Theta = s.Source.Truth, N = s.Rows, Solver = "synthetic-truth" }.Save(a.TruthOut);
+                TruthFile.Save(a.TruthOut, s.Source.Truth, a.Seed, s.Rows);
                 progress.Line($"mvnstream produce: true mu* and S* (seed {a.Seed}) written to {a.TruthOut}");
             }
 
@@ -114,7 +115,7 @@ internal static class ProduceCommand
     private static IRowSource OpenSource(ProduceArgs a, out RowFormat recordFormat)
     {
         if (a.Dim is { } d0 && d0 <= 0) throw new UsageException($"--dim {d0}: the dimension must be positive");
-        RowFormat? explicitFormat = a.Format is null ? null : ParseFormat(a.Format, "--format");
+        RowFormat? explicitFormat = a.Format is null ? null : ParseFormat(a.Format, "--encoding");
         if (a.Synthetic)
         {
             if (a.File is not null) throw new UsageException($"give either a data file ('{a.File}') or --synthetic, not both");

@@ -14,60 +14,61 @@ namespace MvnStream.Cli.Commands;
 
 /// <summary>
 /// <c>mvnstream stream</c>: the online fit of a Kafka topic on the embedded cluster (or a running one),
-/// exactly once per record across worker and coordinator failures (DESIGN §3).
+/// exactly once per record across worker and coordinator failures (docs/ARCHITECTURE.md, "The offset ledger").
 /// </summary>
 internal static class StreamCommand
 {
     internal sealed record StreamArgs(
-        string Bootstrap, string Topic, string? Format, int? Dim, string? Group, string Out, string? UntilIdle, long MaxRows,
+        string? Bootstrap, string Topic, string? Format, int? Dim, string? Group, string Out, string? UntilIdle, long MaxRows,
         double Forgetting, string? ScoresTopic, string? DlqTopic, string? ModelTopic, string? Checkpoint, string SnapshotInterval,
         double AnomalyLevel, int Workers, string? Cluster, string Solver, string Param, int StepsPerUpdate, double Tolerance, int MaxIter,
         double LearningRate, double Ridge, string Shrinkage, int BatchRows, string Linger, string BrokerTimeout, string[] KafkaProperties, string? KafkaConfig, bool Quiet, bool Json, string? Config, bool Verbose = false);
 
     public static Command Create()
     {
-        var bootstrap = new Option<string>("--bootstrap", "-b") { Description = "Kafka bootstrap servers (host:port[,host:port]); 'mvnstream broker' prints one for the development broker.", Required = true, HelpName = "HOST:PORT" };
-        var topic = new Option<string>("--topic", "-t") { Description = "Input topic of rows.", Required = true, HelpName = "TOPIC" };
-        var format = new Option<string?>("--format") { Description = "Record format: csv (one row), f64 (k rows of d little-endian doubles) or json (array of d numbers, or array of arrays). Default csv.", HelpName = "csv|f64|json" };
-        var dim = new Option<int?>("--dim") { Description = "Dimension d (required for f64; otherwise the width most of the first records of the topic agree on, or the checkpoint's d when resuming).", HelpName = "D" };
+        var bootstrap = CommonOptions.Bootstrap();
+        var topic = new Option<string>("--topic", "-t") { Description = "Topic of rows: the input of the fit.", Required = true, HelpName = "TOPIC" };
+        var format = CommonOptions.Encoding("Default csv.");
+        var formatDeprecated = CommonOptions.Deprecated<string?>("--format", "--encoding");
+        var dim = new Option<int?>("--dim") { Description = "Dimension d. Required for f64 records; otherwise the width most of the first records of the topic agree on, or the checkpoint's d when resuming.", HelpName = "D" };
         var group = new Option<string?>("--group", "-g") { Description = "Consumer group (default mvnstream-TOPIC). The checkpoint is keyed by group and topic.", HelpName = "GROUP" };
-        var output = new Option<string>("--out", "-o") { Description = "Model snapshots and the final model (JSON, with offsets and version).", DefaultValueFactory = _ => "model.json", HelpName = "PATH" };
-        var untilIdle = new Option<string?>("--until-idle") { Description = "Finish once no record has arrived for this long and every partition is read to its end (e.g. 10s). Default: run until Ctrl-C.", HelpName = "DURATION" };
+        var output = new Option<string>("--out", "-o") { Description = "Output file: model snapshots and the final model (JSON, with offsets and version).", DefaultValueFactory = _ => "model.json", HelpName = "PATH" };
+        var untilIdle = Durations.Option("--until-idle", "Finish once no record has arrived for this long and every partition is read to its end (e.g. 10s). Default: run until Ctrl-C.");
         var maxRows = new Option<long>("--max-rows") { Description = "Finish once at least N rows are counted (contributions are never split, so a few more may be).", DefaultValueFactory = _ => 0, HelpName = "N" };
         var forgetting = new Option<double>("--forgetting") { Description = "Exponential forgetting factor per row in (0, 1]: older rows weigh factor^(rows after them). 1 = none; with it the model depends on arrival order.", DefaultValueFactory = _ => 1.0, HelpName = "F" };
         var scores = new Option<string?>("--scores-topic") { Description = "Write a score record (partition, offset, log-density, squared Mahalanobis distance, chi-square tail probability, anomaly flag) for every accepted record.", HelpName = "TOPIC" };
         var dlq = new Option<string?>("--dlq-topic") { Description = "Dead-letter topic for invalid records (original bytes; reason and source topic/partition/offset in headers). Default TOPIC.dlq; 'none' to drop them (still counted).", HelpName = "TOPIC" };
         var modelTopic = new Option<string?>("--model-topic") { Description = "Topic for model snapshots (JSON). Default TOPIC.model; 'none' for none.", HelpName = "TOPIC" };
         var checkpoint = new Option<string?>("--checkpoint") { Description = "Where the coordinator checkpoints {theta, optimiser state, statistics, offset ledger, counters}: kafka:TOPIC (default kafka:TOPIC.checkpoints), file:PATH, or none.", HelpName = "SPEC" };
-        var snapshot = new Option<string>("--snapshot-interval") { Description = "How often model snapshots and checkpoints are written.", DefaultValueFactory = _ => "1s", HelpName = "DURATION" };
+        var snapshot = Durations.Option("--snapshot-interval", "How often model snapshots and checkpoints are written.", "1s");
         var anomaly = new Option<double>("--anomaly-level") { Description = "A scored record is an anomaly when its chi-square tail probability is below this.", DefaultValueFactory = _ => 0.001, HelpName = "P" };
-        var workers = new Option<int>("--workers") { Description = "Worker nodes of the embedded local cluster (each one consumer-group member).", DefaultValueFactory = _ => 3, HelpName = "N" };
-        var cluster = new Option<string?>("--cluster") { Description = "Run on a running cluster through this seed node instead of an embedded one.", HelpName = "akka.tcp://mvnstream@HOST:PORT" };
-        var solver = new Option<string>("--solver") { Description = "Solver of the online updates and of the final convergence: gd, adam or lbfgs.", DefaultValueFactory = _ => "lbfgs", HelpName = "gd|adam|lbfgs" };
-        var param = new Option<string>("--param") { Description = "tril or full Lambda.", DefaultValueFactory = _ => "tril", HelpName = "tril|full" };
+        var workers = new Option<int>("--workers") { Description = "Worker nodes of an embedded local cluster (real Akka.Cluster over TCP on loopback). Each is one consumer-group member.", DefaultValueFactory = _ => 3, HelpName = "N" };
+        var cluster = new Option<string?>("--cluster") { Description = "Run on a running cluster through this seed node, instead of an embedded one.", HelpName = "akka.tcp://mvnstream@HOST:PORT" };
+        var solver = new Option<string>("--solver") { Description = "Solver: of the online updates and of the final convergence, gd, adam or lbfgs.", DefaultValueFactory = _ => "lbfgs", HelpName = "gd|adam|lbfgs" };
+        var param = new Option<string>("--param") { Description = "Covariance factor: tril (lower-triangular Lambda) or full.", DefaultValueFactory = _ => "tril", HelpName = "tril|full" };
         var steps = new Option<int>("--steps-per-update") { Description = "Warm-started solver iterations after each merge.", DefaultValueFactory = _ => 5, HelpName = "K" };
-        var tolerance = new Option<double>("--tolerance") { Description = "Gradient-norm tolerance (of J/n) of the final convergence.", DefaultValueFactory = _ => 1e-10, HelpName = "TOL" };
-        var maxIter = new Option<int>("--max-iter") { Description = "Iteration limit of the final convergence.", DefaultValueFactory = _ => 5000, HelpName = "N" };
-        var lr = new Option<double>("--learning-rate") { Description = "Adam's step size.", DefaultValueFactory = _ => 0.05, HelpName = "LR" };
-        var ridge = new Option<double>("--ridge") { Description = "Fit S + eps I.", DefaultValueFactory = _ => 0.0, HelpName = "EPS" };
-        var shrinkage = new Option<string>("--shrinkage") { Description = "auto (Ledoit-Wolf), none, or an intensity in [0, 1].", DefaultValueFactory = _ => "none", HelpName = "auto|none|RHO" };
+        var tolerance = new Option<double>("--tolerance") { Description = "Gradient tolerance: the final convergence stops when the 2-norm of the gradient of J/n is at most this.", DefaultValueFactory = _ => 1e-10, HelpName = "TOL" };
+        var maxIter = new Option<int>("--max-iter") { Description = "Iteration limit: of the final convergence.", DefaultValueFactory = _ => 5000, HelpName = "N" };
+        var lr = new Option<double>("--learning-rate") { Description = "Adam's initial step size.", DefaultValueFactory = _ => 0.05, HelpName = "LR" };
+        var ridge = new Option<double>("--ridge") { Description = "Fit S + eps I instead of S (for singular or ill-conditioned data).", DefaultValueFactory = _ => 0.0, HelpName = "EPS" };
+        var shrinkage = new Option<string>("--shrinkage") { Description = "Shrink S towards (tr S / d) I: auto (Ledoit-Wolf), none, or an intensity in [0, 1].", DefaultValueFactory = _ => "none", HelpName = "auto|none|RHO" };
         var batch = new Option<int>("--batch-rows") { Description = "Rows per contribution (per partition).", DefaultValueFactory = _ => 4096, HelpName = "N" };
-        var linger = new Option<string>("--linger") { Description = "Longest a partition's pending rows wait before they are sent.", DefaultValueFactory = _ => "200ms", HelpName = "DURATION" };
-        var brokerTimeout = new Option<string>("--broker-timeout") { Description = "How long the stream waits while no Kafka broker is reachable (the workers say so meanwhile) before it stops with an error (exit 1); what was merged is checkpointed.", DefaultValueFactory = _ => "60s", HelpName = "DURATION" };
+        var linger = Durations.Option("--linger", "Longest a partition's pending rows wait before they are sent.", "200ms");
+        var brokerTimeout = Durations.Option("--broker-timeout", "How long the stream waits while no Kafka broker is reachable (the workers say so meanwhile) before it stops with an error (exit 1); what was merged is checkpointed.", "60s");
         var kafkaProps = CommonOptions.KafkaProperty();
         var kafkaConfig = CommonOptions.KafkaConfig();
-        var config = new Option<string?>("--config") { Description = "With --cluster: HOCON file for the client node.", HelpName = "FILE" };
+        var config = new Option<string?>("--config") { Description = "HOCON file of this process's cluster node: with --cluster, the client node (TLS, hostname); see config/.", HelpName = "FILE" };
         var verbose = new Option<bool>("--verbose") { Description = "Also show Akka's own log (membership, remoting) at INFO on stderr; without it the client side shows Akka's errors only (mvnstream.client.loglevel)." };
         var quiet = CommonOptions.Quiet();
         var json = CommonOptions.Json();
 
         var cmd = new Command("stream", "Fit a model online from a Kafka topic, every record counted exactly once; write snapshots to a file and a model topic, optionally score records.")
         {
-            bootstrap, topic, format, dim, group, output, untilIdle, maxRows, forgetting, scores, dlq, modelTopic, checkpoint, snapshot, anomaly,
+            bootstrap, topic, format, formatDeprecated, dim, group, output, untilIdle, maxRows, forgetting, scores, dlq, modelTopic, checkpoint, snapshot, anomaly,
             workers, cluster, solver, param, steps, tolerance, maxIter, lr, ridge, shrinkage, batch, linger, brokerTimeout, kafkaProps, kafkaConfig, config, verbose, quiet, json,
         };
         cmd.SetAction((pr, ct) => RunAsync(new StreamArgs(
-            pr.GetValue(bootstrap)!, pr.GetValue(topic)!, pr.GetValue(format), pr.GetValue(dim), pr.GetValue(group), pr.GetValue(output)!,
+            pr.GetValue(bootstrap), pr.GetValue(topic)!, CommonOptions.Renamed(pr, format, formatDeprecated, "stream"), pr.GetValue(dim), pr.GetValue(group), pr.GetValue(output)!,
             pr.GetValue(untilIdle), pr.GetValue(maxRows), pr.GetValue(forgetting), pr.GetValue(scores), pr.GetValue(dlq), pr.GetValue(modelTopic),
             pr.GetValue(checkpoint), pr.GetValue(snapshot)!, pr.GetValue(anomaly), pr.GetValue(workers), pr.GetValue(cluster), pr.GetValue(solver)!,
             pr.GetValue(param)!, pr.GetValue(steps), pr.GetValue(tolerance), pr.GetValue(maxIter), pr.GetValue(lr), pr.GetValue(ridge),
@@ -154,7 +155,7 @@ internal static class StreamCommand
         try { format = a.Format is null ? RowFormat.Csv : RowFormats.Parse(a.Format); }
         catch (FormatException e) { throw new UsageException(e.Message); }
         if (a.Dim is { } dd && dd <= 0) throw new UsageException($"--dim {dd}: must be positive");
-        if (format == RowFormat.F64 && a.Dim is null) throw new UsageException("--format f64 records carry no dimension: give --dim D");
+        if (format == RowFormat.F64 && a.Dim is null) throw new UsageException("--encoding f64 records carry no dimension: give --dim D");
         if (!(a.Forgetting > 0 && a.Forgetting <= 1)) throw new UsageException($"--forgetting {a.Forgetting}: must be in (0, 1]");
         if (!(a.AnomalyLevel > 0 && a.AnomalyLevel < 1)) throw new UsageException($"--anomaly-level {a.AnomalyLevel}: must be in (0, 1)");
         if (a.BatchRows <= 0) throw new UsageException($"--batch-rows {a.BatchRows}: must be positive");
@@ -169,18 +170,19 @@ internal static class StreamCommand
         double brokerTimeout = Durations.ParseSeconds(a.BrokerTimeout, "--broker-timeout");
         if (brokerTimeout < 1) throw new UsageException($"--broker-timeout {a.BrokerTimeout}: must be at least 1 s");
         // Carried to the workers with the Kafka properties, under a key of mvnstream's own that librdkafka never sees.
-        string[] props = [.. CommonOptions.KafkaProperties(a.Bootstrap, a.KafkaProperties, a.KafkaConfig),
+        string bootstrap = CommonOptions.KafkaBootstrap(a.Bootstrap, a.KafkaProperties, a.KafkaConfig);
+        string[] props = [.. CommonOptions.KafkaProperties(bootstrap, a.KafkaProperties, a.KafkaConfig),
             string.Create(CultureInfo.InvariantCulture, $"{KafkaProperties.BrokerTimeoutKey}={(long)(brokerTimeout * 1000)}")];
         string group = a.Group ?? "mvnstream-" + a.Topic;
         string checkpoint = a.Checkpoint ?? $"kafka:{a.Topic}.checkpoints";
         if (!(checkpoint == "none" || checkpoint.StartsWith("file:", StringComparison.Ordinal) || checkpoint.StartsWith("kafka:", StringComparison.Ordinal)))
             throw new UsageException($"--checkpoint '{checkpoint}': expected kafka:TOPIC, file:PATH or none");
         if (checkpoint.StartsWith("file:", StringComparison.Ordinal)) checkpoint = "file:" + Path.GetFullPath(checkpoint[5..]);
-        int d = a.Dim ?? await TopicProbe.LearnDimensionAsync(a.Bootstrap, a.Topic, format, props, progress, ct);
+        int d = a.Dim ?? await TopicProbe.LearnDimensionAsync(bootstrap, a.Topic, format, props, progress, ct);
         // Learned from the records, not given: a checkpoint being resumed says what d is (the coordinator decides).
         if (a.Dim is null) props = [.. props, TopicProbe.InferredKey + "=true"];
         static string Topic(string? given, string fallback) => given is null ? fallback : given == "none" ? "" : given;
-        return new StreamJobSettings(a.Bootstrap, a.Topic, group, format, d, a.Forgetting, Topic(a.ModelTopic, a.Topic + ".model"),
+        return new StreamJobSettings(bootstrap, a.Topic, group, format, d, a.Forgetting, Topic(a.ModelTopic, a.Topic + ".model"),
             Topic(a.ScoresTopic, ""), Topic(a.DlqTopic, a.Topic + ".dlq"), a.AnomalyLevel, checkpoint, Path.GetFullPath(a.Out), snapshot, untilIdle,
             a.MaxRows, a.StepsPerUpdate, kind, CommonOptions.Param(a.Param), a.MaxIter, a.Tolerance, a.LearningRate, reg.Ridge, reg.Shrinkage,
             reg.ShrinkageIntensity, a.BatchRows, linger, props);
@@ -269,22 +271,5 @@ internal static class StreamCommand
     {
         Console.Error.WriteLine("mvnstream stream: " + message);
         return code;
-    }
-}
-
-/// <summary>Parses durations like 10s, 500ms, 2m, 1h or plain seconds.</summary>
-internal static class Durations
-{
-    public static double ParseSeconds(string text, string option)
-    {
-        var t = text.Trim().ToLowerInvariant();
-        (string num, double scale) = t.EndsWith("ms", StringComparison.Ordinal) ? (t[..^2], 0.001)
-            : t.EndsWith('s') ? (t[..^1], 1.0)
-            : t.EndsWith('m') ? (t[..^1], 60.0)
-            : t.EndsWith('h') ? (t[..^1], 3600.0)
-            : (t, 1.0);
-        if (!double.TryParse(num, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || v < 0 || !double.IsFinite(v))
-            throw new UsageException($"{option} '{text}': expected a duration such as 10s, 500ms or 2m");
-        return v * scale;
     }
 }

@@ -119,7 +119,7 @@ public sealed partial class FitCoordinatorActor
         if (_job?.Id != t.JobId || _job.Phase != Phase.WaitingForWorkers) return;
         if (_workers.Count == 0)
         {
-            Fail(JobErrorKind.NoWorkers, $"no worker joined the cluster within {WorkerWait(_job.Settings).TotalSeconds:0.#} s: start workers with 'mvnstream node --role worker --seed <coordinator address>'");
+            Fail(JobErrorKind.NoWorkers, $"no worker joined the cluster within {WorkerWait(_job.Settings).TotalSeconds:0.#} s: start workers with 'mvnstream node --role worker --seed-node <coordinator address>'");
             return;
         }
         _job.Notice(Self, $"starting with {_workers.Count} worker(s) instead of {_job.MinWorkers}");

@@ -41,7 +41,7 @@ public sealed class ClusterNode : IAsyncDisposable
         var seeds = config.GetStringList("akka.cluster.seed-nodes", []).ToList();
         if (roles.Count == 0) throw new ConfigurationException("the node has no role: give --role coordinator and/or --role worker (or MVNSTREAM_ROLES)");
         if (seeds.Count == 0 && !roles.Contains(NodeConfiguration.CoordinatorRole))
-            throw new ConfigurationException($"a {string.Join("+", roles)} node needs a seed node to join: --seed akka.tcp://{NodeConfiguration.SystemName}@HOST:PORT (or MVNSTREAM_SEEDS)");
+            throw new ConfigurationException($"a {string.Join("+", roles)} node needs a seed node to join: --seed-node akka.tcp://{NodeConfiguration.SystemName}@HOST:PORT (or MVNSTREAM_SEEDS)");
 
         {
             // .NET maps SO_REUSEADDR to SO_REUSEPORT on Linux, so a second node could silently share a port:

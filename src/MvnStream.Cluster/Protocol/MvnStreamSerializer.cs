@@ -7,7 +7,7 @@ using MvnStream.Cluster.Protocol.Wire;
 namespace MvnStream.Cluster.Protocol;
 
 /// <summary>
-/// The compact binary serializer of every <see cref="IMvnMessage"/> (DESIGN §2: numeric messages never cross the wire
+/// The compact binary serializer of every <see cref="IMvnMessage"/> (docs/ARCHITECTURE.md, "Messages and the wire": numeric messages never cross the wire
 /// as JSON). A payload is one version byte (<see cref="WireVersion"/>), the body's length as a varint, then the body:
 /// the message in the protobuf encoding, its schema the record's declaration: each parameter carries its field number
 /// (<see cref="FieldAttribute"/>; the encoding of each type is in <see cref="MessageSchema"/>). Arrays of doubles are

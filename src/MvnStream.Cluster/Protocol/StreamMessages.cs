@@ -54,7 +54,7 @@ public sealed record StreamJobSettings(
     };
 }
 
-/// <summary>What the coordinator replies to a contribution (DESIGN §3).</summary>
+/// <summary>What the coordinator replies to a contribution (docs/ARCHITECTURE.md, "The offset ledger").</summary>
 public enum ContributionOutcome
 {
     /// <summary>from == next[p]: merged, next[p] = to.</summary>
@@ -162,7 +162,7 @@ public sealed record ConsumingStopped([Field(1)] string JobId, [Field(2)] long E
 public sealed record WorkerStreamStatus([Field(1)] string JobId, [Field(2)] long Epoch, [Field(3)] string WorkerId, [Field(4)] int[] Partitions, [Field(5)] long[] Lag, [Field(6)] bool AtEnd, [Field(7)] string? Error) : IMvnMessage;
 
 /// <summary>
-/// The durable state of a stream job (DESIGN §3): theta and optimiser state, merged statistics, the offset
+/// The durable state of a stream job (docs/ARCHITECTURE.md, "Checkpoints"): theta and optimiser state, merged statistics, the offset
 /// ledger and counters. Written atomically (file rename, or one Kafka record set) before offsets are committed.
 /// Not a cluster message: it is stored in a versioned format of its own (MvnStream.Kafka's CheckpointFormat), so a
 /// change of the wire protocol never makes a stored checkpoint unreadable.

@@ -77,7 +77,7 @@ public sealed record ReaderSettings([Field(1)] RowFormat Format, [Field(2)] int 
     public RowReaderOptions ToOptions() => new() { Format = Format, Dimension = Dimension > 0 ? Dimension : null, OnBadRow = OnBadRow };
 }
 
-/// <summary>DESIGN §1: sum statistics once and differentiate at the coordinator, or sum workers' partial gradients every round.</summary>
+/// <summary>docs/ARCHITECTURE.md, "Fitting a file": sum statistics once and differentiate at the coordinator, or sum workers' partial gradients every round.</summary>
 public enum SummingMode
 {
     Statistics = 0,

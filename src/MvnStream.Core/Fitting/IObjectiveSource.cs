@@ -5,7 +5,7 @@ namespace MvnStream.Core.Fitting;
 /// <summary>
 /// Evaluates the data's J and its gradients at theta: locally from merged statistics, or as one
 /// cluster round in which workers return partial values that the coordinator sums (J and both
-/// gradients are sums over shards, DESIGN §1).
+/// gradients are sums over shards, docs/ARCHITECTURE.md, "Fitting a file").
 /// </summary>
 public interface IObjectiveSource
 {

@@ -1,7 +1,7 @@
 namespace MvnStream.Core.Formats;
 
 /// <summary>
-/// Decodes one Kafka record value into rows (DESIGN §4): csv (one row; a header line is not data),
+/// Decodes one Kafka record value into rows (docs/ARCHITECTURE.md, "Formats"): csv (one row; a header line is not data),
 /// f64 (a block of k rows, k*d little-endian doubles) or json (an array of d numbers or an array of such
 /// arrays). A record is accepted or rejected as a whole, so a worker can count it exactly once either way.
 /// </summary>

@@ -20,7 +20,7 @@ internal static class RowErrors
 
     /// <summary>
     /// Largest |value| a row may hold. The statistics sum squares and cross products of values over every row
-    /// (DESIGN §1: M = sum (x - xbar)(x - xbar)^T): one value of 1e200 is finite but its square is not, and the
+    /// (docs/ARCHITECTURE.md, "The math": M = sum (x - xbar)(x - xbar)^T): one value of 1e200 is finite but its square is not, and the
     /// statistics would hold Infinity for good (a stream's checkpoint too). Below 1e100 the squares stay below
     /// 1e200, finite for any count of rows.
     /// </summary>

@@ -1,7 +1,7 @@
 namespace MvnStream.Core.Formats;
 
 /// <summary>
-/// The encodings of a row of d numbers that files and Kafka record values may use (DESIGN §4):
+/// The encodings of a row of d numbers that files and Kafka record values may use (docs/ARCHITECTURE.md, "Formats"):
 /// comma-separated text, raw little-endian doubles, or JSON arrays.
 /// </summary>
 public enum RowFormat

@@ -17,7 +17,7 @@ public sealed record IngestResult(SufficientStatistics Statistics, long RowsReje
 /// <summary>
 /// Reads a file (or several shards of it in parallel) block by block and accumulates sufficient
 /// statistics: memory is one block per thread whatever the file size. With several threads each
-/// shard has its own statistics, merged exactly at the end (DESIGN §1).
+/// shard has its own statistics, merged exactly at the end (docs/ARCHITECTURE.md, "The math").
 /// </summary>
 public static class ShardAccumulator
 {

@@ -102,6 +102,10 @@ public sealed record MvnModel
         try { root = JsonNode.Parse(json); }
         catch (JsonException e) { throw new InvalidDataException($"{source}: not valid JSON ({e.Message})", e); }
         if (root is not JsonObject o) throw new InvalidDataException($"{source}: expected a JSON object");
+        if (o["kind"] is JsonValue kindValue && kindValue.TryGetValue<string>(out var kind) && kind != "model")
+            throw new InvalidDataException(kind == TruthFile.Kind
+                ? $"{source} is a truth file (the true mu* and S* that 'generate --truth-out' or 'produce --truth-out' wrote), not a fitted model: fit one first, e.g. 'mvnstream fit DATA --out model.json'"
+                : $"{source}: a file of kind '{kind}', not a model file");
         try
         {
             int d = Req(o, "dimension", source).GetValue<int>();

@@ -8,7 +8,7 @@ namespace MvnStream.Core.Numerics;
 /// <summary>
 /// Symmetric rank-k update of the lower triangle: M[i, j] += sum_r Z[r, i] Z[r, j] for j &lt;= i,
 /// with Z a row-major k x d block and M a row-major d x d matrix. The strict upper triangle of M is
-/// not touched. This is the hot loop of statistics accumulation (DESIGN §1: accumulate batches as a
+/// not touched. This is the hot loop of statistics accumulation (docs/ARCHITECTURE.md, "The math": accumulate batches as a
 /// rank-k update, one triangle).
 /// </summary>
 /// <remarks>

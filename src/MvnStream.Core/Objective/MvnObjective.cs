@@ -6,7 +6,7 @@ using MvnStream.Core.Statistics;
 namespace MvnStream.Core.Objective;
 
 /// <summary>
-/// The Gaussian negative log-likelihood of DESIGN §1 and its gradients (seed eqs. 2, 7, 9, 14):
+/// The Gaussian negative log-likelihood of docs/ARCHITECTURE.md, "The math", and its gradients (seed eqs. 2, 7, 9, 14):
 /// <code>
 /// J(mu, Lambda) = n d/2 log(2 pi) + n/2 log|S| + 1/2 tr(S^-1 C(mu)),   S = Lambda Lambda^T
 /// C(mu)         = M + n (xbar - mu)(xbar - mu)^T

@@ -5,7 +5,7 @@ namespace MvnStream.Core.Statistics;
 
 /// <summary>
 /// Mergeable sufficient statistics of a multivariate normal sample, kept in the stable form of
-/// DESIGN §1: the total weight n, the mean xbar (d) and the scatter about the mean
+/// docs/ARCHITECTURE.md, "The math": the total weight n, the mean xbar (d) and the scatter about the mean
 /// M = sum_a w_a (x_a - xbar)(x_a - xbar)^T (d x d, symmetric, row-major).
 /// Two further moments about the mean, T = sum_a w_a |z_a|^2 z_a (d) and Q = sum_a w_a |z_a|^4 with
 /// z_a = x_a - xbar, are carried so that Ledoit-Wolf shrinkage can be computed from merged

@@ -1,6 +1,6 @@
 namespace MvnStream.Core.Streaming;
 
-/// <summary>The coordinator's decision on one contribution (DESIGN §3).</summary>
+/// <summary>The coordinator's decision on one contribution (docs/ARCHITECTURE.md, "The offset ledger").</summary>
 public enum LedgerDecision
 {
     /// <summary>from == next[p]: merge it; next[p] becomes to.</summary>
@@ -17,7 +17,7 @@ public enum LedgerDecision
 public readonly record struct PartitionCoverage(string Topic, int Partition, long Start, long Next, long Lost);
 
 /// <summary>
-/// The exactly-once offset ledger (DESIGN §3). For each partition p it keeps next[p] such that the merged
+/// The exactly-once offset ledger (docs/ARCHITECTURE.md, "The offset ledger"). For each partition p it keeps next[p] such that the merged
 /// statistics cover exactly [start[p], next[p]): each record once, none skipped. A contribution
 /// (p, from, to) is merged only if from == next[p]; a replay (to &lt;= next[p]) is dropped; anything else
 /// is refused, never split or guessed. Not thread-safe: owned by the coordinator actor.

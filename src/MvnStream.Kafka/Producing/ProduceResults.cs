@@ -8,7 +8,7 @@ public sealed record RowProducerOptions
     /// <summary>The topic to produce to (created on first produce where the broker allows it).</summary>
     public required string Topic { get; init; }
 
-    /// <summary>The record encoding (DESIGN §4).</summary>
+    /// <summary>The record encoding (docs/ARCHITECTURE.md, "Formats").</summary>
     public RowFormat Format { get; init; } = RowFormat.Csv;
 
     /// <summary>k, the rows per record: 1 for csv; 1 or more for f64 and json.</summary>

@@ -4,7 +4,7 @@ using MvnStream.Core.Formats;
 namespace MvnStream.Kafka.Producing;
 
 /// <summary>
-/// Encodes rows as Kafka record values in the formats of DESIGN §4, the inverse of
+/// Encodes rows as Kafka record values in the formats of docs/ARCHITECTURE.md, "Formats", the inverse of
 /// <see cref="RecordDecoder.TryDecode"/> (every double comes back bit for bit):
 /// <list type="bullet">
 /// <item><b>csv</b>: one row per record, the d values separated by commas, each in the shortest round-trip form

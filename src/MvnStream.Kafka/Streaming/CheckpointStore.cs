@@ -6,7 +6,7 @@ using MvnStream.Kafka.Streaming.Checkpoints;
 namespace MvnStream.Kafka.Streaming;
 
 /// <summary>
-/// Durable storage of a stream job's <see cref="StreamCheckpoint"/> (DESIGN §3): written atomically,
+/// Durable storage of a stream job's <see cref="StreamCheckpoint"/> (docs/ARCHITECTURE.md, "Checkpoints"): written atomically,
 /// read back by the coordinator on start (also after a singleton handover or a restart).
 /// "file:PATH" for local runs, "kafka:TOPIC" (the default) for clusters, "none" to keep nothing.
 /// </summary>

@@ -26,7 +26,7 @@ public interface IIntakeSink
 }
 
 /// <summary>
-/// One consumer-group member's intake (DESIGN §2-3), on its own thread: owns the partitions Kafka assigns,
+/// One consumer-group member's intake (docs/ARCHITECTURE.md, "Streaming" and "The offset ledger"), on its own thread: owns the partitions Kafka assigns,
 /// asks the coordinator's ledger where each starts and seeks there, decodes and validates records, sends
 /// rejected ones to the dead-letter topic with their reason and coordinates, accumulates accepted rows per
 /// partition and sends contributions with their exact offset range [from, to). A partition whose

@@ -111,7 +111,7 @@ public sealed partial class StreamCoordinatorActor
             if (s is not null)
             {
                 // Forgetting: every row already counted is down-weighted once per row that arrives after it;
-                // the batch's own rows carry their in-batch weights (DESIGN §1).
+                // the batch's own rows carry their in-batch weights (docs/ARCHITECTURE.md, "The math").
                 if (Settings.Forgetting < 1) Statistics.Decay(Math.Pow(Settings.Forgetting, s.Count));
                 Statistics.Merge(s);
             }

@@ -16,7 +16,7 @@ namespace MvnStream.Kafka.Streaming;
 
 /// <summary>
 /// The stream coordinator, a cluster singleton. Holds the merged statistics, theta, optimiser state and
-/// the offset ledger of one streaming job; merges partition contributions exactly once (DESIGN §3),
+/// the offset ledger of one streaming job; merges partition contributions exactly once (docs/ARCHITECTURE.md, "The offset ledger"),
 /// takes warm-started solver steps after merges, publishes model snapshots (file and topic), and
 /// checkpoints {theta, optimiser state, statistics, ledger, counters} before offsets are committed.
 /// Restores from its checkpoint on start, so a restart or handover resumes where the checkpoint was.
@@ -214,9 +214,21 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
     private bool NoWorkerCanConsume(StreamJob job) =>
         job.FailedWorkers.Count > 0 && _workers.Ids.Concat(_workers.SuspendedIds).All(job.FailedWorkers.Contains);
 
-    private void Notice(string message)
+    /// <summary>
+    /// Tells the job's client, which prints it as a note, and logs it at <paramref name="level"/> for the operator of this
+    /// node. When the client runs in this ActorSystem (an embedded cluster: 'stream', 'demo') the note already reaches the
+    /// user, so the log gets it only at DEBUG: each notice is printed once.
+    /// </summary>
+    private void Notice(string message, LogLevel level = LogLevel.InfoLevel)
     {
-        _log.Info(message);
+        bool clientHere = _job?.Client.Path.Address.HasLocalScope ?? false;
+        switch (clientHere ? LogLevel.DebugLevel : level)
+        {
+            case LogLevel.DebugLevel: _log.Debug("{0}", message); break;
+            case LogLevel.WarningLevel: _log.Warning("{0}", message); break;
+            case LogLevel.ErrorLevel: _log.Error("{0}", message); break;
+            default: _log.Info("{0}", message); break;
+        }
         _job?.Client.Tell(new StreamJobNotice(_job.Id, message));
     }
 
@@ -332,8 +344,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         job.LostRecords += lost;
         job.Changes++;
         var text = $"LOST {lost:N0} records of {topic}/{partition} (offsets {from}..{to - 1}): the broker deleted them {when}; they are not in the model";
-        _log.Error(text);
-        Notice(text);
+        Notice(text, LogLevel.ErrorLevel);
     }
 
     private void OnContribution(PartitionContribution c)

@@ -11,7 +11,7 @@ namespace MvnStream.Cluster.Tests.Fitting;
 /// <summary>
 /// A job over three worker ActorSystems (six byte-range shards, real TCP on loopback) fits the same model
 /// as <see cref="MvnFitter.Fit(MvnStream.Core.Statistics.SufficientStatistics, FitOptions, Action{FitProgress}?, CancellationToken)"/>
-/// on the whole file's statistics in this process, whichever way the coordinator sums (DESIGN §1).
+/// on the whole file's statistics in this process, whichever way the coordinator sums (docs/ARCHITECTURE.md, "Fitting a file").
 /// </summary>
 [Collection(FittingClusterCollection.Name)]
 public sealed class DistributedFitTests(FittingClusterFixture fixture, ITestOutputHelper output)

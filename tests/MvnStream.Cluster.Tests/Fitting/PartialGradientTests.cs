@@ -13,7 +13,7 @@ using Xunit.Sdk;
 namespace MvnStream.Cluster.Tests.Fitting;
 
 /// <summary>
-/// DESIGN §1, "both give the same number (test it)": a probe in the coordinator's ActorSystem plays the
+/// docs/ARCHITECTURE.md, "Fitting a file": both summing modes give the same model (tested here): a probe in the coordinator's ActorSystem plays the
 /// coordinator towards the real worker actors of two other ActorSystems (over TCP): it has them load four byte
 /// ranges of a file and compute J and its gradients at one theta, sums the partial answers in shard order and
 /// compares them with <see cref="MvnObjective.Evaluate(MvnStream.Core.Statistics.SufficientStatistics, MvnParameters, Span{double}, Span{double})"/>

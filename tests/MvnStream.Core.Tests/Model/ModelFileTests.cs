@@ -30,6 +30,16 @@ public sealed class ModelFileTests
     }
 
     [Fact]
+    public void A_truth_file_is_refused_as_a_model_saying_what_it_is()
+    {
+        var theta = Draw.Theta(new Random(4), 3, Parameterization.LowerTriangular);
+        var e = Assert.Throws<InvalidDataException>(() => MvnModel.Parse(TruthFile.ToJson(theta, seed: 9, rows: 100), "truth.json"));
+        Assert.Contains("truth.json is a truth file", e.Message, StringComparison.Ordinal);
+        using var doc = JsonDocument.Parse(TruthFile.ToJson(theta, 9, 100));
+        Assert.Equal(["kind", "description", "dimension", "seed", "rows", "mu", "covariance"], doc.RootElement.EnumerateObject().Select(p => p.Name).ToArray());
+    }
+
+    [Fact]
     public void A_failed_save_leaves_no_temporary_file_behind()
     {
         var dir = Directory.CreateTempSubdirectory("mvnstream-model-").FullName;

@@ -41,7 +41,7 @@ public sealed class StreamFaultFixture : IAsyncLifetime
 }
 
 /// <summary>
-/// DESIGN §3's acceptance test with separate OS processes: broker, coordinator node, 3 worker nodes, producer, and the
+/// The acceptance test of docs/ARCHITECTURE.md, "The offset ledger", with separate OS processes: broker, coordinator node, 3 worker nodes, producer, and the
 /// stream client (<c>stream --cluster</c>). A worker or the coordinator is SIGKILLed once the stream has counted N/4 rows;
 /// the stream must still end with exit 0, n = N, nothing lost, and the model of the fault-free run (fit of the same rows)
 /// to 1e-9 relative (Frobenius). The producer sends 8,000 rows/s (15 s), so the kill lands while rows still arrive.
@@ -174,7 +174,7 @@ public sealed partial class StreamFaultTests(StreamFaultFixture data, ITestOutpu
         // The same port, seeded with its own old address and a live worker's (without a live seed it would found a second cluster).
         int port = NodeCluster.PortOf(run.Cluster.Address);
         var restarted = _scope.Start("coordinator-restarted", "node", "--role", "coordinator", "--port", port.ToString(CultureInfo.InvariantCulture),
-            "--seed", run.Cluster.Address, "--seed", run.Cluster.Workers[1].Address, "--config", _scope.PathOf("worker-info-log.hocon"));
+            "--seed-node", run.Cluster.Address, "--seed-node", run.Cluster.Workers[1].Address, "--config", _scope.PathOf("worker-info-log.hocon"));
         var address = await NodeCluster.WaitForNodeUpAsync(restarted, "coordinator");
         Assert.True(address == run.Cluster.Address, $"the restarted coordinator is at {address}, expected {run.Cluster.Address}");
 

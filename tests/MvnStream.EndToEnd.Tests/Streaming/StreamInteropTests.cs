@@ -206,7 +206,7 @@ public sealed partial class StreamInteropTests(StreamingBrokerFixture broker, IT
         Assert.True(jwhere.Count == jsonSingles + 1 + jsonBad.Count, $"the json topic holds {jwhere.Count} records ({ctx})");
 
         var csvRun = StreamAsync(topic, "--dim", "3", "--out", _scope.PathOf("csv.json"));
-        var jsonRun = StreamAsync(jsonTopic, "--format", "json", "--dim", "3", "--out", _scope.PathOf("json.json"));
+        var jsonRun = StreamAsync(jsonTopic, "--encoding", "json", "--dim", "3", "--out", _scope.PathOf("json.json"));
         var fitCsv = _scope.RunAsync(["fit", good, "--tolerance", "1e-12", "--out", _scope.PathOf("fit-csv.json")]);
         var fitJson = _scope.RunAsync(["fit", _scope.PathOf("jgood.csv"), "--tolerance", "1e-12", "--out", _scope.PathOf("fit-json.json")]);
         var runs = await Task.WhenAll(csvRun, jsonRun, fitCsv, fitJson);

@@ -8,7 +8,7 @@ using MvnStream.EndToEnd.Tests.Support;
 namespace MvnStream.EndToEnd.Tests.Streaming;
 
 /// <summary>
-/// <c>mvnstream broker --ignore-stdin</c> as an OS process (the harness closes stdin, so --ignore-stdin keeps it up):
+/// <c>mvnstream broker</c> as an OS process (it ignores stdin, which the harness closes, and runs until killed):
 /// its first stdout line is <c>bootstrap=HOST:PORT</c>. Killed by the scope that started it.
 /// </summary>
 public sealed class DevBroker
@@ -25,7 +25,7 @@ public sealed class DevBroker
 
     public static async Task<DevBroker> StartAsync(TestScope scope, string name = "broker")
     {
-        var p = scope.Start(name, "broker", "--ignore-stdin");
+        var p = scope.Start(name, "broker");
         var line = await p.WaitForLineAsync(OutputStream.Stdout, l => l.StartsWith("bootstrap=", StringComparison.Ordinal), TimeSpan.FromSeconds(60),
             "the broker's first stdout line 'bootstrap=HOST:PORT'");
         if (p.StdoutLines[0] != line) throw p.Failure($"'bootstrap=...' must be the first stdout line, but the first was '{p.StdoutLines[0]}'");

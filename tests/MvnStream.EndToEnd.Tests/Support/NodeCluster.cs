@@ -50,7 +50,7 @@ public sealed partial class NodeCluster
         var coordinator = scope.Start($"{tag}-coordinator", "node", "--role", "coordinator", "--port", "0");
         var address = await WaitForNodeUpAsync(coordinator, "coordinator");
         var started = Enumerable.Range(1, workers)
-            .Select(i => scope.Start($"{tag}-worker{i}", "node", "--role", "worker", "--seed", address, "--config", infoConfig))
+            .Select(i => scope.Start($"{tag}-worker{i}", "node", "--role", "worker", "--seed-node", address, "--config", infoConfig))
             .ToList();
         var addresses = await Task.WhenAll(started.Select(w => WaitForNodeUpAsync(w, "worker")));
         await Task.WhenAll(started.Select(w => w.WaitForLineAsync(OutputStream.Stderr, l => l.Contains("registered with coordinator", StringComparison.Ordinal),
