@@ -5,7 +5,8 @@ namespace MvnStream.Cli;
 
 /// <summary>
 /// The cluster a command's job runs on: an embedded local cluster (--workers N: a coordinator and N worker
-/// ActorSystems over TCP on loopback) or a running cluster joined as a client node (--cluster SEED).
+/// ActorSystems over TCP on loopback) or a running cluster reached from a client (--cluster SEED): plain remoting
+/// through the seed node, never a cluster member, so the client takes no part in membership or downing decisions.
 /// </summary>
 internal sealed class ClusterSession : IAsyncDisposable
 {
@@ -22,6 +23,19 @@ internal sealed class ClusterSession : IAsyncDisposable
 
     /// <summary>The embedded worker nodes (empty for --cluster).</summary>
     public IReadOnlyList<ClusterNode> EmbeddedWorkers => _embedded?.Workers ?? [];
+
+    private MvnStream.Kafka.Streaming.StreamingNode? _streaming;
+
+    /// <summary>
+    /// Streaming on the session's nodes, attached on the first call: from then on the embedded workers register with the
+    /// stream coordinator, so they all start consuming together when the job starts (one consumer-group join round).
+    /// </summary>
+    public MvnStream.Kafka.Streaming.StreamingNode Streaming()
+    {
+        if (_streaming is not null) return _streaming;
+        foreach (var w in EmbeddedWorkers) MvnStream.Kafka.Streaming.StreamingNode.Attach(w);
+        return _streaming = MvnStream.Kafka.Streaming.StreamingNode.Attach(Node);
+    }
 
     /// <param name="quietAkka">
     /// Run the client node (or the embedded nodes) at mvnstream.client.loglevel (ERROR by default), or at INFO when
@@ -43,8 +57,8 @@ internal sealed class ClusterSession : IAsyncDisposable
                 var config = configuration.Build();
                 var timeout = config.GetTimeSpan("mvnstream.client.connect-timeout", TimeSpan.FromSeconds(20));
                 if (quietAkka) configuration = configuration with { ExtraHocon = LogLevel(config, verbose) };
-                progress.Line($"joining the cluster at {seed} ...");
-                return new ClusterSession(await ClusterNode.StartAsync(configuration, timeout, ct), null);
+                progress.Line($"connecting to the cluster at {seed} ...");
+                return new ClusterSession(await ClusterNode.StartClientAsync(configuration, seed, timeout, ct), null);
             }
             if (workers <= 0) throw new UsageException($"--workers {workers}: must be positive");
             progress.Line($"starting a local cluster: 1 coordinator + {workers} worker nodes on 127.0.0.1 ...");

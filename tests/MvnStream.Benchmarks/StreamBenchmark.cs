@@ -67,7 +67,7 @@ public static class StreamBenchmark
     private const double StragglerSeconds = 0.5;
 
     private sealed record Options(long Rows, int Dim, RowFormat Format, int RowsPerRecord, int Workers, int Reps, long[] MemoryMarks,
-        bool Throughput, bool Memory, bool Warmup, long Seed);
+        bool Throughput, bool Memory, bool Warmup, long Seed, bool Late = false, double LateRate = 20_000, double LateBacklog = 1.0, double LateHold = 10);
 
     /// <summary>One bare drain of one topic: all rows from Assign to the last EOF, and the rows after the first record since it.</summary>
     private sealed record BareRun(long Rows, double Seconds, long FirstRows, double FirstSeconds, long Checksum);
@@ -82,8 +82,9 @@ public static class StreamBenchmark
         int dim = 8, workers = 3, reps = 3, k = 0;
         var format = RowFormat.Csv;
         long[] marks = [1_000_000, 2_000_000, 3_000_000, 4_000_000, 5_000_000];
-        bool throughput = true, memory = true, warmup = true;
-        const string usage = "usage: stream [--rows N] [--dim D] [--format csv|f64] [--rows-per-record K] [--workers W] [--reps R] [--memory-rows M1,M2,...] [--no-throughput] [--no-memory] [--no-warmup]";
+        bool throughput = true, memory = true, warmup = true, late = false;
+        double lateRate = 20_000, lateBacklog = 1.0, lateHold = 10;
+        const string usage = "usage: stream [--rows N] [--dim D] [--format csv|f64] [--rows-per-record K] [--workers W] [--reps R] [--memory-rows M1,M2,...] [--no-throughput] [--no-memory] [--no-warmup] [--late [--late-rate R] [--late-backlog S] [--late-hold H]]";
         try
         {
             for (int i = 0; i < args.Length; i++)
@@ -101,6 +102,10 @@ public static class StreamBenchmark
                     case "--no-throughput": throughput = false; break;
                     case "--no-memory": memory = false; break;
                     case "--no-warmup": warmup = false; break;
+                    case "--late": late = true; break;
+                    case "--late-rate": lateRate = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+                    case "--late-backlog": lateBacklog = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+                    case "--late-hold": lateHold = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                     default: throw new ArgumentException($"unknown option '{args[i]}'");
                 }
             }
@@ -122,7 +127,8 @@ public static class StreamBenchmark
             Console.Error.WriteLine($"stream: {problem}; {usage}");
             return 2;
         }
-        return RunAsync(new Options(rows, dim, format, k, workers, reps, marks, throughput, memory, warmup, 20251125)).GetAwaiter().GetResult();
+        return RunAsync(new Options(rows, dim, format, k, workers, reps, marks, throughput && !late, memory && !late, warmup, 20251125, late, lateRate, lateBacklog, lateHold))
+            .GetAwaiter().GetResult();
     }
 
     private static async Task<int> RunAsync(Options o)
@@ -143,6 +149,7 @@ public static class StreamBenchmark
             var node = StreamingNode.Attach(cluster.Coordinator);
             if (o.Throughput) code |= await ThroughputAsync(o, broker.Bootstrap, node, dir);
             if (o.Memory) code |= await MemoryAsync(o, broker.Bootstrap, node, dir);
+            if (o.Late) code |= await LateStartAsync(o, broker.Bootstrap, node, dir);
         }
         finally
         {
@@ -452,6 +459,131 @@ public static class StreamBenchmark
     private static StreamJobSettings Settings(string bootstrap, string topic, string group, Options o, string modelFile, double untilIdle) =>
         new(bootstrap, topic, group, o.Format, o.Dim, 1.0, topic + ".model", "", topic + ".dlq", 0.001, $"kafka:{topic}.checkpoints", modelFile,
             1.0, untilIdle, 0, 5, SolverKind.Lbfgs, Parameterization.LowerTriangular, 5000, 1e-10, 0.05, 0, ShrinkageMode.None, 0, 4096, 200, []);
+
+    // ------------------------------------------------------------------ late start
+
+    /// <summary>
+    /// A stream started late (issue 10, defect 3): a producer sends <c>--late-rate</c> rows/s; <c>--late-backlog</c> seconds
+    /// later the reader starts at offset 0. Measured in one run, alternately: (a) a bare consumer assigned every partition
+    /// at 0, (b) the product (a stream job; its clock starts when the first partition is positioned, the group join not
+    /// counted). Catch-up rate = rows read (merged) until the lag is under one second of input, over that time; then, for
+    /// <c>--late-hold</c> seconds, the largest lag of the product in seconds of input. Target: (b)/(a) >= 0.8, hold lag &lt; 1 s.
+    /// The development broker keeps 5 MB per partition: keep rate x backlog well inside it.
+    /// </summary>
+    private static async Task<int> LateStartAsync(Options o, string bootstrap, StreamingNode node, string dir)
+    {
+        Line("");
+        Line(Inv($"Late start: producer at {o.LateRate:N0} rows/s, readers start {o.LateBacklog:F1} s after it, hold {o.LateHold:F0} s; d = {o.Dim}, {o.Format.ToName()}, {o.Workers} workers"));
+        var ratios = new List<double>();
+        for (int rep = 1; rep <= o.Reps; rep++)
+        {
+            double bare = await WithProducerAsync(o, bootstrap, $"late-bare-{rep}", (topic, highs) => Task.Run(() => LateBare(bootstrap, topic, o, highs)));
+            double product = 0, hold = 0;
+            long lost = 0;
+            await WithProducerAsync(o, bootstrap, $"late-product-{rep}", async (topic, highs) =>
+            {
+                (product, hold, lost) = await LateProductAsync(node, bootstrap, topic, o, dir, highs);
+                return product;
+            });
+            if (lost > 0)
+            {
+                // The ledger's offsets then include deleted records: no valid rate (lower --late-rate or --late-backlog).
+                Line(Inv($"  rep {rep}: INVALID, the product lost {lost:N0} records to the broker's window before it read them (group join + backlog too long for this rate)"));
+                continue;
+            }
+            ratios.Add(product / bare);
+            Line(Inv($"  rep {rep}: catch-up (a) bare consumer {bare,10:N0} rows/s   (b) product {product,10:N0} rows/s   ratio {product / bare:F3}; then the product's largest lag over {o.LateHold:F0} s: {hold:F2} s of input"));
+        }
+        Line(ratios.Count == 0 ? "Late start summary: no valid repetition"
+            : Inv($"Late start summary: median catch-up ratio (b)/(a) over {ratios.Count} valid repetition(s) = {Median(ratios):F3}; target >= 0.8: {(Median(ratios) >= 0.8 ? "MET" : "NOT MET")}"));
+        return 0;
+    }
+
+    /// <summary>Runs a producer at the late-start rate into a new topic while <paramref name="reader"/> reads it (started after the backlog).</summary>
+    private static async Task<double> WithProducerAsync(Options o, string bootstrap, string tag, Func<string, Func<long>, Task<double>> reader)
+    {
+        string topic = $"bench-{tag}-{Guid.NewGuid().ToString("N")[..6]}";
+        using var cts = new CancellationTokenSource();
+        using var producer = new RowProducer(KafkaClientSettings.Create(bootstrap), new RowProducerOptions { Topic = topic, Format = o.Format, RowsPerRecord = o.RowsPerRecord, RowsPerSecond = o.LateRate });
+        var produced = producer.RunAsync(new SyntheticRowSource(new SyntheticSource(o.Dim, o.Seed), 0), null, cts.Token);
+        using var watermarks = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = bootstrap, GroupId = "bench-wm" }).SetLogHandler((_, _) => { }).Build();
+        long Highs()
+        {
+            long sum = 0;
+            for (int p = 0; p < DevelopmentBroker.PartitionsPerTopic; p++)
+            {
+                try { sum += Math.Max(0, watermarks.QueryWatermarkOffsets(new TopicPartition(topic, p), TimeSpan.FromSeconds(5)).High.Value); }
+                catch (KafkaException) { }
+            }
+            return sum;
+        }
+        await Task.Delay(TimeSpan.FromSeconds(o.LateBacklog));
+        try { return await reader(topic, Highs); }
+        finally
+        {
+            await cts.CancelAsync();
+            try { await produced; }
+            catch (OperationCanceledException) { }
+        }
+    }
+
+    /// <summary>(a) One bare consumer from offset 0: rows read until the lag is under one second of input, over that time.</summary>
+    private static double LateBare(string bootstrap, string topic, Options o, Func<long> highs)
+    {
+        var config = new ConsumerConfig { BootstrapServers = bootstrap, GroupId = "bench-late-" + Guid.NewGuid().ToString("N")[..8], EnableAutoCommit = false, FetchWaitMaxMs = 50 };
+        using var consumer = new ConsumerBuilder<Ignore, byte[]>(config).SetLogHandler((_, _) => { }).Build();
+        var clock = Stopwatch.StartNew();
+        consumer.Assign(Enumerable.Range(0, DevelopmentBroker.PartitionsPerTopic).Select(p => new TopicPartitionOffset(topic, p, 0)));
+        long read = 0, sum = 0;
+        var check = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(120))
+        {
+            var r = consumer.Consume(TimeSpan.FromMilliseconds(20));
+            if (r is not null) { read++; foreach (byte b in r.Message.Value) sum += b; }
+            if (check.ElapsedMilliseconds < 50) continue;
+            check.Restart();
+            if (highs() - read < o.LateRate / o.RowsPerRecord) return read * (double)o.RowsPerRecord / clock.Elapsed.TotalSeconds;
+        }
+        throw new TimeoutException($"bare consumer did not catch up with {topic} within 120 s");
+    }
+
+    /// <summary>(b) A stream job: catch-up rate (from the first partition positioned) and the largest lag afterwards, in seconds of input.</summary>
+    private static async Task<(double Rate, double HoldLag, long Lost)> LateProductAsync(StreamingNode node, string bootstrap, string topic, Options o, string dir, Func<long> highs)
+    {
+        var settings = Settings(bootstrap, topic, "bench-late-" + Guid.NewGuid().ToString("N")[..6], o, Path.Combine(dir, topic + ".json"), untilIdle: 0);
+        var job = new StartStreamJob(Guid.NewGuid().ToString("N")[..12], settings);
+        using var stop = new CancellationTokenSource();
+        var started = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var outcome = StreamJobRunner.RunAsync(node, job, m => { if (m is StreamJobStarted s) started.TrySetResult(s.Epoch); }, TimeSpan.FromSeconds(60), stop.Token);
+        if (await Task.WhenAny(started.Task, outcome) != started.Task) throw new InvalidOperationException($"late-start job on {topic} did not start: {(await outcome).Failed?.Message}");
+        long epoch = await started.Task;
+        var clock = Stopwatch.StartNew();
+        double positioned = -1, caughtUp = -1, holdLag = 0, rate = 0;
+        long recordsPerSecond = (long)(o.LateRate / o.RowsPerRecord);
+        while (clock.Elapsed < TimeSpan.FromSeconds(180))
+        {
+            var next = await LedgerAsync(node, job.JobId, epoch, topic);
+            double now = clock.Elapsed.TotalSeconds;
+            long merged = next.Sum(n => Math.Max(0, n));
+            if (positioned < 0 && next.Any(n => n >= 0)) positioned = now;
+            long lag = highs() - merged;
+            if (positioned >= 0 && caughtUp < 0 && lag < recordsPerSecond)
+            {
+                caughtUp = now;
+                rate = merged * (double)o.RowsPerRecord / Math.Max(now - positioned, 1e-9);
+            }
+            else if (caughtUp >= 0)
+            {
+                holdLag = Math.Max(holdLag, lag / (double)recordsPerSecond);
+                if (now - caughtUp >= o.LateHold) break;
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(50));
+        }
+        await stop.CancelAsync();
+        var end = await outcome;
+        if (caughtUp < 0) throw new InvalidOperationException($"late-start job on {topic} did not catch up within 180 s");
+        return (rate, holdLag, end.Finished?.LostRecords ?? 0);
+    }
 
     // ------------------------------------------------------------------ memory
 

@@ -25,7 +25,7 @@ public sealed partial class MultiProcessClusterTests(ITestOutputHelper output) :
         RoundLine().Match(line) is { Success: true } m ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : -1;
 
     private string[] FitArgs(string csv, string address, string outPath) =>
-        ["fit", csv, "--cluster", address, "--summing", "gradients", "--solver", "gd", "--tolerance", "1e-12", "--max-iter", "100000", "--json", "--out", outPath];
+        ["fit", csv, "--cluster", address, "--summing", "gradients", "--solver", "adam", "--max-iter", "100000", "--json", "--out", outPath];
 
     [Fact]
     public async Task A_worker_killed_during_gradient_rounds_is_replaced_and_the_model_equals_the_fault_free_run()
@@ -46,7 +46,7 @@ public sealed partial class MultiProcessClusterTests(ITestOutputHelper output) :
         var refSummary = JsonSummary.Parse(refRun, "fault-free reference fit");
         long refRounds = refSummary["rounds"]!.GetValue<long>();
         output.WriteLine($"reference: {refRounds} rounds, {refSummary["solveSeconds"]} s solving, stop {refSummary["stopReason"]}, gap {refSummary["gap"]}");
-        Assert.True(refRounds >= 1000, $"the reference fit ran only {refRounds} rounds: too few for a kill at round 20 to land mid-fit ({ctx})");
+        Assert.True(refRounds >= 100, $"the reference fit ran only {refRounds} rounds: too few for a kill at round 20 to land mid-fit ({ctx})");
         Assert.Equal(0, refSummary["shardsReassigned"]!.GetValue<int>());
         Assert.Equal(0, refSummary["workersLost"]!.GetValue<int>());
         Assert.Equal(3, refSummary["workersAtEnd"]!.GetValue<int>());

@@ -46,8 +46,8 @@ internal static class StreamCommand
         var cluster = new Option<string?>("--cluster") { Description = "Run on a running cluster through this seed node, instead of an embedded one.", HelpName = "akka.tcp://mvnstream@HOST:PORT" };
         var solver = new Option<string>("--solver") { Description = "Solver: of the online updates and of the final convergence, gd, adam or lbfgs.", DefaultValueFactory = _ => "lbfgs", HelpName = "gd|adam|lbfgs" };
         var param = new Option<string>("--param") { Description = "Covariance factor: tril (lower-triangular Lambda) or full.", DefaultValueFactory = _ => "tril", HelpName = "tril|full" };
-        var steps = new Option<int>("--steps-per-update") { Description = "Warm-started solver iterations after each merge.", DefaultValueFactory = _ => 5, HelpName = "K" };
-        var tolerance = new Option<double>("--tolerance") { Description = "Gradient tolerance: the final convergence stops when the 2-norm of the gradient of J/n is at most this.", DefaultValueFactory = _ => 1e-10, HelpName = "TOL" };
+        var steps = new Option<int>("--steps-per-update") { Description = "At most this many warm-started solver iterations after each merge (fewer when the fit reaches --tolerance first).", DefaultValueFactory = _ => 25, HelpName = "K" };
+        var tolerance = new Option<double>("--tolerance") { Description = "Gradient tolerance: solves stop when the gradient puts mu within this many standard deviations, and every S_ij within this times sd_i sd_j, of the optimum (scale-free).", DefaultValueFactory = _ => 1e-10, HelpName = "TOL" };
         var maxIter = new Option<int>("--max-iter") { Description = "Iteration limit: of the final convergence.", DefaultValueFactory = _ => 5000, HelpName = "N" };
         var lr = new Option<double>("--learning-rate") { Description = "Adam's initial step size.", DefaultValueFactory = _ => 0.05, HelpName = "LR" };
         var ridge = new Option<double>("--ridge") { Description = "Fit S + eps I instead of S (for singular or ill-conditioned data).", DefaultValueFactory = _ => 0.0, HelpName = "EPS" };
@@ -81,27 +81,49 @@ internal static class StreamCommand
     {
         var progress = new ConsoleProgress(a.Quiet);
         StreamJobSettings settings;
-        try { settings = await BuildSettingsAsync(a, progress, ct); }
-        catch (UsageException e) { return Fail(e.Message, ExitCodes.Usage); }
-        catch (OperationCanceledException) { return Fail("stopped by Ctrl-C before the stream started", ExitCodes.Cancelled); }
-        catch (KafkaException e) { return Fail("Kafka: " + e.Message, ExitCodes.Failure); }
+        // Without --dim, d comes from the topic's first record: the cluster starts meanwhile, so the consumers join as soon
+        // as the first rows arrive (a stream started before its producer must not start reading seconds behind it).
+        Task<ClusterSession>? early = null;
+        try { settings = await BuildSettingsAsync(a, progress, ct, () => early = StartSessionAsync(a, progress, ct)); }
+        catch (Exception e) when (e is UsageException or OperationCanceledException or KafkaException)
+        {
+            if (early is not null)
+            {
+                try { await (await early).DisposeAsync(); }
+                catch (Exception) when (early.IsFaulted || early.IsCanceled) { } // its failure is not the one to report
+            }
+            return e switch
+            {
+                UsageException => Fail(e.Message, ExitCodes.Usage),
+                OperationCanceledException => Fail("stopped by Ctrl-C before the stream started", ExitCodes.Cancelled),
+                _ => Fail("Kafka: " + e.Message, ExitCodes.Failure),
+            };
+        }
         var job = new StartStreamJob(Guid.NewGuid().ToString("N")[..12], settings);
-        return await RunJobAsync(a, job, progress, null, ct);
+        return await RunJobAsync(a, job, progress, null, ct, session: early);
+    }
+
+    private static async Task<ClusterSession> StartSessionAsync(StreamArgs a, ConsoleProgress progress, CancellationToken ct)
+    {
+        var session = await ClusterSession.StartAsync(a.Cluster is null ? a.Workers : 0, a.Cluster, a.Config, progress, ct, quietAkka: true, verbose: a.Verbose);
+        session.Streaming(); // the workers register while d is still being learned
+        return session;
     }
 
     /// <summary>Runs a stream job on an embedded cluster or through --cluster; also used by 'demo'.</summary>
-    internal static async Task<int> RunJobAsync(StreamArgs a, StartStreamJob job, ConsoleProgress progress, Action<IMvnMessage>? observer, CancellationToken ct, bool showStatus = true)
+    /// <param name="session">The cluster, when it was started already (while the dimension was learned); else started here.</param>
+    internal static async Task<int> RunJobAsync(StreamArgs a, StartStreamJob job, ConsoleProgress progress, Action<IMvnMessage>? observer, CancellationToken ct, bool showStatus = true,
+        Task<ClusterSession>? session = null)
     {
-        ClusterSession session;
-        try { session = await ClusterSession.StartAsync(a.Cluster is null ? a.Workers : 0, a.Cluster, a.Config, progress, ct, quietAkka: true, verbose: a.Verbose); }
+        ClusterSession cluster;
+        try { cluster = await (session ?? StartSessionAsync(a, progress, ct)); }
         catch (UsageException e) { return Fail(e.Message, ExitCodes.Usage); }
         catch (TimeoutException e) { return Fail(e.Message, ExitCodes.Failure); }
         catch (OperationCanceledException) { return Fail("stopped by Ctrl-C before the cluster was up", ExitCodes.Cancelled); }
 
-        await using (session)
+        await using (cluster)
         {
-            foreach (var w in session.EmbeddedWorkers) StreamingNode.Attach(w);
-            var streaming = StreamingNode.Attach(session.Node);
+            var streaming = cluster.Streaming();
             progress.Line($"streaming {job.Settings.Topic} (d = {job.Settings.Dimension}, {job.Settings.Format.ToName()}) from {job.Settings.Bootstrap}, group {job.Settings.Group}, checkpoint {job.Settings.Checkpoint}");
             var outcome = await StreamJobRunner.RunAsync(streaming, job, m =>
             {
@@ -148,7 +170,8 @@ internal static class StreamCommand
         }
     }
 
-    internal static async Task<StreamJobSettings> BuildSettingsAsync(StreamArgs a, ConsoleProgress progress, CancellationToken ct)
+    /// <param name="beforeProbe">Called once the arguments are valid and d must be learned from the topic, just before that starts.</param>
+    internal static async Task<StreamJobSettings> BuildSettingsAsync(StreamArgs a, ConsoleProgress progress, CancellationToken ct, Action? beforeProbe = null)
     {
         if (string.IsNullOrWhiteSpace(a.Topic)) throw new UsageException("--topic is empty");
         RowFormat format;
@@ -178,6 +201,7 @@ internal static class StreamCommand
         if (!(checkpoint == "none" || checkpoint.StartsWith("file:", StringComparison.Ordinal) || checkpoint.StartsWith("kafka:", StringComparison.Ordinal)))
             throw new UsageException($"--checkpoint '{checkpoint}': expected kafka:TOPIC, file:PATH or none");
         if (checkpoint.StartsWith("file:", StringComparison.Ordinal)) checkpoint = "file:" + Path.GetFullPath(checkpoint[5..]);
+        if (a.Dim is null) beforeProbe?.Invoke();
         int d = a.Dim ?? await TopicProbe.LearnDimensionAsync(bootstrap, a.Topic, format, props, progress, ct);
         // Learned from the records, not given: a checkpoint being resumed says what d is (the coordinator decides).
         if (a.Dim is null) props = [.. props, TopicProbe.InferredKey + "=true"];
@@ -201,7 +225,7 @@ internal static class StreamCommand
                 progress.Line("note: " + x.Message);
                 break;
             case StreamJobStatus x:
-                progress.Line(ConsoleProgress.Inv($"stream  rows {x.Rows,12:N0}  {x.RowsPerSecond,10:N0} rows/s  lag {x.Lag,9:N0}  J/n {Figure(x.NllPerRow, 14, "F9")}  J-J* {Figure(x.GapPerRow, 9, "0.00e+00")}  v{x.Version,-5}  rejected {x.RejectedRecords:N0}  lost {x.LostRecords:N0}  dup {x.Duplicates:N0}  refused {x.Refused:N0}  workers {x.Workers}  {x.Seconds:F1} s"));
+                progress.Line(ConsoleProgress.Inv($"stream  rows {x.Rows,12:N0}  {x.RowsPerSecond,10:N0} rows/s  lag {x.Lag,9:N0}  J/n {Figure(x.NllPerRow, 14, "F9")}  J-J* {Figure(x.GapPerRow, 9, "0.00e+00")}  v{x.Version,-5}  rejected {x.RejectedRecords:N0}  lost {x.LostRecords:N0}  dup {x.Duplicates:N0}  refused {x.Refused:N0}  workers {x.Workers}  unread {x.MaxUnreadSeconds:F1} s  {x.Seconds:F1} s"));
                 break;
         }
     }

@@ -15,11 +15,12 @@ public sealed class ClusterNode : IAsyncDisposable
 {
     public const string FitCoordinatorName = "fit-coordinator";
 
-    private ClusterNode(ActorSystem system, IReadOnlyList<string> roles, IActorRef fitCoordinator)
+    private ClusterNode(ActorSystem system, IReadOnlyList<string> roles, IActorRef fitCoordinator, Address? seed = null)
     {
         System = system;
         Roles = roles;
         FitCoordinator = fitCoordinator;
+        Seed = seed;
     }
 
     public ActorSystem System { get; }
@@ -28,7 +29,73 @@ public sealed class ClusterNode : IAsyncDisposable
     /// <summary>Proxy to the fit coordinator singleton, wherever it runs.</summary>
     public IActorRef FitCoordinator { get; }
 
-    public Address Address => Akka.Cluster.Cluster.Get(System).SelfAddress;
+    /// <summary>
+    /// For a client (<see cref="StartClientAsync"/>): the cluster node it talks through. Null for cluster members.
+    /// </summary>
+    public Address? Seed { get; }
+
+    /// <summary>A client talks to the cluster over remoting but is no member of it (see <see cref="StartClientAsync"/>).</summary>
+    public bool IsClient => Seed is not null;
+
+    public Address Address => IsClient ? ((ExtendedActorSystem)System).Provider.DefaultAddress : Akka.Cluster.Cluster.Get(System).SelfAddress;
+
+    /// <summary>
+    /// An actor on a client that forwards everything to a path on the seed node, keeping the sender: replies and
+    /// death watch go straight between the client's actors and the coordinator.
+    /// </summary>
+    public IActorRef Relay(string path, string name) =>
+        System.ActorOf(Props.Create(() => new RelayActor(System.ActorSelection(new RootActorPath(Seed!) / path.TrimStart('/').Split('/')))), name);
+
+    private sealed class RelayActor : ReceiveActor
+    {
+        public RelayActor(ActorSelection target) => ReceiveAny(m => target.Tell(m, Sender));
+    }
+
+    /// <summary>
+    /// Starts a client of the cluster (the side of 'fit --cluster' and 'stream --cluster' that submits a job): an
+    /// ActorSystem with plain remoting, not a cluster member (docs/ARCHITECTURE.md, deployment). It takes no part in
+    /// membership, failure detection or downing, so it can never remove a coordinator or a worker, and its own crash or
+    /// exit changes nothing in the cluster but the end of its job (the coordinator watches it). Jobs go to the
+    /// coordinator singleton through the proxies on the <paramref name="seed"/> node, which must answer within
+    /// <paramref name="connectTimeout"/>.
+    /// </summary>
+    /// <exception cref="ConfigurationException">Invalid configuration.</exception>
+    /// <exception cref="TimeoutException">The seed node did not answer in time.</exception>
+    public static async Task<ClusterNode> StartClientAsync(NodeConfiguration configuration, string seed, TimeSpan connectTimeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        NodeConfiguration.ValidateSeed(seed);
+        var seedAddress = Akka.Actor.Address.Parse(seed);
+        var config = ConfigurationFactory.ParseString("akka.actor.provider = remote\nakka.cluster.seed-nodes = []").WithFallback(configuration.Build());
+        ActorSystem system;
+        try { system = ActorSystem.Create(NodeConfiguration.SystemName, config); }
+        catch (Exception e) { throw new ConfigurationException($"cannot start the client with this configuration: {Innermost(e).Message}"); }
+        var node = new ClusterNode(system, [NodeConfiguration.ClientRole], ActorRefs.Nobody, seedAddress);
+        var fit = node.Relay("/user/" + FitCoordinatorName + "-proxy", FitCoordinatorName + "-relay");
+        var deadline = DateTime.UtcNow + connectTimeout;
+        var probe = system.ActorSelection(new RootActorPath(seedAddress) / "user" / (FitCoordinatorName + "-proxy"));
+        while (true)
+        {
+            try
+            {
+                var left = deadline - DateTime.UtcNow;
+                if (left <= TimeSpan.Zero) throw new TimeoutException();
+                var id = await probe.Ask<ActorIdentity>(new Identify(null), left < TimeSpan.FromSeconds(2) ? left : TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+                if (id.Subject is not null) break;
+            }
+            catch (Exception e) when (e is AskTimeoutException or TimeoutException or TaskCanceledException or OperationCanceledException)
+            {
+                if (cancellationToken.IsCancellationRequested || DateTime.UtcNow >= deadline)
+                {
+                    await system.Terminate().ConfigureAwait(false);
+                    cancellationToken.ThrowIfCancellationRequested();
+                    throw new TimeoutException($"could not join the cluster through {seed} within {connectTimeout.TotalSeconds:F0} s: is a coordinator or worker node running there, and reachable from this host?");
+                }
+                await Task.Delay(TimeSpan.FromMilliseconds(250), CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        return new ClusterNode(system, node.Roles, fit, seedAddress);
+    }
 
     /// <summary>Starts the node and waits until it is Up in the cluster (or fails after <paramref name="joinTimeout"/>).</summary>
     /// <exception cref="ConfigurationException">Invalid configuration: unknown role, no seeds for a worker or client, port in use.</exception>
@@ -104,6 +171,11 @@ public sealed class ClusterNode : IAsyncDisposable
     /// <summary>Leaves the cluster gracefully (so others do not wait for the failure detector), then stops.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (IsClient)
+        {
+            await System.Terminate().WaitAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false);
+            return;
+        }
         try
         {
             await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance)

@@ -93,7 +93,8 @@ public sealed record StreamJobStatus(
     [Field(15)] double GapPerRow,
     [Field(16)] double Weight,
     [Field(17)] ThetaData? Theta,
-    [Field(18)] double Seconds) : IMvnMessage;
+    [Field(18)] double Seconds,
+    [Field(19)] double MaxUnreadSeconds = 0) : IMvnMessage;
 
 public sealed record StreamJobNotice([Field(1)] string JobId, [Field(2)] string Message) : IMvnMessage;
 
@@ -159,7 +160,9 @@ public sealed record StopConsuming([Field(1)] string JobId, [Field(2)] long Epoc
 public sealed record ConsumingStopped([Field(1)] string JobId, [Field(2)] long Epoch, [Field(3)] string WorkerId) : IMvnMessage;
 
 /// <summary>A worker's periodic report: its partitions, their lag, whether each is at its end.</summary>
-public sealed record WorkerStreamStatus([Field(1)] string JobId, [Field(2)] long Epoch, [Field(3)] string WorkerId, [Field(4)] int[] Partitions, [Field(5)] long[] Lag, [Field(6)] bool AtEnd, [Field(7)] string? Error) : IMvnMessage;
+/// <param name="UnreadMilliseconds">Per partition: how long it has had lag without a record read from it (0 without lag).</param>
+public sealed record WorkerStreamStatus([Field(1)] string JobId, [Field(2)] long Epoch, [Field(3)] string WorkerId, [Field(4)] int[] Partitions, [Field(5)] long[] Lag, [Field(6)] bool AtEnd, [Field(7)] string? Error,
+    [Field(8)] long[]? UnreadMilliseconds = null) : IMvnMessage;
 
 /// <summary>
 /// The durable state of a stream job (docs/ARCHITECTURE.md, "Checkpoints"): theta and optimiser state, merged statistics, the offset

@@ -17,7 +17,8 @@ public interface IIntakeSink
     void NeedPosition(int partition, long lowWatermark);
     void Contribute(PartitionContribution contribution);
     void Lost(int partition, long next, long lowWatermark);
-    void Status(int[] partitions, long[] lag, bool atEnd, string? error);
+    /// <param name="unreadMilliseconds">Per partition: how long it has had lag (records to read) without a record read from it; 0 without lag.</param>
+    void Status(int[] partitions, long[] lag, long[] unreadMilliseconds, bool atEnd, string? error);
 
     /// <summary>After <see cref="KafkaIntake.Drain"/>: everything read was sent and acknowledged (or timed out).</summary>
     void Drained();
@@ -49,6 +50,9 @@ public sealed class KafkaIntake : IDisposable
     private static readonly TimeSpan ReachabilityProbe = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan PositionRetry = TimeSpan.FromSeconds(3);
 
+    /// <summary>A partition with lag that delivered nothing for this long is checked against the broker's log start (see <see cref="Unstall"/>).</summary>
+    private static readonly TimeSpan StallCheck = TimeSpan.FromSeconds(1);
+
     private sealed class PartitionState(int partition)
     {
         public int Partition { get; } = partition;
@@ -67,6 +71,21 @@ public sealed class KafkaIntake : IDisposable
         public bool AtEnd { get; set; }
         public long PendingSeek { get; set; } = -1;
         public long High { get; set; } = -1;
+
+        /// <summary>Since the last record (or end of partition) this partition delivered, or since it was positioned.</summary>
+        public Stopwatch LastRead { get; } = Stopwatch.StartNew();
+
+        /// <summary>Since the last stall check (<see cref="Unstall"/>).</summary>
+        public Stopwatch StallChecked { get; } = Stopwatch.StartNew();
+
+        /// <summary>Records to read, from the last status (the consumer's cached high watermark minus Expected).</summary>
+        public long Lag { get; set; }
+
+        /// <summary>
+        /// Where the partition went on after a loss it reported (-1: none pending): the coordinator answers the loss report with
+        /// that position, which must not re-seek a partition already reading past it.
+        /// </summary>
+        public long ResumedAfterLoss { get; set; } = -1;
     }
 
     private readonly StreamJobSettings _settings;
@@ -130,7 +149,16 @@ public sealed class KafkaIntake : IDisposable
     public void Start() => _thread.Start();
 
     /// <summary>The ledger says where partition p resumes.</summary>
-    public void Seek(int partition, long next) => _commands.Enqueue(() => DoSeek(partition, next));
+    public void Seek(int partition, long next) => _commands.Enqueue(() =>
+    {
+        if (_parts.TryGetValue(partition, out var s) && s.Positioned && s.ResumedAfterLoss >= 0 && next == s.ResumedAfterLoss)
+        {
+            // The answer to our own loss report: the partition already reads on from there.
+            s.ResumedAfterLoss = -1;
+            return;
+        }
+        DoSeek(partition, next);
+    });
 
     public void Acknowledge(ContributionAck ack) => _commands.Enqueue(() => DoAck(ack));
 
@@ -201,8 +229,13 @@ public sealed class KafkaIntake : IDisposable
                 SessionTimeoutMs = 6000,
                 HeartbeatIntervalMs = 1500,
                 PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
-                TopicMetadataRefreshIntervalMs = 5000,
+                // A consumer subscribed before its topic exists learns of it at the next metadata refresh (docs/ARCHITECTURE.md,
+                // streaming): every second, so a stream started first loses no time once rows arrive.
+                TopicMetadataRefreshIntervalMs = 1000,
                 FetchWaitMaxMs = 50,
+                // After a fetch error (an offset the broker no longer holds) fetch again at once: at 500 ms (librdkafka's default)
+                // a consumer reset to the log start keeps landing behind a log start that moves on meanwhile.
+                FetchErrorBackoffMs = 10,
             };
             KafkaProperties.Apply(config, _settings.KafkaProperties);
             _consumer = new ConsumerBuilder<byte[]?, byte[]?>(config)
@@ -346,24 +379,33 @@ public sealed class KafkaIntake : IDisposable
         {
             var s = new PartitionState(tp.Partition.Value);
             _parts[s.Partition] = s;
-            long low = Math.Max(0, LowWatermark(c, tp, unknown: 0));
-            long? next = _askPosition(s.Partition, low);
-            if (next is { } n && n >= low)
+            long low = LowWatermark(c, tp, unknown: -1);
+            long? next = _askPosition(s.Partition, 0);
+            if (next is { } n)
             {
                 s.From = s.Expected = n;
                 s.Positioned = true;
-                result.Add(new TopicPartitionOffset(tp, n));
+                s.LastRead.Restart();
+                result.Add(new TopicPartitionOffset(tp, Target(n, low)));
                 continue;
             }
-            // No answer (or the ledger's position was deleted): fetch nothing until the ledger says where.
+            // No answer: fetch nothing until the ledger says where.
             s.PositionAsked.Restart();
-            if (next is { } behind) _sink.Lost(s.Partition, behind, low);
-            else _sink.NeedPosition(s.Partition, low);
+            _sink.NeedPosition(s.Partition, 0);
             result.Add(new TopicPartitionOffset(tp, Offset.End));
         }
         _commands.Enqueue(() => PauseUnpositioned());
         return result;
     }
+
+    /// <summary>
+    /// Where the consumer fetches to resume at the ledger's <paramref name="next"/>: there, unless the broker's log starts at or
+    /// after it (<paramref name="low"/>, -1 when unknown): then at the log's beginning, which librdkafka looks up when it fetches,
+    /// so the fetch never asks for an offset deleted meanwhile. What was deleted is accounted when the first record comes
+    /// (<see cref="PassOver"/>, with the broker's low watermark at that time), and a record below next (the log start was
+    /// not past it after all) is skipped.
+    /// </summary>
+    private static Offset Target(long next, long low) => low >= 0 && next <= low ? Offset.Beginning : new Offset(next);
 
     private void PauseUnpositioned()
     {
@@ -398,15 +440,9 @@ public sealed class KafkaIntake : IDisposable
         if (!_parts.TryGetValue(partition, out var s) || _consumer is null) return;
         if (s.Positioned && s.Expected == next && s.InFlight.Count == 0) return;
         var tp = new TopicPartition(_settings.Topic, partition);
-        long low = LowWatermark(_consumer, tp, unknown: 0);
-        if (next < low)
-        {
-            // Retention deleted [next, low) before anyone read it: report it, wait for the ledger to move on.
-            s.Positioned = false;
-            s.PositionAsked.Restart();
-            _sink.Lost(partition, next, low);
-            return;
-        }
+        long low = LowWatermark(_consumer, tp, unknown: -1);
+        s.ResumedAfterLoss = -1;
+        s.LastRead.Restart();
         s.Rows.Clear();
         s.Accepted = s.Rejected = 0;
         s.InFlight.Clear();
@@ -416,7 +452,7 @@ public sealed class KafkaIntake : IDisposable
         try
         {
             if (!s.Paused) { _consumer.Pause([tp]); }
-            _consumer.Seek(new TopicPartitionOffset(tp, next));
+            _consumer.Seek(new TopicPartitionOffset(tp, Target(next, low)));
         }
         catch (KafkaException)
         {
@@ -481,13 +517,14 @@ public sealed class KafkaIntake : IDisposable
         s.PositionAsked.Restart();
         if (!s.Paused) _consumer!.Pause([tp]);
         s.Paused = true;
-        _sink.NeedPosition(s.Partition, Math.Max(0, LowWatermark(_consumer!, tp, unknown: 0)));
+        _sink.NeedPosition(s.Partition, 0);
     }
 
     private void Handle(ConsumeResult<byte[]?, byte[]?> r)
     {
         int p = r.Partition.Value;
         if (!_parts.TryGetValue(p, out var s) || !s.Positioned) return;
+        s.LastRead.Restart();
         if (r.IsPartitionEOF)
         {
             // The end of what this consumer can read; offsets before it that delivered nothing are passed over.
@@ -532,31 +569,41 @@ public sealed class KafkaIntake : IDisposable
     }
 
     /// <summary>
-    /// The consumer passed over offsets [Expected, offset) of a partition without delivering a record. They were deleted
-    /// by retention only if the log now starts after Expected: then they are reported lost ([Expected, low)) and the
-    /// partition waits for the ledger. Otherwise they hold no record this consumer can read (transaction commit/abort
-    /// markers, aborted records under read_committed, keys removed by compaction): the next contribution covers them
-    /// with no record counted, and the coordinator reports them as offsets without a record, never as lost.
+    /// The consumer passed over offsets [Expected, offset) of a partition without delivering a record. Only the broker's low
+    /// watermark, asked now, says records were deleted: [Expected, min(low, offset)) are then reported lost (after the pending
+    /// records are sent, so the ledger sees them first) and the partition reads on at once, with no round trip to the
+    /// coordinator, which would leave it behind a log start that keeps moving. Offsets the log still holds that delivered
+    /// nothing (transaction commit/abort markers, aborted records under read_committed, keys removed by compaction) are covered
+    /// by the next contribution with no record counted: the coordinator reports them as offsets without a record, never as
+    /// lost. When the broker does not answer, nothing is claimed: the partition asks the ledger again and re-reads.
     /// </summary>
-    /// <returns>True when the offsets are covered and the partition goes on at <paramref name="offset"/>.</returns>
+    /// <returns>True when the partition goes on at <paramref name="offset"/>.</returns>
     private bool PassOver(PartitionState s, long offset)
     {
         var tp = new TopicPartition(_settings.Topic, s.Partition);
-        long low = LowWatermark(_consumer!, tp, unknown: -1); // unknown: assume the worst and report the gap as lost rather than pretend
-        if (low >= 0 && low <= s.Expected)
+        long low = LowWatermark(_consumer!, tp, unknown: -1);
+        if (low < 0)
         {
-            if (s.Rows.Rows == 0 && s.Accepted == 0 && s.Rejected == 0 && s.Expected == s.From) s.BatchAge.Restart();
-            s.Expected = offset;
-            return true;
+            Flush(s, force: true);
+            Unposition(s);
+            return false;
         }
-        long lostTo = low > s.Expected ? Math.Min(low, offset) : offset;
-        Flush(s);
-        s.Positioned = false;
-        s.PositionAsked.Restart();
-        _consumer!.Pause([tp]);
-        s.Paused = true;
-        _sink.Lost(s.Partition, s.Expected, lostTo);
-        return false;
+        if (low > s.Expected)
+        {
+            long lostTo = Math.Min(low, offset);
+            Flush(s, force: true);
+            if (s.Expected != s.From) // not sent (the intake is failing): re-read from the ledger's offset
+            {
+                Unposition(s);
+                return false;
+            }
+            _sink.Lost(s.Partition, s.Expected, lostTo);
+            s.From = s.Expected = lostTo;
+            s.ResumedAfterLoss = lostTo;
+        }
+        if (s.Rows.Rows == 0 && s.Accepted == 0 && s.Rejected == 0 && s.Expected == s.From) s.BatchAge.Restart();
+        s.Expected = offset;
+        return true;
     }
 
     /// <summary>
@@ -701,9 +748,10 @@ public sealed class KafkaIntake : IDisposable
     /// <see cref="MaxInFlight"/> contributions already await acknowledgement: then the batch keeps growing
     /// and goes out with the next acknowledgement.
     /// </summary>
-    private void Flush(PartitionState s)
+    /// <param name="force">Send even when the in-flight window is full (it is flow control only): before a loss report.</param>
+    private void Flush(PartitionState s, bool force = false)
     {
-        if (!s.Positioned || s.Expected == s.From || s.InFlight.Count >= MaxInFlight || _failure is not null || _closing) return;
+        if (!s.Positioned || s.Expected == s.From || (s.InFlight.Count >= MaxInFlight && !force) || _failure is not null || _closing) return;
         if (s.ProducedSide && _sideProducer is not null)
         {
             // Dead letters and scores are durable before the records that produced them are counted: when they are not,
@@ -751,7 +799,7 @@ public sealed class KafkaIntake : IDisposable
                 if (s.PositionAsked.Elapsed > PositionRetry && !_draining)
                 {
                     s.PositionAsked.Restart();
-                    _sink.NeedPosition(s.Partition, Math.Max(0, LowWatermark(_consumer!, new TopicPartition(_settings.Topic, s.Partition), unknown: 0)));
+                    _sink.NeedPosition(s.Partition, 0);
                 }
                 continue;
             }
@@ -760,7 +808,9 @@ public sealed class KafkaIntake : IDisposable
             {
                 // No answer (coordinator restarting?): forget what is in flight and ask the ledger again.
                 Unposition(s);
+                continue;
             }
+            Unstall(s);
         }
         if (_statusClock.ElapsedMilliseconds >= 500)
         {
@@ -772,17 +822,36 @@ public sealed class KafkaIntake : IDisposable
                 {
                     var wm = _consumer!.GetWatermarkOffsets(new TopicPartition(_settings.Topic, s.Partition));
                     long high = wm.High.Value >= 0 ? wm.High.Value : s.High;
-                    return s.Positioned && high >= 0 ? Math.Max(0, high - s.Expected) : 0;
+                    return s.Lag = s.Positioned && high >= 0 ? Math.Max(0, high - s.Expected) : 0;
                 }
                 catch (KafkaException) { return 0; }
             }).ToArray();
+            var unread = parts.Select(s => s.Lag > 0 ? (long)s.LastRead.Elapsed.TotalMilliseconds : 0).ToArray();
             // With no broker reachable the ends are unknown: never idle, and say why.
             bool down = _unreachable.IsRunning && _unreachable.Elapsed >= ReachabilityProbe;
             bool atEnd = !down && parts.All(s => s.Positioned && s.AtEnd && s.InFlight.Count == 0 && s.Expected == s.From);
             string? err = down
                 ? $"no Kafka broker reachable at {_settings.Bootstrap} ({_brokerError ?? "all brokers down"}); stopping if this lasts {_brokerTimeout.TotalSeconds:F0} s"
                 : Interlocked.Read(ref _sideErrors) > 0 ? $"{Interlocked.Read(ref _sideErrors)} dead-letter/score records could not be delivered ({Volatile.Read(ref _sideError)})" : null;
-            _sink.Status(parts.Select(s => s.Partition).ToArray(), lag, atEnd, err);
+            _sink.Status(parts.Select(s => s.Partition).ToArray(), lag, unread, atEnd, err);
         }
+    }
+
+    /// <summary>
+    /// A partition with lag that has delivered nothing for <see cref="StallCheck"/> while it is neither paused nor waiting for
+    /// the ledger: if the broker's log now starts after the next offset to read, the consumer is stuck resetting to a log
+    /// start that the broker deletes again before the next fetch (a log whose head is deleted continuously, like the
+    /// development broker's 5 MB window). Seeking to the logical beginning makes librdkafka look the log start up and fetch
+    /// there at once; <see cref="PassOver"/> then accounts what was deleted, with the low watermark as proof.
+    /// </summary>
+    private void Unstall(PartitionState s)
+    {
+        if (_draining || s.Paused || s.Lag <= 0 || s.LastRead.Elapsed < StallCheck || s.StallChecked.Elapsed < StallCheck || _consumer is null) return;
+        s.StallChecked.Restart();
+        var tp = new TopicPartition(_settings.Topic, s.Partition);
+        long low = LowWatermark(_consumer, tp, unknown: -1);
+        if (low <= s.Expected) return;
+        try { _consumer.Seek(new TopicPartitionOffset(tp, Offset.Beginning)); }
+        catch (KafkaException) { } // the assignment is changing: the next check tries again
     }
 }

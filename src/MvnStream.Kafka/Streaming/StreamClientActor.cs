@@ -28,6 +28,17 @@ public sealed class StreamClientActor : ReceiveActor, IWithTimers
         public static AnswerTimeout Instance { get; } = new();
     }
 
+    private sealed record StopTimeout
+    {
+        public static StopTimeout Instance { get; } = new();
+    }
+
+    /// <summary>
+    /// How long a stop (Ctrl-C, SIGTERM) waits for the coordinator to finish the job before the client gives up: less than
+    /// the command line's process-termination timeout (30 s), so the command always ends with its own message and exit code.
+    /// </summary>
+    public static readonly TimeSpan StopWait = TimeSpan.FromSeconds(25);
+
     private readonly IActorRef _proxy;
     private readonly StartStreamJob _job;
     private readonly Action<IMvnMessage> _onEvent;
@@ -53,9 +64,20 @@ public sealed class StreamClientActor : ReceiveActor, IWithTimers
         });
         Receive<Stop>(_ =>
         {
+            if (_coordinator is null)
+            {
+                // No coordinator runs the job (none answered yet, or it was lost): nothing to stop cleanly, nothing to wait for.
+                Finish(new StreamJobOutcome(null, new StreamJobFailed(_job.JobId, JobErrorKind.Cancelled,
+                    "stopped while no stream coordinator was running the job; the last checkpoint holds what was merged")));
+                return;
+            }
+            if (_stopping) return;
             _stopping = true;
             _proxy.Tell(new StopStreamJob(_job.JobId));
+            Timers.StartSingleTimer("stop", StopTimeout.Instance, StopWait);
         });
+        Receive<StopTimeout>(_ => Finish(new StreamJobOutcome(null, new StreamJobFailed(_job.JobId, JobErrorKind.Cancelled,
+            $"stopped: the stream coordinator did not finish the job within {StopWait.TotalSeconds:F0} s; the last checkpoint holds what was merged"))));
         Receive<Resubmit>(_ =>
         {
             _proxy.Tell(_job);
@@ -94,6 +116,10 @@ public sealed class StreamClientActor : ReceiveActor, IWithTimers
             Context.Watch(Sender);
         }
     }
+
+    /// <summary>Stopped without an outcome (its node shut down): the command must not wait for ever.</summary>
+    protected override void PostStop() => _done.TrySetResult(new StreamJobOutcome(null, new StreamJobFailed(_job.JobId, JobErrorKind.Failure,
+        "the stream client stopped before the job ended (its node shut down)")));
 
     private void Finish(StreamJobOutcome outcome)
     {

@@ -318,10 +318,12 @@ public sealed partial class StreamCoordinatorActor
         job.RowsAtLastStatus = job.Statistics.Count;
         job.SecondsAtLastStatus = seconds;
         long lag = _workerStatus.Values.Sum(s => s.Lag.Sum());
+        // The longest any live worker's partition with lag has gone without a record read (a stall metric).
+        double unread = _workerStatus.Values.Select(s => s.UnreadMilliseconds is { Length: > 0 } u ? u.Max() : 0).DefaultIfEmpty(0).Max() / 1000.0;
         var theta = job.Theta is not null && job.Statistics.Dimension <= 64 ? ThetaData.From(job.Theta) : null;
         job.Client.Tell(new StreamJobStatus(job.Id, job.Epoch, job.Version, job.Statistics.Count, job.AcceptedRecords, job.RejectedRecords,
             job.LostRecords, job.Duplicates, job.Refused, job.Ledger.Partitions.Count, _workers.Count, rate, lag, job.NllPerRow, job.GapPerRow,
-            job.Statistics.Weight, theta, seconds));
+            job.Statistics.Weight, theta, seconds, unread));
     }
 
     /// <summary>Writes the model snapshot (file and model topic) when there is a new version.</summary>

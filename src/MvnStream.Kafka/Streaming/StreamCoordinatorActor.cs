@@ -334,8 +334,12 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
     {
         var job = _job;
         if (job is null || !job.Running || job.Id != m.JobId) return;
+        // Nothing of the partition counted yet: its head was deleted before this job read it (a late start).
+        bool unread = job.Ledger.Partitions.FirstOrDefault(c => c.Topic == m.Topic && c.Partition == m.Partition) is { } before && before.Next == before.Start + before.Lost;
+        long from = job.Ledger.Next(m.Topic, m.Partition) ?? m.Next;
         long lost = job.Ledger.RecordLoss(m.Topic, m.Partition, m.LowWatermark);
-        if (lost > 0) ReportLoss(job, m.Topic, m.Partition, m.Next, m.LowWatermark, lost, "while they waited to be read (the consumers fell behind the broker's retention)");
+        if (lost > 0) ReportLoss(job, m.Topic, m.Partition, from, m.LowWatermark, lost,
+            unread ? "before this job first read the partition" : "while they waited to be read (the consumers fell behind the broker's retention)");
         Sender.Tell(new LedgerPosition(job.Id, job.Epoch, m.Topic, m.Partition, job.Ledger.Next(m.Topic, m.Partition) ?? m.LowWatermark));
     }
 

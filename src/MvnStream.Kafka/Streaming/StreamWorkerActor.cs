@@ -28,7 +28,7 @@ public sealed class StreamWorkerActor : ReceiveActor, IWithTimers
         public void NeedPosition(int partition, long lowWatermark) => self.Tell(new NeedPositionMsg(partition, lowWatermark));
         public void Contribute(PartitionContribution contribution) => self.Tell(contribution);
         public void Lost(int partition, long next, long lowWatermark) => self.Tell(new LostMsg(partition, next, lowWatermark));
-        public void Status(int[] partitions, long[] lag, bool atEnd, string? error) => self.Tell(new StatusMsg(partitions, lag, atEnd, error));
+        public void Status(int[] partitions, long[] lag, long[] unreadMilliseconds, bool atEnd, string? error) => self.Tell(new StatusMsg(partitions, lag, unreadMilliseconds, atEnd, error));
         public void Drained() => self.Tell(new IntakeDrained(Intake!));
         public void Stopped(string? error) => self.Tell(new IntakeStopped(Intake!, error));
     }
@@ -37,7 +37,7 @@ public sealed class StreamWorkerActor : ReceiveActor, IWithTimers
 
     private sealed record LostMsg(int Partition, long Next, long LowWatermark);
 
-    private sealed record StatusMsg(int[] Partitions, long[] Lag, bool AtEnd, string? Error);
+    private sealed record StatusMsg(int[] Partitions, long[] Lag, long[] UnreadMilliseconds, bool AtEnd, string? Error);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IActorRef _proxy;
@@ -101,7 +101,7 @@ public sealed class StreamWorkerActor : ReceiveActor, IWithTimers
         Receive<NeedPositionMsg>(m => Coordinator(new LedgerQuery(_jobId!, _epoch, Topic, m.Partition, m.LowWatermark)));
         Receive<LostMsg>(m => Coordinator(new RecordsLost(_jobId!, _epoch, Topic, m.Partition, m.Next, m.LowWatermark)));
         Receive<PartitionContribution>(c => Coordinator(c with { JobId = _jobId!, Epoch = _epoch }));
-        Receive<StatusMsg>(m => Coordinator(new WorkerStreamStatus(_jobId!, _epoch, _workerId, m.Partitions, m.Lag, m.AtEnd, m.Error)));
+        Receive<StatusMsg>(m => Coordinator(new WorkerStreamStatus(_jobId!, _epoch, _workerId, m.Partitions, m.Lag, m.AtEnd, m.Error, m.UnreadMilliseconds)));
         Receive<IntakeDrained>(m =>
         {
             if (!ReferenceEquals(m.Intake, _intake) || !_stopRequested) return;

@@ -27,6 +27,8 @@ public sealed class StreamingNode
     {
         ArgumentNullException.ThrowIfNull(node);
         var system = node.System;
+        // A client is no cluster member: it reaches the singleton through the proxy on its seed node.
+        if (node.IsClient) return new StreamingNode(node, node.Relay($"/user/{CoordinatorName}-proxy", CoordinatorName + "-relay"));
         if (node.Roles.Contains(NodeConfiguration.CoordinatorRole))
         {
             system.ActorOf(ClusterSingletonManager.Props(StreamCoordinatorActor.Props(), PoisonPill.Instance,

@@ -84,4 +84,49 @@ public sealed class DistributedFitTests(FittingClusterFixture fixture, ITestOutp
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"statistics vs gradients: {between:E2}"));
         Assert.Equal(results[SummingMode.Statistics].N, results[SummingMode.Gradients].N);
     }
+
+    /// <summary>
+    /// Ill-conditioned data (cond(S*) = 1e12 before its columns are scaled by 10^U(-6,6) and offset by 1e5 of their sds):
+    /// both summing modes meet the fit targets against the closed form of the file's statistics (mu within 1e-8 sd, S
+    /// within 1e-8 sd_i sd_j), with L-BFGS and gradient descent, within 100 iterations. In gradient summing the coordinator
+    /// whitens the summed partial gradients (docs/ARCHITECTURE.md, "Solvers").
+    /// </summary>
+    [Theory]
+    [InlineData(SolverKind.Lbfgs)]
+    [InlineData(SolverKind.GradientDescent)]
+    public async Task Ill_conditioned_file_meets_the_fit_targets_in_both_summing_modes(SolverKind solver)
+    {
+        const int seed = 1012, d = 5, n = 3000;
+        var r = new Random(seed);
+        var rows = MvnStream.Tests.Shared.IllConditionedData.WithCondition(r, n, d, 1e12);
+        MvnStream.Tests.Shared.IllConditionedData.ScaleAndOffset(r, rows, n, d, 6, 1e5);
+        var path = Path.Combine(fixture.Directory, $"ill-{solver}.csv");
+        using (var w = new StreamWriter(path))
+            for (int a = 0; a < n; a++)
+                w.WriteLine(string.Join(",", Enumerable.Range(0, d).Select(j => rows[a * d + j].ToString("R", CultureInfo.InvariantCulture))));
+        var whole = ShardAccumulator.AccumulateFile(path, new RowReaderOptions { Format = RowFormat.Csv, OnBadRow = BadRowPolicy.Fail }, threads: 1);
+        var stats = whole.Statistics;
+        foreach (var summing in new[] { SummingMode.Statistics, SummingMode.Gradients })
+        {
+            string what = $"seed {seed}, d {d}, {solver}, {summing} summed";
+            var job = Jobs.Submit(path, Jobs.Settings(solver, summing, FittingClusterFixture.WorkerCount));
+            var (outcome, _) = await Jobs.RunAsync(fixture.Cluster.Coordinator, job, Limit);
+            var c = Jobs.Completed(outcome, what);
+            var theta = c.Theta.ToParameters();
+            var s = theta.Covariance();
+            var m = stats.Scatter;
+            double eMu = 0, eS = 0;
+            for (int i = 0; i < d; i++)
+            {
+                double sdi = Math.Sqrt(m[i * d + i] / n);
+                eMu = Math.Max(eMu, Math.Abs(theta.Mu[i] - stats.Mean[i]) / sdi);
+                for (int j = 0; j < d; j++)
+                    eS = Math.Max(eS, Math.Abs(s[i * d + j] - m[i * d + j] / n) / (sdi * Math.Sqrt(m[j * d + j] / n)));
+            }
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{what}: {c.Iterations} iterations, {c.Rounds} rounds, {c.StopReason}, mu {eMu:E1} sd, S {eS:E1}"));
+            Assert.True(c.Converged, $"{what}: stopped with {c.StopReason}");
+            Assert.True(eMu <= 1e-8 && eS <= 1e-8, $"{what}: mu off by {eMu:E2} sd, S off by {eS:E2} sd_i sd_j");
+            Assert.True(c.Iterations <= 100, $"{what}: {c.Iterations} iterations");
+        }
+    }
 }

@@ -21,15 +21,16 @@ public sealed class WorkerFaultTests(ITestOutputHelper output)
     private const string AbruptTerminate = "akka.coordinated-shutdown.run-by-actor-system-terminate = off";
 
     /// <summary>
-    /// A gradient-mode job that runs for thousands of rounds: gradient descent on d = 16 with neighbour correlation
-    /// 0.95 (condition number of S in the thousands), tolerance 1e-12, up to 100000 iterations.
+    /// A gradient-mode job that runs for hundreds of rounds: Adam on d = 16 with neighbour correlation 0.95 to the default
+    /// tolerance (gd and L-BFGS converge in a handful of whitened steps). The coordinator sums partial gradients in shard
+    /// order, so a run whose shards moved to other workers follows the same iterates.
     /// </summary>
     private const int Seed = 16016, D = 16, N = 20000;
 
     private const double Rho = 0.95;
 
     private static FitJobSettings LongGradientJob(int minWorkers) =>
-        Jobs.Settings(SolverKind.GradientDescent, SummingMode.Gradients, minWorkers, gradientTolerance: 1e-12, maxIterations: 100000);
+        Jobs.Settings(SolverKind.Adam, SummingMode.Gradients, minWorkers, maxIterations: 100000);
 
     /// <summary>
     /// Kills a node's ActorSystem the way a SIGKILL would look to the others. Terminate() alone is not enough:
@@ -45,7 +46,7 @@ public sealed class WorkerFaultTests(ITestOutputHelper output)
         await node.System.Terminate().WaitAsync(TimeSpan.FromSeconds(30));
     }
 
-    private string Context => $"seed {Seed}, d {D}, n {N}, rho {Rho}, gd tol 1e-12";
+    private string Context => $"seed {Seed}, d {D}, n {N}, rho {Rho}, adam";
 
     [Fact]
     public async Task Killing_a_worker_mid_fit_reassigns_its_shards_and_the_job_ends_with_the_fault_free_model()
@@ -64,7 +65,7 @@ public sealed class WorkerFaultTests(ITestOutputHelper output)
             var reference = Jobs.Completed(refOutcome, Context + ", fault-free run");
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"fault-free: {reference.Rounds} rounds, {reference.Iterations} iterations, {reference.StopReason}, {sw.Elapsed.TotalSeconds:F1} s"));
-            Assert.True(reference.Rounds >= 1000, $"{Context}: only {reference.Rounds} rounds; the kill below needs a long fit");
+            Assert.True(reference.Rounds >= 100, $"{Context}: only {reference.Rounds} rounds; the kill below needs a long fit");
 
             var round10 = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
             var job = Jobs.Submit(path, LongGradientJob(3));

@@ -190,9 +190,9 @@ internal static class MessageGenerators
         [typeof(StreamJobStatus)] = Up(Gen.Select(
             Gen.Select(String, Gen.Long, Gen.Long, Gen.Long, Gen.Long, Gen.Long, Gen.Long, Gen.Long),
             Gen.Select(Gen.Long, Gen.Int, Gen.Int, Double, Gen.Long, Double, Double, Double),
-            Gen.Select(Theta.Null(0.2), Double),
+            Gen.Select(Theta.Null(0.2), Double, Double),
             (a, b, c) => new StreamJobStatus(a.Item1, a.Item2, a.Item3, a.Item4, a.Item5, a.Item6, a.Item7, a.Item8,
-                b.Item1, b.Item2, b.Item3, b.Item4, b.Item5, b.Item6, b.Item7, b.Item8, c.Item1, c.Item2))),
+                b.Item1, b.Item2, b.Item3, b.Item4, b.Item5, b.Item6, b.Item7, b.Item8, c.Item1, c.Item2, c.Item3))),
         [typeof(StreamJobNotice)] = Up(Gen.Select(String, String, (id, msg) => new StreamJobNotice(id, msg))),
         [typeof(StopStreamJob)] = Up(String.Select(id => new StopStreamJob(id))),
         [typeof(StreamJobFinished)] = Up(Gen.Select(
@@ -219,8 +219,8 @@ internal static class MessageGenerators
             (id, epoch, topic, partitions, offsets) => new CommitOffsets(id, epoch, topic, partitions, offsets))),
         [typeof(StopConsuming)] = Up(Gen.Select(String, Gen.Long, (id, epoch) => new StopConsuming(id, epoch))),
         [typeof(ConsumingStopped)] = Up(Gen.Select(String, Gen.Long, String, (id, epoch, worker) => new ConsumingStopped(id, epoch, worker))),
-        [typeof(WorkerStreamStatus)] = Up(Gen.Select(String, Gen.Long, String, Int32s, Int64s, Gen.Bool, String.Null(0.3),
-            (id, epoch, worker, partitions, lag, atEnd, error) => new WorkerStreamStatus(id, epoch, worker, partitions, lag, atEnd, error))),
+        [typeof(WorkerStreamStatus)] = Up(Gen.Select(String, Gen.Long, String, Int32s, Int64s, Gen.Bool, String.Null(0.3), Int64s,
+            (id, epoch, worker, partitions, lag, atEnd, error, unread) => new WorkerStreamStatus(id, epoch, worker, partitions, lag, atEnd, error, unread))),
     };
 
     /// <summary>Every concrete IMvnMessage type in MvnStream.Cluster.</summary>

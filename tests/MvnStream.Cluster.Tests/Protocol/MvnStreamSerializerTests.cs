@@ -214,8 +214,8 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
             new StreamJobFinished(null!, null, 0, 0, 0, 0, 0, 0, 0, 0, 0, null!, null!, null!, [], null!),
             new PartitionContribution("j", 1, "t", 0, 5, 5, 0, 0, null),
             new CommitOffsets("j", 1, "t", [], null!),
-            new WorkerStreamStatus("j", 1, "w", null!, [], true, null),
-            new WorkerStreamStatus("j", 1, "w", [int.MinValue, int.MaxValue], [long.MinValue, long.MaxValue], false, "ω-🙂"),
+            new WorkerStreamStatus("j", 1, "w", null!, [], true, null, []),
+            new WorkerStreamStatus("j", 1, "w", [int.MinValue, int.MaxValue], [long.MinValue, long.MaxValue], false, "ω-🙂", [0, long.MaxValue]),
         ];
         foreach (var message in messages)
             WireEquality.AssertBitIdentical(message, RoundTrip(message, out _));

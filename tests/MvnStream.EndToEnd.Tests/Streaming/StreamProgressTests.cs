@@ -72,7 +72,7 @@ public sealed partial class StreamProgressTests(StreamingBrokerFixture broker, I
 
     /// <summary>
     /// <c>stream</c> on a topic of 2 rows with d = 3 never gets a model: its status lines show "-" for J/n and J - J*
-    /// (not NaN), and the run still ends cleanly with n = 2.
+    /// (not NaN), and the run ends with n = 2 and exit 4 (no model was written: too few rows for d).
     /// </summary>
     [Fact]
     public async Task Stream_status_lines_show_dashes_not_NaN_while_there_is_no_model()
@@ -81,7 +81,7 @@ public sealed partial class StreamProgressTests(StreamingBrokerFixture broker, I
         MvnSample.WriteLines(_scope.PathOf("two.csv"), ["1,2,3", "2,3,5"]);
         await Kcat.ProduceFileAsync(broker.Bootstrap, topic, _scope.PathOf("two.csv"), 0);
         var run = (await _scope.RunAsync(["stream", "-b", broker.Bootstrap, "-t", topic, "--dim", "3", "--until-idle", "2s", "--checkpoint", "none",
-            "--model-topic", "none", "--json", "--out", _scope.PathOf("model.json")], StreamTimeout, "stream-" + topic)).ExpectExit(0);
+            "--model-topic", "none", "--json", "--out", _scope.PathOf("model.json")], StreamTimeout, "stream-" + topic)).ExpectExit(4); // no model: 2 rows for d = 3
         var status = run.StderrLines.Where(l => StreamOutput.RowsOf(l) >= 0).ToList();
         Assert.True(status.Count > 0, "no status line\n" + run.Description);
         var bad = status.Where(l => l.Contains("NaN", StringComparison.Ordinal) || !Regex.IsMatch(l, @"J/n\s+-\s+J-J\*\s+-\s")).ToList();
