@@ -12,6 +12,7 @@ namespace MvnStream.Benchmarks;
 /// dotnet run -c Release --project tests/MvnStream.Benchmarks -- --filter '*Accumulation*' --quick
 /// dotnet run -c Release --project tests/MvnStream.Benchmarks -- --list flat                  # what exists
 /// dotnet run -c Release --project tests/MvnStream.Benchmarks -- rounds                       # cluster round overhead (RoundBenchmarks)
+/// dotnet run -c Release --project tests/MvnStream.Benchmarks -- serializer                   # d = 512 contribution to bytes and back (SerializerBenchmarks)
 /// dotnet run -c Release --project tests/MvnStream.Benchmarks -- stream                       # broker -> model rows/s and memory (StreamBenchmark)
 /// dotnet run -c Release --project tests/MvnStream.Benchmarks -- solvers                      # iterations to the fit targets vs cond(S*) (SolverBenchmark)
 /// </code>
@@ -28,6 +29,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "rounds") return RoundBenchmarks.Run(args[1..]);
         if (args.Length > 0 && args[0] == "stream") return StreamBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "solvers") return SolverBenchmark.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "serializer") return SerializerBenchmarks.Run();
 
         var expanded = new List<string>(args.Length + 1);
         foreach (var a in args)

@@ -1,9 +1,8 @@
-using Akka.Actor;
-using Akka.Configuration;
 using Confluent.Kafka;
 using MvnStream.Cluster.Protocol;
 using MvnStream.Core.Statistics;
 using MvnStream.Kafka.Streaming;
+using MvnStream.Kafka.Tests.Checkpoints;
 using MvnStream.Kafka.Tests.Support;
 
 namespace MvnStream.Kafka.Tests;
@@ -15,15 +14,8 @@ namespace MvnStream.Kafka.Tests;
 /// of each key survives, in offset order, copied to a fresh topic that the store then loads from.
 /// </summary>
 [Collection("broker")]
-public sealed class KafkaCheckpointStoreTests(BrokerFixture fixture) : IDisposable
+public sealed class KafkaCheckpointStoreTests(BrokerFixture fixture)
 {
-    private readonly ActorSystem _system = ActorSystem.Create("checkpoint-store-test", ConfigurationFactory.ParseString("""
-        akka.actor.serializers.mvnstream = "MvnStream.Cluster.Protocol.MvnStreamSerializer, MvnStream.Cluster"
-        akka.actor.serialization-bindings { "MvnStream.Cluster.Protocol.IMvnMessage, MvnStream.Cluster" = mvnstream }
-        """));
-
-    public void Dispose() => _system.Terminate().Wait(TimeSpan.FromSeconds(10));
-
     /// <summary>
     /// Complete checkpoints v1 and v2 (2 chunks each), then a save of v3 that stops after its first chunk (a crash).
     /// Loading the topic gives v2; loading the compacted topic must give v2 too, not nothing. A store started on the
@@ -35,7 +27,7 @@ public sealed class KafkaCheckpointStoreTests(BrokerFixture fixture) : IDisposab
         const string job = "group/rows";
         const int d = 400; // the scatter of d = 400 (lower triangle, 80,200 doubles) is 640 KB: 2 chunks of 512 KiB
         string topic = Topics.New("ckpt");
-        using (var store = new KafkaCheckpointStore(topic, _system, fixture.Bootstrap, []))
+        using (var store = new KafkaCheckpointStore(topic, fixture.Bootstrap, []))
         {
             Assert.Null(await store.LoadAsync(job, CancellationToken.None));
             await store.SaveAsync(Checkpoint(job, d, 1), CancellationToken.None);
@@ -48,7 +40,7 @@ public sealed class KafkaCheckpointStoreTests(BrokerFixture fixture) : IDisposab
         string compacted = Compact(topic, "ckpt-compacted");
         Assert.True(await LoadVersion(compacted, job) == 2, $"after compaction of {topic} (records {Describe(topic)}) the newest complete checkpoint v2 must survive");
 
-        using (var store = new KafkaCheckpointStore(compacted, _system, fixture.Bootstrap, []))
+        using (var store = new KafkaCheckpointStore(compacted, fixture.Bootstrap, []))
         {
             Assert.Equal(2L, (await store.LoadAsync(job, CancellationToken.None))!.Version);
             await store.SaveAsync(Checkpoint(job, d, 4), CancellationToken.None);
@@ -58,9 +50,41 @@ public sealed class KafkaCheckpointStoreTests(BrokerFixture fixture) : IDisposab
         Assert.True(await LoadVersion(again, job) == 4, $"after the restarted store saved v4 and crashed in v5, compaction must keep v4 (records {Describe(compacted)})");
     }
 
+    /// <summary>
+    /// A checkpoint that the previous release wrote to the topic (format version 1, the chunk record and headers it
+    /// produced: one chunk, slot a) is loaded by this release, which then saves format version 2 beside it.
+    /// </summary>
+    [Fact]
+    public async Task A_checkpoint_record_written_by_format_version_1_is_loaded()
+    {
+        string topic = Topics.New("ckpt-v1");
+        var v1 = await File.ReadAllBytesAsync(Path.Combine(AppContext.BaseDirectory, "TestData", "checkpoint-v1.bin"));
+        using (var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = fixture.Bootstrap, EnableIdempotence = true }).Build())
+        {
+            var headers = new Headers
+            {
+                { "mvnstream.checkpoint.id", "0123456789abcdef0123456789abcdef"u8.ToArray() },
+                { "mvnstream.checkpoint.chunk", BitConverter.GetBytes(0) },
+                { "mvnstream.checkpoint.chunks", BitConverter.GetBytes(1) },
+                { "mvnstream.checkpoint.slot", [(byte)'a'] },
+            };
+            await producer.ProduceAsync(new TopicPartition(topic, 0),
+                new Message<string, byte[]> { Key = KnownCheckpoint.JobKey + "#a0", Value = v1, Headers = headers });
+        }
+        using var store = new KafkaCheckpointStore(topic, fixture.Bootstrap, []);
+        var cp = await store.LoadAsync(KnownCheckpoint.JobKey, CancellationToken.None);
+        CheckpointAssert.Same(KnownCheckpoint.Create(), cp!);
+        await store.SaveAsync(cp! with { Version = 18 }, CancellationToken.None);
+        var records = Records(topic);
+        Assert.Equal(2, records.Count);
+        Assert.Equal("MVNCKPT2"u8.ToArray(), records[1].Message.Value[..8]);
+        Assert.Equal(KnownCheckpoint.JobKey + "#b0", records[1].Message.Key);
+        CheckpointAssert.Same(KnownCheckpoint.Create() with { Version = 18 }, (await store.LoadAsync(KnownCheckpoint.JobKey, CancellationToken.None))!);
+    }
+
     private async Task<long?> LoadVersion(string topic, string job)
     {
-        using var store = new KafkaCheckpointStore(topic, _system, fixture.Bootstrap, []);
+        using var store = new KafkaCheckpointStore(topic, fixture.Bootstrap, []);
         return (await store.LoadAsync(job, CancellationToken.None))?.Version;
     }
 

@@ -1,25 +1,28 @@
 namespace MvnStream.Cluster.Protocol;
 
+// Each record below is its own wire message: [Field(n)] is a parameter's protobuf field number (MvnStreamSerializer).
+// Add a field with a new number; never renumber or reuse one.
+
 // Client <-> coordinator: one fit job over a file that every worker can read at Path.
 
 /// <summary>Client asks the coordinator singleton to fit the file at <paramref name="Path"/> (as the workers see it).</summary>
-public sealed record SubmitFitJob(string JobId, string Path, ReaderSettings Reader, FitJobSettings Settings) : IMvnMessage;
+public sealed record SubmitFitJob([Field(1)] string JobId, [Field(2)] string Path, [Field(3)] ReaderSettings Reader, [Field(4)] FitJobSettings Settings) : IMvnMessage;
 
 /// <summary>The job started: which workers and how many shards.</summary>
-public sealed record FitJobAccepted(string JobId, int Workers, int Shards, long FileBytes, int Dimension) : IMvnMessage;
+public sealed record FitJobAccepted([Field(1)] string JobId, [Field(2)] int Workers, [Field(3)] int Shards, [Field(4)] long FileBytes, [Field(5)] int Dimension) : IMvnMessage;
 
 /// <summary>Client asks to stop the job (Ctrl-C): the coordinator returns the best model so far.</summary>
-public sealed record CancelFitJob(string JobId) : IMvnMessage;
+public sealed record CancelFitJob([Field(1)] string JobId) : IMvnMessage;
 
 /// <summary>Loading progress summed over shards.</summary>
-public sealed record FitJobLoadProgress(string JobId, long Rows, long Bytes, int ShardsLoaded, int Shards, double Seconds) : IMvnMessage;
+public sealed record FitJobLoadProgress([Field(1)] string JobId, [Field(2)] long Rows, [Field(3)] long Bytes, [Field(4)] int ShardsLoaded, [Field(5)] int Shards, [Field(6)] double Seconds) : IMvnMessage;
 
 /// <summary>One solver round: workers answered, J per row, J - J* per row, gradient norm and round latency.</summary>
-public sealed record FitJobRoundProgress(string JobId, long Round, int WorkersAnswered, int Workers, double NllPerRow, double GapPerRow,
-    double GradientNorm, double RoundMilliseconds, double Seconds) : IMvnMessage;
+public sealed record FitJobRoundProgress([Field(1)] string JobId, [Field(2)] long Round, [Field(3)] int WorkersAnswered, [Field(4)] int Workers, [Field(5)] double NllPerRow, [Field(6)] double GapPerRow,
+    [Field(7)] double GradientNorm, [Field(8)] double RoundMilliseconds, [Field(9)] double Seconds) : IMvnMessage;
 
 /// <summary>Something the user should know (a worker lost, a shard reassigned).</summary>
-public sealed record FitJobNotice(string JobId, string Message) : IMvnMessage;
+public sealed record FitJobNotice([Field(1)] string JobId, [Field(2)] string Message) : IMvnMessage;
 
 /// <summary>
 /// The fitted model and how it was reached. <paramref name="WorkersUsed"/>: workers the job started with;
@@ -27,60 +30,60 @@ public sealed record FitJobNotice(string JobId, string Message) : IMvnMessage;
 /// <paramref name="WorkersAtEnd"/>: workers holding the job's shards at the end.
 /// </summary>
 public sealed record FitJobCompleted(
-    string JobId,
-    ThetaData Theta,
-    long N,
-    long RejectedRows,
-    string[] Rejections,
-    int Iterations,
-    int Evaluations,
-    long Rounds,
-    string StopReason,
-    bool Converged,
-    double NllPerRow,
-    double GapPerRow,
-    double GradientNorm,
-    double Shrinkage,
-    double LoadSeconds,
-    double SolveSeconds,
-    int WorkersUsed,
-    int ShardsReassigned,
-    int WorkersLost,
-    int WorkersAtEnd) : IMvnMessage;
+    [Field(1)] string JobId,
+    [Field(2)] ThetaData Theta,
+    [Field(3)] long N,
+    [Field(4)] long RejectedRows,
+    [Field(5)] string[] Rejections,
+    [Field(6)] int Iterations,
+    [Field(7)] int Evaluations,
+    [Field(8)] long Rounds,
+    [Field(9)] string StopReason,
+    [Field(10)] bool Converged,
+    [Field(11)] double NllPerRow,
+    [Field(12)] double GapPerRow,
+    [Field(13)] double GradientNorm,
+    [Field(14)] double Shrinkage,
+    [Field(15)] double LoadSeconds,
+    [Field(16)] double SolveSeconds,
+    [Field(17)] int WorkersUsed,
+    [Field(18)] int ShardsReassigned,
+    [Field(19)] int WorkersLost,
+    [Field(20)] int WorkersAtEnd) : IMvnMessage;
 
 /// <summary>The job failed; <paramref name="Kind"/> picks the client's exit code.</summary>
-public sealed record FitJobFailed(string JobId, JobErrorKind Kind, string Message) : IMvnMessage;
+public sealed record FitJobFailed([Field(1)] string JobId, [Field(2)] JobErrorKind Kind, [Field(3)] string Message) : IMvnMessage;
 
 // Worker <-> coordinator.
 
 /// <summary>A worker announces itself to the coordinator singleton (repeated until acknowledged, and after a handover).</summary>
-public sealed record RegisterWorker(string WorkerId) : IMvnMessage;
+public sealed record RegisterWorker([Field(1)] string WorkerId) : IMvnMessage;
 
 /// <summary>The coordinator watches the worker from now on.</summary>
-public sealed record WorkerRegistered(string CoordinatorId) : IMvnMessage;
+public sealed record WorkerRegistered([Field(1)] string CoordinatorId) : IMvnMessage;
 
 /// <summary>Ask a worker to look at the file: its length, d (first row) and whether it can be split into byte ranges.</summary>
-public sealed record DescribeFile(string JobId, string Path, ReaderSettings Reader) : IMvnMessage;
+public sealed record DescribeFile([Field(1)] string JobId, [Field(2)] string Path, [Field(3)] ReaderSettings Reader) : IMvnMessage;
 
-public sealed record FileDescribed(string JobId, long Length, int Dimension, bool Shardable) : IMvnMessage;
+public sealed record FileDescribed([Field(1)] string JobId, [Field(2)] long Length, [Field(3)] int Dimension, [Field(4)] bool Shardable) : IMvnMessage;
 
-public sealed record FileDescribeFailed(string JobId, JobErrorKind Kind, string Message) : IMvnMessage;
+public sealed record FileDescribeFailed([Field(1)] string JobId, [Field(2)] JobErrorKind Kind, [Field(3)] string Message) : IMvnMessage;
 
 /// <summary>Read byte range [Start, End) of Path and keep its statistics for the job; return them when asked.</summary>
-public sealed record LoadShard(string JobId, int ShardIndex, string Path, long Start, long End, ReaderSettings Reader, bool ReturnStatistics) : IMvnMessage;
+public sealed record LoadShard([Field(1)] string JobId, [Field(2)] int ShardIndex, [Field(3)] string Path, [Field(4)] long Start, [Field(5)] long End, [Field(6)] ReaderSettings Reader, [Field(7)] bool ReturnStatistics) : IMvnMessage;
 
-public sealed record ShardLoadProgress(string JobId, int ShardIndex, long Rows, long Bytes) : IMvnMessage;
+public sealed record ShardLoadProgress([Field(1)] string JobId, [Field(2)] int ShardIndex, [Field(3)] long Rows, [Field(4)] long Bytes) : IMvnMessage;
 
 /// <summary>A shard's rows are counted; statistics included when the coordinator sums statistics.</summary>
-public sealed record ShardLoaded(string JobId, int ShardIndex, long Rows, long Rejected, string[] Rejections, long Bytes, double Seconds, StatisticsData? Statistics) : IMvnMessage;
+public sealed record ShardLoaded([Field(1)] string JobId, [Field(2)] int ShardIndex, [Field(3)] long Rows, [Field(4)] long Rejected, [Field(5)] string[] Rejections, [Field(6)] long Bytes, [Field(7)] double Seconds, [Field(8)] StatisticsData? Statistics) : IMvnMessage;
 
-public sealed record ShardLoadFailed(string JobId, int ShardIndex, JobErrorKind Kind, string Message) : IMvnMessage;
+public sealed record ShardLoadFailed([Field(1)] string JobId, [Field(2)] int ShardIndex, [Field(3)] JobErrorKind Kind, [Field(4)] string Message) : IMvnMessage;
 
 /// <summary>One round: J and its gradients at theta for each listed shard the worker holds.</summary>
-public sealed record ComputePartialGradient(string JobId, long Round, int[] ShardIndices, ThetaData Theta) : IMvnMessage;
+public sealed record ComputePartialGradient([Field(1)] string JobId, [Field(2)] long Round, [Field(3)] int[] ShardIndices, [Field(4)] ThetaData Theta) : IMvnMessage;
 
 /// <summary>A shard's J and gradients at the round's theta (tril: packed lower triangle of dJ/dLambda; full: all d^2).</summary>
-public sealed record PartialGradientComputed(string JobId, long Round, int ShardIndex, double J, double[] GradMu, double[] GradLambdaPacked, double ComputeMilliseconds) : IMvnMessage;
+public sealed record PartialGradientComputed([Field(1)] string JobId, [Field(2)] long Round, [Field(3)] int ShardIndex, [Field(4)] double J, [Field(5)] double[] GradMu, [Field(6)] double[] GradLambdaPacked, [Field(7)] double ComputeMilliseconds) : IMvnMessage;
 
 /// <summary>The job is over: drop its shards.</summary>
-public sealed record ReleaseJob(string JobId) : IMvnMessage;
+public sealed record ReleaseJob([Field(1)] string JobId) : IMvnMessage;

@@ -23,8 +23,8 @@ public static class FrameBudget
         return system.Settings.Config.GetByteSize(Key) ?? 128_000;
     }
 
-    /// <summary>A shard's statistics: mean, packed lower triangle of the scatter, third moments.</summary>
-    public static long StatisticsBytes(int d) => 8L * (2L * d + (long)d * (d + 1) / 2) + EnvelopeBytes;
+    /// <summary>A shard's statistics: mean, packed lower triangle of the scatter, third moments, column minima and maxima.</summary>
+    public static long StatisticsBytes(int d) => 8L * (4L * d + (long)d * (d + 1) / 2) + EnvelopeBytes;
 
     /// <summary>theta, or a partial gradient: mu and the free entries of Lambda.</summary>
     public static long ThetaBytes(int d, Parameterization parameterization) =>

@@ -5,6 +5,9 @@ using MvnStream.Core.Solvers;
 
 namespace MvnStream.Cluster.Protocol;
 
+// Each record below is its own wire message: [Field(n)] is a parameter's protobuf field number (MvnStreamSerializer).
+// Add a field with a new number; never renumber or reuse one.
+
 /// <summary>
 /// Everything a streaming fit needs: where to read (Kafka bootstrap, topic, consumer group, row format,
 /// d), where to write (model, scores and dead-letter topics, model file, checkpoint), the online update
@@ -13,33 +16,33 @@ namespace MvnStream.Cluster.Protocol;
 /// are extra librdkafka settings as "key=value" (TLS, SASL), applied to every client.
 /// </summary>
 public sealed record StreamJobSettings(
-    string Bootstrap,
-    string Topic,
-    string Group,
-    RowFormat Format,
-    int Dimension,
-    double Forgetting,
-    string ModelTopic,
-    string ScoresTopic,
-    string DeadLetterTopic,
-    double AnomalyLevel,
-    string Checkpoint,
-    string ModelFile,
-    double SnapshotIntervalSeconds,
-    double UntilIdleSeconds,
-    long MaxRows,
-    int StepsPerUpdate,
-    SolverKind Solver,
-    Parameterization Parameterization,
-    int MaxIterations,
-    double GradientTolerance,
-    double LearningRate,
-    double Ridge,
-    ShrinkageMode Shrinkage,
-    double ShrinkageIntensity,
-    int BatchRows,
-    double LingerMilliseconds,
-    string[] KafkaProperties)
+    [Field(1)] string Bootstrap,
+    [Field(2)] string Topic,
+    [Field(3)] string Group,
+    [Field(4)] RowFormat Format,
+    [Field(5)] int Dimension,
+    [Field(6)] double Forgetting,
+    [Field(7)] string ModelTopic,
+    [Field(8)] string ScoresTopic,
+    [Field(9)] string DeadLetterTopic,
+    [Field(10)] double AnomalyLevel,
+    [Field(11)] string Checkpoint,
+    [Field(12)] string ModelFile,
+    [Field(13)] double SnapshotIntervalSeconds,
+    [Field(14)] double UntilIdleSeconds,
+    [Field(15)] long MaxRows,
+    [Field(16)] int StepsPerUpdate,
+    [Field(17)] SolverKind Solver,
+    [Field(18)] Parameterization Parameterization,
+    [Field(19)] int MaxIterations,
+    [Field(20)] double GradientTolerance,
+    [Field(21)] double LearningRate,
+    [Field(22)] double Ridge,
+    [Field(23)] ShrinkageMode Shrinkage,
+    [Field(24)] double ShrinkageIntensity,
+    [Field(25)] int BatchRows,
+    [Field(26)] double LingerMilliseconds,
+    [Field(27)] string[] KafkaProperties)
 {
     public FitOptions ToFitOptions(MvnParameters? start, AdamState? adam, int maxIterations) => new()
     {
@@ -67,36 +70,36 @@ public enum ContributionOutcome
 // Client <-> stream coordinator.
 
 /// <summary>Start (or, after a coordinator restart, resume from its checkpoint) a streaming fit.</summary>
-public sealed record StartStreamJob(string JobId, StreamJobSettings Settings) : IMvnMessage;
+public sealed record StartStreamJob([Field(1)] string JobId, [Field(2)] StreamJobSettings Settings) : IMvnMessage;
 
-public sealed record StreamJobStarted(string JobId, long Epoch, bool Restored, long RestoredRows, long RestoredVersion, int Workers) : IMvnMessage;
+public sealed record StreamJobStarted([Field(1)] string JobId, [Field(2)] long Epoch, [Field(3)] bool Restored, [Field(4)] long RestoredRows, [Field(5)] long RestoredVersion, [Field(6)] int Workers) : IMvnMessage;
 
 /// <summary>Periodic status: counters, rates, lag and the current model.</summary>
 public sealed record StreamJobStatus(
-    string JobId,
-    long Epoch,
-    long Version,
-    long Rows,
-    long AcceptedRecords,
-    long RejectedRecords,
-    long LostRecords,
-    long Duplicates,
-    long Refused,
-    int Partitions,
-    int Workers,
-    double RowsPerSecond,
-    long Lag,
-    double NllPerRow,
-    double GapPerRow,
-    double Weight,
-    ThetaData? Theta,
-    double Seconds,
-    double MaxUnreadSeconds = 0) : IMvnMessage;
+    [Field(1)] string JobId,
+    [Field(2)] long Epoch,
+    [Field(3)] long Version,
+    [Field(4)] long Rows,
+    [Field(5)] long AcceptedRecords,
+    [Field(6)] long RejectedRecords,
+    [Field(7)] long LostRecords,
+    [Field(8)] long Duplicates,
+    [Field(9)] long Refused,
+    [Field(10)] int Partitions,
+    [Field(11)] int Workers,
+    [Field(12)] double RowsPerSecond,
+    [Field(13)] long Lag,
+    [Field(14)] double NllPerRow,
+    [Field(15)] double GapPerRow,
+    [Field(16)] double Weight,
+    [Field(17)] ThetaData? Theta,
+    [Field(18)] double Seconds,
+    [Field(19)] double MaxUnreadSeconds = 0) : IMvnMessage;
 
-public sealed record StreamJobNotice(string JobId, string Message) : IMvnMessage;
+public sealed record StreamJobNotice([Field(1)] string JobId, [Field(2)] string Message) : IMvnMessage;
 
 /// <summary>Stop consuming, merge what is in flight, converge, checkpoint, publish, finish.</summary>
-public sealed record StopStreamJob(string JobId) : IMvnMessage;
+public sealed record StopStreamJob([Field(1)] string JobId) : IMvnMessage;
 
 /// <summary>
 /// The final model of a stream job and how it got there. <paramref name="StopReason"/> says why the stream stopped (idle,
@@ -104,65 +107,68 @@ public sealed record StopStreamJob(string JobId) : IMvnMessage;
 /// (Fitting.StopReasons.ToName; "" when unknown), which decides whether the model converged.
 /// </summary>
 public sealed record StreamJobFinished(
-    string JobId,
-    ThetaData? Theta,
-    long Rows,
-    double Weight,
-    long AcceptedRecords,
-    long RejectedRecords,
-    long LostRecords,
-    long Version,
-    int Iterations,
-    double NllPerRow,
-    double GapPerRow,
-    string StopReason,
-    string[] PartitionKeys,
-    long[] PartitionStarts,
-    long[] PartitionNexts,
-    string SolveStopReason) : IMvnMessage;
+    [Field(1)] string JobId,
+    [Field(2)] ThetaData? Theta,
+    [Field(3)] long Rows,
+    [Field(4)] double Weight,
+    [Field(5)] long AcceptedRecords,
+    [Field(6)] long RejectedRecords,
+    [Field(7)] long LostRecords,
+    [Field(8)] long Version,
+    [Field(9)] int Iterations,
+    [Field(10)] double NllPerRow,
+    [Field(11)] double GapPerRow,
+    [Field(12)] string StopReason,
+    [Field(13)] string[] PartitionKeys,
+    [Field(14)] long[] PartitionStarts,
+    [Field(15)] long[] PartitionNexts,
+    [Field(16)] string SolveStopReason) : IMvnMessage;
 
-public sealed record StreamJobFailed(string JobId, JobErrorKind Kind, string Message) : IMvnMessage;
+public sealed record StreamJobFailed([Field(1)] string JobId, [Field(2)] JobErrorKind Kind, [Field(3)] string Message) : IMvnMessage;
 
 // Stream coordinator <-> stream workers.
 
 /// <summary>Join the job's consumer group and stream contributions to the coordinator of this epoch.</summary>
-public sealed record StartConsuming(string JobId, long Epoch, StreamJobSettings Settings) : IMvnMessage;
+public sealed record StartConsuming([Field(1)] string JobId, [Field(2)] long Epoch, [Field(3)] StreamJobSettings Settings) : IMvnMessage;
 
 /// <summary>Where to seek partition p: next[p] (first asking worker's low watermark starts an unknown partition).</summary>
-public sealed record LedgerQuery(string JobId, long Epoch, string Topic, int Partition, long LowWatermark) : IMvnMessage;
+public sealed record LedgerQuery([Field(1)] string JobId, [Field(2)] long Epoch, [Field(3)] string Topic, [Field(4)] int Partition, [Field(5)] long LowWatermark) : IMvnMessage;
 
-public sealed record LedgerPosition(string JobId, long Epoch, string Topic, int Partition, long Next) : IMvnMessage;
+public sealed record LedgerPosition([Field(1)] string JobId, [Field(2)] long Epoch, [Field(3)] string Topic, [Field(4)] int Partition, [Field(5)] long Next) : IMvnMessage;
 
 /// <summary>
 /// The statistics of records [From, To) of one partition: AcceptedRecords + RejectedRecords == To - From.
 /// Statistics are null when no row was accepted. Rows were weighted by forgetting^(rows after them in the batch).
 /// </summary>
-public sealed record PartitionContribution(string JobId, long Epoch, string Topic, int Partition, long From, long To,
-    long AcceptedRecords, long RejectedRecords, StatisticsData? Statistics) : IMvnMessage;
+public sealed record PartitionContribution([Field(1)] string JobId, [Field(2)] long Epoch, [Field(3)] string Topic, [Field(4)] int Partition, [Field(5)] long From, [Field(6)] long To,
+    [Field(7)] long AcceptedRecords, [Field(8)] long RejectedRecords, [Field(9)] StatisticsData? Statistics) : IMvnMessage;
 
-public sealed record ContributionAck(string JobId, long Epoch, string Topic, int Partition, long From, long To, ContributionOutcome Outcome, long Next) : IMvnMessage;
+public sealed record ContributionAck([Field(1)] string JobId, [Field(2)] long Epoch, [Field(3)] string Topic, [Field(4)] int Partition, [Field(5)] long From, [Field(6)] long To, [Field(7)] ContributionOutcome Outcome, [Field(8)] long Next) : IMvnMessage;
 
 /// <summary>Records [Next, LowWatermark) of a partition were deleted by retention before anyone read them.</summary>
-public sealed record RecordsLost(string JobId, long Epoch, string Topic, int Partition, long Next, long LowWatermark) : IMvnMessage;
+public sealed record RecordsLost([Field(1)] string JobId, [Field(2)] long Epoch, [Field(3)] string Topic, [Field(4)] int Partition, [Field(5)] long Next, [Field(6)] long LowWatermark) : IMvnMessage;
 
 /// <summary>The current model, for scoring records as they arrive.</summary>
-public sealed record ModelUpdated(string JobId, long Epoch, long Version, ThetaData Theta) : IMvnMessage;
+public sealed record ModelUpdated([Field(1)] string JobId, [Field(2)] long Epoch, [Field(3)] long Version, [Field(4)] ThetaData Theta) : IMvnMessage;
 
 /// <summary>After a checkpoint: commit these offsets to the consumer group (for lag monitoring only).</summary>
-public sealed record CommitOffsets(string JobId, long Epoch, string Topic, int[] Partitions, long[] Offsets) : IMvnMessage;
+public sealed record CommitOffsets([Field(1)] string JobId, [Field(2)] long Epoch, [Field(3)] string Topic, [Field(4)] int[] Partitions, [Field(5)] long[] Offsets) : IMvnMessage;
 
 /// <summary>Flush pending batches, wait for their acknowledgements, close the consumer.</summary>
-public sealed record StopConsuming(string JobId, long Epoch) : IMvnMessage;
+public sealed record StopConsuming([Field(1)] string JobId, [Field(2)] long Epoch) : IMvnMessage;
 
-public sealed record ConsumingStopped(string JobId, long Epoch, string WorkerId) : IMvnMessage;
+public sealed record ConsumingStopped([Field(1)] string JobId, [Field(2)] long Epoch, [Field(3)] string WorkerId) : IMvnMessage;
 
 /// <summary>A worker's periodic report: its partitions, their lag, whether each is at its end.</summary>
 /// <param name="UnreadMilliseconds">Per partition: how long it has had lag without a record read from it (0 without lag).</param>
-public sealed record WorkerStreamStatus(string JobId, long Epoch, string WorkerId, int[] Partitions, long[] Lag, bool AtEnd, string? Error, long[]? UnreadMilliseconds = null) : IMvnMessage;
+public sealed record WorkerStreamStatus([Field(1)] string JobId, [Field(2)] long Epoch, [Field(3)] string WorkerId, [Field(4)] int[] Partitions, [Field(5)] long[] Lag, [Field(6)] bool AtEnd, [Field(7)] string? Error,
+    [Field(8)] long[]? UnreadMilliseconds = null) : IMvnMessage;
 
 /// <summary>
 /// The durable state of a stream job (docs/ARCHITECTURE.md, "Checkpoints"): theta and optimiser state, merged statistics, the offset
 /// ledger and counters. Written atomically (file rename, or one Kafka record set) before offsets are committed.
+/// Not a cluster message: it is stored in a versioned format of its own (MvnStream.Kafka's CheckpointFormat), so a
+/// change of the wire protocol never makes a stored checkpoint unreadable.
 /// </summary>
 public sealed record StreamCheckpoint(
     string JobKey,
@@ -184,4 +190,4 @@ public sealed record StreamCheckpoint(
     long RejectedRecords,
     long Duplicates,
     long Refused,
-    DateTime WrittenUtc) : IMvnMessage;
+    DateTime WrittenUtc);

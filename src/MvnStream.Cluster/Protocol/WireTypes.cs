@@ -11,8 +11,8 @@ namespace MvnStream.Cluster.Protocol;
 /// (row-major, i &gt;= j, d(d+1)/2 values), halving a d = 512 message to about 1 MiB. <paramref name="ColumnMin"/> and
 /// <paramref name="ColumnMax"/> (d each) decide exactly whether a column is constant (SufficientStatistics.ColumnMin).
 /// </summary>
-public sealed record StatisticsData(int Dimension, long Count, double Weight, double[] Mean, double[] ScatterLower, double[] Third, double Fourth,
-    double[] ColumnMin, double[] ColumnMax)
+public sealed record StatisticsData([Field(1)] int Dimension, [Field(2)] long Count, [Field(3)] double Weight, [Field(4)] double[] Mean,
+    [Field(5)] double[] ScatterLower, [Field(6)] double[] Third, [Field(7)] double Fourth, [Field(8)] double[] ColumnMin, [Field(9)] double[] ColumnMax)
 {
     public static StatisticsData From(SufficientStatistics s)
     {
@@ -49,7 +49,7 @@ public sealed record StatisticsData(int Dimension, long Count, double Weight, do
 }
 
 /// <summary>theta on the wire: mu and the free entries of Lambda (packed lower triangle for tril, all d^2 for full).</summary>
-public sealed record ThetaData(int Dimension, Parameterization Parameterization, double[] Mu, double[] LambdaPacked)
+public sealed record ThetaData([Field(1)] int Dimension, [Field(2)] Parameterization Parameterization, [Field(3)] double[] Mu, [Field(4)] double[] LambdaPacked)
 {
     public static ThetaData From(MvnParameters theta)
     {
@@ -72,7 +72,7 @@ public sealed record ThetaData(int Dimension, Parameterization Parameterization,
 }
 
 /// <summary>How workers decode a data file (d is always known by the time a shard is assigned).</summary>
-public sealed record ReaderSettings(RowFormat Format, int Dimension, BadRowPolicy OnBadRow)
+public sealed record ReaderSettings([Field(1)] RowFormat Format, [Field(2)] int Dimension, [Field(3)] BadRowPolicy OnBadRow)
 {
     public RowReaderOptions ToOptions() => new() { Format = Format, Dimension = Dimension > 0 ? Dimension : null, OnBadRow = OnBadRow };
 }
@@ -90,19 +90,19 @@ public enum SummingMode
 /// mvnstream.coordinator.worker-wait.
 /// </summary>
 public sealed record FitJobSettings(
-    SolverKind Solver,
-    Parameterization Parameterization,
-    int MaxIterations,
-    double GradientTolerance,
-    double RelativeTolerance,
-    double LearningRate,
-    double Ridge,
-    ShrinkageMode Shrinkage,
-    double ShrinkageIntensity,
-    SummingMode Summing,
-    int ShardsPerWorker,
-    int MinWorkers,
-    double? WorkerWaitSeconds)
+    [Field(1)] SolverKind Solver,
+    [Field(2)] Parameterization Parameterization,
+    [Field(3)] int MaxIterations,
+    [Field(4)] double GradientTolerance,
+    [Field(5)] double RelativeTolerance,
+    [Field(6)] double LearningRate,
+    [Field(7)] double Ridge,
+    [Field(8)] ShrinkageMode Shrinkage,
+    [Field(9)] double ShrinkageIntensity,
+    [Field(10)] SummingMode Summing,
+    [Field(11)] int ShardsPerWorker,
+    [Field(12)] int MinWorkers,
+    [Field(13)] double? WorkerWaitSeconds)
 {
     public FitOptions ToFitOptions() => new()
     {

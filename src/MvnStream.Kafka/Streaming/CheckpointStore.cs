@@ -1,9 +1,7 @@
-using System.Buffers.Binary;
 using System.Text;
-using Akka.Actor;
-using Akka.Serialization;
 using Confluent.Kafka;
 using MvnStream.Cluster.Protocol;
+using MvnStream.Kafka.Streaming.Checkpoints;
 
 namespace MvnStream.Kafka.Streaming;
 
@@ -14,9 +12,6 @@ namespace MvnStream.Kafka.Streaming;
 /// </summary>
 public abstract class CheckpointStore : IDisposable
 {
-    /// <summary>"MVNCKPT1": the first bytes of every stored checkpoint.</summary>
-    private static readonly byte[] Magic = "MVNCKPT1"u8.ToArray();
-
     public abstract string Describe();
 
     public abstract Task<StreamCheckpoint?> LoadAsync(string jobKey, CancellationToken cancellationToken);
@@ -26,45 +21,20 @@ public abstract class CheckpointStore : IDisposable
     public virtual void Dispose() => GC.SuppressFinalize(this);
 
     /// <summary>Parses a --checkpoint value.</summary>
-    public static CheckpointStore Create(string spec, ActorSystem system, string bootstrap, IReadOnlyList<string> kafkaProperties)
+    public static CheckpointStore Create(string spec, string bootstrap, IReadOnlyList<string> kafkaProperties)
     {
         ArgumentNullException.ThrowIfNull(spec);
         if (spec.Equals("none", StringComparison.OrdinalIgnoreCase)) return new NoCheckpointStore();
-        if (spec.StartsWith("file:", StringComparison.Ordinal)) return new FileCheckpointStore(spec[5..], system);
-        if (spec.StartsWith("kafka:", StringComparison.Ordinal)) return new KafkaCheckpointStore(spec[6..], system, bootstrap, kafkaProperties);
+        if (spec.StartsWith("file:", StringComparison.Ordinal)) return new FileCheckpointStore(spec[5..]);
+        if (spec.StartsWith("kafka:", StringComparison.Ordinal)) return new KafkaCheckpointStore(spec[6..], bootstrap, kafkaProperties);
         throw new ArgumentException($"checkpoint '{spec}': expected file:PATH, kafka:TOPIC or none");
     }
 
-    internal static byte[] Encode(StreamCheckpoint checkpoint, ActorSystem system)
-    {
-        var serializer = (SerializerWithStringManifest)system.Serialization.FindSerializerFor(checkpoint);
-        var payload = serializer.ToBinary(checkpoint);
-        var manifest = Encoding.UTF8.GetBytes(serializer.Manifest(checkpoint));
-        var bytes = new byte[Magic.Length + 4 + 4 + manifest.Length + 4 + payload.Length];
-        int o = 0;
-        Magic.CopyTo(bytes, o); o += Magic.Length;
-        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(o), serializer.Identifier); o += 4;
-        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(o), manifest.Length); o += 4;
-        manifest.CopyTo(bytes, o); o += manifest.Length;
-        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(o), payload.Length); o += 4;
-        payload.CopyTo(bytes, o);
-        return bytes;
-    }
+    /// <summary>The stored bytes of a checkpoint: <see cref="CheckpointFormat"/>, the checkpoint's own versioned format.</summary>
+    internal static byte[] Encode(StreamCheckpoint checkpoint) => CheckpointFormat.Encode(checkpoint);
 
-    internal static StreamCheckpoint Decode(ReadOnlySpan<byte> bytes, ActorSystem system, string source)
-    {
-        if (bytes.Length < Magic.Length + 12 || !bytes[..Magic.Length].SequenceEqual(Magic))
-            throw new InvalidDataException($"{source}: not an MvnStream checkpoint");
-        int o = Magic.Length;
-        int id = BinaryPrimitives.ReadInt32LittleEndian(bytes[o..]); o += 4;
-        int ml = BinaryPrimitives.ReadInt32LittleEndian(bytes[o..]); o += 4;
-        if (ml < 0 || o + ml + 4 > bytes.Length) throw new InvalidDataException($"{source}: truncated checkpoint header");
-        var manifest = Encoding.UTF8.GetString(bytes.Slice(o, ml)); o += ml;
-        int pl = BinaryPrimitives.ReadInt32LittleEndian(bytes[o..]); o += 4;
-        if (pl < 0 || o + pl != bytes.Length) throw new InvalidDataException($"{source}: truncated checkpoint ({bytes.Length - o} of {pl} payload bytes)");
-        var obj = system.Serialization.Deserialize(bytes.Slice(o, pl).ToArray(), id, manifest);
-        return obj as StreamCheckpoint ?? throw new InvalidDataException($"{source}: holds a {obj.GetType().Name}, not a checkpoint");
-    }
+    /// <summary>Reads stored bytes of any format version this release knows; <paramref name="source"/> names them in errors.</summary>
+    internal static StreamCheckpoint Decode(ReadOnlySpan<byte> bytes, string source) => CheckpointFormat.Decode(bytes, source);
 }
 
 /// <summary>Keeps nothing: a restarted coordinator starts from the beginning of every partition.</summary>
@@ -78,7 +48,7 @@ public sealed class NoCheckpointStore : CheckpointStore
 }
 
 /// <summary>A file written by write-to-temporary, flush to disk, rename: a reader sees the old or the new checkpoint, never a torn one.</summary>
-public sealed class FileCheckpointStore(string path, ActorSystem system) : CheckpointStore
+public sealed class FileCheckpointStore(string path) : CheckpointStore
 {
     public string Path { get; } = System.IO.Path.GetFullPath(path);
 
@@ -88,7 +58,7 @@ public sealed class FileCheckpointStore(string path, ActorSystem system) : Check
     {
         if (!File.Exists(Path)) return null;
         var bytes = await File.ReadAllBytesAsync(Path, cancellationToken).ConfigureAwait(false);
-        var cp = Decode(bytes, system, Path);
+        var cp = Decode(bytes, Path);
         if (cp.JobKey != jobKey)
             throw new InvalidDataException($"checkpoint {Path} belongs to stream '{cp.JobKey}', not '{jobKey}': use another --checkpoint path");
         return cp;
@@ -96,7 +66,7 @@ public sealed class FileCheckpointStore(string path, ActorSystem system) : Check
 
     public override async Task SaveAsync(StreamCheckpoint checkpoint, CancellationToken cancellationToken)
     {
-        var bytes = Encode(checkpoint, system);
+        var bytes = Encode(checkpoint);
         var dir = System.IO.Path.GetDirectoryName(Path)!;
         Directory.CreateDirectory(dir);
         // A temporary file of its own (ReplaceFile): a coordinator handing over may still be saving while its successor saves.
@@ -125,15 +95,13 @@ public sealed class KafkaCheckpointStore : CheckpointStore
     private const int ChunkBytes = 512 * 1024;
     private readonly IProducer<string, byte[]> _producer;
     private readonly string _topic;
-    private readonly ActorSystem _system;
     private readonly string _bootstrap;
     private readonly IReadOnlyList<string> _properties;
 
-    public KafkaCheckpointStore(string topic, ActorSystem system, string bootstrap, IReadOnlyList<string> properties)
+    public KafkaCheckpointStore(string topic, string bootstrap, IReadOnlyList<string> properties)
     {
         if (string.IsNullOrWhiteSpace(topic)) throw new ArgumentException("kafka checkpoint needs a topic: kafka:TOPIC");
         _topic = topic;
-        _system = system;
         _bootstrap = bootstrap;
         _properties = properties;
         var config = new ProducerConfig { BootstrapServers = bootstrap, Acks = Acks.All, EnableIdempotence = true, MessageTimeoutMs = 30000, LingerMs = 0 };
@@ -152,7 +120,7 @@ public sealed class KafkaCheckpointStore : CheckpointStore
     /// <summary>Writes the first <paramref name="chunkLimit"/> chunks (all of them in <see cref="SaveAsync"/>; fewer only to leave what a crash in the middle leaves).</summary>
     internal async Task SaveChunksAsync(StreamCheckpoint checkpoint, CancellationToken cancellationToken, int chunkLimit)
     {
-        var bytes = Encode(checkpoint, _system);
+        var bytes = Encode(checkpoint);
         var id = Guid.NewGuid().ToString("N");
         int chunks = Math.Max(1, (bytes.Length + ChunkBytes - 1) / ChunkBytes);
         var tp = new TopicPartition(_topic, 0);
@@ -238,7 +206,7 @@ public sealed class KafkaCheckpointStore : CheckpointStore
         }
         consumer.Unassign();
         if (newest is not null) _slot = Other(newestSlot);
-        return newest is null ? null : Decode(newest, _system, $"kafka {_topic}@{newestOffset}");
+        return newest is null ? null : Decode(newest, $"checkpoint in kafka topic {_topic} at offset {newestOffset}");
     }
 
     private static string ChunkKey(string jobKey, char slot, int chunk) => jobKey + "#" + slot + chunk.ToString(System.Globalization.CultureInfo.InvariantCulture);

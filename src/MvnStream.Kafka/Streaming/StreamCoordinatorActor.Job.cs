@@ -17,7 +17,7 @@ public sealed partial class StreamCoordinatorActor
     /// <summary>The state of the one stream job this coordinator runs.</summary>
     private sealed class StreamJob : IDisposable
     {
-        public StreamJob(string id, IActorRef client, StreamJobSettings settings, ActorSystem system)
+        public StreamJob(string id, IActorRef client, StreamJobSettings settings)
         {
             if (settings.Dimension <= 0) throw new ArgumentException("the stream's dimension d must be known before the job starts");
             if (!(settings.Forgetting > 0 && settings.Forgetting <= 1)) throw new ArgumentException($"forgetting factor {settings.Forgetting} must be in (0, 1]");
@@ -25,7 +25,7 @@ public sealed partial class StreamCoordinatorActor
             Client = client;
             Settings = settings;
             Statistics = new SufficientStatistics(settings.Dimension);
-            Store = CheckpointStore.Create(settings.Checkpoint, system, settings.Bootstrap, settings.KafkaProperties);
+            Store = CheckpointStore.Create(settings.Checkpoint, settings.Bootstrap, settings.KafkaProperties);
             if (!string.IsNullOrEmpty(settings.ModelTopic))
             {
                 // Snapshots keyed by job, in order and once (idempotent, acks from all in-sync replicas); librdkafka's own log

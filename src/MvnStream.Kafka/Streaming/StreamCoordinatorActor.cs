@@ -248,7 +248,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
             return;
         }
         StreamJob job;
-        try { job = new StreamJob(m.JobId, Sender, m.Settings, Context.System); }
+        try { job = new StreamJob(m.JobId, Sender, m.Settings); }
         catch (Exception e) when (e is ArgumentException or KafkaException or InvalidOperationException)
         {
             Sender.Tell(new StreamJobFailed(m.JobId, JobErrorKind.Usage, e.Message));
@@ -279,7 +279,10 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         if (job is null || job.Id != r.JobId || job.Running) return;
         if (r.Error is not null)
         {
-            job.Client.Tell(new StreamJobFailed(job.Id, JobErrorKind.Failure, $"cannot read the checkpoint ({job.Store.Describe()}): {r.Error.Message}"));
+            // A checkpoint that cannot be read names itself (the file, or the topic and offset) and what is wrong with it.
+            job.Client.Tell(new StreamJobFailed(job.Id, JobErrorKind.Failure, r.Error is Checkpoints.CheckpointFormatException
+                ? "cannot read the checkpoint " + r.Error.Message
+                : $"cannot read the checkpoint ({job.Store.Describe()}): {r.Error.Message}"));
             EndJob();
             return;
         }

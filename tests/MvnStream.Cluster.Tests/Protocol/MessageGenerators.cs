@@ -121,12 +121,6 @@ internal static class MessageGenerators
         (30, (IGen<long[]>)Gen.Long.Array[0, 40]),
         (1, Gen.Const((long[])null!)));
 
-    /// <summary>Any representable DateTime (every tick count, every Kind), with the extremes and the Unix epoch.</summary>
-    public static readonly Gen<DateTime> DateTimes = Gen.Frequency(
-        (6, (IGen<DateTime>)Gen.Select(Gen.Long[0, DateTime.MaxValue.Ticks], Gen.Enum<DateTimeKind>(), (t, k) => new DateTime(t, k))),
-        (1, Gen.OneOf(Gen.Const(DateTime.MinValue), Gen.Const(DateTime.MaxValue), Gen.Const(DateTime.UnixEpoch),
-            Gen.Const(new DateTime(DateTime.MaxValue.Ticks, DateTimeKind.Local)))));
-
     public static readonly Gen<ReaderSettings> Reader =
         Gen.Select(Enum<RowFormat>(), Gen.Int, Enum<BadRowPolicy>(), (f, d, p) => new ReaderSettings(f, d, p));
 
@@ -150,22 +144,6 @@ internal static class MessageGenerators
                 b.Item1, b.Item2, b.Item3, b.Item4, b.Item5, b.Item6, b.Item7, b.Item8,
                 c.Item1, c.Item2, c.Item3, c.Item4, c.Item5, c.Item6, c.Item7, c.Item8,
                 e.Item1, e.Item2, e.Item3));
-
-    /// <summary>
-    /// A checkpoint whose theta, Adam moments (d + packed Lambda each, sometimes empty or null) and statistics
-    /// all have the checkpoint's dimension, so d = 512 draws carry the full-size arrays.
-    /// </summary>
-    public static readonly Gen<StreamCheckpoint> Checkpoint =
-        Gen.SelectMany(Dimension, Enum<Parameterization>(), (d, p) => LambdaLength(d, p).SelectMany(n =>
-        {
-            var moment = Gen.Frequency((6, (IGen<double[]>)Doubles(d + n)), (1, Gen.Const(Array.Empty<double>())), (1, Gen.Const((double[])null!)));
-            return Gen.Select(
-                Gen.Select(String, Gen.Long, Gen.Long, ThetaOf(d, p, n).Null(0.2), moment, moment, Gen.Long, Double),
-                Gen.Select(StatisticsOf(d).Null(0.2), String, Int32s, Int64s, Int64s, Int64s, Gen.Long, Gen.Long),
-                Gen.Select(Gen.Long, Gen.Long, DateTimes),
-                (a, b, c) => new StreamCheckpoint(a.Item1, a.Item2, a.Item3, d, a.Item4, a.Item5, a.Item6, a.Item7, a.Item8,
-                    b.Item1, b.Item2, b.Item3, b.Item4, b.Item5, b.Item6, b.Item7, b.Item8, c.Item1, c.Item2, c.Item3));
-        }));
 
     private static Gen<IMvnMessage> Up<T>(Gen<T> gen) where T : IMvnMessage => gen.Select(m => (IMvnMessage)m);
 
@@ -243,7 +221,6 @@ internal static class MessageGenerators
         [typeof(ConsumingStopped)] = Up(Gen.Select(String, Gen.Long, String, (id, epoch, worker) => new ConsumingStopped(id, epoch, worker))),
         [typeof(WorkerStreamStatus)] = Up(Gen.Select(String, Gen.Long, String, Int32s, Int64s, Gen.Bool, String.Null(0.3), Int64s,
             (id, epoch, worker, partitions, lag, atEnd, error, unread) => new WorkerStreamStatus(id, epoch, worker, partitions, lag, atEnd, error, unread))),
-        [typeof(StreamCheckpoint)] = Up(Checkpoint),
     };
 
     /// <summary>Every concrete IMvnMessage type in MvnStream.Cluster.</summary>
@@ -274,19 +251,6 @@ internal static class MessageGenerators
         const int d = 512;
         return new PartitionContribution("job-ü-🚀", 3, "topic-é", 11, 1_000_000, 1_100_000, 99_997, 3,
             new StatisticsData(d, 99_997, 95_000.25, Fill(d, seed), Fill(Tril(d), seed + 1), Fill(d, seed + 2), double.NaN, Fill(d, seed + 3), Fill(d, seed + 4)));
-    }
-
-    /// <summary>A d = 512 tril StreamCheckpoint: theta, both Adam moments (d + d(d+1)/2 each) and statistics, ~4 MiB.</summary>
-    public static StreamCheckpoint LargeStreamCheckpoint(int seed = 4096)
-    {
-        const int d = 512;
-        int packed = d + Tril(d);
-        return new StreamCheckpoint("job-ü-🚀/topic-é", 9, 1234, d,
-            new ThetaData(d, Parameterization.LowerTriangular, Fill(d, seed), Fill(Tril(d), seed + 1)),
-            Fill(packed, seed + 2), Fill(packed, seed + 3), 777, 1e-3,
-            new StatisticsData(d, 5_000_000, 4_999_999.5, Fill(d, seed + 4), Fill(Tril(d), seed + 5), Fill(d, seed + 6), -0.0, Fill(d, seed + 7), Fill(d, seed + 8)),
-            "topic-é", [0, 1, 2, 7], [0, 10, 20, 70], [5_000_000, 1_000_010, 2_000_020, long.MaxValue], [0, 0, 3, 0],
-            4_999_990, 10, 42, 1, new DateTime(2025, 6, 30, 23, 59, 59, 999, DateTimeKind.Utc).AddTicks(9999));
     }
 
     /// <summary>Random bit patterns, with every special value planted at the start.</summary>

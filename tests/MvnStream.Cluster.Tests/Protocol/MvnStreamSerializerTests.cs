@@ -87,8 +87,10 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
             [typeof(StartConsuming)] = "CS", [typeof(LedgerQuery)] = "LQ", [typeof(LedgerPosition)] = "LQok",
             [typeof(PartitionContribution)] = "PC", [typeof(ContributionAck)] = "PCok", [typeof(RecordsLost)] = "RL",
             [typeof(ModelUpdated)] = "MU", [typeof(CommitOffsets)] = "CO", [typeof(StopConsuming)] = "CX",
-            [typeof(ConsumingStopped)] = "CXok", [typeof(WorkerStreamStatus)] = "WSS", [typeof(StreamCheckpoint)] = "SCk",
+            [typeof(ConsumingStopped)] = "CXok", [typeof(WorkerStreamStatus)] = "WSS",
         };
+        foreach (var retired in MvnStreamSerializer.RetiredManifests)
+            Assert.DoesNotContain(retired, MvnStreamSerializer.ManifestsByType.Values);
         foreach (var (type, manifest) in expected)
         {
             Assert.True(MvnStreamSerializer.ManifestsByType.TryGetValue(type, out var actual), $"{type.Name} has no manifest");
@@ -154,6 +156,32 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
         Assert.InRange(bytes.Length, raw, raw + 512);
     }
 
+    /// <summary>FrameBudget's sizes (what a job is checked against before it starts) bound the real payloads.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(64)]
+    [InlineData(512)]
+    public void FrameBudget_bounds_the_payloads_of_the_large_messages(int d)
+    {
+        int tril = MessageGenerators.Tril(d);
+        var stats = new StatisticsData(d, long.MaxValue, -1.5, MessageGenerators.Fill(d, 1), MessageGenerators.Fill(tril, 2), MessageGenerators.Fill(d, 3), double.NaN,
+            MessageGenerators.Fill(d, 7), MessageGenerators.Fill(d, 8));
+        const string id = "a-job-id-of-a-realistic-length-0123456789";
+        Assert.InRange(serializer.ToBinary(new PartitionContribution(id, long.MaxValue, "a-topic", int.MaxValue, long.MaxValue - 1, long.MaxValue, long.MaxValue, long.MaxValue, stats)).Length,
+            FrameBudget.StatisticsBytes(d) - FrameBudget.EnvelopeBytes, FrameBudget.StatisticsBytes(d));
+        Assert.InRange(serializer.ToBinary(new ShardLoaded(id, int.MaxValue, long.MaxValue, long.MaxValue, [], long.MaxValue, 1.5, stats)).Length,
+            FrameBudget.StatisticsBytes(d) - FrameBudget.EnvelopeBytes, FrameBudget.StatisticsBytes(d));
+        foreach (var p in new[] { Parameterization.LowerTriangular, Parameterization.Full })
+        {
+            var lambda = MessageGenerators.Fill(p == Parameterization.Full ? d * d : tril, 4);
+            long budget = FrameBudget.ThetaBytes(d, p);
+            Assert.InRange(serializer.ToBinary(new PartialGradientComputed(id, long.MaxValue, int.MaxValue, double.NaN, MessageGenerators.Fill(d, 5), lambda, 1.5)).Length,
+                budget - FrameBudget.EnvelopeBytes, budget);
+            Assert.InRange(serializer.ToBinary(new ModelUpdated(id, long.MaxValue, long.MaxValue, new ThetaData(d, p, MessageGenerators.Fill(d, 6), lambda))).Length,
+                budget - FrameBudget.EnvelopeBytes, budget);
+        }
+    }
+
     [Fact]
     public void A_d512_full_Lambda_gradient_round_trips()
     {
@@ -177,59 +205,6 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
     }
 
     [Fact]
-    public void A_d512_StreamCheckpoint_round_trips_and_its_payload_is_the_raw_arrays_plus_a_few_bytes()
-    {
-        var message = MessageGenerators.LargeStreamCheckpoint();
-        var back = (StreamCheckpoint)RoundTrip(message, out var bytes);
-        WireEquality.AssertBitIdentical(message, back);
-        Assert.Equal(DateTimeKind.Utc, back.WrittenUtc.Kind);
-        Assert.Equal(message.WrittenUtc.Ticks, back.WrittenUtc.Ticks);
-        var s = message.Statistics!;
-        var t = message.Theta!;
-        long raw = 8L * (t.Mu.Length + t.LambdaPacked.Length + message.AdamFirstMoment.Length + message.AdamSecondMoment.Length
-            + s.Mean.Length + s.ScatterLower.Length + s.Third.Length + s.ColumnMin.Length + s.ColumnMax.Length + message.Starts.Length + message.Nexts.Length + message.Lost.Length)
-            + 4L * message.Partitions.Length;
-        Assert.InRange(bytes.Length, raw, raw + 512);
-    }
-
-    [Fact]
-    public void DateTimes_keep_their_ticks_and_kind_exactly()
-    {
-        var template = MessageGenerators.LargeStreamCheckpoint() with { Theta = null, Statistics = null, AdamFirstMoment = [], AdamSecondMoment = null! };
-        foreach (var kind in new[] { DateTimeKind.Unspecified, DateTimeKind.Utc, DateTimeKind.Local })
-            foreach (var ticks in new[] { 0L, 1L, DateTime.UnixEpoch.Ticks, 638_000_000_000_000_001L, DateTime.MaxValue.Ticks })
-            {
-                var message = template with { WrittenUtc = new DateTime(ticks, kind) };
-                var back = (StreamCheckpoint)RoundTrip(message, out var bytes);
-                Assert.Equal(ticks, back.WrittenUtc.Ticks);
-                Assert.Equal(kind, back.WrittenUtc.Kind);
-                // The last 9 bytes: int64 ticks then the kind byte.
-                Assert.Equal(ticks, BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(bytes.Length - 9)));
-                Assert.Equal((byte)kind, bytes[^1]);
-                WireEquality.AssertBitIdentical(message, back);
-            }
-    }
-
-    [Fact]
-    public void A_bad_DateTime_kind_or_tick_count_throws()
-    {
-        var bytes = serializer.ToBinary(MessageGenerators.LargeStreamCheckpoint() with { Theta = null, Statistics = null });
-        var badKind = bytes.ToArray();
-        badKind[^1] = 3;
-        var e = Assert.Throws<SerializationException>(() => serializer.FromBinary(badKind, "SCk"));
-        Assert.Contains("WrittenUtc", e.Message, StringComparison.Ordinal);
-        Assert.Contains("kind 3", e.Message, StringComparison.Ordinal);
-        foreach (var ticks in new[] { -1L, DateTime.MaxValue.Ticks + 1, long.MaxValue, long.MinValue })
-        {
-            var badTicks = bytes.ToArray();
-            BinaryPrimitives.WriteInt64LittleEndian(badTicks.AsSpan(badTicks.Length - 9), ticks);
-            e = Assert.Throws<SerializationException>(() => serializer.FromBinary(badTicks, "SCk"));
-            Assert.Contains("malformed", e.Message, StringComparison.Ordinal);
-            Assert.Contains($"{ticks} ticks", e.Message, StringComparison.Ordinal);
-        }
-    }
-
-    [Fact]
     public void Streaming_messages_with_nulls_and_empty_arrays_survive()
     {
         IMvnMessage[] messages =
@@ -241,8 +216,6 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
             new CommitOffsets("j", 1, "t", [], null!),
             new WorkerStreamStatus("j", 1, "w", null!, [], true, null, []),
             new WorkerStreamStatus("j", 1, "w", [int.MinValue, int.MaxValue], [long.MinValue, long.MaxValue], false, "ω-🙂", [0, long.MaxValue]),
-            new StreamCheckpoint("k", 0, 0, 0, null, null!, [], 0, 0, new StatisticsData(0, 0, 0, [], [], [], 0, [], []), null!, null!, [], null!, [-1],
-                0, 0, 0, 0, default),
         ];
         foreach (var message in messages)
             WireEquality.AssertBitIdentical(message, RoundTrip(message, out _));
@@ -324,7 +297,6 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
     public void Every_truncation_of_a_d512_streaming_payload_throws()
     {
         AssertEveryTruncationThrows(MessageGenerators.LargePartitionContribution(), nameof(PartitionContribution));
-        AssertEveryTruncationThrows(MessageGenerators.LargeStreamCheckpoint(), nameof(StreamCheckpoint));
     }
 
     private void AssertEveryTruncationThrows(IMvnMessage message, string typeName)
@@ -378,30 +350,118 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
         Assert.Contains("wire version 99", e.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void A_corrupt_huge_array_length_throws_before_allocating()
+    /// <summary>A payload around a hand-made protobuf body: the version byte and the body's length first.</summary>
+    private static byte[] Payload(params byte[] body)
     {
-        var message = new PartialGradientComputed("j", 1, 2, 3, [1, 2], [3], 4);
-        var bytes = serializer.ToBinary(message);
-        // version(1) + JobId(4 + 1) + Round(8) + ShardIndex(4) + J(8) = 26: GradMu's length.
-        Assert.Equal(2, BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(26)));
-        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(26), int.MaxValue);
-        var e = Assert.Throws<SerializationException>(() => serializer.FromBinary(bytes, "PGok"));
-        Assert.Contains("GradMu", e.Message, StringComparison.Ordinal);
-        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(26), -7);
-        e = Assert.Throws<SerializationException>(() => serializer.FromBinary(bytes, "PGok"));
-        Assert.Contains("GradMu has length -7", e.Message, StringComparison.Ordinal);
+        var header = new List<byte> { MvnStreamSerializer.WireVersion };
+        for (ulong n = (ulong)body.Length; ; n >>= 7)
+        {
+            if (n < 0x80) { header.Add((byte)n); break; }
+            header.Add((byte)(n | 0x80));
+        }
+        return [.. header, .. body];
     }
 
     [Fact]
-    public void A_bad_presence_flag_throws()
+    public void A_corrupt_huge_array_length_throws_before_allocating()
     {
-        var bytes = serializer.ToBinary(new DescribeFile("j", "p", new ReaderSettings(RowFormat.Csv, 3, BadRowPolicy.Skip)));
-        // version(1) + JobId(4 + 1) + Path(4 + 1) = 11: Reader's presence flag.
-        Assert.Equal(1, bytes[11]);
-        bytes[11] = 7;
-        var e = Assert.Throws<SerializationException>(() => serializer.FromBinary(bytes, "DF"));
-        Assert.Contains("Reader (presence flag)", e.Message, StringComparison.Ordinal);
+        // PartialGradientComputed field 5 (GradMu), length-delimited (tag 5 << 3 | 2 = 42), announcing 2^31 - 1 bytes.
+        var e = Assert.Throws<SerializationException>(() => serializer.FromBinary(Payload(42, 0xFF, 0xFF, 0xFF, 0xFF, 0x07, 1, 2, 3), "PGok"));
+        Assert.Contains("truncated", e.Message, StringComparison.Ordinal);
+        Assert.Contains("PartialGradientComputed.GradMu needs 2147483647 bytes", e.Message, StringComparison.Ordinal);
+        // A length beyond int: malformed.
+        e = Assert.Throws<SerializationException>(() => serializer.FromBinary(Payload(42, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F), "PGok"));
+        Assert.Contains("GradMu has length 4294967295", e.Message, StringComparison.Ordinal);
+        // Bytes that are not a whole number of doubles.
+        e = Assert.Throws<SerializationException>(() => serializer.FromBinary(Payload(42, 3, 1, 2, 3), "PGok"));
+        Assert.Contains("GradMu has 3 bytes", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_field_of_the_wrong_wire_type_or_an_invalid_tag_throws_naming_it()
+    {
+        // DescribeFile field 3 (Reader, a nested message) sent as a varint (tag 3 << 3 | 0 = 24).
+        var e = Assert.Throws<SerializationException>(() => serializer.FromBinary(Payload(24, 1), "DF"));
+        Assert.Contains("DescribeFile.Reader (field 3) has wire type 0, expected 2", e.Message, StringComparison.Ordinal);
+        // Wire type 7 does not exist; field 0 is not a field.
+        Assert.Contains("not a valid tag", Assert.Throws<SerializationException>(() => serializer.FromBinary(Payload(15), "DF")).Message, StringComparison.Ordinal);
+        Assert.Contains("not a valid tag", Assert.Throws<SerializationException>(() => serializer.FromBinary(Payload(2, 0), "DF")).Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Forward compatibility, the point of numbered fields: a newer node's payload with fields this node does not know
+    /// (of every protobuf wire type, before, between and after the known ones, also inside a nested message) reads as
+    /// the message without them.
+    /// </summary>
+    [Fact]
+    public void Fields_a_newer_node_adds_are_skipped()
+    {
+        byte[] unknown =
+        [
+            0xC8, 0x3E, 0x96, 0x01, // field 1001, varint 150
+            0xD1, 0x3E, 1, 2, 3, 4, 5, 6, 7, 8, // field 1002, fixed64
+            0xDA, 0x3E, 3, (byte)'n', (byte)'e', (byte)'w', // field 1003, length-delimited
+            0xE5, 0x3E, 1, 2, 3, 4, // field 1004, fixed32
+        ];
+        var message = new DescribeFile("job", "/data/rows.csv", new ReaderSettings(RowFormat.Csv, 3, BadRowPolicy.Skip));
+        var body = serializer.ToBinary(message)[2..]; // version byte and a one-byte body length
+        Assert.Equal(body.Length, serializer.ToBinary(message)[1]);
+        // JobId (field 1: tag, length, 3 bytes) and Path (field 2: tag, length, 14 bytes), then Reader (field 3: tag 26, length, message).
+        int readerAt = 5 + 2 + message.Path.Length;
+        Assert.Equal(26, body[readerAt]);
+        Assert.Equal(body.Length - readerAt - 2, body[readerAt + 1]);
+        // Unknown fields around the known ones and inside the nested reader settings.
+        byte[] nested = [.. unknown, .. body[(readerAt + 2)..]];
+        byte[] newer = [.. unknown, .. body[..readerAt], .. unknown, 26, (byte)nested.Length, .. nested, .. unknown];
+        WireEquality.AssertBitIdentical(message, serializer.FromBinary(Payload(newer), "DF"));
+    }
+
+    /// <summary>A payload from a node that predates a field reads that field as its default (here all of them, from an empty body).</summary>
+    [Fact]
+    public void Fields_an_older_node_did_not_send_read_as_their_defaults()
+    {
+        var back = (FitJobAccepted)serializer.FromBinary(Payload(), "FAcc");
+        Assert.Equal(new FitJobAccepted(null!, 0, 0, 0, 0), back);
+        var job = serializer.ToBinary(new FitJobAccepted("j", 3, 6, 1000, 0));
+        Assert.Equal(new FitJobAccepted("j", 3, 6, 1000, 0), serializer.FromBinary(job, "FAcc"));
+    }
+
+    [Fact]
+    public void Every_wire_record_numbers_every_field_once()
+    {
+        foreach (var type in MessageGenerators.AllMessageTypes.Concat([typeof(StatisticsData), typeof(ThetaData), typeof(ReaderSettings), typeof(FitJobSettings), typeof(StreamJobSettings)]))
+        {
+            var fields = MvnStream.Cluster.Protocol.Wire.MessageSchema.For(type).Fields.ToList();
+            Assert.Equal(type.GetConstructors().Max(c => c.GetParameters().Length), fields.Count);
+            Assert.Equal(fields.Count, fields.Select(f => f.Number).Distinct().Count());
+        }
+    }
+
+    /// <summary>The body is standard protobuf: Google.Protobuf's own reader walks it (tags, lengths, fixed64 doubles).</summary>
+    [Fact]
+    public void The_body_is_protobuf_that_a_standard_reader_walks()
+    {
+        var message = MessageGenerators.LargePartitionContribution();
+        var bytes = serializer.ToBinary(message);
+        var input = new Google.Protobuf.CodedInputStream(bytes, 1, bytes.Length - 1);
+        int length = input.ReadLength();
+        Assert.Equal(bytes.Length - 1 - Google.Protobuf.CodedOutputStream.ComputeLengthSize(length), length);
+        var seen = new List<int>();
+        for (uint tag; (tag = input.ReadTag()) != 0;)
+        {
+            int number = Google.Protobuf.WireFormat.GetTagFieldNumber(tag);
+            seen.Add(number);
+            if (number == 9) // Statistics: a nested message whose field 5 is the packed lower triangle
+            {
+                var stats = new Google.Protobuf.CodedInputStream(input.ReadBytes().ToByteArray());
+                for (uint t; (t = stats.ReadTag()) != 0;)
+                    if (Google.Protobuf.WireFormat.GetTagFieldNumber(t) == 5) Assert.Equal(8 * 131_328, stats.ReadBytes().Length);
+                    else stats.SkipLastField();
+            }
+            else if (number == 1) Assert.Equal(message.JobId, input.ReadString());
+            else input.SkipLastField();
+        }
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8, 9], seen);
     }
 
     // -------------------------------------------------------------------------------------------
@@ -421,11 +481,5 @@ public sealed class MvnStreamSerializerTests(SerializerFixture fixture) : IClass
         Assert.NotNull(WireEquality.FirstDifference(a, new ThetaData(1, Parameterization.LowerTriangular, [nan1], [0.0])));
         Assert.NotNull(WireEquality.FirstDifference(new ShardLoaded("j", 0, 0, 0, ["a"], 0, 0, null), new ShardLoaded("j", 0, 0, 0, ["b"], 0, 0, null)));
         Assert.NotNull(WireEquality.FirstDifference(new FitJobNotice("j", "m"), new FitJobNotice("j", null!)));
-        var when = new DateTime(638_000_000_000_000_000, DateTimeKind.Utc);
-        var checkpoint = MessageGenerators.LargeStreamCheckpoint() with { WrittenUtc = when };
-        Assert.Null(WireEquality.FirstDifference(checkpoint, checkpoint with { WrittenUtc = new DateTime(when.Ticks, DateTimeKind.Utc) }));
-        Assert.NotNull(WireEquality.FirstDifference(checkpoint, checkpoint with { WrittenUtc = DateTime.SpecifyKind(when, DateTimeKind.Local) }));
-        Assert.NotNull(WireEquality.FirstDifference(checkpoint, checkpoint with { WrittenUtc = when.AddTicks(1) }));
-        Assert.NotNull(WireEquality.FirstDifference(checkpoint, checkpoint with { Nexts = [.. checkpoint.Nexts[..^1], 0] }));
     }
 }
