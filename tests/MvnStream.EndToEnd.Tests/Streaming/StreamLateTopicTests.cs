@@ -37,7 +37,7 @@ public sealed partial class StreamLateTopicTests(StreamingBrokerFixture broker, 
         var stream = _scope.Start("stream-" + topic, "stream", "-b", broker.Bootstrap, "-t", topic, "--until-idle", "5s", "--checkpoint", "none",
             "--model-topic", "none", "--json", "--out", _scope.PathOf("model.json"));
         // As a user would: the stream says it waits for the topic, and its cluster is up (it starts while d is unknown).
-        await stream.WaitForLineAsync(OutputStream.Stderr, l => l.Contains("waiting for a first valid record", StringComparison.Ordinal), StreamTimeout,
+        await stream.WaitForLineAsync(OutputStream.Stderr, l => l.Contains("waiting for valid records", StringComparison.Ordinal), StreamTimeout,
             "the stream waiting for the topic's first record");
         await stream.WaitForLineAsync(OutputStream.Stderr, l => l.StartsWith("cluster up", StringComparison.Ordinal), TimeSpan.FromSeconds(60),
             "the stream's cluster up while it waits for the first record");
