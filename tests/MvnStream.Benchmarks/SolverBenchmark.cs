@@ -72,7 +72,7 @@ internal static class SolverBenchmark
                         theta = fit.Theta;
                     }
                     double ms = sw.Elapsed.TotalMilliseconds;
-                    var (eMu, eS) = Errors(stats, theta);
+                    var (eMu, eS) = FitErrors.Of(stats, theta);
                     int it = fit?.Iterations ?? mn!.Iterations, ev = fit?.Evaluations ?? mn!.Evaluations;
                     var reason = fit?.Reason ?? mn!.Reason;
                     Console.WriteLine(FormattableString.Invariant(
@@ -89,24 +89,6 @@ internal static class SolverBenchmark
         yield return ("adam", SolverKind.Adam, false, false);
         yield return ("lbfgs-raw", SolverKind.Lbfgs, true, false);
         yield return ("mathnet-lbfgs", SolverKind.Lbfgs, true, true);
-    }
-
-    /// <summary>max_i |mu_i - xbar_i| / sd*_i and max_ij |S_ij - S*_ij| / (sd*_i sd*_j) against the closed form.</summary>
-    public static (double Mu, double S) Errors(SufficientStatistics stats, MvnParameters theta)
-    {
-        int d = stats.Dimension;
-        double n = stats.Weight;
-        var s = theta.Covariance();
-        var m = stats.Scatter;
-        var sd = new double[d];
-        for (int i = 0; i < d; i++) sd[i] = Math.Sqrt(m[i * d + i] / n);
-        double eMu = 0, eS = 0;
-        for (int i = 0; i < d; i++)
-        {
-            eMu = Math.Max(eMu, Math.Abs(theta.Mu[i] - stats.Mean[i]) / sd[i]);
-            for (int j = 0; j < d; j++) eS = Math.Max(eS, Math.Abs(s[i * d + j] - m[i * d + j] / n) / (sd[i] * sd[j]));
-        }
-        return (eMu, eS);
     }
 
     /// <summary>J/n in raw packed tril coordinates, for MathNet's minimiser.</summary>

@@ -18,26 +18,7 @@ internal static class FitTargets
         return s;
     }
 
-    public static (double Mu, double S) Errors(SufficientStatistics stats, MvnParameters theta)
-    {
-        int d = stats.Dimension;
-        double n = stats.Weight;
-        var s = theta.Covariance();
-        var m = stats.Scatter;
-        var mean = stats.Mean;
-        double eMu = 0, eS = 0;
-        for (int i = 0; i < d; i++)
-        {
-            double sdi = Math.Sqrt(m[i * d + i] / n);
-            eMu = Math.Max(eMu, Math.Abs(theta.Mu[i] - mean[i]) / sdi);
-            for (int j = 0; j < d; j++)
-            {
-                double sdj = Math.Sqrt(m[j * d + j] / n);
-                eS = Math.Max(eS, Math.Abs(s[i * d + j] - m[i * d + j] / n) / (sdi * sdj));
-            }
-        }
-        return (eMu, eS);
-    }
+    public static (double Mu, double S) Errors(SufficientStatistics stats, MvnParameters theta) => MvnStream.Tests.Shared.FitErrors.Of(stats, theta);
 
     /// <summary>The accuracy target of each solver: 1e-8 for gd and lbfgs, 1e-6 for adam.</summary>
     public static double Target(SolverKind kind) => kind == SolverKind.Adam ? 1e-6 : 1e-8;
