@@ -5,8 +5,8 @@ namespace MvnStream.Cli.Http;
 
 /// <summary>
 /// The live dashboard (GET /): one self-contained page, an embedded resource (Http/dashboard.html: inline script and SVG,
-/// nothing fetched from elsewhere), that polls /api/state and /api/rows every second. docs/ARCHITECTURE.md, "HTTP, metrics
-/// and dashboard".
+/// nothing fetched from elsewhere), that polls /api/state and /api/rows every second.
+/// docs/ARCHITECTURE.md, "HTTP, metrics and dashboard".
 /// </summary>
 internal static class Dashboard
 {

@@ -3,8 +3,8 @@ using System.Diagnostics.Metrics;
 namespace MvnStream.Core.Diagnostics;
 
 /// <summary>
-/// The process's instruments (System.Diagnostics.Metrics, meter "MvnStream"; docs/ARCHITECTURE.md, "HTTP, metrics and
-/// dashboard"). Counters and histograms are recorded where things happen (the stream and fit coordinators); the gauges
+/// The process's instruments (System.Diagnostics.Metrics, meter "MvnStream";
+/// docs/ARCHITECTURE.md, "HTTP, metrics and dashboard"). Counters and histograms are recorded where things happen (the stream and fit coordinators); the gauges
 /// observe the <see cref="StreamBoard"/> the stream coordinator publishes. Exported as Prometheus text at GET /metrics,
 /// where dots become underscores and counters get the suffix _total (mvnstream.rows.accepted: mvnstream_rows_accepted_total).
 /// </summary>

@@ -3,8 +3,8 @@ namespace MvnStream.Core.Diagnostics;
 /// <summary>
 /// A small bounded ring of recent rows read in this process (a sample: at most <see cref="PerBatch"/> rows of each batch a
 /// stream worker turns into a contribution), for the dashboard's scatter plot. Only workers in the same process as the
-/// coordinator (the embedded cluster of 'stream' and 'demo') fill the coordinator's ring; docs/ARCHITECTURE.md, "HTTP,
-/// metrics and dashboard".
+/// coordinator (the embedded cluster of 'stream' and 'demo') fill the coordinator's ring;
+/// docs/ARCHITECTURE.md, "HTTP, metrics and dashboard".
 /// </summary>
 public static class RecentRows
 {

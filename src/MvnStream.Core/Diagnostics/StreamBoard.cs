@@ -10,8 +10,8 @@ public sealed record BoardSample(double Seconds, long Rows, double RowsPerSecond
 
 /// <summary>
 /// What the stream coordinator last published about its job and workers (immutable; a new one replaces it): read by the HTTP
-/// layer (/model, /health/ready, /api/state) and by the gauges of <see cref="MvnMetrics"/>. docs/ARCHITECTURE.md, "HTTP,
-/// metrics and dashboard". Never holds Kafka settings (they may carry secrets).
+/// layer (/model, /health/ready, /api/state) and by the gauges of <see cref="MvnMetrics"/>.
+/// docs/ARCHITECTURE.md, "HTTP, metrics and dashboard". Never holds Kafka settings (they may carry secrets).
 /// </summary>
 public sealed record StreamBoardState
 {
