@@ -6,6 +6,7 @@ using Confluent.Kafka;
 using MvnStream.Cluster.Actors;
 using MvnStream.Cluster.Protocol;
 using MvnStream.Core;
+using MvnStream.Core.Diagnostics;
 using MvnStream.Core.Fitting;
 using MvnStream.Core.Model;
 using MvnStream.Core.Solvers;
@@ -82,9 +83,12 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
 
     public static Props Props() => Akka.Actor.Props.Create(() => new StreamCoordinatorActor());
 
-    protected override void PreStart() =>
+    protected override void PreStart()
+    {
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
             typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.ReachableMember), typeof(ClusterEvent.MemberRemoved));
+        PublishBoard();
+    }
 
     protected override void PostStop()
     {
@@ -115,6 +119,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
     {
         bool added = _workers.Register(Sender, r.WorkerId);
         Sender.Tell(new WorkerRegistered(_coordinatorId));
+        PublishBoard();
         if (added && _job is { Running: true }) Sender.Tell(new StartConsuming(_job.Id, _job.Epoch, _job.Settings));
     }
 
@@ -157,6 +162,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
                 + "unless Kafka gives them to the others (resuming at the ledger's offsets)");
             if (_job.Stopping) MaybeFinishStop();
         }
+        PublishBoard();
     }
 
     /// <summary>A suspended worker is reachable again: it counts again and is told what it may have missed meanwhile.</summary>
@@ -169,6 +175,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
             else Notice($"worker {id} is reachable again");
             CatchUp(w, id);
         }
+        PublishBoard();
     }
 
     /// <summary>
@@ -197,6 +204,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         bool live = _workers.IsLive(worker);
         if (_workers.Remove(worker) is not { } id) return;
         _workerStatus.Remove(id);
+        PublishBoard();
         if (_job is null) return;
         // Kafka moves its partitions to the other group members, which ask the ledger where to resume.
         Notice($"worker {id} left{(live ? "" : " (it was unreachable)")}; its partitions go to the other consumers, which resume at the ledger's offsets");
@@ -308,6 +316,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         Timers.StartPeriodicTimer("snapshot", Tick.Snapshot, TimeSpan.FromSeconds(Math.Max(0.1, job.Settings.SnapshotIntervalSeconds)));
         Timers.StartPeriodicTimer("idle", Tick.Idle, TimeSpan.FromMilliseconds(250));
         if (job.Theta is not null) Broadcast(new ModelUpdated(job.Id, job.Epoch, job.Version, ThetaData.From(job.Theta)));
+        PublishBoard(job.Model());
     }
 
     private void OnLedgerQuery(LedgerQuery q)
@@ -346,6 +355,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
     private void ReportLoss(StreamJob job, string topic, int partition, long from, long to, long lost, string when)
     {
         job.LostRecords += lost;
+        MvnMetrics.RecordsLost.Add(lost);
         job.Changes++;
         var text = $"LOST {lost:N0} records of {topic}/{partition} (offsets {from}..{to - 1}): the broker deleted them {when}; they are not in the model";
         Notice(text, LogLevel.ErrorLevel);
@@ -392,16 +402,21 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
                         + "(transaction markers, aborted transactions or compaction): covered by the ledger, not counted as records, not lost");
                 }
                 job.Merge(c, stats);
+                MvnMetrics.RowsAccepted.Add(stats?.Count ?? 0);
+                MvnMetrics.RecordsAccepted.Add(c.AcceptedRecords);
+                MvnMetrics.RecordsRejected.Add(c.RejectedRecords);
                 Sender.Tell(new ContributionAck(job.Id, job.Epoch, c.Topic, c.Partition, c.From, c.To, ContributionOutcome.Accepted, next));
                 MaybeUpdate(job);
                 if (job.Settings.MaxRows > 0 && job.Statistics.Count >= job.Settings.MaxRows) BeginStop($"reached --max-rows {job.Settings.MaxRows:N0}");
                 break;
             case LedgerDecision.Duplicate:
                 job.Duplicates++;
+                MvnMetrics.LedgerDuplicates.Add(1);
                 Sender.Tell(new ContributionAck(job.Id, job.Epoch, c.Topic, c.Partition, c.From, c.To, ContributionOutcome.Duplicate, next));
                 break;
             default:
                 job.Refused++;
+                MvnMetrics.LedgerRefusals.Add(1);
                 Sender.Tell(new ContributionAck(job.Id, job.Epoch, c.Topic, c.Partition, c.From, c.To, ContributionOutcome.Refused, next));
                 break;
         }
@@ -449,5 +464,6 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         _workerStatus.Clear();
         _endedJobs.Enqueue(job.Id);
         if (_endedJobs.Count > 8) _endedJobs.Dequeue();
+        PublishBoard();
     }
 }
