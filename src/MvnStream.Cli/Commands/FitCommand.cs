@@ -159,6 +159,7 @@ internal static class FitCommand
     {
         if (a.Plot is null) return null;
         var (width, height) = a.PlotPixels;
+        if (PlotFonts.MissingFontsNote() is { } note) Console.Error.WriteLine("mvnstream fit: " + note);
         try { PlotFiles.Write(a.Plot, plot.RenderPng(title, xLabel, width, height)); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -60,10 +60,11 @@ internal static class PlotCommand
             var (xs, ys, rows, rejected) = Sample(a.Data, options, i, j, a.MaxPoints, ct);
             if (rows == 0) throw new InvalidDataException($"{a.Data}: no valid rows to draw" + (rejected > 0 ? $" ({rejected:N0} bad rows skipped)" : ""));
             var s = m.Theta.Covariance();
-            string drawn = xs.Length == rows ? $"{rows:N0} rows" : $"{xs.Length:N0} of {rows:N0} rows (a uniform sample)";
+            string drawn = xs.Length == rows ? $"{rows:N0} rows" : $"{xs.Length:N0} of {rows:N0} rows (sample)";
             var plotData = new EllipsePlotData(m.Theta.Mu[i], m.Theta.Mu[j], s[i * d + i], s[i * d + j], s[j * d + j], xs, ys,
-                $"column {i}", $"column {j}", $"{Path.GetFileName(a.Data)}: columns {i} and {j}, model n = {m.N:N0}", drawn);
+                $"column {i}", $"column {j}", ConsoleProgress.Inv($"{Path.GetFileName(a.Data)}: columns {i}, {j}; {drawn}"), "rows");
             var frame = EllipsePlot.FrameFor(plotData, width, height);
+            if (PlotFonts.MissingFontsNote() is { } note) Console.Error.WriteLine("mvnstream plot: " + note);
             PlotFiles.Write(a.Out, EllipsePlot.RenderPng(plotData, frame));
             Report(a, i, j, rows, xs.Length, rejected, frame);
             return ExitCodes.Ok;

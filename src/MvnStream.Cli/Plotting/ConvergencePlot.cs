@@ -70,6 +70,7 @@ internal sealed class ConvergencePlot
         double xPad = (xMax - xMin) * 0.03;
         plot.Axes.SetLimits(xMin - xPad, xMax + xPad, yLow, yHigh);
 
+        PlotFonts.Apply(plot);
         // Text sized for the image: a title of 16 pt runs off a 400-pixel-wide image.
         plot.Title(title, size: width < 640 ? 12 : 16);
         plot.Legend.FontSize = width < 640 ? 10 : 12;

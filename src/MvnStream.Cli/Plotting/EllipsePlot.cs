@@ -64,8 +64,8 @@ internal static class EllipsePlot
     public const int Segments = 360;
 
     /// <summary>
-    /// The frame of a <paramref name="width"/> x <paramref name="height"/> image: fixed margins for the title, tick labels
-    /// and axis labels; limits that hold the 3-sigma ellipse and every row drawn, with 4 % to spare on each side.
+    /// The frame of a <paramref name="width"/> x <paramref name="height"/> image: fixed margins for the title, tick labels,
+    /// axis labels and (on the right, outside the data area, so it never hides a row or an ellipse) the legend; limits that hold the 3-sigma ellipse and every row drawn, with 4 % to spare on each side.
     /// </summary>
     public static PlotFrame FrameFor(EllipsePlotData data, int width, int height)
     {
@@ -77,7 +77,7 @@ internal static class EllipsePlot
             yMin = Math.Min(yMin, data.Ys[k]); yMax = Math.Max(yMax, data.Ys[k]);
         }
         double px = (xMax - xMin) * 0.04, py = (yMax - yMin) * 0.04;
-        return new PlotFrame(width, height, Left: 96, Right: 24, Top: 44, Bottom: 60, xMin - px, xMax + px, yMin - py, yMax + py);
+        return new PlotFrame(width, height, Left: 96, Right: 132, Top: 44, Bottom: 60, xMin - px, xMax + px, yMin - py, yMax + py);
     }
 
     /// <summary>The plot, laid out in <paramref name="frame"/>: rows first, then the ellipses over them, then the mean.</summary>
@@ -115,41 +115,14 @@ internal static class EllipsePlot
         mean.Color = Colors.Black;
         mean.LegendText = "mean";
 
-        plot.ShowLegend(LegendCorner(data, frame));
+        plot.ShowLegend(Edge.Right);
         plot.Axes.SetLimits(frame.XMin, frame.XMax, frame.YMin, frame.YMax);
+        PlotFonts.Apply(plot);
         plot.Title(data.Title, size: frame.Width < 640 ? 12 : 16);
         plot.Legend.FontSize = frame.Width < 640 ? 10 : 12;
         plot.XLabel(data.XLabel);
         plot.YLabel(data.YLabel);
         return plot;
-    }
-
-    /// <summary>
-    /// Where the legend goes: the corner of the data area (a quarter of its width and height) that holds the fewest rows
-    /// and the least of the 3-sigma ellipse, the upper left on a tie.
-    /// </summary>
-    public static Alignment LegendCorner(EllipsePlotData data, PlotFrame frame)
-    {
-        (Alignment Corner, bool Left, bool Upper)[] corners =
-            [(Alignment.UpperLeft, true, true), (Alignment.UpperRight, false, true), (Alignment.LowerLeft, true, false), (Alignment.LowerRight, false, false)];
-        double xCut(bool left) => left ? frame.XMin + (frame.XMax - frame.XMin) / 4 : frame.XMax - (frame.XMax - frame.XMin) / 4;
-        double yCut(bool upper) => upper ? frame.YMax - (frame.YMax - frame.YMin) / 4 : frame.YMin + (frame.YMax - frame.YMin) / 4;
-        bool In(double x, double y, bool left, bool upper) =>
-            (left ? x <= xCut(true) : x >= xCut(false)) && (upper ? y >= yCut(true) : y <= yCut(false));
-        var best = corners[0].Corner;
-        long bestCount = long.MaxValue;
-        foreach (var (corner, left, upper) in corners)
-        {
-            long count = 0;
-            for (int k = 0; k < data.Xs.Length; k++) if (In(data.Xs[k], data.Ys[k], left, upper)) count++;
-            for (int s = 0; s < Segments; s++)
-            {
-                var (x, y) = data.OnEllipse(3, 2 * Math.PI * s / Segments);
-                if (In(x, y, left, upper)) count += Math.Max(1, data.Xs.Length / Segments);
-            }
-            if (count < bestCount) (best, bestCount) = (corner, count);
-        }
-        return best;
     }
 
     /// <summary>The plot as PNG bytes of exactly the frame's size.</summary>

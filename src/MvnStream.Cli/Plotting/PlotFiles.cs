@@ -59,3 +59,25 @@ internal static class PlotFiles
         return true;
     });
 }
+
+/// <summary>
+/// Text in plots needs a font file: SkiaSharp's Linux library (the NoDependencies build, without fontconfig) reads the
+/// fonts under /usr/share/fonts. Without any (a slim container image) the image is drawn with no text at all; the user is told.
+/// </summary>
+internal static class PlotFonts
+{
+    /// <summary>Sans-serif families preferred for text, the first installed one wins (Skia's default is whichever it finds first).</summary>
+    private static readonly string[] Preferred = ["DejaVu Sans", "Liberation Sans", "Noto Sans", "Arial", "Helvetica"];
+
+    /// <summary>A note for stderr when no font is installed, else null.</summary>
+    public static string? MissingFontsNote() =>
+        SkiaSharp.SKTypeface.Default.GlyphCount > 0 ? null
+            : "note: no font is installed (SkiaSharp reads /usr/share/fonts): the plot has no text (title, tick labels, legend); install one, e.g. Debian's fonts-dejavu-core";
+
+    /// <summary>Sets every text of <paramref name="plot"/> in the first preferred family that is installed, if any is.</summary>
+    public static void Apply(ScottPlot.Plot plot)
+    {
+        var installed = SkiaSharp.SKFontManager.Default.FontFamilies.ToHashSet(StringComparer.OrdinalIgnoreCase);
+        if (Preferred.FirstOrDefault(installed.Contains) is { } family) plot.Font.Set(family);
+    }
+}
