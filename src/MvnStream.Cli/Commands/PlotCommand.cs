@@ -57,6 +57,7 @@ internal static class PlotCommand
             try { options = CommonOptions.ReaderOptions(a.Data, a.Format, d, a.OnBadRow); }
             catch (FormatException e) { throw new UsageException(e.Message); }
 
+            CheckWidth(a.Data, options, a.Model, d);
             var (xs, ys, rows, rejected) = Sample(a.Data, options, i, j, a.MaxPoints, ct);
             if (rows == 0) throw new InvalidDataException($"{a.Data}: no valid rows to draw" + (rejected > 0 ? $" ({rejected:N0} bad rows skipped)" : ""));
             var s = m.Theta.Covariance();
@@ -93,6 +94,29 @@ internal static class PlotCommand
             throw new UsageException($"--dims '{text}': expected two 0-based column numbers I,J, e.g. 0,1");
         if (i == j) throw new UsageException($"--dims {i},{j}: give two different columns");
         return (i, j);
+    }
+
+    /// <summary>
+    /// A csv or json file whose first valid row has another width than the model's d is refused as such (exit 3), rather
+    /// than as a bad first row. An f64 file has no rows to count: its length must be a multiple of d doubles.
+    /// </summary>
+    private static void CheckWidth(string path, RowReaderOptions options, string modelPath, int d)
+    {
+        if (options.Format == RowFormat.F64)
+        {
+            long bytes = new FileInfo(path).Length;
+            if (bytes % (8L * d) != 0)
+                throw new InvalidDataException($"{path} has {bytes:N0} bytes, not a whole number of rows of the model's d = {d} doubles ({modelPath}): is it data of another dimension?");
+            return;
+        }
+        int width;
+        using (var probe = RowReader.Open(path, options with { Dimension = null, OnBadRow = BadRowPolicy.Skip, BlockRows = 1 }))
+        {
+            try { width = probe.Dimension; }
+            catch (InvalidOperationException) { return; } // no valid row at all: said when the rows are read
+        }
+        if (width != d)
+            throw new InvalidDataException($"{path} has {width} columns but the model {modelPath} has d = {d}: plot data of the model's columns");
     }
 
     /// <summary>
