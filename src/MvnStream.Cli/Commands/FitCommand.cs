@@ -38,7 +38,7 @@ internal static class FitCommand
         var config = new Option<string?>("--config") { Description = "HOCON file of this process's cluster node: with --cluster, the client node (TLS, hostname); see config/.", HelpName = "FILE" };
         var quiet = CommonOptions.Quiet();
         var json = CommonOptions.Json();
-        var plot = new Option<string?>("--plot") { Description = "Also write a convergence plot (PNG): J - J* per row at every iteration (cluster runs: every iteration or, with --summing gradients, every round), log scale.", HelpName = "PATH" };
+        var plot = new Option<string?>("--plot") { Description = "Also write a convergence plot (PNG): J - J* per row at every solver iteration, log scale (with --summing gradients placed at the cluster round it ended on).", HelpName = "PATH" };
         var plotSize = new Option<string?>("--plot-size") { Description = $"Size of the --plot image in pixels (default {PlotFiles.DefaultWidth}x{PlotFiles.DefaultHeight}).", HelpName = "WxH" };
 
         var cmd = new Command("fit", "Fit mu and Lambda (S = Lambda Lambda^T) to a data file and write the model JSON.")
