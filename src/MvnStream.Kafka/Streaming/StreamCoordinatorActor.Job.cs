@@ -249,8 +249,7 @@ public sealed partial class StreamCoordinatorActor
         }
         else if (m.Error is not null)
         {
-            _log.Error(m.Error, "stream model update failed");
-            Notice("model update failed: " + m.Error.Message);
+            Notice("model update failed: " + m.Error.Message, LogLevel.ErrorLevel, m.Error);
         }
         if (m.Final)
         {
@@ -391,8 +390,7 @@ public sealed partial class StreamCoordinatorActor
         }
         if (m.Error is not null)
         {
-            _log.Error(m.Error, "checkpoint failed");
-            Notice($"checkpoint to {job.Store.Describe()} failed: {m.Error.Message}");
+            Notice($"checkpoint to {job.Store.Describe()} failed: {m.Error.Message}", LogLevel.ErrorLevel, m.Error);
         }
         else if (m.Partitions.Length > 0)
         {

@@ -225,16 +225,17 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
     /// <summary>
     /// Tells the job's client, which prints it as a note, and logs it at <paramref name="level"/> for the operator of this
     /// node. When the client runs in this ActorSystem (an embedded cluster: 'stream', 'demo') the note already reaches the
-    /// user, so the log gets it only at DEBUG: each notice is printed once.
+    /// user, so the log gets it only at DEBUG: each notice is printed once. <paramref name="cause"/>, if any, goes with it
+    /// into the log (the note carries its message).
     /// </summary>
-    private void Notice(string message, LogLevel level = LogLevel.InfoLevel)
+    private void Notice(string message, LogLevel level = LogLevel.InfoLevel, Exception? cause = null)
     {
         bool clientHere = _job?.Client.Path.Address.HasLocalScope ?? false;
         switch (clientHere ? LogLevel.DebugLevel : level)
         {
             case LogLevel.DebugLevel: _log.Debug("{0}", message); break;
-            case LogLevel.WarningLevel: _log.Warning("{0}", message); break;
-            case LogLevel.ErrorLevel: _log.Error("{0}", message); break;
+            case LogLevel.WarningLevel: _log.Warning(cause, "{0}", message); break;
+            case LogLevel.ErrorLevel: _log.Error(cause, "{0}", message); break;
             default: _log.Info("{0}", message); break;
         }
         _job?.Client.Tell(new StreamJobNotice(_job.Id, message));
