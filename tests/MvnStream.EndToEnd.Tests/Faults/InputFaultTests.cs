@@ -39,7 +39,7 @@ public sealed class InputFaultTests(FaultSuiteFixture suite, ITestOutputHelper o
 
     /// <summary>
     /// Scenario 5: a transactional producer (in this process) writes 12 transactions of 4 x 150 rows, every third aborted;
-    /// the stream starts after the third, so the rest are written while it reads. The stream counts exactly the committed rows (n = accepted = committed), reports nothing lost
+    /// then the stream reads the topic. The stream counts exactly the committed rows (n = accepted = committed), reports nothing lost
     /// (exit 0) and the model equals the fit of the committed rows.
     /// </summary>
     [Fact]
@@ -52,13 +52,9 @@ public sealed class InputFaultTests(FaultSuiteFixture suite, ITestOutputHelper o
 
         var committed = new List<int>();
         int next = 0;
-        // The first transactions create the topic before the stream starts (a stream on a topic that does not exist yet
-        // could go idle before the producer has begun); the rest are written while the stream reads.
-        var topicExists = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var producing = Task.Run(() =>
+        var config = new ProducerConfig { BootstrapServers = suite.Bootstrap, TransactionalId = "faults-txn-" + Guid.NewGuid().ToString("N"), EnableIdempotence = true, LingerMs = 5 };
+        using (var producer = new ProducerBuilder<Null, string>(config).SetLogHandler((_, _) => { }).Build())
         {
-            var config = new ProducerConfig { BootstrapServers = suite.Bootstrap, TransactionalId = "faults-txn-" + Guid.NewGuid().ToString("N"), EnableIdempotence = true, LingerMs = 5 };
-            using var producer = new ProducerBuilder<Null, string>(config).SetLogHandler((_, _) => { }).Build();
             producer.InitTransactions(TimeSpan.FromSeconds(30));
             for (int t = 0; t < transactions; t++)
             {
@@ -76,13 +72,12 @@ public sealed class InputFaultTests(FaultSuiteFixture suite, ITestOutputHelper o
                     producer.CommitTransaction(TimeSpan.FromSeconds(30));
                     committed.AddRange(rows);
                 }
-                if (t == 2) topicExists.TrySetResult();
             }
-        });
-        await Task.WhenAny(topicExists.Task, producing);
-        if (producing.IsFaulted) await producing;
+        }
+        // Only now the stream: the development broker (librdkafka's mock cluster) reports the high watermark as the last
+        // stable offset, so a read_committed consumer reading while a transaction is open is given its records before the
+        // abort (a real broker never returns records past the last stable offset). README, "Reliability".
         var stream = _scope.Start("stream", suite.StreamArgs(topic, model, _scope.PathOf("ck.bin")));
-        await producing;
         string ctx = $"{transactions} transactions x 4 partitions x {perPartition} rows of {suite.Sample.Describe}, every third aborted: {committed.Count} committed of {next}; topic {topic}";
         var reference = await FitAsync("committed", committed);
 
