@@ -20,7 +20,7 @@ public sealed class ClientKillTests(FaultSuiteFixture suite, ITestOutputHelper o
     /// Scenario 4: the client is SIGKILLed at ~30 % of the input while rows still arrive (2,000 rows/s); once the coordinator
     /// has ended that job, the same command is run again: it resumes from the file checkpoint ("resumed from the checkpoint
     /// with R rows", R at least what the first run had counted) and reads on. That second client is SIGKILLed as soon as it says the job is stopping
-    /// (idle: the drain, the final solve and the final checkpoint are under way). A third run resumes with every row and
+    /// (all N rows counted: the drain, the final solve and the final checkpoint are under way). A third run resumes with every row and
     /// finishes: exit 0, n = N exactly, the model of the fault-free run.
     /// </summary>
     [Fact]
@@ -39,7 +39,7 @@ public sealed class ClientKillTests(FaultSuiteFixture suite, ITestOutputHelper o
         output.WriteLine($"SIGKILLed the first client at '{status.Trim()}'");
         await suite.WaitForCoordinatorIdleAsync();
 
-        var second = _scope.Start("stream2", suite.StreamArgs(topic, model, checkpoint));
+        var second = _scope.Start("stream2", suite.StreamArgs(topic, model, checkpoint, FaultSuiteFixture.AllRows));
         var resumed = await second.WaitForLineAsync(OutputStream.Stderr, l => StreamOutput.ResumedRowsOf(l) >= 0, FaultSuiteFixture.NodeTimeout,
             "'resumed from the checkpoint with R rows'");
         long r2 = StreamOutput.ResumedRowsOf(resumed);

@@ -155,12 +155,20 @@ public sealed partial class FaultSuiteFixture : IAsyncLifetime
     }
 
     /// <summary>
-    /// <c>stream --cluster</c> on the suite's cluster: d = 5, a file checkpoint, no model topic, tolerance 1e-12 (so the
-    /// model can be compared with the reference to 1e-9), --until-idle 3s, --json summary.
+    /// How a scenario's stream ends: <c>--max-rows N</c> where rows are still to be sent after the stream starts (an idle
+    /// stop could come between the primed rows and a producer that a loaded machine starts slowly), else <c>--until-idle</c>.
     /// </summary>
-    public string[] StreamArgs(string topic, string model, string checkpoint, string untilIdle = "3s", params string[] more) =>
-        ["stream", "--cluster", Address, "-b", Bootstrap, "-t", topic, "--dim", "5", "--until-idle", untilIdle, "--checkpoint", "file:" + checkpoint,
-            "--model-topic", "none", "--tolerance", "1e-12", "--json", "--out", model, .. more];
+    public static readonly string[] AllRows = ["--max-rows", N.ToString(CultureInfo.InvariantCulture)];
+
+    public static string[] UntilIdle(string duration) => ["--until-idle", duration];
+
+    /// <summary>
+    /// <c>stream --cluster</c> on the suite's cluster: d = 5, a file checkpoint, no model topic, tolerance 1e-12 (so the
+    /// model can be compared with the reference to 1e-9), --json summary, and <paramref name="finish"/> (default: until idle 3 s).
+    /// </summary>
+    public string[] StreamArgs(string topic, string model, string checkpoint, string[]? finish = null) =>
+        ["stream", "--cluster", Address, "-b", Bootstrap, "-t", topic, "--dim", "5", .. finish ?? UntilIdle("3s"), "--checkpoint", "file:" + checkpoint,
+            "--model-topic", "none", "--tolerance", "1e-12", "--json", "--out", model];
 
     /// <summary>Sends the primed rows (kcat, as fast as the broker takes them) to <paramref name="topic"/>.</summary>
     public Task ProducePrimedAsync(string topic) => Kcat.ProduceFileAsync(Bootstrap, topic, PrimedCsv);
@@ -169,10 +177,10 @@ public sealed partial class FaultSuiteFixture : IAsyncLifetime
     /// Starts the stream on a topic holding the primed rows and returns once a status line counts them all: the consumer
     /// group has formed and is reading, so a rate-limited producer started now is followed closely.
     /// </summary>
-    public async Task<CliProcess> StartPrimedStreamAsync(TestScope scope, string topic, string model, string checkpoint, string name = "stream")
+    public async Task<CliProcess> StartPrimedStreamAsync(TestScope scope, string topic, string model, string checkpoint, string name = "stream", string[]? finish = null)
     {
         await ProducePrimedAsync(topic);
-        var stream = scope.Start(name, StreamArgs(topic, model, checkpoint));
+        var stream = scope.Start(name, StreamArgs(topic, model, checkpoint, finish ?? AllRows));
         await stream.WaitForLineAsync(OutputStream.Stderr, l => StreamOutput.RowsOf(l) >= Primed, NodeTimeout,
             $"a status line counting the {Primed:N0} primed rows (the consumers are reading)");
         return stream;

@@ -8,8 +8,10 @@ using Xunit.Abstractions;
 namespace MvnStream.EndToEnd.Tests.Faults;
 
 /// <summary>
-/// Faults in the input rather than the processes, on the suite's cluster: aborted transactions, poison records of every
-/// kind, and a producer far ahead of the stream. Each is compared with a fault-free run of the input the stream should
+/// Faults in the input rather than the processes, on the suite's cluster: poison records of every kind, and a producer
+/// far ahead of the stream. (Aborted transactions are not among them: the development broker acknowledges EndTxn and
+/// writes no marker, and reports the high watermark as the last stable offset, so what an aborted transaction leaves in
+/// the log depends on how much the producer had sent before the abort: README, "Reliability".) Each is compared with a fault-free run of the input the stream should
 /// have counted (<c>mvnstream fit</c> of exactly those rows).
 /// </summary>
 [Collection(FaultSuiteCollection.Name)]
@@ -35,73 +37,6 @@ public sealed class InputFaultTests(FaultSuiteFixture suite, ITestOutputHelper o
         Assert.True(m.N == n, $"model n = {m.N}, expected {n} ({ctx})");
         Check.Relative(m.Mu, reference.Mu, 1e-9, $"mu ({what} vs the fault-free run)", ctx);
         Check.Relative(m.Covariance, reference.Covariance, 1e-9, $"covariance ({what} vs the fault-free run)", ctx);
-    }
-
-    /// <summary>
-    /// Scenario 5: a transactional producer (in this process) writes 12 transactions of 4 x 150 rows, every third aborted;
-    /// then the stream reads the topic. The stream counts exactly the committed rows (n = accepted = committed), reports nothing lost
-    /// (exit 0) and the model equals the fit of the committed rows.
-    /// </summary>
-    [Fact]
-    public async Task Aborted_transactions_are_never_counted()
-    {
-        const int transactions = 12, perPartition = 150;
-        await suite.PrepareAsync(3);
-        var topic = StreamingBrokerFixture.NewTopic("txn");
-        var model = _scope.PathOf("model.json");
-
-        var committed = new List<int>();
-        int next = 0;
-        var config = new ProducerConfig { BootstrapServers = suite.Bootstrap, TransactionalId = "faults-txn-" + Guid.NewGuid().ToString("N"), EnableIdempotence = true, LingerMs = 5 };
-        using (var producer = new ProducerBuilder<Null, string>(config).SetLogHandler((_, _) => { }).Build())
-        {
-            producer.InitTransactions(TimeSpan.FromSeconds(30));
-            for (int t = 0; t < transactions; t++)
-            {
-                var rows = new List<int>();
-                producer.BeginTransaction();
-                for (int p = 0; p < 4; p++)
-                    for (int i = 0; i < perPartition; i++)
-                    {
-                        rows.Add(next);
-                        producer.Produce(new TopicPartition(topic, p), new Message<Null, string> { Value = suite.Sample.CsvRow(next++) });
-                    }
-                if (t % 3 == 1) producer.AbortTransaction(TimeSpan.FromSeconds(30));
-                else
-                {
-                    producer.CommitTransaction(TimeSpan.FromSeconds(30));
-                    committed.AddRange(rows);
-                }
-            }
-        }
-        // Only now the stream: the development broker (librdkafka's mock cluster) reports the high watermark as the last
-        // stable offset, so a read_committed consumer reading while a transaction is open is given its records before the
-        // abort (a real broker never returns records past the last stable offset). README, "Reliability".
-        var stream = _scope.Start("stream", suite.StreamArgs(topic, model, _scope.PathOf("ck.bin")));
-        string ctx = $"{transactions} transactions x 4 partitions x {perPartition} rows of {suite.Sample.Describe}, every third aborted: {committed.Count} committed of {next}; topic {topic}";
-        var reference = await FitAsync("committed", committed);
-
-        int code = await stream.WaitForExitAsync(FaultSuiteFixture.FinishTimeout);
-        if (code != 0) throw stream.Failure($"exit {code}, expected 0 ({ctx})");
-        var summary = StreamOutput.JsonSummary(stream);
-        long n = StreamOutput.Long(summary, "n"), lost = StreamOutput.Long(summary, "lostRecords"), accepted = StreamOutput.Long(summary, "acceptedRecords");
-        long rejected = StreamOutput.Long(summary, "rejectedRecords"), noRecord = StreamOutput.Long(summary, "offsetsWithoutRecord");
-        Assert.True(n == committed.Count && accepted == committed.Count && rejected == 0 && lost == 0,
-            $"n = {n}, accepted {accepted}, rejected {rejected}, lost {lost}; expected the {committed.Count} committed rows, nothing else ({ctx})\n{summary.ToJsonString()}");
-        // Offsets that hold no counted record (aborted records, transaction markers) are the high watermarks minus the
-        // committed rows, as the broker reports them; the ledger covers every partition to its high watermark.
-        var high = new long[4];
-        using (var admin = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = suite.Bootstrap, GroupId = "faults-wm-" + Guid.NewGuid().ToString("N") }).Build())
-            for (int p = 0; p < 4; p++) high[p] = admin.QueryWatermarkOffsets(new TopicPartition(topic, p), TimeSpan.FromSeconds(10)).High.Value;
-        Assert.True(noRecord == high.Sum() - committed.Count,
-            $"offsetsWithoutRecord = {noRecord}, expected the high watermarks' sum {high.Sum()} minus the {committed.Count} committed rows ({ctx})");
-        var offsets = StreamModel.Offsets(ModelFile.Load(model));
-        for (int p = 0; p < 4; p++)
-            Assert.True(offsets.TryGetValue($"{topic}/{p}", out var o) && o.Start == 0 && o.Next == high[p],
-                $"partition {p}: high watermark {high[p]}; the model covers {StreamModel.Show(offsets)} ({ctx})");
-        Assert.DoesNotContain("LOST", stream.Stderr, StringComparison.Ordinal);
-        ExpectModel(model, reference, committed.Count, "stream of a topic with aborted transactions", ctx);
-        output.WriteLine($"{ctx}: n = {n}, offsets without a record {noRecord}, exit 0 after {stream.Elapsed.TotalSeconds:F1} s");
     }
 
     /// <summary>The kinds of poison record, each with the reason its dead letter must give.</summary>

@@ -86,7 +86,8 @@ public sealed partial class MembershipFaultTests(FaultSuiteFixture suite, ITestO
         var topic = StreamingBrokerFixture.NewTopic("zombie");
         var model = _scope.PathOf("model.json");
         await suite.ProducePrimedAsync(topic);
-        var args = suite.StreamArgs(topic, model, _scope.PathOf("ck.bin"));
+        // --until-idle 10s, not --max-rows: the stream must still run when the zombie wakes up after all rows are counted.
+        var args = suite.StreamArgs(topic, model, _scope.PathOf("ck.bin"), FaultSuiteFixture.UntilIdle("10s"));
         args[Array.IndexOf(args, "--cluster") + 1] = address;
         var stream = _scope.Start("stream", args);
         await stream.WaitForLineAsync(OutputStream.Stderr, l => StreamOutput.RowsOf(l) >= FaultSuiteFixture.Primed, FaultSuiteFixture.NodeTimeout,

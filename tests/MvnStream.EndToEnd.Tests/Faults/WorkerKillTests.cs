@@ -66,8 +66,8 @@ public sealed class WorkerKillTests(FaultSuiteFixture suite, ITestOutputHelper o
         }).ToList();
         await Kcat.ProduceFileAsync(suite.Bootstrap, topic, files[0]);
         var model = _scope.PathOf("model.json");
-        // --until-idle 10s: between two parts the next producer process starts (a second or two); the stream must not finish then.
-        var stream = _scope.Start("stream", suite.StreamArgs(topic, model, _scope.PathOf("ck.bin"), "10s"));
+        // --max-rows N: between two parts new workers and the next producer process start; the stream must not finish then.
+        var stream = _scope.Start("stream", suite.StreamArgs(topic, model, _scope.PathOf("ck.bin"), FaultSuiteFixture.AllRows));
         await stream.WaitForLineAsync(OutputStream.Stderr, l => StreamOutput.RowsOf(l) >= part, FaultSuiteFixture.NodeTimeout,
             $"a status line counting the first {part:N0} rows");
 
