@@ -25,9 +25,11 @@ public sealed partial class MembershipFaultTests(FaultSuiteFixture suite, ITestO
         StreamOutput.RowsOf(line) >= 0 && StatusWorkers().Match(line) is { Success: true } m ? int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : -1;
 
     /// <summary>
-    /// Scenario 9: 3 workers, then 5 (two new processes join at ~25 % of the input: the status shows 5 workers), then 2
-    /// (three stopped with SIGTERM, a graceful leave, at ~60 %: the status shows 2), while the producer sends at 4,000 rows/s.
-    /// Every row counted once, the model of the fault-free run.
+    /// Scenario 9: 3 workers, then 5, then 2, while streaming. The input goes in three parts: the primed rows, rows up to 50 %
+    /// and the rest, each part after the first sent at 4,000 rows/s (--max-rows N: the stream cannot finish between parts,
+    /// however long a loaded machine takes to start a node). Two new worker processes are started once ~25 % is counted (the
+    /// status must show 5 workers); three workers are stopped with SIGTERM (a graceful leave) once ~60 % is counted, while the
+    /// last part is being sent (the status must show 2). Every row counted once, the model of the fault-free run.
     /// </summary>
     [Fact]
     public async Task Rescaling_from_3_to_5_to_2_workers_while_streaming_counts_every_row_once()
@@ -35,15 +37,26 @@ public sealed partial class MembershipFaultTests(FaultSuiteFixture suite, ITestO
         await suite.PrepareAsync(3);
         var topic = StreamingBrokerFixture.NewTopic("rescale");
         var model = _scope.PathOf("model.json");
+        string Part(string name, int from, int to)
+        {
+            var path = _scope.PathOf(name);
+            MvnSample.WriteLines(path, Enumerable.Range(from, to - from).Select(suite.Sample.CsvRow));
+            return path;
+        }
+        var firstHalf = Part("half1.csv", FaultSuiteFixture.Primed, N / 2);
+        var secondHalf = Part("half2.csv", N / 2, N);
         var stream = await suite.StartPrimedStreamAsync(_scope, topic, model, _scope.PathOf("ck.bin"));
-        var producer = suite.StartRest(_scope, topic, 4000);
+        var producer = _scope.Start("produce1", "produce", firstHalf, "-b", suite.Bootstrap, "-t", topic, "--rate", "4000");
 
         var at25 = await FaultSuiteFixture.WaitForRowsAsync(stream, N / 4, "scaling out to 5");
         var original = suite.LiveWorkers;
+        Assert.True(original.Count == 3, $"expected 3 workers at the start, had {original.Count}");
         var added = await suite.StartWorkersAsync(2);
         var five = await stream.WaitForLineAsync(OutputStream.Stderr, l => WorkersOf(l) == 5, FaultSuiteFixture.NodeTimeout, "a status line with 'workers 5'");
         output.WriteLine($"added {string.Join(", ", added.Select(w => w.Id))} at '{at25.Trim()}'; then '{five.Trim()}'");
+        Assert.True(await producer.WaitForExitAsync(TimeSpan.FromSeconds(120)) == 0, producer.Describe());
 
+        producer = _scope.Start("produce2", "produce", secondHalf, "-b", suite.Bootstrap, "-t", topic, "--rate", "4000");
         var at60 = await FaultSuiteFixture.WaitForRowsAsync(stream, N * 6 / 10, "scaling in to 2");
         var leaving = suite.LiveWorkers.Take(3).ToList();
         int before = stream.StderrLines.Count, seen = 0; // the predicate sees the lines in order: the first 'before' are older
@@ -56,7 +69,6 @@ public sealed partial class MembershipFaultTests(FaultSuiteFixture suite, ITestO
         var two = await stream.WaitForLineAsync(OutputStream.Stderr, l => ++seen > before && WorkersOf(l) == 2,
             FaultSuiteFixture.NodeTimeout, "a status line with 'workers 2' after the three left");
         output.WriteLine($"stopped {string.Join(", ", leaving.Select(w => w.Id))} at '{at60.Trim()}'; then '{two.Trim()}'");
-        Assert.True(original.Count == 3, $"expected 3 workers at the start, had {original.Count}");
 
         Assert.True(await producer.WaitForExitAsync(TimeSpan.FromSeconds(120)) == 0, producer.Describe());
         await suite.ExpectEveryRowOnceAsync(stream, topic, model, "rescaled 3 -> 5 -> 2 workers", output);
