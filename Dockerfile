@@ -19,7 +19,10 @@ COPY --from=build /app .
 COPY config /app/config
 COPY docker/entrypoint.sh /app/entrypoint.sh
 # The 'data' volume of docker-compose.yml is created from this directory, so it belongs to the non-root user.
-RUN chmod 0755 /app/entrypoint.sh && mkdir -p /data && chown "$APP_UID" /data
+# fonts-dejavu-core: ScottPlot (fit --plot, mvnstream plot) draws its text with the fonts it finds; without any the
+# plots are written with no text at all.
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core && rm -rf /var/lib/apt/lists/* \
+    && chmod 0755 /app/entrypoint.sh && mkdir -p /data && chown "$APP_UID" /data
 # The .NET images define the non-root user 'app' ($APP_UID).
 USER $APP_UID
 # Nodes bind 0.0.0.0 inside the container only because compose sets MVNSTREAM_HOSTNAME; the default is loopback.
