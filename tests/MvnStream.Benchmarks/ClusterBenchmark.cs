@@ -32,7 +32,7 @@ public static class ClusterBenchmark
 
     public static int RunStart(string[] args)
     {
-        var workers = Ints(Arg(args, "--workers") ?? "1,2,4");
+        int[] workers = args.Contains("--separate-only") ? [] : Ints(Arg(args, "--workers") ?? "1,2,4");
         int reps = int.Parse(Arg(args, "--reps") ?? "5", CultureInfo.InvariantCulture);
         int nodes = int.Parse(Arg(args, "--nodes") ?? "3", CultureInfo.InvariantCulture);
         var cli = Cli.Locate();
@@ -108,8 +108,11 @@ public static class ClusterBenchmark
             var lastStart = workers.Max(w => w.Started);
             foreach (var w in workers)
                 w.WaitFor(l => l.Contains("registered with coordinator", StringComparison.Ordinal), stdout: false, TimeSpan.FromSeconds(60), "worker registered");
-            var lastRegistered = workers.Max(w => w.LineTimes.First(x => x.Line.Contains("registered with coordinator", StringComparison.Ordinal)).At);
+            TimeSpan At(Cli.Running w, string text) => w.LineTimes.First(x => x.Line.Contains(text, StringComparison.Ordinal)).At;
+            var lastRegistered = workers.Max(w => At(w, "registered with coordinator"));
             double seconds = (lastRegistered - lastStart).TotalSeconds;
+            Console.WriteLine("  workers (s after their own start): " + string.Join("; ", workers.Select(w =>
+                Inv($"node up {(At(w, "node up at") - w.Started).TotalSeconds:F2}, registered {(At(w, "registered with coordinator") - w.Started).TotalSeconds:F2}"))));
             var fit = Cli.Run(cli, ["fit", csv, "--cluster", address, "--out", Path.Combine(dir, "cluster.json")], TimeSpan.FromMinutes(2)).Expect(0, "fit --cluster");
             string accepted = fit.Stderr.Split('\n').FirstOrDefault(l => l.StartsWith("job accepted:", StringComparison.Ordinal)) ?? "(no 'job accepted' line)";
             Console.WriteLine(Inv($"  separate: {seconds:F2} s from the last worker's start to all {nodes} registered; client: {accepted.Trim()}; client wall time {fit.Seconds:F2} s"));
@@ -271,21 +274,24 @@ public static class ClusterBenchmark
         {
             private readonly Process _process;
             private readonly object _gate = new();
-            private readonly List<(string Line, DateTime At, bool Stdout)> _lines = [];
+            private readonly List<(string Line, TimeSpan At, bool Stdout)> _lines = [];
+
+            private static readonly Stopwatch Clock = Stopwatch.StartNew();
 
             public Running(Process process)
             {
                 _process = process;
-                Started = DateTime.UtcNow;
+                Started = Clock.Elapsed;
                 process.OutputDataReceived += (_, e) => Add(e.Data, true);
                 process.ErrorDataReceived += (_, e) => Add(e.Data, false);
                 process.BeginOutputReadLine();
                 process.BeginErrorReadLine();
             }
 
-            public DateTime Started { get; }
+            /// <summary>When the process was started (a monotonic clock common to all children).</summary>
+            public TimeSpan Started { get; }
 
-            public IReadOnlyList<(string Line, DateTime At)> LineTimes
+            public IReadOnlyList<(string Line, TimeSpan At)> LineTimes
             {
                 get { lock (_gate) return _lines.Select(l => (l.Line, l.At)).ToList(); }
             }
@@ -295,7 +301,7 @@ public static class ClusterBenchmark
                 if (line is null) return;
                 lock (_gate)
                 {
-                    _lines.Add((line, DateTime.UtcNow, stdout));
+                    _lines.Add((line, Clock.Elapsed, stdout));
                     Monitor.PulseAll(_gate);
                 }
             }

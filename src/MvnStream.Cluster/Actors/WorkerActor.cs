@@ -38,12 +38,15 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly Dictionary<ShardKey, List<(ComputePartialGradient Round, IActorRef ReplyTo)>> _waitingRounds = [];
     private readonly long _maximumFrameBytes = FrameBudget.MaximumFrameBytes(Context.System);
     private readonly int _threads;
+    private readonly long _chunkBytes;
     private readonly SemaphoreSlim _reading = new(1, 1);
     private IActorRef? _coordinator;
 
     /// <param name="threads">Threads a shard is read with unless the job says (mvnstream.worker.threads; 0 or less: every core).</param>
-    public WorkerActor(IActorRef coordinatorProxy, string workerId, int threads = 0)
+    /// <param name="chunkBytes">Bytes a reading thread takes at a time (mvnstream.worker.read-chunk; 0 or less: the default).</param>
+    public WorkerActor(IActorRef coordinatorProxy, string workerId, int threads = 0, long chunkBytes = 0)
     {
+        _chunkBytes = chunkBytes > 0 ? chunkBytes : ShardAccumulator.RangeChunkBytes;
         _coordinatorProxy = coordinatorProxy;
         _workerId = workerId;
         _threads = threads > 0 ? threads : Environment.ProcessorCount;
@@ -74,8 +77,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IActorRef coordinatorProxy, string workerId, int threads = 0) =>
-        Akka.Actor.Props.Create(() => new WorkerActor(coordinatorProxy, workerId, threads));
+    public static Props Props(IActorRef coordinatorProxy, string workerId, int threads = 0, long chunkBytes = 0) =>
+        Akka.Actor.Props.Create(() => new WorkerActor(coordinatorProxy, workerId, threads, chunkBytes));
 
     protected override void PreStart() => StartRegistering();
 
@@ -167,7 +170,10 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         var token = JobToken(m.JobId);
         var shard = new FileShard(m.Path, m.Start, m.End, m.ShardIndex);
         int threads = m.Threads > 0 ? m.Threads : _threads;
+        long chunkBytes = _chunkBytes;
         var reading = _reading;
+        var log = _log;
+        string workerId = _workerId;
         Task.Run(async () =>
         {
             var sw = Stopwatch.StartNew();
@@ -180,6 +186,9 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
                 await reading.WaitAsync(token).ConfigureAwait(false);
                 entered = true;
                 sw.Restart();
+                if (log.IsInfoEnabled)
+                    log.Info(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $"worker {workerId}: reading shard {m.ShardIndex} of job {m.JobId} ({m.Start}..{(m.End == long.MaxValue ? "end" : m.End.ToString(System.Globalization.CultureInfo.InvariantCulture))}) on {threads} threads"));
                 var result = ShardAccumulator.AccumulateRange(shard, m.Reader.ToOptions(), threads, (r, _, b) =>
                 {
                     long totalRows = Interlocked.Add(ref rows, r), totalBytes = Interlocked.Add(ref bytes, b);
@@ -191,7 +200,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
                         lastReport = now;
                         replyTo.Tell(new ShardLoadProgress(m.JobId, m.ShardIndex, totalRows, totalBytes));
                     }
-                }, token);
+                }, token, chunkBytes);
                 return new ShardRead(m, replyTo, result, null, sw.Elapsed.TotalSeconds, threads);
             }
             catch (Exception e)

@@ -186,7 +186,8 @@ public sealed class ClusterNode : IAsyncDisposable
         if (roles.Contains(NodeConfiguration.WorkerRole))
         {
             var self = cluster.SelfAddress;
-            system.ActorOf(WorkerActor.Props(proxy, $"{self.Host}:{self.Port}", config.GetInt("mvnstream.worker.threads", 0)), "worker");
+            system.ActorOf(WorkerActor.Props(proxy, $"{self.Host}:{self.Port}", config.GetInt("mvnstream.worker.threads", 0),
+                config.GetByteSize("mvnstream.worker.read-chunk") ?? 0), "worker");
         }
         return new ClusterNode(system, roles, proxy);
     }

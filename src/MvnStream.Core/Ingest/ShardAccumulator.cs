@@ -106,30 +106,31 @@ public static class ShardAccumulator
         return result;
     }
 
-    /// <summary>Bytes of a file a reading thread takes at a time in <see cref="AccumulateRange"/>.</summary>
+    /// <summary>Bytes of a file a reading thread takes at a time in <see cref="AccumulateRange"/>, unless told otherwise.</summary>
     public const long RangeChunkBytes = 32L << 20;
 
     /// <summary>
     /// Accumulates the byte range <paramref name="range"/> of a file (a cluster worker's shard) on up to
     /// <paramref name="threads"/> threads: the range is cut into chunks of <see cref="RangeChunkBytes"/> that the threads
-    /// take in turn, and their statistics are merged in file order as they complete (memory: a block and a chunk's
+    /// take in turn (or of <paramref name="chunkBytes"/>), and their statistics are merged in file order as they complete (memory: a block and a chunk's
     /// statistics per thread, plus those finished ahead of an earlier one). The chunks depend on the range alone, not on
     /// <paramref name="threads"/>, so a shard's statistics are the same to the bit whichever worker reads it with how many
     /// threads (docs/ARCHITECTURE.md, "Fitting a file"). <paramref name="onBlock"/> (rows, rejected, bytes) may be called
     /// from several threads at once. With <see cref="BadRowPolicy.Fail"/> the first bad row in file order is reported.
     /// </summary>
     public static IngestResult AccumulateRange(FileShard range, RowReaderOptions options, int threads, Action<long, long, long>? onBlock = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, long chunkBytes = RangeChunkBytes)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunkBytes, 1);
         int d = ProbeDimension(range.Path, options);
         var rangeOptions = options with { Dimension = d };
         long length = new FileInfo(range.Path).Length;
         long start = Math.Min(range.Start, length), end = Math.Min(range.End, length);
         IReadOnlyList<FileShard> chunks;
-        if (end - start <= RangeChunkBytes || !CanShard(range.Path, rangeOptions)) chunks = [range];
+        if (end - start <= chunkBytes || !CanShard(range.Path, rangeOptions)) chunks = [range];
         else
         {
-            int k = (int)Math.Min(int.MaxValue, (end - start + RangeChunkBytes - 1) / RangeChunkBytes);
+            int k = (int)Math.Min(int.MaxValue, (end - start + chunkBytes - 1) / chunkBytes);
             var list = new List<FileShard>(k);
             for (int i = 0; i < k; i++)
             {
