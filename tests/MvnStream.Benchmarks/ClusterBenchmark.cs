@@ -140,8 +140,10 @@ public static class ClusterBenchmark
         if (!File.Exists(file))
         {
             Console.WriteLine($"generating {file} ({rows:N0} rows x {dims}) ...");
-            Cli.Run(cli, ["generate", "--dim", dims.ToString(CultureInfo.InvariantCulture), "--rows", rows.ToString(CultureInfo.InvariantCulture), "--out", file + ".tmp"], TimeSpan.FromHours(1)).Expect(0, "generate");
-            File.Move(file + ".tmp", file);
+            // Written under another name and renamed when complete: an interrupted run leaves no half file to be reused.
+            string partial = file + ".partial";
+            Cli.Run(cli, ["generate", "--dim", dims.ToString(CultureInfo.InvariantCulture), "--rows", rows.ToString(CultureInfo.InvariantCulture), "--format", "csv", "--out", partial], TimeSpan.FromHours(1)).Expect(0, "generate");
+            File.Move(partial, file);
         }
         long bytes = new FileInfo(file).Length;
         Console.WriteLine(Inv($"cluster-load: {file}, {bytes / 1e9:F2} GB, {Environment.ProcessorCount} cores; reference fit --threads {threads}; {reps} repetitions, alternating, after one warm-up (page cache)"));
