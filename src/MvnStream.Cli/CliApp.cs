@@ -14,6 +14,7 @@ internal static partial class CliApp
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(FitCommand.Create());
         root.Subcommands.Add(ScoreCommand.Create());
+        root.Subcommands.Add(PlotCommand.Create());
         root.Subcommands.Add(NodeCommand.Create());
         root.Subcommands.Add(StreamCommand.Create());
         root.Subcommands.Add(BrokerCommand.Create());

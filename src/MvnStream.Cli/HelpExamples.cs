@@ -31,10 +31,16 @@ internal static class HelpExamples
             "mvnstream fit data.csv --on-bad-row skip --shrinkage auto --json",
             "mvnstream fit data.csv --workers 3 --summing gradients",
             "mvnstream fit /shared/data.csv --cluster akka.tcp://mvnstream@10.0.0.5:4053 --worker-wait 2m",
+            "mvnstream fit data.csv --plot convergence.png --plot-size 1200x800",
         ],
         ["score"] =
         [
             "mvnstream score --model model.json data.csv > scores.csv",
+        ],
+        ["plot"] =
+        [
+            "mvnstream plot --model model.json --data data.csv --dims 0,1 --out ellipse.png",
+            "mvnstream plot -m model.json --data rows.f64 --dims 2,5 --size 1200x900 --max-points 2000 --out cols-2-5.png",
         ],
         ["node"] =
         [

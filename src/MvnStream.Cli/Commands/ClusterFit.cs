@@ -49,7 +49,13 @@ internal static class ClusterFit
         {
             // Until the coordinator first answers (at once: it says it is waiting for workers, if it must).
             var answerTimeout = TimeSpan.FromSeconds(Math.Max(30, (a.WorkerWait ?? 0) + 30));
-            var outcome = await FitJobRunner.RunAsync(session.Node, job, m => Show(progress, m, summing == SummingMode.Gradients), answerTimeout, ct);
+            // --plot: the coordinator reports every solver iteration (FitJobRoundProgress), numbered by round when gradients are summed.
+            var convergence = a.Plot is null ? null : new Plotting.ConvergencePlot();
+            var outcome = await FitJobRunner.RunAsync(session.Node, job, m =>
+            {
+                Show(progress, m, summing == SummingMode.Gradients);
+                if (m is FitJobRoundProgress r) convergence?.Add(r.Round, r.GapPerRow);
+            }, answerTimeout, ct);
             progress.Flush(); // the last round line, if the rate limit held it back
             if (outcome.Failed is { } f) return FitCommand.Fail(f.Message, ExitCodes.For(f.Kind));
             var c = outcome.Completed!;
@@ -67,6 +73,13 @@ internal static class ClusterFit
                 StopReason = reason,
             };
             model.Save(a.Out);
+            if (convergence is not null)
+            {
+                if (convergence.Points.Count == 0) convergence.Add(summing == SummingMode.Gradients ? c.Rounds : c.Iterations, c.GapPerRow);
+                string title = $"{Path.GetFileName(a.File)}: {settings.Solver.ToName()} on {Workers(c)}, d = {c.Theta.Dimension}, n = {c.N:N0}";
+                string xLabel = summing == SummingMode.Gradients ? "cluster round (one objective evaluation each)" : "iteration";
+                if (FitCommand.WritePlot(a, convergence, title, xLabel) is { } failed) return failed;
+            }
             foreach (var r in c.Rejections) progress.Line("skipped " + r);
             Report(a, c, reason, settings, progress);
             // An unknown reason (a coordinator of another version) is reported as not converged: never a silent success.

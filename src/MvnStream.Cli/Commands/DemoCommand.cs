@@ -26,11 +26,13 @@ internal static class DemoCommand
         var seed = new Option<long>("--seed") { Description = "Seed of mu*, S* and the rows: the same seed gives the same rows in 'generate', 'produce --synthetic' and 'demo'.", DefaultValueFactory = _ => 1, HelpName = "S" };
         var forgetting = new Option<double>("--forgetting") { Description = "Exponential forgetting factor per row in (0, 1]: older rows weigh factor^(rows after them). 1 = none.", DefaultValueFactory = _ => 1.0, HelpName = "F" };
         var output = new Option<string?>("--out", "-o") { Description = "Output file: the streamed model. Default: demo-model.json in a new directory under the system's temporary directory (the demo writes nothing else, and nothing in the working directory).", HelpName = "PATH" };
+        var http = Http.HttpEndpointSpec.Option();
         var cmd = new Command("demo", "Stream synthetic rows from a known N(mu*, S*) through the embedded development broker into a local cluster and compare the online fit with the truth and the closed-form MLE.")
         {
-            dim, rows, rate, workers, seed, forgetting, output,
+            dim, rows, rate, workers, seed, forgetting, output, http,
         };
-        cmd.SetAction((pr, ct) => RunAsync(pr.GetValue(dim), pr.GetValue(rows), pr.GetValue(rate), pr.GetValue(workers), pr.GetValue(seed), pr.GetValue(forgetting), pr.GetValue(output), ct));
+        cmd.SetAction((pr, ct) => RunAsync(pr.GetValue(dim), pr.GetValue(rows), pr.GetValue(rate), pr.GetValue(workers), pr.GetValue(seed), pr.GetValue(forgetting), pr.GetValue(output),
+            pr.GetValue(http), ct));
         return cmd;
     }
 
@@ -49,11 +51,13 @@ internal static class DemoCommand
         }
     }
 
-    private static async Task<int> RunAsync(int d, long rows, double rate, int workers, long seed, double forgetting, string? given, CancellationToken ct)
+    private static async Task<int> RunAsync(int d, long rows, double rate, int workers, long seed, double forgetting, string? given, string? http, CancellationToken ct)
     {
         if (d <= 0 || d > 64) return Fail($"--dim {d}: the demo takes 1..64", ExitCodes.Usage);
         if (rows <= d) return Fail($"--rows {rows}: need more rows than dimensions", ExitCodes.Usage);
         if (rate < 0) return Fail($"--rate {rate}: must be >= 0", ExitCodes.Usage);
+        try { Http.HttpEndpointSpec.Parse(http, Http.HttpEndpointSpec.CoordinatorDefault); }
+        catch (UsageException e) { return Fail(e.Message, ExitCodes.Usage); }
         // Never the working directory (a demo run from a clone must leave the clone as it was): a fresh temporary directory unless --out says where.
         string output = Path.GetFullPath(given ?? Path.Combine(Directory.CreateTempSubdirectory("mvnstream-demo-").FullName, "demo-model.json"));
         var progress = new ConsoleProgress(false);
@@ -80,7 +84,7 @@ internal static class DemoCommand
         }, stopProducer.Token, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
 
         var args = new StreamCommand.StreamArgs(broker.Bootstrap, topic, "csv", d, "mvnstream-demo", output, "3s", 0, forgetting, null, null, null, "none",
-            "1s", 0.001, workers, null, "lbfgs", "tril", 5, 1e-10, 5000, 0.05, 0, "none", 4096, "100ms", "60s", [], null, false, false, null);
+            "1s", 0.001, workers, null, "lbfgs", "tril", 5, 1e-10, 5000, 0.05, 0, "none", 4096, "100ms", "60s", [], null, false, false, null, Http: http);
         var settings = await StreamCommand.BuildSettingsAsync(args, progress, ct);
         var job = new StartStreamJob(Guid.NewGuid().ToString("N")[..12], settings);
         var mu = truth.Mu;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using MvnStream.Cli.Plotting;
 using MvnStream.Core;
 using MvnStream.Core.Fitting;
 using MvnStream.Core.Formats;
@@ -38,23 +39,31 @@ internal static class FitCommand
         var config = new Option<string?>("--config") { Description = "HOCON file of this process's cluster node: with --cluster, the client node (TLS, hostname); see config/.", HelpName = "FILE" };
         var quiet = CommonOptions.Quiet();
         var json = CommonOptions.Json();
+        var plot = new Option<string?>("--plot") { Description = "Also write a convergence plot (PNG): J - J* per row at every solver iteration, log scale (with --summing gradients placed at the cluster round it ended on).", HelpName = "PATH" };
+        var plotSize = new Option<string?>("--plot-size") { Description = $"Size of the --plot image in pixels (default {PlotFiles.DefaultWidth}x{PlotFiles.DefaultHeight}).", HelpName = "WxH" };
 
         var cmd = new Command("fit", "Fit mu and Lambda (S = Lambda Lambda^T) to a data file and write the model JSON.")
         {
             file, output, format, dim, onBadRow, solver, param, maxIter, tolerance, relTolerance, learningRate, ridge, shrinkage, threads,
-            workers, cluster, summing, shardsPerWorker, threadsPerWorker, workerWait, config, verbose, quiet, json,
+            workers, cluster, summing, shardsPerWorker, threadsPerWorker, workerWait, config, verbose, quiet, json, plot, plotSize,
         };
         cmd.SetAction((pr, ct) => RunAsync(new FitArgs(
             pr.GetValue(file)!, pr.GetValue(output)!, pr.GetValue(format), pr.GetValue(dim), pr.GetValue(onBadRow)!,
             pr.GetValue(solver)!, pr.GetValue(param)!, pr.GetValue(maxIter), pr.GetValue(tolerance), pr.GetValue(relTolerance),
             pr.GetValue(learningRate), pr.GetValue(ridge), pr.GetValue(shrinkage)!, pr.GetValue(threads), pr.GetValue(quiet), pr.GetValue(json),
-            pr.GetValue(workers), pr.GetValue(cluster), pr.GetValue(summing)!, pr.GetValue(shardsPerWorker), pr.GetValue(workerWait) is { } wait ? Durations.ParseSeconds(wait, "--worker-wait") : null, pr.GetValue(config), pr.GetValue(verbose), pr.GetValue(threadsPerWorker)), ct));
+            pr.GetValue(workers), pr.GetValue(cluster), pr.GetValue(summing)!, pr.GetValue(shardsPerWorker), pr.GetValue(workerWait) is { } wait ? Durations.ParseSeconds(wait, "--worker-wait") : null, pr.GetValue(config), pr.GetValue(verbose),
+            pr.GetValue(plot), pr.GetValue(plotSize), pr.GetValue(threadsPerWorker)), ct));
         return cmd;
     }
 
     internal sealed record FitArgs(string File, string Out, string? Format, int? Dim, string OnBadRow, string Solver, string Param,
         int MaxIter, double Tolerance, double RelTolerance, double LearningRate, double Ridge, string Shrinkage, int Threads, bool Quiet, bool Json,
-        int Workers, string? Cluster, string Summing, int ShardsPerWorker, double? WorkerWait, string? Config, bool Verbose = false, int ThreadsPerWorker = 0);
+        int Workers, string? Cluster, string Summing, int ShardsPerWorker, double? WorkerWait, string? Config, bool Verbose = false,
+        string? Plot = null, string? PlotSize = null, int ThreadsPerWorker = 0)
+    {
+        /// <summary>The --plot image size (checked by <see cref="ValidateOptions"/>).</summary>
+        public (int Width, int Height) PlotPixels => PlotSize is null ? (PlotFiles.DefaultWidth, PlotFiles.DefaultHeight) : PlotFiles.ParseSize(PlotSize, "--plot-size");
+    }
 
     private static async Task<int> RunAsync(FitArgs a, CancellationToken ct)
     {
@@ -102,7 +111,12 @@ internal static class FitCommand
 
             var stats = ingest.Statistics;
             if (stats.Count == 0) throw new InvalidDataException(ShardAccumulator.NoDataRowsMessage(a.File, ingest.RowsRejected));
-            var fit = MvnFitter.Fit(stats, options, progress.Iteration, ct);
+            var convergence = a.Plot is null ? null : new ConvergencePlot();
+            var fit = MvnFitter.Fit(stats, options, p =>
+            {
+                progress.Iteration(p);
+                convergence?.Add(p.Iteration, p.GapPerRow);
+            }, ct);
             progress.Flush();
 
             var model = new MvnModel
@@ -117,6 +131,11 @@ internal static class FitCommand
                 StopReason = fit.Reason,
             };
             model.Save(a.Out);
+            if (convergence is not null)
+            {
+                convergence.Add(fit.Iterations, fit.GapPerRow); // the final state, if the last progress was not it
+                if (WritePlot(a, convergence, $"{Path.GetFileName(a.File)}: {fit.Solver.ToName()}, d = {stats.Dimension}, n = {stats.Count:N0}", "iteration") is { } failed) return failed;
+            }
             Report(a, ingest, fit, progress);
             return ExitFor(fit.Reason, fit.Iterations, fit.GapPerRow, a.Out);
         }
@@ -133,6 +152,24 @@ internal static class FitCommand
         catch (UnauthorizedAccessException e) { return Fail(e.Message, ExitCodes.Failure); }
     }
 
+    /// <summary>
+    /// Writes the --plot image; null when written (or not asked for), else the exit code after saying why it could not be
+    /// (the path was checked before the fit, so this is an I/O failure of the moment: exit 1; the model is written).
+    /// </summary>
+    internal static int? WritePlot(FitArgs a, ConvergencePlot plot, string title, string xLabel)
+    {
+        if (a.Plot is null) return null;
+        var (width, height) = a.PlotPixels;
+        if (PlotFonts.MissingFontsNote() is { } note) Console.Error.WriteLine("mvnstream fit: " + note);
+        try { PlotFiles.Write(a.Plot, plot.RenderPng(title, xLabel, width, height)); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return Fail($"cannot write the convergence plot {a.Plot}: {e.Message} (the model was written to {a.Out})", ExitCodes.Failure);
+        }
+        if (!a.Json && !a.Quiet) Console.Error.WriteLine(ConsoleProgress.Inv($"convergence plot ({plot.Points.Count} points) written to {a.Plot}"));
+        return null;
+    }
+
     /// <summary>J/n of the problem solved (with the regularisation term): J*/n plus the gap.</summary>
     private static double RegularisedObjectivePerRow(FitResult fit) => fit.OptimalValue / fit.N + fit.GapPerRow;
 
@@ -145,6 +182,12 @@ internal static class FitCommand
         if (!(a.RelTolerance >= 0)) throw new UsageException($"--rel-tolerance {Inv(a.RelTolerance)}: must be >= 0 (0 turns the test off)");
         if (!(a.LearningRate > 0) || double.IsInfinity(a.LearningRate))
             throw new UsageException($"--learning-rate {Inv(a.LearningRate)}: must be a positive number");
+        if (a.PlotSize is not null && a.Plot is null) throw new UsageException("--plot-size is the size of the --plot image: give --plot PATH too");
+        if (a.Plot is not null)
+        {
+            _ = a.PlotPixels;
+            PlotFiles.CheckWritable(a.Plot, "--plot");
+        }
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Akka.Configuration;
+using MvnStream.Cli.Http;
 using MvnStream.Cluster.Hosting;
 
 namespace MvnStream.Cli.Commands;
@@ -23,18 +24,23 @@ internal static class NodeCommand
         var publicHostname = new Option<string?>("--public-hostname") { Description = "Address other nodes use to reach this one (NAT, containers), or MVNSTREAM_PUBLIC_HOSTNAME.", HelpName = "HOST" };
         var port = new Option<int?>("--port") { Description = "TCP port (0 = any free port; default from config, or MVNSTREAM_PORT).", HelpName = "PORT" };
         var joinTimeout = Durations.Option("--join-timeout", "How long to wait for joining the cluster before failing.", "60s");
+        var http = HttpEndpointSpec.Option();
         var cmd = new Command("node", "Run a cluster node (coordinator and/or worker) until Ctrl-C.")
         {
-            role, seed, seedDeprecated, config, hostname, publicHostname, port, joinTimeout,
+            role, seed, seedDeprecated, config, hostname, publicHostname, port, joinTimeout, http,
         };
         cmd.SetAction((pr, ct) => RunAsync(pr.GetValue(role), CommonOptions.Renamed(pr, seed, seedDeprecated, "node"), pr.GetValue(config), pr.GetValue(hostname),
-            pr.GetValue(publicHostname), pr.GetValue(port), Durations.ParseSeconds(pr.GetValue(joinTimeout)!, "--join-timeout"), ct));
+            pr.GetValue(publicHostname), pr.GetValue(port), Durations.ParseSeconds(pr.GetValue(joinTimeout)!, "--join-timeout"), pr.GetValue(http), ct));
         return cmd;
     }
 
     private static async Task<int> RunAsync(string[]? roles, string[]? seeds, string? config, string? hostname, string? publicHostname,
-        int? port, double joinTimeout, CancellationToken ct)
+        int? port, double joinTimeout, string? http, CancellationToken ct)
     {
+        HttpEndpointSpec? httpSpec;
+        bool coordinatorRole = roles is null || roles.Any(r => r.Contains(NodeConfiguration.CoordinatorRole, StringComparison.Ordinal));
+        try { httpSpec = HttpEndpointSpec.Parse(http, coordinatorRole ? HttpEndpointSpec.CoordinatorDefault : HttpEndpointSpec.WorkerDefault); }
+        catch (UsageException e) { Console.Error.WriteLine("mvnstream node: " + e.Message); return ExitCodes.Usage; }
         var roleList = roles is { Length: > 0 } ? roles.SelectMany(r => r.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList() : null;
         var seedList = seeds is { Length: > 0 } ? seeds.SelectMany(r => r.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList() : null;
         ClusterNode node;
@@ -59,6 +65,23 @@ internal static class NodeCommand
         MvnStream.Kafka.Streaming.StreamingNode.Attach(node);
         Console.Out.WriteLine($"node up at {node.Address} roles [{string.Join(",", node.Roles)}]");
         Console.Out.Flush();
+        HttpServer? server = null;
+        if (httpSpec is not null)
+        {
+            bool coordinator = node.Roles.Contains(NodeConfiguration.CoordinatorRole);
+            // The default port belongs to the coordinator; a worker-only node (roles from the config) takes any free one.
+            if (!coordinator && http is null) httpSpec = HttpEndpointSpec.Parse(null, HttpEndpointSpec.WorkerDefault)!;
+            try { server = await HttpServer.StartAsync(httpSpec, coordinator ? HttpRole.NodeCoordinator : HttpRole.Worker, node.System, n => Console.Error.WriteLine("mvnstream node: note: " + n)); }
+            catch (UsageException e)
+            {
+                Console.Error.WriteLine("mvnstream node: " + e.Message);
+                await node.DisposeAsync();
+                return ExitCodes.Usage;
+            }
+            Console.Out.WriteLine($"http at {server.Url}");
+            Console.Out.Flush();
+        }
+        await using var httpScope = server;
         var down = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Akka.Cluster.Cluster.Get(node.System).RegisterOnMemberRemoved(() => down.TrySetResult());
         try

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Confluent.Kafka;
+using MvnStream.Cli.Http;
 using MvnStream.Cluster.Hosting;
 using MvnStream.Cluster.Protocol;
 using MvnStream.Core.Fitting;
@@ -22,7 +23,8 @@ internal static class StreamCommand
         string? Bootstrap, string Topic, string? Format, int? Dim, string? Group, string Out, string? UntilIdle, long MaxRows,
         double Forgetting, string? ScoresTopic, string? DlqTopic, string? ModelTopic, string? Checkpoint, string SnapshotInterval,
         double AnomalyLevel, int Workers, string? Cluster, string Solver, string Param, int StepsPerUpdate, double Tolerance, int MaxIter,
-        double LearningRate, double Ridge, string Shrinkage, int BatchRows, string Linger, string BrokerTimeout, string[] KafkaProperties, string? KafkaConfig, bool Quiet, bool Json, string? Config, bool Verbose = false);
+        double LearningRate, double Ridge, string Shrinkage, int BatchRows, string Linger, string BrokerTimeout, string[] KafkaProperties, string? KafkaConfig, bool Quiet, bool Json, string? Config, bool Verbose = false,
+        string? Http = null);
 
     public static Command Create()
     {
@@ -61,11 +63,12 @@ internal static class StreamCommand
         var verbose = new Option<bool>("--verbose") { Description = "Also show Akka's own log (membership, remoting) at INFO on stderr; without it the client side shows Akka's errors only (mvnstream.client.loglevel)." };
         var quiet = CommonOptions.Quiet();
         var json = CommonOptions.Json();
+        var http = HttpEndpointSpec.Option();
 
         var cmd = new Command("stream", "Fit a model online from a Kafka topic, every record counted exactly once; write snapshots to a file and a model topic, optionally score records.")
         {
             bootstrap, topic, format, formatDeprecated, dim, group, output, untilIdle, maxRows, forgetting, scores, dlq, modelTopic, checkpoint, snapshot, anomaly,
-            workers, cluster, solver, param, steps, tolerance, maxIter, lr, ridge, shrinkage, batch, linger, brokerTimeout, kafkaProps, kafkaConfig, config, verbose, quiet, json,
+            workers, cluster, solver, param, steps, tolerance, maxIter, lr, ridge, shrinkage, batch, linger, brokerTimeout, kafkaProps, kafkaConfig, config, verbose, quiet, json, http,
         };
         cmd.SetAction((pr, ct) => RunAsync(new StreamArgs(
             pr.GetValue(bootstrap), pr.GetValue(topic)!, CommonOptions.Renamed(pr, format, formatDeprecated, "stream"), pr.GetValue(dim), pr.GetValue(group), pr.GetValue(output)!,
@@ -73,7 +76,7 @@ internal static class StreamCommand
             pr.GetValue(checkpoint), pr.GetValue(snapshot)!, pr.GetValue(anomaly), pr.GetValue(workers), pr.GetValue(cluster), pr.GetValue(solver)!,
             pr.GetValue(param)!, pr.GetValue(steps), pr.GetValue(tolerance), pr.GetValue(maxIter), pr.GetValue(lr), pr.GetValue(ridge),
             pr.GetValue(shrinkage)!, pr.GetValue(batch), pr.GetValue(linger)!, pr.GetValue(brokerTimeout)!, pr.GetValue(kafkaProps) ?? [], pr.GetValue(kafkaConfig), pr.GetValue(quiet), pr.GetValue(json),
-            pr.GetValue(config), pr.GetValue(verbose)), ct));
+            pr.GetValue(config), pr.GetValue(verbose), pr.GetValue(http)), ct));
         return cmd;
     }
 
@@ -124,6 +127,16 @@ internal static class StreamCommand
         await using (cluster)
         {
             var streaming = cluster.Streaming();
+            // The coordinator's HTTP endpoint (docs/ARCHITECTURE.md, "HTTP, metrics and dashboard"): embedded clusters only;
+            // with --cluster the coordinator node serves it (node --http).
+            HttpServer? http = null;
+            if (a.Cluster is null && HttpEndpointSpec.Parse(a.Http, HttpEndpointSpec.CoordinatorDefault) is { } spec)
+            {
+                try { http = await HttpServer.StartAsync(spec, HttpRole.StreamCoordinator, cluster.Node.System, n => progress.Line("note: " + n)); }
+                catch (UsageException e) { return Fail(e.Message, ExitCodes.Usage); }
+                Console.Error.WriteLine($"http: serving at {http.Url} (dashboard; /model, /metrics, /health/ready)");
+            }
+            await using var httpScope = http;
             progress.Line($"streaming {job.Settings.Topic} (d = {job.Settings.Dimension}, {job.Settings.Format.ToName()}) from {job.Settings.Bootstrap}, group {job.Settings.Group}, checkpoint {job.Settings.Checkpoint}");
             var outcome = await StreamJobRunner.RunAsync(streaming, job, m =>
             {
@@ -174,6 +187,9 @@ internal static class StreamCommand
     internal static async Task<StreamJobSettings> BuildSettingsAsync(StreamArgs a, ConsoleProgress progress, CancellationToken ct, Action? beforeProbe = null)
     {
         if (string.IsNullOrWhiteSpace(a.Topic)) throw new UsageException("--topic is empty");
+        if (a.Cluster is not null && a.Http is not null)
+            throw new UsageException("--http with --cluster: the coordinator node serves HTTP (mvnstream node --role coordinator --http ADDRESS:PORT)");
+        HttpEndpointSpec.Parse(a.Http, HttpEndpointSpec.CoordinatorDefault); // a malformed --http fails before anything starts
         RowFormat format;
         try { format = a.Format is null ? RowFormat.Csv : RowFormats.Parse(a.Format); }
         catch (FormatException e) { throw new UsageException(e.Message); }

@@ -289,6 +289,7 @@ public sealed partial class FitCoordinatorActor
             for (int i = 0; i < gL.Length; i++) gL[i] += part.GradLambdaPacked[i];
         }
         job.LastRoundMilliseconds = job.RoundClock.Elapsed.TotalMilliseconds;
+        Core.Diagnostics.MvnMetrics.RoundDuration.Record(job.RoundClock.Elapsed.TotalSeconds);
         job.LastRoundWorkers = job.Shards.Select(s => s.Worker).Where(w => w is not null).Distinct().Count();
         job.RoundCompletion.TrySetResult(new RoundResult(j, gMu, gL));
     }

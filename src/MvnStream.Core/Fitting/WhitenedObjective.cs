@@ -8,24 +8,28 @@ namespace MvnStream.Core.Fitting;
 /// J/n in coordinates whitened by a frame theta_k = (mu_k, L_k), L_k lower-triangular with L_k L_k^T = S_k
 /// (docs/ARCHITECTURE.md, "Solvers"):
 /// <code>
-/// tril:  theta(z) = (mu_k + L_k m,  L_k (I + Z)),            Z lower-triangular
-/// full:  theta(z) = (mu_k + L_k m,  L_k (I + Z)),            Z full; evaluated through its lower factor L_k chol(B B^T), B = I + Z
-/// dJ/dm  = L_k^T dJ/dmu,   dJ/dZ = L_k^T dJ/dLambda  (tril of it for tril)
+/// mu = mu_k + L_k m,   S = L_k (I + Z) L_k^T,   Z symmetric,   Lambda = L_k chol(I + Z)
+/// dJ/dm = L_k^T dJ/dmu,   dJ/dZ = L_k^T dJ/dS L_k
 /// </code>
 /// The problem is affine-equivariant: rows x -> A x + b move the optimum to (A mu + b, A Lambda). In these
-/// coordinates J depends on the data only through the rows whitened by the frame, so a solver's path does not
-/// depend on the data's units or correlations; with the frame at the optimum the Hessian at z = 0 is the identity
-/// (after <see cref="ScaleToNatural"/>). Only the gradients at theta and the frame are used (no Hessian, no solve
-/// with the data's scatter). For tril, tril(L_k^T tril(G)) = tril(L_k^T G) because L_k^T is upper-triangular, so the
-/// tril gradient the sources return is enough.
+/// coordinates J depends on the data only through the rows whitened by the frame, y = L_k^-1 (x - mu_k), and it is
+/// invariant under a rotation of y (with m -> Q^T m, Z -> Q^T Z Q), so a solver's path does not depend on the data's
+/// units or correlations, nor on which factor of S_k the frame is. J depends on Lambda only through S, so the
+/// coordinates are those of S; --param tril and full share them and differ only in the factor that is stored (a full fit
+/// ends on a lower-triangular Lambda, a valid full Lambda: full factors are defined up to a rotation).
+/// <para>
+/// S is linear in Z. With the scaling of <see cref="Pack"/> the Hessian at the optimum is the identity, and more: the
+/// unit step -grad from z = 0 is the Fisher-scoring step, which for the Gaussian lands on (xbar, S* + e e^T),
+/// e = xbar - mu_k, from any frame (with mu_k = xbar on the optimum itself). A first-order method in these coordinates
+/// therefore needs a few steps whatever the conditioning: only gradients at theta and the frame are used (no Hessian,
+/// no solve with the data's scatter). A factor of S = L L^T is never formed from S: L = L_k chol(I + Z), and I + Z is
+/// near I in a frame near the optimum, so its factor is well conditioned while a factor of the formed S would square
+/// Lambda's condition number (1e12 becomes 1e24, past double precision).
+/// </para>
 /// <para>
 /// The data term is always evaluated in the lower-triangular parameterization (<paramref name="raw"/> takes packed
-/// tril parameters). A full Lambda = L_k B has the same S as its lower factor L = L_k chol(B B^T), and J depends on
-/// Lambda only through S; B is near I in a frame near the optimum, so chol(B B^T) is well conditioned, while a factor of
-/// the formed S = Lambda Lambda^T would square Lambda's condition number (1e12 becomes 1e24, past double precision).
-/// The full gradient follows from the tril one: with Y = sym(tril(L^T dJ/dL)) (= n I - L^-1 C L^-T),
-/// dJ/dLambda = L^-T Y L^-1 Lambda, so dJ/dZ = L_k^T dJ/dLambda = chol(B B^T)^-T Y chol(B B^T)^-1 B. A full fit ends on
-/// a lower-triangular Lambda (a valid full Lambda: full factors are defined up to a rotation).
+/// tril parameters). Its gradient gives dJ/dS through Y = sym(tril(L^T dJ/dL)) = 2 L^T (dJ/dS) L, so with
+/// R = chol(I + Z): dJ/dZ = L_k^T (dJ/dS) L_k = R^-T (Y / 2) R^-1 (two triangular solves).
 /// </para>
 /// <para>
 /// The stopping measure is the distance to the optimum in standard-deviation units, which the raw gradient gives
@@ -41,13 +45,13 @@ internal sealed class WhitenedObjective : IDifferentiableFunction, IStoppingMeas
     /// <summary>Below this whitened gradient norm the exact standard-deviation measure is computed.</summary>
     private const double ExactMeasureBelow = 1e-2;
 
-    private const double InvSqrt2 = 0.70710678118654752440;
+    private const double Sqrt2 = 1.41421356237309504880;
 
     private readonly IDifferentiableFunction _raw;
     private readonly int _d;
     private readonly Parameterization _p;
-    private readonly double[] _mu, _frame, _frameT;
-    private readonly double[] _z, _x, _gRaw, _gMu, _gL, _l, _b, _cb, _prod, _prod2;
+    private readonly double[] _mu, _frame;
+    private readonly double[] _x, _gRaw, _gMu, _gL, _l, _a, _r, _y, _u;
     private double _measure = double.PositiveInfinity, _whitenedNorm = double.PositiveInfinity;
 
     /// <param name="raw">J/n over packed lower-triangular parameters (mu, L), with its packed gradient.</param>
@@ -59,23 +63,23 @@ internal sealed class WhitenedObjective : IDifferentiableFunction, IStoppingMeas
         _p = frame.Parameterization;
         _mu = frame.Mu;
         _frame = IsLower(frame.Lambda, _d) ? frame.Lambda : frame.As(Parameterization.LowerTriangular).Lambda;
-        _frameT = (double[])_frame.Clone();
-        Dense.TransposeInPlace(_frameT, _d); // products with L_k^T read it row by row
-        Length = MvnParameters.PackedLength(_d, _p);
+        Length = CoordinateLength(_d);
         if (raw.Length != MvnParameters.PackedLength(_d, Parameterization.LowerTriangular))
             throw new ArgumentException("the raw objective must take packed lower-triangular parameters", nameof(raw));
         int dd = _d * _d;
-        _z = new double[dd];
         _x = new double[raw.Length];
         _gRaw = new double[raw.Length];
         _gMu = new double[_d];
         _gL = new double[dd];
         _l = new double[dd];
-        _b = new double[dd];
-        _cb = new double[dd];
-        _prod = new double[dd];
-        _prod2 = new double[dd];
+        _a = new double[dd];
+        _r = new double[dd];
+        _y = new double[dd];
+        _u = new double[dd];
     }
+
+    /// <summary>d entries of m and d(d+1)/2 of the symmetric Z, whatever the parameterization.</summary>
+    public static int CoordinateLength(int d) => d + d * (d + 1) / 2;
 
     public int Length { get; }
 
@@ -100,7 +104,7 @@ internal sealed class WhitenedObjective : IDifferentiableFunction, IStoppingMeas
         return new MvnParameters(mu, l, _p);
     }
 
-    /// <summary>theta(z) packed as the raw (lower-triangular) objective takes it; false when it has no lower factor.</summary>
+    /// <summary>theta(z) packed as the raw (lower-triangular) objective takes it; false when I + Z is not positive definite.</summary>
     private bool ToRaw(ReadOnlySpan<double> z, Span<double> x)
     {
         int d = _d;
@@ -112,23 +116,11 @@ internal sealed class WhitenedObjective : IDifferentiableFunction, IStoppingMeas
             for (int k = 0; k <= i; k++) s += row[k] * z[k];
             x[i] = s;
         }
-        MvnParameters.UnpackLambda(z, d, _p, _z);
-        ScaleToNatural(_z);
-        if (_p == Parameterization.LowerTriangular)
-        {
-            // L = L_k + L_k Z
-            Dense.Multiply(_frame, d, d, _z, d, _l);
-            for (int i = 0; i < d * d; i++) _l[i] += _frame[i];
-        }
-        else
-        {
-            // L = L_k chol(B B^T), B = I + Z
-            _z.CopyTo(_b, 0);
-            for (int i = 0; i < d; i++) _b[i * d + i] += 1;
-            Dense.MultiplyByOwnTranspose(_b, d, _prod);
-            if (!Dense.TryCholesky(_prod, d, _cb)) return false;
-            Dense.Multiply(_frame, d, d, _cb, d, _l);
-        }
+        // L = L_k chol(I + Z)
+        Unpack(z[d..], _a);
+        for (int i = 0; i < d; i++) _a[i * d + i] += 1;
+        if (!Dense.TryCholesky(_a, d, _r)) return false;
+        Dense.Multiply(_frame, d, d, _r, d, _l);
         for (int i = 0; i < d; i++)
             if (!(_l[i * d + i] != 0 && double.IsFinite(_l[i * d + i]))) return false;
         MvnParameters.PackInto(x[..d], _l, d, Parameterization.LowerTriangular, x);
@@ -152,28 +144,45 @@ internal sealed class WhitenedObjective : IDifferentiableFunction, IStoppingMeas
             var row = _frame.AsSpan(i * d, i + 1);
             for (int k = 0; k <= i; k++) gradient[k] += row[k] * gi;
         }
+        // dJ/dZ = R^-T (Y / 2) R^-1, Y = sym(tril(L^T dJ/dL))
         MvnParameters.UnpackLambda(_gRaw, d, Parameterization.LowerTriangular, _gL);
-        if (_p == Parameterization.LowerTriangular)
-        {
-            Dense.Multiply(_frameT, d, d, _gL, d, _prod); // L_k^T dJ/dL; its tril is the gradient in Z
-        }
-        else
-        {
-            // dJ/dZ = chol(B B^T)^-T Y chol(B B^T)^-1 B with Y = sym(tril(L^T dJ/dL))
-            SymmetricFromTril(_l, _gL, _prod2);           // Y
-            _b.CopyTo(_prod, 0);
-            Dense.SolveLowerInPlace(_cb, d, _prod, d);     // chol^-1 B
-            var w = _gL;                                   // reuse: the tril gradient is no longer needed
-            Dense.Multiply(_prod2, d, d, _prod, d, w);     // Y chol^-1 B
-            Dense.SolveLowerTransposeInPlace(_cb, d, w, d);
-            w.AsSpan(0, d * d).CopyTo(_prod);
-        }
-        ScaleToNatural(_prod);
-        MvnParameters.PackInto(gradient[..d], _prod, d, _p, gradient);
+        SymmetricFromTril(_l, _gL, _y);
+        for (int i = 0; i < d * d; i++) _y[i] *= 0.5;
+        Dense.SolveLowerTransposeInPlace(_r, d, _y, d);   // U = R^-T (Y/2)
+        Dense.TransposeInPlace(_y, d);                      // U^T = (Y/2) R^-1
+        Dense.SolveLowerTransposeInPlace(_r, d, _y, d);   // R^-T (Y/2) R^-1
+        PackGradient(_y, gradient[d..]);
 
         _whitenedNorm = TrackedFunction.Norm(gradient);
         _measure = double.NaN;
         return v;
+    }
+
+    /// <summary>
+    /// Z from the solver's coordinates w (the lower triangle, row by row): Z_ii = sqrt 2 w_ii, Z_ij = Z_ji = w_ij. The
+    /// Euclidean norm of w is then the Frobenius norm of Z / sqrt 2 (rotation-invariant), and at the optimum, where J/n
+    /// = const + ||m||^2 / 2 + ||Z||_F^2 / 4 to second order, the Hessian in (m, w) is the identity, so the step -grad
+    /// with t = 1 is the Newton (Fisher scoring) step.
+    /// </summary>
+    private void Unpack(ReadOnlySpan<double> w, double[] z)
+    {
+        int d = _d, k = 0;
+        for (int i = 0; i < d; i++)
+        {
+            for (int j = 0; j < i; j++, k++) z[i * d + j] = z[j * d + i] = w[k];
+            z[i * d + i] = Sqrt2 * w[k++];
+        }
+    }
+
+    /// <summary>dJ/dw from the symmetric dJ/dZ (the chain rule of <see cref="Unpack"/>).</summary>
+    private void PackGradient(double[] g, Span<double> w)
+    {
+        int d = _d, k = 0;
+        for (int i = 0; i < d; i++)
+        {
+            for (int j = 0; j < i; j++, k++) w[k] = g[i * d + j] + g[j * d + i];
+            w[k++] = Sqrt2 * g[i * d + i];
+        }
     }
 
     /// <summary>Y = sym(tril(L^T G)) for lower-triangular L and G (d x d): the symmetric n I - L^-1 C L^-T per row.</summary>
@@ -186,21 +195,6 @@ internal sealed class WhitenedObjective : IDifferentiableFunction, IStoppingMeas
         for (int i = 0; i < d; i++)
             for (int j = 0; j < i; j++)
                 y[j * d + i] = y[i * d + j];
-    }
-
-    /// <summary>
-    /// Z from the solver's coordinate (and dJ/dz from dJ/dZ, the same factor): Z_ii = z_ii / sqrt 2 for tril, Z = z / sqrt 2
-    /// for full. At the optimum the Hessian of J/n in Z weighs a tril diagonal entry 2 and an off-diagonal one 1, and
-    /// a full Z's symmetric part 2 (its antisymmetric part, a rotation, 0); with this scaling the Hessian in z is the
-    /// identity there (mu's part already is), so the step -grad with t = 1 is the Newton (Fisher scoring) step.
-    /// </summary>
-    private void ScaleToNatural(Span<double> z)
-    {
-        int d = _d;
-        if (_p == Parameterization.LowerTriangular)
-            for (int i = 0; i < d; i++) z[i * d + i] *= InvSqrt2;
-        else
-            for (int i = 0; i < d * d; i++) z[i] *= InvSqrt2;
     }
 
     /// <summary>The exact distance to the optimum in sd units at the raw point and gradient just evaluated.</summary>

@@ -52,6 +52,12 @@ internal static class Adam
                 if (it >= o.MaxIterations) break;
                 continue;
             }
+            if (it == 0 && t == 0 && o.AdamStepPerGradient > 0)
+            {
+                double gmax = 0;
+                for (int i = 0; i < n; i++) gmax = Math.Max(gmax, Math.Abs(g[i]));
+                if (gmax > 0) lr = Math.Min(lr, o.AdamStepPerGradient * gmax);
+            }
             double measure = f.Measure(gnorm);
             double noise = 1e-13 * (Math.Abs(fx) + 1);
             bool better = byMeasure

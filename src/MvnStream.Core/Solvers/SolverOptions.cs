@@ -30,6 +30,12 @@ public sealed record SolverOptions
     /// </summary>
     internal bool UnitFirstStep { get; init; }
 
+    /// <summary>
+    /// Adam: when positive, the step size of a fresh run is at most this times the largest gradient component at its
+    /// start (in whitened coordinates, where the gradient is the displacement to the optimum, a fixed fraction of it).
+    /// </summary>
+    internal double AdamStepPerGradient { get; init; }
+
     /// <summary>L-BFGS: number of correction pairs kept.</summary>
     public int LbfgsMemory { get; init; } = 10;
 }

@@ -775,6 +775,7 @@ public sealed class KafkaIntake : IDisposable
             var st = new SufficientStatistics(_settings.Dimension);
             if (_settings.Forgetting < 1) st.AddBatchWithForgetting(s.Rows.AsSpan(), s.Rows.Rows, _settings.Forgetting);
             else st.AddBatch(s.Rows.AsSpan(), s.Rows.Rows);
+            Core.Diagnostics.RecentRows.Offer(s.Rows.AsSpan(), s.Rows.Rows, _settings.Dimension); // the dashboard's scatter
             stats = StatisticsData.From(st);
         }
         var c = new PartitionContribution("", 0, _settings.Topic, s.Partition, s.From, s.Expected, s.Accepted, s.Rejected, stats);

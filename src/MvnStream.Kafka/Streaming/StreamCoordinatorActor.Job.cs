@@ -4,6 +4,7 @@ using Akka.Event;
 using Confluent.Kafka;
 using MvnStream.Cluster.Protocol;
 using MvnStream.Core;
+using MvnStream.Core.Diagnostics;
 using MvnStream.Core.Fitting;
 using MvnStream.Core.Model;
 using MvnStream.Core.Solvers;
@@ -234,6 +235,7 @@ public sealed partial class StreamCoordinatorActor
             job.GapPerRow = r.GapPerRow;
             job.LastStopReason = r.Reason;
             job.LastIterations = r.Iterations;
+            _boardGradientNorm = r.GradientNorm;
             job.Version++;
             job.Changes++;
             job.LastFitProblem = null;
@@ -247,8 +249,7 @@ public sealed partial class StreamCoordinatorActor
         }
         else if (m.Error is not null)
         {
-            _log.Error(m.Error, "stream model update failed");
-            Notice("model update failed: " + m.Error.Message);
+            Notice("model update failed: " + m.Error.Message, LogLevel.ErrorLevel, m.Error);
         }
         if (m.Final)
         {
@@ -324,6 +325,8 @@ public sealed partial class StreamCoordinatorActor
         job.Client.Tell(new StreamJobStatus(job.Id, job.Epoch, job.Version, job.Statistics.Count, job.AcceptedRecords, job.RejectedRecords,
             job.LostRecords, job.Duplicates, job.Refused, job.Ledger.Partitions.Count, _workers.Count, rate, lag, job.NllPerRow, job.GapPerRow,
             job.Statistics.Weight, theta, seconds, unread));
+        PublishBoard(rowsPerSecond: rate);
+        StreamBoard.AddSample(new BoardSample(seconds, job.Statistics.Count, rate, job.GapPerRow, job.Version));
     }
 
     /// <summary>Writes the model snapshot (file and model topic) when there is a new version.</summary>
@@ -351,6 +354,7 @@ public sealed partial class StreamCoordinatorActor
         {
             _log.Warning("model snapshot not produced: {0}", e.Message);
         }
+        PublishBoard(model);
     }
 
     private void StartCheckpoint(StreamJob job, bool final)
@@ -362,6 +366,7 @@ public sealed partial class StreamCoordinatorActor
         }
         if (!final && job.Changes == job.LastCheckpointChanges) return;
         job.CheckpointInFlight = true;
+        _checkpointClock.Restart();
         var cp = job.ToCheckpoint();
         long changes = job.Changes;
         var self = Self;
@@ -375,11 +380,17 @@ public sealed partial class StreamCoordinatorActor
         var job = _job;
         if (job is null || job.Id != m.JobId) return;
         job.CheckpointInFlight = false;
-        if (m.Error is null) job.LastCheckpointChanges = m.Changes;
+        if (m.Error is null)
+        {
+            job.LastCheckpointChanges = m.Changes;
+            MvnMetrics.CheckpointDuration.Record(_checkpointClock.Elapsed.TotalSeconds);
+            _boardCheckpointSeconds = _checkpointClock.Elapsed.TotalSeconds;
+            _boardCheckpointUtc = DateTime.UtcNow;
+            PublishBoard();
+        }
         if (m.Error is not null)
         {
-            _log.Error(m.Error, "checkpoint failed");
-            Notice($"checkpoint to {job.Store.Describe()} failed: {m.Error.Message}");
+            Notice($"checkpoint to {job.Store.Describe()} failed: {m.Error.Message}", LogLevel.ErrorLevel, m.Error);
         }
         else if (m.Partitions.Length > 0)
         {

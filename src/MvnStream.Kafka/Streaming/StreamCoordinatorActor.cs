@@ -6,6 +6,7 @@ using Confluent.Kafka;
 using MvnStream.Cluster.Actors;
 using MvnStream.Cluster.Protocol;
 using MvnStream.Core;
+using MvnStream.Core.Diagnostics;
 using MvnStream.Core.Fitting;
 using MvnStream.Core.Model;
 using MvnStream.Core.Solvers;
@@ -82,9 +83,12 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
 
     public static Props Props() => Akka.Actor.Props.Create(() => new StreamCoordinatorActor());
 
-    protected override void PreStart() =>
+    protected override void PreStart()
+    {
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
             typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.ReachableMember), typeof(ClusterEvent.MemberRemoved));
+        PublishBoard();
+    }
 
     protected override void PostStop()
     {
@@ -115,6 +119,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
     {
         bool added = _workers.Register(Sender, r.WorkerId);
         Sender.Tell(new WorkerRegistered(_coordinatorId));
+        PublishBoard();
         if (added && _job is { Running: true }) Sender.Tell(new StartConsuming(_job.Id, _job.Epoch, _job.Settings));
     }
 
@@ -157,6 +162,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
                 + "unless Kafka gives them to the others (resuming at the ledger's offsets)");
             if (_job.Stopping) MaybeFinishStop();
         }
+        PublishBoard();
     }
 
     /// <summary>A suspended worker is reachable again: it counts again and is told what it may have missed meanwhile.</summary>
@@ -169,6 +175,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
             else Notice($"worker {id} is reachable again");
             CatchUp(w, id);
         }
+        PublishBoard();
     }
 
     /// <summary>
@@ -197,6 +204,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         bool live = _workers.IsLive(worker);
         if (_workers.Remove(worker) is not { } id) return;
         _workerStatus.Remove(id);
+        PublishBoard();
         if (_job is null) return;
         // Kafka moves its partitions to the other group members, which ask the ledger where to resume.
         Notice($"worker {id} left{(live ? "" : " (it was unreachable)")}; its partitions go to the other consumers, which resume at the ledger's offsets");
@@ -217,16 +225,17 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
     /// <summary>
     /// Tells the job's client, which prints it as a note, and logs it at <paramref name="level"/> for the operator of this
     /// node. When the client runs in this ActorSystem (an embedded cluster: 'stream', 'demo') the note already reaches the
-    /// user, so the log gets it only at DEBUG: each notice is printed once.
+    /// user, so the log gets it only at DEBUG: each notice is printed once. <paramref name="cause"/>, if any, goes with it
+    /// into the log (the note carries its message).
     /// </summary>
-    private void Notice(string message, LogLevel level = LogLevel.InfoLevel)
+    private void Notice(string message, LogLevel level = LogLevel.InfoLevel, Exception? cause = null)
     {
         bool clientHere = _job?.Client.Path.Address.HasLocalScope ?? false;
         switch (clientHere ? LogLevel.DebugLevel : level)
         {
             case LogLevel.DebugLevel: _log.Debug("{0}", message); break;
-            case LogLevel.WarningLevel: _log.Warning("{0}", message); break;
-            case LogLevel.ErrorLevel: _log.Error("{0}", message); break;
+            case LogLevel.WarningLevel: _log.Warning(cause, "{0}", message); break;
+            case LogLevel.ErrorLevel: _log.Error(cause, "{0}", message); break;
             default: _log.Info("{0}", message); break;
         }
         _job?.Client.Tell(new StreamJobNotice(_job.Id, message));
@@ -308,6 +317,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         Timers.StartPeriodicTimer("snapshot", Tick.Snapshot, TimeSpan.FromSeconds(Math.Max(0.1, job.Settings.SnapshotIntervalSeconds)));
         Timers.StartPeriodicTimer("idle", Tick.Idle, TimeSpan.FromMilliseconds(250));
         if (job.Theta is not null) Broadcast(new ModelUpdated(job.Id, job.Epoch, job.Version, ThetaData.From(job.Theta)));
+        PublishBoard(job.Model());
     }
 
     private void OnLedgerQuery(LedgerQuery q)
@@ -346,6 +356,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
     private void ReportLoss(StreamJob job, string topic, int partition, long from, long to, long lost, string when)
     {
         job.LostRecords += lost;
+        MvnMetrics.RecordsLost.Add(lost);
         job.Changes++;
         var text = $"LOST {lost:N0} records of {topic}/{partition} (offsets {from}..{to - 1}): the broker deleted them {when}; they are not in the model";
         Notice(text, LogLevel.ErrorLevel);
@@ -392,16 +403,21 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
                         + "(transaction markers, aborted transactions or compaction): covered by the ledger, not counted as records, not lost");
                 }
                 job.Merge(c, stats);
+                MvnMetrics.RowsAccepted.Add(stats?.Count ?? 0);
+                MvnMetrics.RecordsAccepted.Add(c.AcceptedRecords);
+                MvnMetrics.RecordsRejected.Add(c.RejectedRecords);
                 Sender.Tell(new ContributionAck(job.Id, job.Epoch, c.Topic, c.Partition, c.From, c.To, ContributionOutcome.Accepted, next));
                 MaybeUpdate(job);
                 if (job.Settings.MaxRows > 0 && job.Statistics.Count >= job.Settings.MaxRows) BeginStop($"reached --max-rows {job.Settings.MaxRows:N0}");
                 break;
             case LedgerDecision.Duplicate:
                 job.Duplicates++;
+                MvnMetrics.LedgerDuplicates.Add(1);
                 Sender.Tell(new ContributionAck(job.Id, job.Epoch, c.Topic, c.Partition, c.From, c.To, ContributionOutcome.Duplicate, next));
                 break;
             default:
                 job.Refused++;
+                MvnMetrics.LedgerRefusals.Add(1);
                 Sender.Tell(new ContributionAck(job.Id, job.Epoch, c.Topic, c.Partition, c.From, c.To, ContributionOutcome.Refused, next));
                 break;
         }
@@ -449,5 +465,6 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         _workerStatus.Clear();
         _endedJobs.Enqueue(job.Id);
         if (_endedJobs.Count > 8) _endedJobs.Dequeue();
+        PublishBoard();
     }
 }

@@ -11,10 +11,9 @@ namespace MvnStream.Core.Tests.Fitting;
 /// (A mu + b, A S A^T). Property test over random well-posed data X, invertible A = D U diag(s) V (cond(U diag(s) V) up to
 /// 1e6, column scales D = 10^U(-6,6)) and offsets b of up to 1e5 standard deviations.
 /// <para>
-/// Iteration counts: the solver's path is the same (so is the count) when the start moves with the data. The start
-/// (xbar, diag(sd)) does for column scales and offsets, so there the counts agree within 10 %. For a general A no start
-/// computed without solving the problem can (a start map with f(A S A^T) = A f(S) for every invertible A is chol(S) up
-/// to scale: the answer), so there the test asks only that both fits stay within the iteration budget.
+/// Iteration counts: in the whitened coordinates (symmetric, linear in S) the unit gradient step from the default start
+/// (xbar, diag(sd)) is the Fisher-scoring step, which lands on S* from any S_k, so gd and lbfgs take the same one or two
+/// steps for any data, whatever the transform.
 /// </para>
 /// </summary>
 public sealed class AffineEquivarianceTests
@@ -36,14 +35,10 @@ public sealed class AffineEquivarianceTests
     public static IEnumerable<object[]> Solvers() =>
         from s in new[] { SolverKind.Lbfgs, SolverKind.GradientDescent, SolverKind.Adam }
         from p in new[] { Parameterization.LowerTriangular, Parameterization.Full }
-        where !(s == SolverKind.Adam && p == Parameterization.Full) // does not meet its target (README, "Solvers")
         select new object[] { s, p };
 
-    /// <summary>Adam misses its 1e-6 target on an occasional draw under a general transform (README, "Solvers").</summary>
-    public static IEnumerable<object[]> SolversWithoutAdam() => Solvers().Where(c => (SolverKind)c[0] != SolverKind.Adam);
-
     [Theory]
-    [MemberData(nameof(SolversWithoutAdam))]
+    [MemberData(nameof(Solvers))]
     public void Fitting_transformed_rows_gives_the_transformed_fit(SolverKind solver, Parameterization p) =>
         Check(solver, p, diagonal: false);
 
@@ -104,12 +99,14 @@ public sealed class AffineEquivarianceTests
                 }
             }
             int lo = Math.Min(fx.Iterations, fy.Iterations), hi = Math.Max(fx.Iterations, fy.Iterations);
-            // Adam's path over its hundreds of steps turns on rounding-level differences (its restarts on stalls), so its
-            // counts agree only within 50 % (README, "Solvers"); gd and lbfgs within 10 %.
-            if (diagonal)
-                Assert.True(hi <= lo * (solver == SolverKind.Adam ? 1.5 : 1.1) + 0.5, $"{c}, {solver} {p}: {fx.Iterations} iterations for X ({fx.Reason}), {fy.Iterations} for X D + b ({fy.Reason})");
-            else if (solver != SolverKind.Adam)
-                Assert.True(hi <= 100, $"{c}: {fx.Iterations} iterations for X, {fy.Iterations} for X A^T + b (budget 100)");
+            // gd and lbfgs take one to three steps: within 10 %, or one step, since whether the last step (which lands within
+            // rounding of the answer) already meets the tolerance depends on the rounding of each data set's statistics.
+            // Adam's coordinate-wise step is not rotation-equivariant, and its best-point and step-halving decisions turn on
+            // rounding-level differences, so its counts differ (README, "Solvers"): it must converge within the budget.
+            if (solver != SolverKind.Adam)
+                Assert.True(hi <= Math.Max(lo * 1.1, lo + 1), $"{c}, {solver} {p}: {fx.Iterations} iterations for X ({fx.Reason}), {fy.Iterations} for X A^T + b ({fy.Reason})");
+            else
+                Assert.True(fx.Converged && fy.Converged, $"{c}, {solver} {p}: {fx.Reason} after {fx.Iterations} for X, {fy.Reason} after {fy.Iterations} for X A^T + b");
         }, iter: 25, print: c => c.ToString());
     }
 
