@@ -15,6 +15,8 @@ namespace MvnStream.Benchmarks;
 /// dotnet run -c Release --project tests/MvnStream.Benchmarks -- serializer                   # d = 512 contribution to bytes and back (SerializerBenchmarks)
 /// dotnet run -c Release --project tests/MvnStream.Benchmarks -- stream                       # broker -> model rows/s and memory (StreamBenchmark)
 /// dotnet run -c Release --project tests/MvnStream.Benchmarks -- solvers                      # iterations to the fit targets vs cond(S*) (SolverBenchmark)
+/// dotnet run -c Release --project tests/MvnStream.Benchmarks -- cluster-start                # fixed cost of --workers N, separate nodes' join (ClusterBenchmark)
+/// dotnet run -c Release --project tests/MvnStream.Benchmarks -- cluster-load                 # fit --workers N vs fit --threads T on a large file (ClusterBenchmark)
 /// </code>
 /// <c>--quick</c> is shorthand for BenchmarkDotNet's <c>--job short</c> (3 warm-ups, 3 iterations, one
 /// launch): minutes instead of tens of minutes, good enough for a manual check, not for publishing.
@@ -30,6 +32,8 @@ public static class Program
         if (args.Length > 0 && args[0] == "stream") return StreamBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "solvers") return SolverBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "serializer") return SerializerBenchmarks.Run();
+        if (args.Length > 0 && args[0] == "cluster-start") return ClusterBenchmark.RunStart(args[1..]);
+        if (args.Length > 0 && args[0] == "cluster-load") return ClusterBenchmark.RunLoad(args[1..]);
 
         var expanded = new List<string>(args.Length + 1);
         foreach (var a in args)

@@ -19,6 +19,7 @@ internal static class ClusterFit
         if (a.Workers > 0 && a.Cluster is not null) throw new UsageException("--workers starts a local cluster and --cluster uses a running one: give one of them");
         if (a.Workers < 0) throw new UsageException($"--workers {a.Workers}: must be >= 0");
         if (a.ShardsPerWorker <= 0) throw new UsageException($"--shards-per-worker {a.ShardsPerWorker}: must be positive");
+        if (a.ThreadsPerWorker < 0) throw new UsageException($"--threads-per-worker {a.ThreadsPerWorker}: must be positive (or 0: each worker's own setting)");
         var summing = a.Summing.Trim().ToLowerInvariant() switch
         {
             "statistics" or "stats" => SummingMode.Statistics,
@@ -33,7 +34,8 @@ internal static class ClusterFit
         catch (FormatException e) { throw new UsageException(e.Message); }
         var reg = CommonOptions.Regularization(a.Ridge, a.Shrinkage);
         var settings = new FitJobSettings(CommonOptions.Solver(a.Solver), CommonOptions.Param(a.Param), a.MaxIter, a.Tolerance, a.RelTolerance,
-            a.LearningRate, reg.Ridge, reg.Shrinkage, reg.ShrinkageIntensity, summing, a.ShardsPerWorker, Math.Max(1, a.Workers), a.WorkerWait);
+            a.LearningRate, reg.Ridge, reg.Shrinkage, reg.ShrinkageIntensity, summing, a.ShardsPerWorker, Math.Max(1, a.Workers), a.WorkerWait,
+            a.ThreadsPerWorker);
         var job = new SubmitFitJob(Guid.NewGuid().ToString("N")[..12], path, new ReaderSettings(reader.Format, reader.Dimension ?? 0, reader.OnBadRow), settings);
         var progress = new ConsoleProgress(a.Quiet);
 
@@ -113,6 +115,16 @@ internal static class ClusterFit
             + $"({c.WorkersLost.ToString(System.Globalization.CultureInfo.InvariantCulture)} lost, {Count(c.ShardsReassigned, "shard")} reassigned)";
     }
 
+    /// <summary>" (shards read with 2 threads each)", or the threads of each shard when they differ.</summary>
+    private static string ReadThreads(FitJobCompleted c)
+    {
+        var t = c.ShardReadThreads ?? [];
+        if (t.Length == 0 || t.All(x => x <= 0)) return "";
+        return t.Distinct().Count() == 1
+            ? ConsoleProgress.Inv($" (shards read with {t[0]} thread{(t[0] == 1 ? "" : "s")} each)")
+            : " (threads per shard: " + string.Join(", ", t.Select(x => x.ToString(System.Globalization.CultureInfo.InvariantCulture))) + ")";
+    }
+
     private static void Report(FitCommand.FitArgs a, FitJobCompleted c, StopReason? reason, FitJobSettings settings, ConsoleProgress progress)
     {
         if (a.Json)
@@ -139,6 +151,7 @@ internal static class ClusterFit
                 ["workersLost"] = c.WorkersLost,
                 ["workersAtEnd"] = c.WorkersAtEnd,
                 ["shardsReassigned"] = c.ShardsReassigned,
+                ["shardReadThreads"] = new JsonArray((c.ShardReadThreads ?? []).Select(t => (JsonNode)t).ToArray()),
                 ["loadSeconds"] = c.LoadSeconds,
                 ["solveSeconds"] = c.SolveSeconds,
             };
@@ -152,6 +165,6 @@ internal static class ClusterFit
         string status = reason is { } sr ? StopReasons.Describe(sr) : StopReasons.Describe(c.StopReason);
         Console.Out.WriteLine(ConsoleProgress.Inv($"fitted d={c.Theta.Dimension} n={c.N:N0} ({c.RejectedRows:N0} rejected) with {settings.Solver.ToName()} ({settings.Parameterization.ToName()}), {settings.Summing.ToString().ToLowerInvariant()} summed, on {Workers(c)}: {c.Iterations} iterations{rounds}, {status}"));
         Console.Out.WriteLine(ConsoleProgress.Inv($"J/n = {ConsoleProgress.Fixed(c.NllPerRow, 12)}  J - J* = {c.GapPerRow:0.000e+00} per row  |grad| = {c.GradientNorm:0.000e+00}  shards reassigned: {c.ShardsReassigned}"));
-        Console.Out.WriteLine(ConsoleProgress.Inv($"load {c.LoadSeconds:F2} s, solve {c.SolveSeconds:F2} s; model written to {a.Out}"));
+        Console.Out.WriteLine(ConsoleProgress.Inv($"load {c.LoadSeconds:F2} s{ReadThreads(c)}, solve {c.SolveSeconds:F2} s; model written to {a.Out}"));
     }
 }

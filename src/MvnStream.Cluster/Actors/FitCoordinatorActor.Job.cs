@@ -46,6 +46,7 @@ public sealed partial class FitCoordinatorActor
         public long Bytes { get; set; }
         public long Rejected { get; set; }
         public string[] Rejections { get; set; } = [];
+        public int Threads { get; set; }
         public SufficientStatistics? Statistics { get; set; }
     }
 
@@ -196,6 +197,7 @@ public sealed partial class FitCoordinatorActor
         shard.Bytes = m.Bytes;
         shard.Rejected = m.Rejected;
         shard.Rejections = m.Rejections;
+        shard.Threads = m.Threads;
         if (m.Statistics is not null && shard.Statistics is null) shard.Statistics = m.Statistics.ToStatistics();
 
         if (job.Phase == Phase.Loading)
@@ -321,7 +323,7 @@ public sealed partial class FitCoordinatorActor
         job.Client.Tell(new FitJobCompleted(job.Id, ThetaData.From(r.Theta), r.Count, job.Shards.Sum(s => s.Rejected), rejections,
             r.Iterations, r.Evaluations, job.Rounds, r.Reason.ToString(), r.Converged, r.NllPerRow, r.GapPerRow, r.GradientNorm,
             r.ShrinkageUsed ?? double.NaN, job.LoadSeconds, r.Elapsed.TotalSeconds, job.WorkersUsed, job.ShardsReassigned,
-            job.WorkersLost.Count, job.Shards.Select(s => s.Worker).Where(w => w is not null).Distinct().Count()));
+            job.WorkersLost.Count, job.Shards.Select(s => s.Worker).Where(w => w is not null).Distinct().Count(), job.Shards.Select(s => s.Threads).ToArray()));
         _log.Info("job {0} done: {1} iterations, {2} rounds, gap {3:0.000e+00}", job.Id, r.Iterations, job.Rounds, r.GapPerRow);
         EndJob();
     }

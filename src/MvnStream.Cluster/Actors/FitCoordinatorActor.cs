@@ -116,7 +116,7 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
 
     private void OnRegister(RegisterWorker r)
     {
-        if (_workers.Register(Sender, r.WorkerId)) _log.Info("worker {0} registered ({1} live)", r.WorkerId, _workers.Count);
+        if (_workers.Register(Sender, r.WorkerId)) _log.Info("worker {0} registered ({1} live; reads with {2} threads)", r.WorkerId, _workers.Count, r.Threads);
         Sender.Tell(new WorkerRegistered(_coordinatorId));
         if (_job is null) return;
         if (_job.Phase == Phase.WaitingForWorkers && _workers.Count >= _job.MinWorkers) BeginDescribe();
@@ -212,7 +212,8 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
             }
             shard.Worker = target;
             shard.Orphaned = false;
-            target.Tell(new LoadShard(job.Id, shard.Index, job.Request.Path, shard.Start, shard.End, job.Reader, ReturnStatistics: shard.Statistics is null));
+            target.Tell(new LoadShard(job.Id, shard.Index, job.Request.Path, shard.Start, shard.End, job.Reader, ReturnStatistics: shard.Statistics is null,
+                Threads: Math.Max(0, job.Settings.ThreadsPerWorker)));
         }
     }
 

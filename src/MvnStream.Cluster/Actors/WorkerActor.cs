@@ -16,6 +16,8 @@ namespace MvnStream.Cluster.Actors;
 /// answers rounds from those statistics (no second pass over the rows): J and its gradients at the
 /// round's theta, per shard. Registers with the coordinator singleton through its proxy and again after
 /// a handover. Reading runs off the actor thread; the actor only routes and holds state.
+/// A shard is read on <c>mvnstream.worker.threads</c> threads (a job may ask for another number), one shard at a time, so
+/// that a worker holding several shards never runs more readers than its threads (docs/ARCHITECTURE.md, "Fitting a file").
 /// </summary>
 public sealed class WorkerActor : ReceiveActor, IWithTimers
 {
@@ -24,7 +26,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         public static RegisterTick Instance { get; } = new();
     }
 
-    private sealed record ShardRead(LoadShard Request, IActorRef ReplyTo, IngestResult? Result, Exception? Error, double Seconds);
+    private sealed record ShardRead(LoadShard Request, IActorRef ReplyTo, IngestResult? Result, Exception? Error, double Seconds, int Threads);
 
     private sealed record ShardKey(string JobId, int ShardIndex);
 
@@ -35,14 +37,21 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly Dictionary<string, CancellationTokenSource> _jobs = [];
     private readonly Dictionary<ShardKey, List<(ComputePartialGradient Round, IActorRef ReplyTo)>> _waitingRounds = [];
     private readonly long _maximumFrameBytes = FrameBudget.MaximumFrameBytes(Context.System);
+    private readonly int _threads;
+    private readonly long _chunkBytes;
+    private readonly SemaphoreSlim _reading = new(1, 1);
     private IActorRef? _coordinator;
 
-    public WorkerActor(IActorRef coordinatorProxy, string workerId)
+    /// <param name="threads">Threads a shard is read with unless the job says (mvnstream.worker.threads; 0 or less: every core).</param>
+    /// <param name="chunkBytes">Bytes a reading thread takes at a time (mvnstream.worker.read-chunk; 0 or less: the default).</param>
+    public WorkerActor(IActorRef coordinatorProxy, string workerId, int threads = 0, long chunkBytes = 0)
     {
+        _chunkBytes = chunkBytes > 0 ? chunkBytes : ShardAccumulator.RangeChunkBytes;
         _coordinatorProxy = coordinatorProxy;
         _workerId = workerId;
+        _threads = threads > 0 ? threads : Environment.ProcessorCount;
 
-        Receive<RegisterTick>(_ => _coordinatorProxy.Tell(new RegisterWorker(_workerId)));
+        Receive<RegisterTick>(_ => _coordinatorProxy.Tell(new RegisterWorker(_workerId, _threads)));
         Receive<WorkerRegistered>(_ =>
         {
             if (_coordinator is not null && _coordinator.Equals(Sender)) return;
@@ -68,8 +77,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IActorRef coordinatorProxy, string workerId) =>
-        Akka.Actor.Props.Create(() => new WorkerActor(coordinatorProxy, workerId));
+    public static Props Props(IActorRef coordinatorProxy, string workerId, int threads = 0, long chunkBytes = 0) =>
+        Akka.Actor.Props.Create(() => new WorkerActor(coordinatorProxy, workerId, threads, chunkBytes));
 
     protected override void PreStart() => StartRegistering();
 
@@ -160,27 +169,47 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         var self = Self;
         var token = JobToken(m.JobId);
         var shard = new FileShard(m.Path, m.Start, m.End, m.ShardIndex);
-        Task.Run(() =>
+        int threads = m.Threads > 0 ? m.Threads : _threads;
+        long chunkBytes = _chunkBytes;
+        var reading = _reading;
+        var log = _log;
+        string workerId = _workerId;
+        Task.Run(async () =>
         {
             var sw = Stopwatch.StartNew();
             long rows = 0, bytes = 0, lastReport = 0;
+            object gate = new();
+            bool entered = false;
             try
             {
-                var result = ShardAccumulator.AccumulateShard(shard, m.Reader.ToOptions(), (r, _, b) =>
+                // One shard at a time, each on all the threads: never more readers than threads.
+                await reading.WaitAsync(token).ConfigureAwait(false);
+                entered = true;
+                sw.Restart();
+                if (log.IsInfoEnabled)
+                    log.Info(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $"worker {workerId}: reading shard {m.ShardIndex} of job {m.JobId} ({m.Start}..{(m.End == long.MaxValue ? "end" : m.End.ToString(System.Globalization.CultureInfo.InvariantCulture))}) on {threads} threads"));
+                var result = ShardAccumulator.AccumulateRange(shard, m.Reader.ToOptions(), threads, (r, _, b) =>
                 {
-                    rows += r;
-                    bytes += b;
-                    if (sw.ElapsedMilliseconds - lastReport >= 500)
+                    long totalRows = Interlocked.Add(ref rows, r), totalBytes = Interlocked.Add(ref bytes, b);
+                    long now = sw.ElapsedMilliseconds;
+                    if (now - Interlocked.Read(ref lastReport) < 500) return;
+                    lock (gate)
                     {
-                        lastReport = sw.ElapsedMilliseconds;
-                        replyTo.Tell(new ShardLoadProgress(m.JobId, m.ShardIndex, rows, bytes));
+                        if (now - lastReport < 500) return;
+                        lastReport = now;
+                        replyTo.Tell(new ShardLoadProgress(m.JobId, m.ShardIndex, totalRows, totalBytes));
                     }
-                }, token);
-                return new ShardRead(m, replyTo, result, null, sw.Elapsed.TotalSeconds);
+                }, token, chunkBytes);
+                return new ShardRead(m, replyTo, result, null, sw.Elapsed.TotalSeconds, threads);
             }
             catch (Exception e)
             {
-                return new ShardRead(m, replyTo, null, e, sw.Elapsed.TotalSeconds);
+                return new ShardRead(m, replyTo, null, e, sw.Elapsed.TotalSeconds, threads);
+            }
+            finally
+            {
+                if (entered) reading.Release();
             }
         }).PipeTo(self);
     }
@@ -201,7 +230,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         var key = new ShardKey(m.JobId, m.ShardIndex);
         var loaded = new ShardLoaded(m.JobId, m.ShardIndex, result.Statistics.Count, result.RowsRejected,
             result.Rejections.Select(x => x.ToString()).ToArray(), result.Bytes, r.Seconds,
-            m.ReturnStatistics ? StatisticsData.From(result.Statistics) : null);
+            m.ReturnStatistics ? StatisticsData.From(result.Statistics) : null, r.Threads);
         // Once per shard: the exact size, so remoting does not drop it (and the job wait forever) on this node's frame limit.
         long bytes = Context.System.Serialization.FindSerializerFor(loaded).ToBinary(loaded).Length + FrameBudget.EnvelopeBytes;
         if (bytes > _maximumFrameBytes)

@@ -100,14 +100,25 @@ public sealed class ClusterNode : IAsyncDisposable
     /// <summary>Starts the node and waits until it is Up in the cluster (or fails after <paramref name="joinTimeout"/>).</summary>
     /// <exception cref="ConfigurationException">Invalid configuration: unknown role, no seeds for a worker or client, port in use.</exception>
     /// <exception cref="TimeoutException">The cluster could not be joined in time.</exception>
-    public static async Task<ClusterNode> StartAsync(NodeConfiguration configuration, TimeSpan joinTimeout, CancellationToken cancellationToken = default)
+    public static Task<ClusterNode> StartAsync(NodeConfiguration configuration, TimeSpan joinTimeout, CancellationToken cancellationToken = default) =>
+        StartAsync(configuration, joinTimeout, seed: null, cancellationToken);
+
+    /// <summary>
+    /// Starts the node like <see cref="StartAsync(NodeConfiguration, TimeSpan, CancellationToken)"/>, but joins through
+    /// <paramref name="seed"/> once that task gives its address: the ActorSystem (most of a node's start-up time) is
+    /// created meanwhile. An embedded cluster starts its workers this way while its coordinator is still starting
+    /// (docs/ARCHITECTURE.md, "Fitting a file"). Null: join through the configured seeds.
+    /// </summary>
+    public static async Task<ClusterNode> StartAsync(NodeConfiguration configuration, TimeSpan joinTimeout, Task<Address>? seed,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         var config = configuration.Build();
         var roles = config.GetStringList("akka.cluster.roles", []).ToList();
         var seeds = config.GetStringList("akka.cluster.seed-nodes", []).ToList();
         if (roles.Count == 0) throw new ConfigurationException("the node has no role: give --role coordinator and/or --role worker (or MVNSTREAM_ROLES)");
-        if (seeds.Count == 0 && !roles.Contains(NodeConfiguration.CoordinatorRole))
+        if (seed is not null && seeds.Count > 0) throw new ConfigurationException("a node joins either through its configured seeds or through the seed it is given, not both");
+        if (seeds.Count == 0 && seed is null && !roles.Contains(NodeConfiguration.CoordinatorRole))
             throw new ConfigurationException($"a {string.Join("+", roles)} node needs a seed node to join: --seed-node akka.tcp://{NodeConfiguration.SystemName}@HOST:PORT (or MVNSTREAM_SEEDS)");
 
         {
@@ -139,9 +150,21 @@ public sealed class ClusterNode : IAsyncDisposable
         var cluster = Akka.Cluster.Cluster.Get(system);
         var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         cluster.RegisterOnMemberUp(() => up.TrySetResult());
-        if (seeds.Count == 0) cluster.Join(cluster.SelfAddress);
         try
         {
+            if (seed is not null)
+            {
+                Address address;
+                try { address = await seed.WaitAsync(cancellationToken).ConfigureAwait(false); }
+                catch
+                {
+                    await system.Terminate().ConfigureAwait(false);
+                    throw;
+                }
+                seeds.Add(address.ToString());
+                cluster.JoinSeedNodes([address]);
+            }
+            else if (seeds.Count == 0) cluster.Join(cluster.SelfAddress);
             await up.Task.WaitAsync(joinTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is TimeoutException or OperationCanceledException)
@@ -163,7 +186,8 @@ public sealed class ClusterNode : IAsyncDisposable
         if (roles.Contains(NodeConfiguration.WorkerRole))
         {
             var self = cluster.SelfAddress;
-            system.ActorOf(WorkerActor.Props(proxy, $"{self.Host}:{self.Port}"), "worker");
+            system.ActorOf(WorkerActor.Props(proxy, $"{self.Host}:{self.Port}", config.GetInt("mvnstream.worker.threads", 0),
+                config.GetByteSize("mvnstream.worker.read-chunk") ?? 0), "worker");
         }
         return new ClusterNode(system, roles, proxy);
     }

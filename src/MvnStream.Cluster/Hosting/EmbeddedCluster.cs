@@ -1,11 +1,31 @@
+using Akka.Actor;
+
 namespace MvnStream.Cluster.Hosting;
 
 /// <summary>
 /// A whole cluster in one process for 'fit --workers N' and tests: a coordinator node and N worker nodes,
 /// each its own ActorSystem, joined over real TCP on loopback (ports chosen by the OS).
 /// </summary>
+/// <remarks>
+/// Start-up is what makes a small embedded fit slow, so it waits for nothing it does not need
+/// (docs/ARCHITECTURE.md, "Fitting a file"): every ActorSystem is created at once (the workers' while the coordinator's is
+/// still being created; they join it as soon as its address is known), the cluster's gossip and leader intervals are
+/// the short ones of config/mvnstream.hocon, and the whole cluster is stopped at once, without each node leaving
+/// (nobody is left to tell). A single node disposed on its own (<see cref="ClusterNode.DisposeAsync"/>) still leaves
+/// the cluster gracefully.
+/// </remarks>
 public sealed class EmbeddedCluster : IAsyncDisposable
 {
+    /// <summary>
+    /// Settings of every embedded node, below the caller's: <c>ActorSystem.Terminate()</c> stops a node without the
+    /// cluster-leaving phases, which <see cref="DisposeAsync"/> relies on; <see cref="ClusterNode.DisposeAsync"/> runs
+    /// them explicitly.
+    /// </summary>
+    public const string Defaults = "akka.coordinated-shutdown.run-by-actor-system-terminate = off";
+
+    /// <summary>Threads each of <paramref name="workers"/> embedded workers reads with by default: this machine's cores shared out, at least 1.</summary>
+    public static int DefaultThreadsPerWorker(int workers) => Math.Max(1, Environment.ProcessorCount / Math.Max(1, workers));
+
     private EmbeddedCluster(ClusterNode coordinator, IReadOnlyList<ClusterNode> workers)
     {
         Coordinator = coordinator;
@@ -19,37 +39,60 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     {
         if (workers <= 0) throw new ArgumentOutOfRangeException(nameof(workers), workers, "at least one worker");
         var timeout = TimeSpan.FromSeconds(30);
-        var coordinator = await ClusterNode.StartAsync(new NodeConfiguration
+        // The node's cores shared among its workers; the caller's settings come last and win.
+        string defaults = Defaults + $"\nmvnstream.worker.threads = {DefaultThreadsPerWorker(workers)}";
+        string hocon = extraHocon is null ? defaults : defaults + "\n" + extraHocon;
+        var coordinatorTask = OnOwnThread(() => ClusterNode.StartAsync(new NodeConfiguration
         {
             Roles = [NodeConfiguration.CoordinatorRole],
             Seeds = [],
             Hostname = "127.0.0.1",
             Port = 0,
-            ExtraHocon = extraHocon,
-        }, timeout, cancellationToken).ConfigureAwait(false);
-        var seed = coordinator.Address.ToString();
+            ExtraHocon = hocon,
+        }, timeout, cancellationToken));
+        var seed = coordinatorTask.ContinueWith(t => t.GetAwaiter().GetResult().Address, CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        var workerTasks = Enumerable.Range(0, workers).Select(_ => OnOwnThread(() => ClusterNode.StartAsync(new NodeConfiguration
+        {
+            Roles = [NodeConfiguration.WorkerRole],
+            Seeds = [],
+            Hostname = "127.0.0.1",
+            Port = 0,
+            ExtraHocon = hocon,
+        }, timeout, seed, cancellationToken))).ToList();
         try
         {
-            var nodes = await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => ClusterNode.StartAsync(new NodeConfiguration
-            {
-                Roles = [NodeConfiguration.WorkerRole],
-                Seeds = [seed],
-                Hostname = "127.0.0.1",
-                Port = 0,
-                ExtraHocon = extraHocon,
-            }, timeout, cancellationToken))).ConfigureAwait(false);
+            var coordinator = await coordinatorTask.ConfigureAwait(false);
+            var nodes = await Task.WhenAll(workerTasks).ConfigureAwait(false);
             return new EmbeddedCluster(coordinator, nodes);
         }
         catch
         {
-            await coordinator.DisposeAsync().ConfigureAwait(false);
+            // Whatever started is stopped again: no ActorSystem outlives a failed start.
+            try { await Task.WhenAll(workerTasks.Prepend(coordinatorTask)).ConfigureAwait(false); }
+            catch (Exception) { /* the first failure is rethrown below */ }
+            var started = workerTasks.Prepend(coordinatorTask).Where(t => t.IsCompletedSuccessfully).Select(t => t.Result).ToList();
+            await Task.WhenAll(started.Select(n => n.System.Terminate())).ConfigureAwait(false);
             throw;
         }
     }
 
+    /// <summary>
+    /// Runs a node's start on a thread of its own. ActorSystem.Create is synchronous and blocks until remoting listens,
+    /// which needs thread-pool threads: several such starts on pool threads starved the pool, which grows by about one
+    /// thread per 0.5 s, and the nodes started one after the other, half a second apart.
+    /// </summary>
+    private static Task<ClusterNode> OnOwnThread(Func<Task<ClusterNode>> start) =>
+        Task.Factory.StartNew(start, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+
+    /// <summary>
+    /// Stops every node at once. The nodes do not leave the cluster one by one first (that waits for the leader's gossip
+    /// rounds, seconds per node): the whole cluster goes away together, and a job it ran has already ended.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        await Task.WhenAll(Workers.Select(w => w.DisposeAsync().AsTask())).ConfigureAwait(false);
-        await Coordinator.DisposeAsync().ConfigureAwait(false);
+        var all = Workers.Prepend(Coordinator).Select(n => n.System).ToList();
+        try { await Task.WhenAll(all.Select(s => s.Terminate())).WaitAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false); }
+        catch (TimeoutException) { /* the process ends or the test moves on; nothing waits for these systems */ }
     }
 }

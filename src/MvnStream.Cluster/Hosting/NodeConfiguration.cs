@@ -111,6 +111,11 @@ public sealed record NodeConfiguration
             if (!KnownRoles.Contains(r))
                 throw new ConfigurationException($"unknown role '{r}' in akka.cluster.roles: expected {string.Join(", ", KnownRoles)}");
 
+        var threads = Read(c, "mvnstream.worker.threads", "a number of threads", v => v.GetInt());
+        if (threads < 0) throw new ConfigurationException($"mvnstream.worker.threads = {threads} must be 0 (every core of the node) or a positive number of threads");
+        var chunk = Read(c, "mvnstream.worker.read-chunk", "a size such as 32 MiB", v => v.GetByteSize());
+        if (chunk is not { } ch || ch < 4096) throw new ConfigurationException("mvnstream.worker.read-chunk must be at least 4 KiB");
+
         foreach (var key in new[] { "mvnstream.client.connect-timeout", "mvnstream.coordinator.worker-wait", "mvnstream.coordinator.no-worker-timeout",
                      "akka.cluster.failure-detector.heartbeat-interval", "akka.cluster.failure-detector.acceptable-heartbeat-pause",
                      "akka.cluster.split-brain-resolver.stable-after" })

@@ -27,7 +27,8 @@ public sealed record FitJobNotice([Field(1)] string JobId, [Field(2)] string Mes
 /// <summary>
 /// The fitted model and how it was reached. <paramref name="WorkersUsed"/>: workers the job started with;
 /// <paramref name="WorkersLost"/>: workers lost (unreachable or gone) while the job ran and not back by its end;
-/// <paramref name="WorkersAtEnd"/>: workers holding the job's shards at the end.
+/// <paramref name="WorkersAtEnd"/>: workers holding the job's shards at the end; <paramref name="ShardReadThreads"/>: per shard,
+/// the threads its last reading took.
 /// </summary>
 public sealed record FitJobCompleted(
     [Field(1)] string JobId,
@@ -49,7 +50,8 @@ public sealed record FitJobCompleted(
     [Field(17)] int WorkersUsed,
     [Field(18)] int ShardsReassigned,
     [Field(19)] int WorkersLost,
-    [Field(20)] int WorkersAtEnd) : IMvnMessage;
+    [Field(20)] int WorkersAtEnd,
+    [Field(21)] int[]? ShardReadThreads = null) : IMvnMessage;
 
 /// <summary>The job failed; <paramref name="Kind"/> picks the client's exit code.</summary>
 public sealed record FitJobFailed([Field(1)] string JobId, [Field(2)] JobErrorKind Kind, [Field(3)] string Message) : IMvnMessage;
@@ -57,7 +59,7 @@ public sealed record FitJobFailed([Field(1)] string JobId, [Field(2)] JobErrorKi
 // Worker <-> coordinator.
 
 /// <summary>A worker announces itself to the coordinator singleton (repeated until acknowledged, and after a handover).</summary>
-public sealed record RegisterWorker([Field(1)] string WorkerId) : IMvnMessage;
+public sealed record RegisterWorker([Field(1)] string WorkerId, [Field(2)] int Threads = 0) : IMvnMessage;
 
 /// <summary>The coordinator watches the worker from now on.</summary>
 public sealed record WorkerRegistered([Field(1)] string CoordinatorId) : IMvnMessage;
@@ -69,13 +71,18 @@ public sealed record FileDescribed([Field(1)] string JobId, [Field(2)] long Leng
 
 public sealed record FileDescribeFailed([Field(1)] string JobId, [Field(2)] JobErrorKind Kind, [Field(3)] string Message) : IMvnMessage;
 
-/// <summary>Read byte range [Start, End) of Path and keep its statistics for the job; return them when asked.</summary>
-public sealed record LoadShard([Field(1)] string JobId, [Field(2)] int ShardIndex, [Field(3)] string Path, [Field(4)] long Start, [Field(5)] long End, [Field(6)] ReaderSettings Reader, [Field(7)] bool ReturnStatistics) : IMvnMessage;
+/// <summary>
+/// Read byte range [Start, End) of Path and keep its statistics for the job; return them when asked. <paramref name="Threads"/>:
+/// reading threads; 0: the worker's own mvnstream.worker.threads.
+/// </summary>
+public sealed record LoadShard([Field(1)] string JobId, [Field(2)] int ShardIndex, [Field(3)] string Path, [Field(4)] long Start, [Field(5)] long End, [Field(6)] ReaderSettings Reader, [Field(7)] bool ReturnStatistics,
+    [Field(8)] int Threads = 0) : IMvnMessage;
 
 public sealed record ShardLoadProgress([Field(1)] string JobId, [Field(2)] int ShardIndex, [Field(3)] long Rows, [Field(4)] long Bytes) : IMvnMessage;
 
-/// <summary>A shard's rows are counted; statistics included when the coordinator sums statistics.</summary>
-public sealed record ShardLoaded([Field(1)] string JobId, [Field(2)] int ShardIndex, [Field(3)] long Rows, [Field(4)] long Rejected, [Field(5)] string[] Rejections, [Field(6)] long Bytes, [Field(7)] double Seconds, [Field(8)] StatisticsData? Statistics) : IMvnMessage;
+/// <summary>A shard's rows are counted; statistics included when the coordinator sums statistics. <paramref name="Threads"/>: threads that read it.</summary>
+public sealed record ShardLoaded([Field(1)] string JobId, [Field(2)] int ShardIndex, [Field(3)] long Rows, [Field(4)] long Rejected, [Field(5)] string[] Rejections, [Field(6)] long Bytes, [Field(7)] double Seconds, [Field(8)] StatisticsData? Statistics,
+    [Field(9)] int Threads = 0) : IMvnMessage;
 
 public sealed record ShardLoadFailed([Field(1)] string JobId, [Field(2)] int ShardIndex, [Field(3)] JobErrorKind Kind, [Field(4)] string Message) : IMvnMessage;
 

@@ -87,7 +87,8 @@ public enum SummingMode
 /// <summary>
 /// Everything a fit job needs besides the data: solver, parameterization, regularisation, summing mode.
 /// <paramref name="WorkerWaitSeconds"/>: how long to wait for <paramref name="MinWorkers"/> workers; null: the coordinator's
-/// mvnstream.coordinator.worker-wait.
+/// mvnstream.coordinator.worker-wait. <paramref name="ThreadsPerWorker"/>: threads each worker reads its shards with;
+/// 0: each worker's own mvnstream.worker.threads.
 /// </summary>
 public sealed record FitJobSettings(
     [Field(1)] SolverKind Solver,
@@ -102,7 +103,8 @@ public sealed record FitJobSettings(
     [Field(10)] SummingMode Summing,
     [Field(11)] int ShardsPerWorker,
     [Field(12)] int MinWorkers,
-    [Field(13)] double? WorkerWaitSeconds)
+    [Field(13)] double? WorkerWaitSeconds,
+    [Field(14)] int ThreadsPerWorker = 0)
 {
     public FitOptions ToFitOptions() => new()
     {

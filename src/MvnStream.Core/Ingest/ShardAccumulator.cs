@@ -101,12 +101,90 @@ public static class ShardAccumulator
             }
         }
 
+        var result = AccumulateInOrder(shards, shardOptions, threads, OnBlock, cancellationToken);
+        progress?.Invoke(new IngestProgress(result.Statistics.Count, result.RowsRejected, result.Bytes, sw.Elapsed));
+        return result;
+    }
+
+    /// <summary>Bytes of a file a reading thread takes at a time in <see cref="AccumulateRange"/>, unless told otherwise.</summary>
+    public const long RangeChunkBytes = 32L << 20;
+
+    /// <summary>
+    /// Accumulates the byte range <paramref name="range"/> of a file (a cluster worker's shard) on up to
+    /// <paramref name="threads"/> threads: the range is cut into chunks of <see cref="RangeChunkBytes"/> that the threads
+    /// take in turn (or of <paramref name="chunkBytes"/>), and their statistics are merged in file order as they complete (memory: a block and a chunk's
+    /// statistics per thread, plus those finished ahead of an earlier one). The chunks depend on the range alone, not on
+    /// <paramref name="threads"/>, so a shard's statistics are the same to the bit whichever worker reads it with how many
+    /// threads (docs/ARCHITECTURE.md, "Fitting a file"). <paramref name="onBlock"/> (rows, rejected, bytes) may be called
+    /// from several threads at once. With <see cref="BadRowPolicy.Fail"/> the first bad row in file order is reported.
+    /// </summary>
+    public static IngestResult AccumulateRange(FileShard range, RowReaderOptions options, int threads, Action<long, long, long>? onBlock = null,
+        CancellationToken cancellationToken = default, long chunkBytes = RangeChunkBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunkBytes, 1);
+        int d = ProbeDimension(range.Path, options);
+        var rangeOptions = options with { Dimension = d };
+        long length = new FileInfo(range.Path).Length;
+        long start = Math.Min(range.Start, length), end = Math.Min(range.End, length);
+        IReadOnlyList<FileShard> chunks;
+        if (end - start <= chunkBytes || !CanShard(range.Path, rangeOptions)) chunks = [range];
+        else
+        {
+            int k = (int)Math.Min(int.MaxValue, (end - start + chunkBytes - 1) / chunkBytes);
+            var list = new List<FileShard>(k);
+            for (int i = 0; i < k; i++)
+            {
+                long a = start + (end - start) * i / k, b = start + (end - start) * (i + 1) / k;
+                // The last chunk keeps the range's own end (long.MaxValue: to the end of the file, whatever it holds then).
+                list.Add(new FileShard(range.Path, a, i == k - 1 ? range.End : b, i));
+            }
+            chunks = list;
+        }
+        var sw = Stopwatch.StartNew();
+        var result = AccumulateInOrder(chunks, rangeOptions, threads, onBlock, cancellationToken);
+        return result with { Elapsed = sw.Elapsed };
+    }
+
+    /// <summary>
+    /// Reads <paramref name="shards"/> (contiguous, in file order) on up to <paramref name="threads"/> threads and merges
+    /// their statistics in order, each as soon as those before it are merged.
+    /// </summary>
+    private static IngestResult AccumulateInOrder(IReadOnlyList<FileShard> shards, RowReaderOptions options, int threads,
+        Action<long, long, long>? onBlock, CancellationToken cancellationToken)
+    {
+        var sw = Stopwatch.StartNew();
+        int d = options.Dimension ?? throw new ArgumentException("the dimension must be known", nameof(options));
         var results = new IngestResult?[shards.Count];
+        var done = new bool[shards.Count];
         var errors = new Exception?[shards.Count];
+        var total = new SufficientStatistics(d);
+        var rejections = new List<RejectedRow>();
+        long rejectedTotal = 0, bytesTotal = 0;
+        int merged = 0;
+        object mergeGate = new();
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         Parallel.For(0, shards.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) }, i =>
         {
-            try { results[i] = AccumulateShard(shards[i], shardOptions, OnBlock, cts.Token); }
+            try
+            {
+                var r = AccumulateShard(shards[i], options, onBlock, cts.Token);
+                lock (mergeGate)
+                {
+                    results[i] = r;
+                    done[i] = true;
+                    // In file order, whichever finished first: the same sums as merging all at the end.
+                    while (merged < results.Length && results[merged] is { } next)
+                    {
+                        total.Merge(next.Statistics);
+                        rejectedTotal += next.RowsRejected;
+                        bytesTotal += next.Bytes;
+                        // Merged in file order, each shard's in order: the first ones kept are the first in the file.
+                        foreach (var x in next.Rejections)
+                            if (rejections.Count < options.MaxRejectionsKept) rejections.Add(x);
+                        results[merged++] = null;
+                    }
+                }
+            }
             catch (OperationCanceledException) when (cts.IsCancellationRequested) { }
             catch (Exception e)
             {
@@ -121,25 +199,13 @@ public static class ShardAccumulator
             // The earliest bad row in file order: a shard before it may have been cancelled, so make sure it was clean.
             if (firstError is BadRowException bad)
                 for (int i = 0; i < shards.Count; i++)
-                    if (errors[i] is null && results[i] is null && shards[i].Start < bad.Row.ByteOffset)
-                        AccumulateShard(shards[i], shardOptions, null, cancellationToken);
+                    if (errors[i] is null && !done[i] && shards[i].Start < bad.Row.ByteOffset)
+                        AccumulateShard(shards[i], options, null, cancellationToken);
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(firstError).Throw();
         }
 
-        var total = new SufficientStatistics(d);
-        var rejections = new List<RejectedRow>();
-        long rejectedTotal = 0, bytesTotal = 0;
-        foreach (var r in results)
-        {
-            total.Merge(r!.Statistics);
-            rejectedTotal += r.RowsRejected;
-            bytesTotal += r.Bytes;
-            rejections.AddRange(r.Rejections);
-        }
         var kept = rejections.OrderBy(x => x.ByteOffset).Take(options.MaxRejectionsKept).ToList();
-        var result = new IngestResult(total, rejectedTotal, kept, bytesTotal, sw.Elapsed);
-        progress?.Invoke(new IngestProgress(total.Count, rejectedTotal, bytesTotal, sw.Elapsed));
-        return result;
+        return new IngestResult(total, rejectedTotal, kept, bytesTotal, sw.Elapsed);
     }
 
     /// <summary>False for a single-document JSON file, which the reader cannot split into byte ranges.</summary>
