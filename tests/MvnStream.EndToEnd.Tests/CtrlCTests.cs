@@ -52,8 +52,9 @@ public sealed class CtrlCTests(ITestOutputHelper output) : IDisposable
     {
         var csv = WriteIllConditionedCsv();
         var modelPath = _scope.PathOf("model.json");
-        // Adam with a tolerance it cannot reach runs until stopped (gd and L-BFGS converge in a handful of whitened steps).
-        var fit = _scope.Start("fit", "fit", csv, "--solver", "adam", "--tolerance", "0", "--max-iter", "100000000", "--out", modelPath);
+        // Adam with steps of at most 1e-6 (in whitened units) and a tolerance it cannot reach runs until stopped: it keeps
+        // making progress, so no stall rule ends it (gd and L-BFGS reach the closed form in one or two whitened steps).
+        var fit = _scope.Start("fit", "fit", csv, "--solver", "adam", "--learning-rate", "1e-6", "--tolerance", "0", "--max-iter", "100000000", "--out", modelPath);
         await fit.WaitForLineAsync(OutputStream.Stderr, l => l.StartsWith("iter ", StringComparison.Ordinal) && IterationOf(l) >= 100,
             TimeSpan.FromSeconds(90), "a progress line with iteration >= 100");
         using (var kill = Process.Start("/bin/kill", ["-INT", fit.Id.ToString(CultureInfo.InvariantCulture)])!)
