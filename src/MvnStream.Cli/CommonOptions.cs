@@ -145,6 +145,31 @@ internal static class CommonOptions
         catch (FormatException e) { throw new UsageException("--param: " + e.Message); }
     }
 
+    /// <summary>--rel-tolerance, the same option for fit and stream.</summary>
+    public static Option<double> RelTolerance() => new("--rel-tolerance")
+    {
+        Description = "Also stop when a step changes J/n by at most this times max(|J/n|, 1); 0 turns this test off.",
+        DefaultValueFactory = _ => 0.0,
+        HelpName = "RTOL",
+    };
+
+    /// <summary>
+    /// The solver options of fit and stream, checked and built in one place (<see cref="Cluster.Protocol.SolverSettings"/>
+    /// turns them into the solver's options), so the two commands cannot drift apart.
+    /// </summary>
+    public static Cluster.Protocol.SolverSettings SolverSettings(string solver, string param, int maxIter, double tolerance, double relTolerance,
+        double learningRate, double ridge, string shrinkage)
+    {
+        static string Inv(double v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (maxIter < 0) throw new UsageException($"--max-iter {maxIter}: must be >= 0");
+        if (!(tolerance >= 0)) throw new UsageException($"--tolerance {Inv(tolerance)}: must be >= 0");
+        if (!(relTolerance >= 0)) throw new UsageException($"--rel-tolerance {Inv(relTolerance)}: must be >= 0 (0 turns the test off)");
+        if (!(learningRate > 0) || double.IsInfinity(learningRate))
+            throw new UsageException($"--learning-rate {Inv(learningRate)}: must be a positive number");
+        var reg = Regularization(ridge, shrinkage);
+        return new Cluster.Protocol.SolverSettings(Solver(solver), Param(param), maxIter, tolerance, relTolerance, learningRate, reg.Ridge, reg.Shrinkage, reg.ShrinkageIntensity);
+    }
+
     public static Regularization Regularization(double ridge, string shrinkage)
     {
         if (ridge < 0 || !double.IsFinite(ridge)) throw new UsageException($"--ridge {ridge}: must be a finite number >= 0");

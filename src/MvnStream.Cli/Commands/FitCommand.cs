@@ -24,7 +24,7 @@ internal static class FitCommand
         var param = new Option<string>("--param") { Description = "Covariance factor: tril (lower-triangular Lambda, the Cholesky form; unique up to column signs) or full (the seed's full Lambda, unique only up to rotation).", DefaultValueFactory = _ => "tril", HelpName = "tril|full" };
         var maxIter = new Option<int>("--max-iter") { Description = "Iteration limit: of the iterative solvers; reaching it is reported, with the gap left.", DefaultValueFactory = _ => 5000, HelpName = "N" };
         var tolerance = new Option<double>("--tolerance") { Description = "Gradient tolerance: stop when the gradient puts mu within this many standard deviations, and every S_ij within this times sd_i sd_j, of the optimum (scale-free).", DefaultValueFactory = _ => 1e-10, HelpName = "TOL" };
-        var relTolerance = new Option<double>("--rel-tolerance") { Description = "Also stop when a step changes J/n by at most this times max(|J/n|, 1); 0 turns this test off.", DefaultValueFactory = _ => 0.0, HelpName = "RTOL" };
+        var relTolerance = CommonOptions.RelTolerance();
         var learningRate = new Option<double>("--learning-rate") { Description = "Adam's initial step size: halved whenever progress stalls.", DefaultValueFactory = _ => 0.05, HelpName = "LR" };
         var ridge = new Option<double>("--ridge") { Description = "Fit S + eps I instead of S (for singular or ill-conditioned data).", DefaultValueFactory = _ => 0.0, HelpName = "EPS" };
         var shrinkage = new Option<string>("--shrinkage") { Description = "Shrink S towards (tr S / d) I: auto (Ledoit-Wolf intensity from the statistics), none, or a fixed intensity in [0, 1].", DefaultValueFactory = _ => "none", HelpName = "auto|none|RHO" };
@@ -89,19 +89,7 @@ internal static class FitCommand
             RowReaderOptions readerOptions;
             try { readerOptions = CommonOptions.ReaderOptions(a.File, a.Format, a.Dim, a.OnBadRow); }
             catch (FormatException e) { throw new UsageException(e.Message); }
-            var options = new FitOptions
-            {
-                Parameterization = CommonOptions.Param(a.Param),
-                Regularization = CommonOptions.Regularization(a.Ridge, a.Shrinkage),
-                Solver = new SolverOptions
-                {
-                    Kind = CommonOptions.Solver(a.Solver),
-                    MaxIterations = a.MaxIter,
-                    GradientTolerance = a.Tolerance,
-                    RelativeTolerance = a.RelTolerance,
-                    LearningRate = a.LearningRate,
-                },
-            };
+            var options = Solving(a).ToFitOptions();
 
             var label = "read " + Path.GetFileName(a.File);
             var ingest = ShardAccumulator.AccumulateFile(a.File, readerOptions, a.Threads, p => progress.Ingest(label, p), ct);
@@ -173,15 +161,14 @@ internal static class FitCommand
     /// <summary>J/n of the problem solved (with the regularisation term): J*/n plus the gap.</summary>
     private static double RegularisedObjectivePerRow(FitResult fit) => fit.OptimalValue / fit.N + fit.GapPerRow;
 
+    /// <summary>The solver settings of a fit: the same builder as the stream's (<see cref="CommonOptions.SolverSettings"/>).</summary>
+    internal static Cluster.Protocol.SolverSettings Solving(FitArgs a) =>
+        CommonOptions.SolverSettings(a.Solver, a.Param, a.MaxIter, a.Tolerance, a.RelTolerance, a.LearningRate, a.Ridge, a.Shrinkage);
+
     private static void ValidateOptions(FitArgs a)
     {
-        static string Inv(double v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (Directory.Exists(a.Out)) throw new UsageException($"--out {a.Out}: is a directory; give the path of the model file to write");
-        if (a.MaxIter < 0) throw new UsageException($"--max-iter {a.MaxIter}: must be >= 0");
-        if (!(a.Tolerance >= 0)) throw new UsageException($"--tolerance {Inv(a.Tolerance)}: must be >= 0");
-        if (!(a.RelTolerance >= 0)) throw new UsageException($"--rel-tolerance {Inv(a.RelTolerance)}: must be >= 0 (0 turns the test off)");
-        if (!(a.LearningRate > 0) || double.IsInfinity(a.LearningRate))
-            throw new UsageException($"--learning-rate {Inv(a.LearningRate)}: must be a positive number");
+        Solving(a);
         if (a.PlotSize is not null && a.Plot is null) throw new UsageException("--plot-size is the size of the --plot image: give --plot PATH too");
         if (a.Plot is not null)
         {

@@ -24,7 +24,7 @@ internal static class StreamCommand
         double Forgetting, string? ScoresTopic, string? DlqTopic, string? ModelTopic, string? Checkpoint, string SnapshotInterval,
         double AnomalyLevel, int Workers, string? Cluster, string Solver, string Param, int StepsPerUpdate, double Tolerance, int MaxIter,
         double LearningRate, double Ridge, string Shrinkage, int BatchRows, string Linger, string BrokerTimeout, string[] KafkaProperties, string? KafkaConfig, bool Quiet, bool Json, string? Config, bool Verbose = false,
-        string? Http = null);
+        string? Http = null, double RelTolerance = 0);
 
     public static Command Create()
     {
@@ -50,6 +50,7 @@ internal static class StreamCommand
         var param = new Option<string>("--param") { Description = "Covariance factor: tril (lower-triangular Lambda) or full.", DefaultValueFactory = _ => "tril", HelpName = "tril|full" };
         var steps = new Option<int>("--steps-per-update") { Description = "At most this many warm-started solver iterations after each merge (fewer when the fit reaches --tolerance first).", DefaultValueFactory = _ => 25, HelpName = "K" };
         var tolerance = new Option<double>("--tolerance") { Description = "Gradient tolerance: solves stop when the gradient puts mu within this many standard deviations, and every S_ij within this times sd_i sd_j, of the optimum (scale-free).", DefaultValueFactory = _ => 1e-10, HelpName = "TOL" };
+        var relTolerance = CommonOptions.RelTolerance();
         var maxIter = new Option<int>("--max-iter") { Description = "Iteration limit: of the final convergence.", DefaultValueFactory = _ => 5000, HelpName = "N" };
         var lr = new Option<double>("--learning-rate") { Description = "Adam's initial step size.", DefaultValueFactory = _ => 0.05, HelpName = "LR" };
         var ridge = new Option<double>("--ridge") { Description = "Fit S + eps I instead of S (for singular or ill-conditioned data).", DefaultValueFactory = _ => 0.0, HelpName = "EPS" };
@@ -68,7 +69,7 @@ internal static class StreamCommand
         var cmd = new Command("stream", "Fit a model online from a Kafka topic, every record counted exactly once; write snapshots to a file and a model topic, optionally score records.")
         {
             bootstrap, topic, format, formatDeprecated, dim, group, output, untilIdle, maxRows, forgetting, scores, dlq, modelTopic, checkpoint, snapshot, anomaly,
-            workers, cluster, solver, param, steps, tolerance, maxIter, lr, ridge, shrinkage, batch, linger, brokerTimeout, kafkaProps, kafkaConfig, config, verbose, quiet, json, http,
+            workers, cluster, solver, param, steps, tolerance, relTolerance, maxIter, lr, ridge, shrinkage, batch, linger, brokerTimeout, kafkaProps, kafkaConfig, config, verbose, quiet, json, http,
         };
         cmd.SetAction((pr, ct) => RunAsync(new StreamArgs(
             pr.GetValue(bootstrap), pr.GetValue(topic)!, CommonOptions.Renamed(pr, format, formatDeprecated, "stream"), pr.GetValue(dim), pr.GetValue(group), pr.GetValue(output)!,
@@ -76,7 +77,7 @@ internal static class StreamCommand
             pr.GetValue(checkpoint), pr.GetValue(snapshot)!, pr.GetValue(anomaly), pr.GetValue(workers), pr.GetValue(cluster), pr.GetValue(solver)!,
             pr.GetValue(param)!, pr.GetValue(steps), pr.GetValue(tolerance), pr.GetValue(maxIter), pr.GetValue(lr), pr.GetValue(ridge),
             pr.GetValue(shrinkage)!, pr.GetValue(batch), pr.GetValue(linger)!, pr.GetValue(brokerTimeout)!, pr.GetValue(kafkaProps) ?? [], pr.GetValue(kafkaConfig), pr.GetValue(quiet), pr.GetValue(json),
-            pr.GetValue(config), pr.GetValue(verbose), pr.GetValue(http)), ct));
+            pr.GetValue(config), pr.GetValue(verbose), pr.GetValue(http), pr.GetValue(relTolerance)), ct));
         return cmd;
     }
 
@@ -200,9 +201,8 @@ internal static class StreamCommand
         if (a.BatchRows <= 0) throw new UsageException($"--batch-rows {a.BatchRows}: must be positive");
         if (a.StepsPerUpdate < 0) throw new UsageException($"--steps-per-update {a.StepsPerUpdate}: must be >= 0");
         if (a.MaxRows < 0) throw new UsageException($"--max-rows {a.MaxRows}: must be >= 0");
-        var kind = CommonOptions.Solver(a.Solver);
-        if (kind == SolverKind.ClosedForm) throw new UsageException("--solver closed-form is not an online solver: use gd, adam or lbfgs (the final model is checked against the closed form anyway)");
-        var reg = CommonOptions.Regularization(a.Ridge, a.Shrinkage);
+        var solving = Solving(a);
+        if (solving.Kind == SolverKind.ClosedForm) throw new UsageException("--solver closed-form is not an online solver: use gd, adam or lbfgs (the final model is checked against the closed form anyway)");
         double untilIdle = a.UntilIdle is null ? 0 : Durations.ParseSeconds(a.UntilIdle, "--until-idle");
         double snapshot = Durations.ParseSeconds(a.SnapshotInterval, "--snapshot-interval");
         double linger = Durations.ParseSeconds(a.Linger, "--linger") * 1000;
@@ -224,9 +224,13 @@ internal static class StreamCommand
         static string Topic(string? given, string fallback) => given is null ? fallback : given == "none" ? "" : given;
         return new StreamJobSettings(bootstrap, a.Topic, group, format, d, a.Forgetting, Topic(a.ModelTopic, a.Topic + ".model"),
             Topic(a.ScoresTopic, ""), Topic(a.DlqTopic, a.Topic + ".dlq"), a.AnomalyLevel, checkpoint, Path.GetFullPath(a.Out), snapshot, untilIdle,
-            a.MaxRows, a.StepsPerUpdate, kind, CommonOptions.Param(a.Param), a.MaxIter, a.Tolerance, a.LearningRate, reg.Ridge, reg.Shrinkage,
-            reg.ShrinkageIntensity, a.BatchRows, linger, props);
+            a.MaxRows, a.StepsPerUpdate, solving.Kind, solving.Parameterization, solving.MaxIterations, solving.GradientTolerance, solving.LearningRate,
+            solving.Ridge, solving.Shrinkage, solving.ShrinkageIntensity, a.BatchRows, linger, props, solving.RelativeTolerance);
     }
+
+    /// <summary>The solver settings of a stream: the same builder as the fit's (<see cref="CommonOptions.SolverSettings"/>).</summary>
+    internal static SolverSettings Solving(StreamArgs a) =>
+        CommonOptions.SolverSettings(a.Solver, a.Param, a.MaxIter, a.Tolerance, a.RelTolerance, a.LearningRate, a.Ridge, a.Shrinkage);
 
     private static void Show(ConsoleProgress progress, IMvnMessage m)
     {

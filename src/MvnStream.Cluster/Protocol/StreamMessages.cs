@@ -42,16 +42,15 @@ public sealed record StreamJobSettings(
     [Field(24)] double ShrinkageIntensity,
     [Field(25)] int BatchRows,
     [Field(26)] double LingerMilliseconds,
-    [Field(27)] string[] KafkaProperties)
+    [Field(27)] string[] KafkaProperties,
+    [Field(28)] double RelativeTolerance = 0)
 {
-    public FitOptions ToFitOptions(MvnParameters? start, AdamState? adam, int maxIterations) => new()
-    {
-        Parameterization = Parameterization,
-        Regularization = new Regularization { Ridge = Ridge, Shrinkage = Shrinkage, ShrinkageIntensity = ShrinkageIntensity },
-        Solver = new SolverOptions { Kind = Solver, MaxIterations = maxIterations, GradientTolerance = GradientTolerance, LearningRate = LearningRate },
-        Start = start,
-        AdamState = adam,
-    };
+    /// <summary>The solver settings, as the fit command's (one builder: <see cref="SolverSettings"/>).</summary>
+    public SolverSettings Solving => new(Solver, Parameterization, MaxIterations, GradientTolerance, RelativeTolerance, LearningRate, Ridge, Shrinkage, ShrinkageIntensity);
+
+    /// <param name="maxIterations">This solve's iteration limit: steps per update online, MaxIterations for the final solve.</param>
+    public FitOptions ToFitOptions(MvnParameters? start, AdamState? adam, int maxIterations) =>
+        Solving.ToFitOptions(maxIterations) with { Start = start, AdamState = adam };
 }
 
 /// <summary>What the coordinator replies to a contribution (docs/ARCHITECTURE.md, "The offset ledger").</summary>

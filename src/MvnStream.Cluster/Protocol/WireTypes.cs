@@ -106,19 +106,10 @@ public sealed record FitJobSettings(
     [Field(13)] double? WorkerWaitSeconds,
     [Field(14)] int ThreadsPerWorker = 0)
 {
-    public FitOptions ToFitOptions() => new()
-    {
-        Parameterization = Parameterization,
-        Regularization = new Regularization { Ridge = Ridge, Shrinkage = Shrinkage, ShrinkageIntensity = ShrinkageIntensity },
-        Solver = new SolverOptions
-        {
-            Kind = Solver,
-            MaxIterations = MaxIterations,
-            GradientTolerance = GradientTolerance,
-            RelativeTolerance = RelativeTolerance,
-            LearningRate = LearningRate,
-        },
-    };
+    /// <summary>The solver settings, as the stream's (one builder: <see cref="SolverSettings"/>).</summary>
+    public SolverSettings Solving => new(Solver, Parameterization, MaxIterations, GradientTolerance, RelativeTolerance, LearningRate, Ridge, Shrinkage, ShrinkageIntensity);
+
+    public FitOptions ToFitOptions() => Solving.ToFitOptions();
 }
 
 /// <summary>Why a job failed, so the client can choose its exit code.</summary>

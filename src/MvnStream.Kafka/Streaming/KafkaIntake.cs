@@ -57,6 +57,9 @@ public sealed class KafkaIntake : IDisposable
     {
         public int Partition { get; } = partition;
         public bool Positioned { get; set; }
+
+        /// <summary>The ledger query started when the partition was assigned is still unanswered (see <see cref="QueryPosition"/>).</summary>
+        public bool Querying { get; set; }
         public bool PausedForFlow { get; set; }
         public bool Paused { get; set; }
         public long From { get; set; }
@@ -132,10 +135,21 @@ public sealed class KafkaIntake : IDisposable
     private TimeSpan _brokerTimeout = KafkaProperties.DefaultBrokerTimeout;
     private IAdminClient? _metadata;
 
+    /// <summary>Rebalance "partitions assigned" callbacks that returned, and the longest one's duration in ticks: a test hook (no blocking call may run in them).</summary>
+    private int _assignedCallbacks;
+    private long _longestAssignedCallbackTicks;
+
+    /// <summary>"Partitions assigned" callbacks that have returned (a test hook).</summary>
+    internal int AssignedCallbacks => Volatile.Read(ref _assignedCallbacks);
+
+    /// <summary>The longest "partitions assigned" callback so far, measured inside it (a test hook).</summary>
+    internal TimeSpan LongestAssignedCallback => TimeSpan.FromTicks(Interlocked.Read(ref _longestAssignedCallbackTicks));
+
     /// <param name="askPosition">
     /// Asks the coordinator's ledger, synchronously and with a short timeout, where a partition resumes
     /// (partition, low watermark) -> next, or null when it does not answer; used when partitions are assigned,
-    /// so consumption starts exactly at next[p].
+    /// so consumption starts exactly at next[p]. Never called in a rebalance callback: on a pool thread, whose answer the
+    /// consume loop applies (<see cref="QueryPosition"/>).
     /// </param>
     public KafkaIntake(StreamJobSettings settings, string workerId, IIntakeSink sink, Func<int, long, long?> askPosition)
     {
@@ -239,7 +253,7 @@ public sealed class KafkaIntake : IDisposable
             };
             KafkaProperties.Apply(config, _settings.KafkaProperties);
             _consumer = new ConsumerBuilder<byte[]?, byte[]?>(config)
-                .SetPartitionsAssignedHandler((c, parts) => OnAssigned(c, parts))
+                .SetPartitionsAssignedHandler((_, parts) => OnAssigned(parts))
                 .SetPartitionsRevokedHandler((_, parts) => OnRevoked(parts.Select(p => p.Partition.Value), handOver: true))
                 .SetPartitionsLostHandler((_, parts) => OnRevoked(parts.Select(p => p.Partition.Value), handOver: false))
                 .SetErrorHandler((_, e) => OnKafkaError(e))
@@ -372,30 +386,64 @@ public sealed class KafkaIntake : IDisposable
         }
     }
 
-    private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<byte[]?, byte[]?> c, List<TopicPartition> parts)
+    /// <summary>
+    /// Partitions assigned (librdkafka's rebalance callback, on the consumer thread inside Consume): only records them as
+    /// positioning and returns at once. Nothing here blocks (docs/ARCHITECTURE.md, "Streaming"): a blocking ledger query or
+    /// watermark query would hold up the rebalance of the whole group (and this consumer's heartbeats and fetches). Each
+    /// partition is paused by the loop before any record of it counts; its ledger query runs off this thread
+    /// (<see cref="QueryPosition"/>) and the loop seeks and resumes it once the ledger answers (<see cref="DoSeek"/>, which
+    /// also asks the broker's low watermark).
+    /// </summary>
+    private IEnumerable<TopicPartitionOffset> OnAssigned(List<TopicPartition> parts)
     {
+        long started = Stopwatch.GetTimestamp();
         var result = new List<TopicPartitionOffset>();
         foreach (var tp in parts)
         {
-            var s = new PartitionState(tp.Partition.Value);
+            var s = new PartitionState(tp.Partition.Value) { Querying = true };
             _parts[s.Partition] = s;
-            long low = LowWatermark(c, tp, unknown: -1);
-            long? next = _askPosition(s.Partition, 0);
-            if (next is { } n)
-            {
-                s.From = s.Expected = n;
-                s.Positioned = true;
-                s.LastRead.Restart();
-                result.Add(new TopicPartitionOffset(tp, Target(n, low)));
-                continue;
-            }
-            // No answer: fetch nothing until the ledger says where.
             s.PositionAsked.Restart();
-            _sink.NeedPosition(s.Partition, 0);
+            QueryPosition(s);
+            // Fetches nothing that counts until positioned: records of an unpositioned partition are ignored (Handle).
             result.Add(new TopicPartitionOffset(tp, Offset.End));
         }
         _commands.Enqueue(() => PauseUnpositioned());
+        var took = Stopwatch.GetElapsedTime(started).Ticks;
+        long longest;
+        while (took > (longest = Interlocked.Read(ref _longestAssignedCallbackTicks))
+            && Interlocked.CompareExchange(ref _longestAssignedCallbackTicks, took, longest) != longest) { }
+        Interlocked.Increment(ref _assignedCallbacks);
         return result;
+    }
+
+    /// <summary>
+    /// Asks the ledger where a newly assigned partition resumes, on a pool thread; the answer is applied by the consume loop
+    /// (a command) only to the same assignment of the partition while it is still unpositioned: a partition revoked (or
+    /// revoked and assigned again) meanwhile drops it. No answer: the partition asks again through the sink, as after any
+    /// lost position, and the coordinator's reply comes through <see cref="Seek"/>.
+    /// </summary>
+    private void QueryPosition(PartitionState s)
+    {
+        int partition = s.Partition;
+        Task.Run(() =>
+        {
+            long? next = null;
+            try { next = _askPosition(partition, 0); }
+            catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException) { } // the worker is stopping: as no answer
+            _commands.Enqueue(() =>
+            {
+                if (!_parts.TryGetValue(partition, out var current) || !ReferenceEquals(current, s) || !s.Querying) return; // revoked meanwhile
+                s.Querying = false;
+                if (s.Positioned || _draining) return; // draining: nothing more is read
+                if (next is { } n)
+                {
+                    DoSeek(partition, n);
+                    return;
+                }
+                s.PositionAsked.Restart();
+                _sink.NeedPosition(partition, 0);
+            });
+        });
     }
 
     /// <summary>
@@ -448,6 +496,7 @@ public sealed class KafkaIntake : IDisposable
         s.InFlight.Clear();
         s.From = s.Expected = next;
         s.Positioned = true;
+        s.Querying = false; // a later answer to the first ledger query is stale: dropped
         s.AtEnd = false;
         try
         {
@@ -792,6 +841,7 @@ public sealed class KafkaIntake : IDisposable
         {
             if (!s.Positioned)
             {
+                if (s.Querying) continue; // its first ledger query is still out (QueryPosition)
                 if (s.PendingSeek >= 0 && s.PositionAsked.ElapsedMilliseconds >= 100 && !_draining)
                 {
                     DoSeek(s.Partition, s.PendingSeek);
