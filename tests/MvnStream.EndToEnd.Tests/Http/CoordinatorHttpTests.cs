@@ -88,6 +88,9 @@ public sealed partial class CoordinatorHttpTests(StreamingBrokerFixture broker, 
             Assert.Equal(HttpStatusCode.OK, other);
         }
 
+        // Lag per partition comes from the workers' status messages (one a second): wait for the first to have arrived.
+        await HttpSupport.PollAsync(url, "metrics", (s, b) => s == HttpStatusCode.OK && b.Contains("mvnstream_consumer_lag{", StringComparison.Ordinal),
+            "/metrics with a lag per partition", stream);
         var (ms, metricsText, mr) = await HttpSupport.GetAsync(url, "metrics");
         mr.Dispose();
         Assert.Equal(HttpStatusCode.OK, ms);
