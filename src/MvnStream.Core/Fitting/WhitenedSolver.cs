@@ -6,9 +6,9 @@ namespace MvnStream.Core.Fitting;
 /// <summary>
 /// Runs the iterative solver named in the options in coordinates whitened by the current theta
 /// (<see cref="WhitenedObjective"/>; docs/ARCHITECTURE.md, "Solvers"): the solver starts at z = 0 in the frame of
-/// theta_k, takes at most <see cref="FrameIterations"/> steps, and the frame moves to where it stopped. Each solver
-/// keeps its own step rule (gradient descent's Barzilai-Borwein step, Adam's moments — carried from frame to frame,
-/// since whitened gradients have the same units in every frame — and L-BFGS's curvature pairs within a frame).
+/// theta_k, takes at most <see cref="FrameIterations"/> steps, and the frame moves to where it stopped. Gradient descent
+/// and L-BFGS take one step per frame (the unit step there is the Fisher-scoring step); Adam restarts in each frame with
+/// fresh moments and a step proportional to the largest whitened gradient component (<see cref="AdamStepPerDistance"/>).
 /// </summary>
 internal static class WhitenedSolver
 {
@@ -84,7 +84,7 @@ internal static class WhitenedSolver
             if (r.Reason is StopReason.GradientTolerance or StopReason.RelativeChange or StopReason.Cancelled) break;
             if (total >= options.MaxIterations) break;
             // Near the optimum (where the measure is the exact distance), steps that move but no longer bring it down
-            // (rounding has the last word) end the run as stalled (Adam has its own rule: its step halves on a stall).
+            // (rounding has the last word) end the run as stalled.
             if (r.GradientNorm < bestMeasure) { bestMeasure = r.GradientNorm; stalledFrames = 0; }
             else if (bestMeasure < 1e-3 && ++stalledFrames >= StalledFrames) { r = r with { Reason = StopReason.NoProgress }; break; }
             if (r.Reason == StopReason.NoProgress && r.Iterations == 0)
