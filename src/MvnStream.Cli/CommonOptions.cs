@@ -158,16 +158,17 @@ internal static class CommonOptions
     /// turns them into the solver's options), so the two commands cannot drift apart.
     /// </summary>
     public static Cluster.Protocol.SolverSettings SolverSettings(string solver, string param, int maxIter, double tolerance, double relTolerance,
-        double learningRate, double ridge, string shrinkage)
+        double? learningRate, double ridge, string shrinkage)
     {
         static string Inv(double v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (maxIter < 0) throw new UsageException($"--max-iter {maxIter}: must be >= 0");
         if (!(tolerance >= 0)) throw new UsageException($"--tolerance {Inv(tolerance)}: must be >= 0");
         if (!(relTolerance >= 0)) throw new UsageException($"--rel-tolerance {Inv(relTolerance)}: must be >= 0 (0 turns the test off)");
-        if (!(learningRate > 0) || double.IsInfinity(learningRate))
-            throw new UsageException($"--learning-rate {Inv(learningRate)}: must be a positive number");
+        // Absent: Adam chooses its step (0 on the wire; in whitened coordinates the Fisher-scoring step, see SolverOptions).
+        if (learningRate is { } lr && (!(lr > 0) || double.IsInfinity(lr)))
+            throw new UsageException($"--learning-rate {Inv(lr)}: must be a positive number");
         var reg = Regularization(ridge, shrinkage);
-        return new Cluster.Protocol.SolverSettings(Solver(solver), Param(param), maxIter, tolerance, relTolerance, learningRate, reg.Ridge, reg.Shrinkage, reg.ShrinkageIntensity);
+        return new Cluster.Protocol.SolverSettings(Solver(solver), Param(param), maxIter, tolerance, relTolerance, learningRate ?? 0, reg.Ridge, reg.Shrinkage, reg.ShrinkageIntensity);
     }
 
     public static Regularization Regularization(double ridge, string shrinkage)

@@ -34,7 +34,7 @@ internal static class ClusterFit
         catch (FormatException e) { throw new UsageException(e.Message); }
         var reg = CommonOptions.Regularization(a.Ridge, a.Shrinkage);
         var settings = new FitJobSettings(CommonOptions.Solver(a.Solver), CommonOptions.Param(a.Param), a.MaxIter, a.Tolerance, a.RelTolerance,
-            a.LearningRate, reg.Ridge, reg.Shrinkage, reg.ShrinkageIntensity, summing, a.ShardsPerWorker, Math.Max(1, a.Workers), a.WorkerWait,
+            a.LearningRate ?? 0, reg.Ridge, reg.Shrinkage, reg.ShrinkageIntensity, summing, a.ShardsPerWorker, Math.Max(1, a.Workers), a.WorkerWait,
             a.ThreadsPerWorker);
         var job = new SubmitFitJob(Guid.NewGuid().ToString("N")[..12], path, new ReaderSettings(reader.Format, reader.Dimension ?? 0, reader.OnBadRow), settings);
         var progress = new ConsoleProgress(a.Quiet);

@@ -25,7 +25,7 @@ internal static class FitCommand
         var maxIter = new Option<int>("--max-iter") { Description = "Iteration limit: of the iterative solvers; reaching it is reported, with the gap left.", DefaultValueFactory = _ => 5000, HelpName = "N" };
         var tolerance = new Option<double>("--tolerance") { Description = "Gradient tolerance: stop when the gradient puts mu within this many standard deviations, and every S_ij within this times sd_i sd_j, of the optimum (scale-free).", DefaultValueFactory = _ => 1e-10, HelpName = "TOL" };
         var relTolerance = CommonOptions.RelTolerance();
-        var learningRate = new Option<double>("--learning-rate") { Description = "Adam's initial step size: halved whenever progress stalls.", DefaultValueFactory = _ => 0.05, HelpName = "LR" };
+        var learningRate = new Option<double?>("--learning-rate") { Description = "Adam: cap on the step (in standard deviations); default: none, each fresh frame starts with the Fisher-scoring step.", HelpName = "LR" };
         var ridge = new Option<double>("--ridge") { Description = "Fit S + eps I instead of S (for singular or ill-conditioned data).", DefaultValueFactory = _ => 0.0, HelpName = "EPS" };
         var shrinkage = new Option<string>("--shrinkage") { Description = "Shrink S towards (tr S / d) I: auto (Ledoit-Wolf intensity from the statistics), none, or a fixed intensity in [0, 1].", DefaultValueFactory = _ => "none", HelpName = "auto|none|RHO" };
         var threads = new Option<int>("--threads") { Description = "Threads reading the file (each reads a byte range; statistics merge exactly).", DefaultValueFactory = _ => Environment.ProcessorCount, HelpName = "N" };
@@ -57,7 +57,7 @@ internal static class FitCommand
     }
 
     internal sealed record FitArgs(string File, string Out, string? Format, int? Dim, string OnBadRow, string Solver, string Param,
-        int MaxIter, double Tolerance, double RelTolerance, double LearningRate, double Ridge, string Shrinkage, int Threads, bool Quiet, bool Json,
+        int MaxIter, double Tolerance, double RelTolerance, double? LearningRate, double Ridge, string Shrinkage, int Threads, bool Quiet, bool Json,
         int Workers, string? Cluster, string Summing, int ShardsPerWorker, double? WorkerWait, string? Config, bool Verbose = false,
         string? Plot = null, string? PlotSize = null, int ThreadsPerWorker = 0)
     {

@@ -23,7 +23,7 @@ internal static class StreamCommand
         string? Bootstrap, string Topic, string? Format, int? Dim, string? Group, string Out, string? UntilIdle, long MaxRows,
         double Forgetting, string? ScoresTopic, string? DlqTopic, string? ModelTopic, string? Checkpoint, string SnapshotInterval,
         double AnomalyLevel, int Workers, string? Cluster, string Solver, string Param, int StepsPerUpdate, double Tolerance, int MaxIter,
-        double LearningRate, double Ridge, string Shrinkage, int BatchRows, string Linger, string BrokerTimeout, string[] KafkaProperties, string? KafkaConfig, bool Quiet, bool Json, string? Config, bool Verbose = false,
+        double? LearningRate, double Ridge, string Shrinkage, int BatchRows, string Linger, string BrokerTimeout, string[] KafkaProperties, string? KafkaConfig, bool Quiet, bool Json, string? Config, bool Verbose = false,
         string? Http = null, double RelTolerance = 0);
 
     public static Command Create()
@@ -52,7 +52,7 @@ internal static class StreamCommand
         var tolerance = new Option<double>("--tolerance") { Description = "Gradient tolerance: solves stop when the gradient puts mu within this many standard deviations, and every S_ij within this times sd_i sd_j, of the optimum (scale-free).", DefaultValueFactory = _ => 1e-10, HelpName = "TOL" };
         var relTolerance = CommonOptions.RelTolerance();
         var maxIter = new Option<int>("--max-iter") { Description = "Iteration limit: of the final convergence.", DefaultValueFactory = _ => 5000, HelpName = "N" };
-        var lr = new Option<double>("--learning-rate") { Description = "Adam's initial step size.", DefaultValueFactory = _ => 0.05, HelpName = "LR" };
+        var lr = new Option<double?>("--learning-rate") { Description = "Adam: cap on the step (in standard deviations); default: none, each fresh frame starts with the Fisher-scoring step.", HelpName = "LR" };
         var ridge = new Option<double>("--ridge") { Description = "Fit S + eps I instead of S (for singular or ill-conditioned data).", DefaultValueFactory = _ => 0.0, HelpName = "EPS" };
         var shrinkage = new Option<string>("--shrinkage") { Description = "Shrink S towards (tr S / d) I: auto (Ledoit-Wolf), none, or an intensity in [0, 1].", DefaultValueFactory = _ => "none", HelpName = "auto|none|RHO" };
         var batch = new Option<int>("--batch-rows") { Description = "Rows per contribution (per partition).", DefaultValueFactory = _ => 4096, HelpName = "N" };

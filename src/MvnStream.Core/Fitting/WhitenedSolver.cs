@@ -26,7 +26,7 @@ internal static class WhitenedSolver
     internal static int LbfgsFrame = 1, GdFrame = 1, AdamFrame = 10;
 
     /// <summary>Adam's step in a fresh frame as a fraction of the largest whitened gradient component there (measured: 0.3 beat 0.1, 0.5 and 1 and an RMS-based step on the ill-conditioned families at d = 2..128).</summary>
-    internal static double AdamStepPerDistance = 0.3;
+    internal static double AdamStepPerDistance = 1.0;
 
     /// <summary>
     /// Minimises <paramref name="raw"/> (J/n over packed lower-triangular parameters, whatever the fit's parameterization)
@@ -63,7 +63,7 @@ internal static class WhitenedSolver
             try
             {
                 r = Minimizer.Minimize(frame, new double[frame.Length], inner,
-                    progress is null ? null : p => progress(p with { Iteration = offset + p.Iteration }), options.Kind == SolverKind.Adam && total > 0 ? null : adam, adamCarry, cancellationToken);
+                    progress is null ? null : p => progress(p with { Iteration = offset + p.Iteration }), options.Kind == SolverKind.Adam ? null : adam, adamCarry, cancellationToken);
             }
             catch (OperationCanceledException)
             {

@@ -22,7 +22,15 @@ internal static class Adam
         var m = state?.FirstMoment.Length == n ? (double[])state.FirstMoment.Clone() : new double[n];
         var v = state?.SecondMoment.Length == n ? (double[])state.SecondMoment.Clone() : new double[n];
         long t = state?.FirstMoment.Length == n ? state.Step : 0;
-        double lr = state?.LearningRate > 0 ? state.LearningRate : o.LearningRate;
+        // Whitened (docs/ARCHITECTURE.md, "Solvers"): the curvature is the identity there, so the second moment is pooled
+        // over the coordinates (one scale for the whole step, which keeps the step rotation-equivariant), a fresh run's
+        // step is set from the gradient it starts at, and the run ends at its first step that brings no new best (an
+        // adaptive restart: the caller starts a fresh frame, with fresh moments, at the best point).
+        bool whitened = o.AdamStepPerGradient > 0;
+        double lr = state?.LearningRate > 0 ? state.LearningRate
+            : o.LearningRate > 0 ? o.LearningRate
+            : whitened ? double.PositiveInfinity
+            : SolverOptions.DefaultLearningRate;
         if (!(lr > 0)) throw new ArgumentException($"learning rate {lr} must be positive");
 
         carry ??= new AdamCarry();
@@ -44,6 +52,7 @@ internal static class Adam
             if (!double.IsFinite(fx))
             {
                 if (it == 0) throw new ArgumentException("the starting point is infeasible (the objective is not finite there)");
+                if (whitened) return Result(f, bestX, bestMeasure, it, StopReason.NoProgress, m, v, t, lr);
                 // Stepped out of the domain: go back to the best point with a smaller step.
                 bestX.CopyTo(x, 0);
                 lr *= 0.5;
@@ -52,11 +61,11 @@ internal static class Adam
                 if (it >= o.MaxIterations) break;
                 continue;
             }
-            if (it == 0 && t == 0 && o.AdamStepPerGradient > 0)
+            if (it == 0 && t == 0 && whitened && gnorm > 0)
             {
-                double gmax = 0;
-                for (int i = 0; i < n; i++) gmax = Math.Max(gmax, Math.Abs(g[i]));
-                if (gmax > 0) lr = Math.Min(lr, o.AdamStepPerGradient * gmax);
+                // The first step of fresh moments is lr g / rms(g): with lr = fraction * rms(g) it is that fraction of
+                // the gradient step, which at fraction 1 is the Fisher-scoring step in whitened coordinates.
+                lr = Math.Min(lr, o.AdamStepPerGradient * gnorm / Math.Sqrt(n));
             }
             double measure = f.Measure(gnorm);
             double noise = 1e-13 * (Math.Abs(fx) + 1);
@@ -74,6 +83,10 @@ internal static class Adam
                 stall = 0;
                 if (stop is { } reason && reason != StopReason.MaxIterations)
                     return Result(f, bestX, bestMeasure, it, reason, m, v, t, lr);
+            }
+            else if (whitened)
+            {
+                return Result(f, bestX, bestMeasure, it, StopReason.NoProgress, m, v, t, lr);
             }
             else if (++stall >= o.AdamPatience)
             {
@@ -100,7 +113,19 @@ internal static class Adam
 
             t++;
             double c1 = 1 - Math.Pow(Beta1, t), c2 = 1 - Math.Pow(Beta2, t);
-            for (int i = 0; i < n; i++)
+            if (whitened)
+            {
+                double pooled = gnorm * gnorm / n;
+                for (int i = 0; i < n; i++)
+                {
+                    m[i] = Beta1 * m[i] + (1 - Beta1) * g[i];
+                    v[i] = Beta2 * v[i] + (1 - Beta2) * pooled;
+                }
+                double scale = Math.Sqrt(v[0] / c2);
+                if (!(scale > 0)) return Result(f, bestX, bestMeasure, it, StopReason.NoProgress, m, v, t, lr);
+                for (int i = 0; i < n; i++) x[i] -= lr * (m[i] / c1) / scale;
+            }
+            else for (int i = 0; i < n; i++)
             {
                 m[i] = Beta1 * m[i] + (1 - Beta1) * g[i];
                 v[i] = Beta2 * v[i] + (1 - Beta2) * g[i] * g[i];
@@ -115,8 +140,10 @@ internal static class Adam
     /// <summary>The best point: by the stopping measure when the function has its own, else by value.</summary>
     private static SolverResult Result(TrackedFunction f, double[] bestX, double bestMeasure, int it, StopReason reason, double[] m, double[] v, long t, double lr) =>
         f.HasOwnMeasure && double.IsFinite(bestMeasure)
-            ? new(bestX, f.ValueAt(bestX), bestMeasure, it, f.Evaluations, reason, new AdamState(m, v, t, lr))
-            : new((double[])f.BestX.Clone(), f.BestValue, f.BestGradientNorm, it, f.Evaluations, reason, new AdamState(m, v, t, lr));
+            ? new(bestX, f.ValueAt(bestX), bestMeasure, it, f.Evaluations, reason, new AdamState(m, v, t, Finite(lr)))
+            : new((double[])f.BestX.Clone(), f.BestValue, f.BestGradientNorm, it, f.Evaluations, reason, new AdamState(m, v, t, Finite(lr)));
+
+    private static double Finite(double lr) => double.IsFinite(lr) ? lr : 0;
 }
 
 /// <summary>

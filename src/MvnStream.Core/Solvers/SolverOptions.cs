@@ -17,8 +17,15 @@ public sealed record SolverOptions
     /// <summary>Stop when an accepted step changes J/n by at most this times max(|J/n|, 1); 0 (the default) turns the test off.</summary>
     public double RelativeTolerance { get; init; }
 
-    /// <summary>Adam's initial step size (in parameter units).</summary>
-    public double LearningRate { get; init; } = 0.05;
+    /// <summary>
+    /// Adam's initial step size (in parameter units); 0 (the default) chooses it: in the whitened fit, a fresh frame's
+    /// first step is then the Fisher-scoring step (<see cref="AdamStepPerGradient"/>), and in raw coordinates it is
+    /// <see cref="DefaultLearningRate"/>. A positive value caps the step.
+    /// </summary>
+    public double LearningRate { get; init; }
+
+    /// <summary>Adam's step size in raw coordinates when <see cref="LearningRate"/> is 0.</summary>
+    public const double DefaultLearningRate = 0.05;
 
     /// <summary>Adam: iterations without improvement before the step size halves.</summary>
     public int AdamPatience { get; init; } = 10;
