@@ -39,7 +39,7 @@ public sealed partial class StreamCoordinatorActor
                 Topic = job.Settings.Topic,
                 Dimension = job.Statistics.Dimension,
                 Active = true,
-                Running = job.Running,
+                Running = job.Started,
                 Stopping = job.Stopping,
                 Version = job.Version,
                 Rows = job.Statistics.Count,

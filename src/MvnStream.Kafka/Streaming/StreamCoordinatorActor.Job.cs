@@ -56,16 +56,29 @@ public sealed partial class StreamCoordinatorActor
         public MvnParameters? Theta => State.Theta;
         public long Epoch => State.Epoch;
         public long Version => State.Version;
-        public bool Running { get; set; }
+
+        /// <summary>Where the job is in its lifecycle; changed only through <see cref="MoveTo"/>, which refuses an invalid transition.</summary>
+        public StreamPhase Phase { get; private set; } = StreamPhase.Restoring;
+
+        /// <summary>Workers have been told to start: from <see cref="StreamPhase.Running"/> on.</summary>
+        public bool Started => Phase.Started();
+
+        /// <summary>A stop began: from <see cref="StreamPhase.Draining"/> on.</summary>
+        public bool Stopping => Phase.Stopping();
+
+        /// <summary>The phase now <paramref name="to"/>, when <see cref="StreamPhases.CanMove"/> allows it; false (nothing changed) otherwise.</summary>
+        public bool MoveTo(StreamPhase to)
+        {
+            if (!StreamPhases.CanMove(Phase, to)) return false;
+            Phase = to;
+            return true;
+        }
+
         public int PartitionCount { get; set; } = -1;
         public bool PartitionCountAsked { get; set; }
-        public bool Stopping { get; set; }
-        public bool FinalRunning { get; set; }
-        /// <summary>The stop waited its time for confirmations: finish as soon as no update is running, whoever confirmed.</summary>
-        public bool StopTimedOut { get; set; }
 
-        /// <summary>Set when the final solve starts: contributions are no longer merged.</summary>
-        public bool Finalizing { get; set; }
+        /// <summary>Draining: the stop waited its time for confirmations; finalise as soon as no update is running, whoever confirmed.</summary>
+        public bool StopTimedOut { get; set; }
         public string StopReason { get; set; } = "";
         public bool ClientGone { get; set; }
         public HashSet<string> StoppedWorkers { get; } = [];
@@ -78,6 +91,13 @@ public sealed partial class StreamCoordinatorActor
         public string? Failure { get; set; }
         public bool CheckpointInFlight { get; set; }
         public bool FinalCheckpointPending { get; set; }
+
+        /// <summary>Saving: the final checkpoint's outcome once it is written (null: not yet); the job finishes when no model file write is pending either.</summary>
+        public FinalSave? FinalCheckpointWritten { get; set; }
+
+        /// <summary>Model file writes, one after the other off the actor thread (each waits for the one before: snapshots land in version order).</summary>
+        public Task ModelFileWrites { get; set; } = Task.CompletedTask;
+        public int ModelFileWritesPending { get; set; }
         public long LastSnapshotVersion { get; set; } = -1;
         public long LastCheckpointChanges { get; set; } = -1;
         public long MetricsAtChanges { get; set; } = -1;
@@ -133,14 +153,6 @@ public sealed partial class StreamCoordinatorActor
             catch (DegenerateDataException) { }
         }
 
-        /// <summary>The checkpoint of the state now (docs/ARCHITECTURE.md, "Checkpoints"): the state's image in the stored format.</summary>
-        public StreamCheckpoint ToCheckpoint(out long changes)
-        {
-            var image = State.ToImage();
-            changes = image.Changes;
-            return CheckpointImage.ToCheckpoint(image, Key, Settings.Topic);
-        }
-
         public MvnModel? Model() => Theta is null ? null : new MvnModel
         {
             Theta = Theta,
@@ -166,7 +178,7 @@ public sealed partial class StreamCoordinatorActor
     /// <summary>When the state's update policy says an update is due: warm-started solver steps from the current theta, off the actor thread, one run at a time.</summary>
     private void MaybeUpdate(StreamJob job)
     {
-        if (job.Stopping || !job.State.UpdateDue) return;
+        if (job.Phase != StreamPhase.Running || !job.State.UpdateDue) return;
         var stats = job.State.BeginUpdate();
         var options = job.Settings.ToFitOptions(job.Theta, job.State.Adam, Math.Max(1, job.Settings.StepsPerUpdate));
         RunFit(job.Id, stats, options, final: false);
@@ -209,7 +221,7 @@ public sealed partial class StreamCoordinatorActor
         }
         if (m.Final)
         {
-            job.FinalRunning = false;
+            if (!MoveTo(job, StreamPhase.Saving)) return;
             PublishSnapshot(job, force: true);
             StartCheckpoint(job, final: true);
             return;
@@ -221,17 +233,18 @@ public sealed partial class StreamCoordinatorActor
     private void OnTick(Tick t)
     {
         var job = _job;
-        if (job is null || !job.Running) return;
+        if (job is null || !job.Started) return;
         switch (t.Kind)
         {
-            case "status":
+            case TickKind.Status:
                 SendStatus(job);
                 break;
-            case "snapshot":
+            case TickKind.Snapshot:
                 PublishSnapshot(job, force: false);
                 if (!job.Stopping) StartCheckpoint(job, final: false);
                 break;
-            case "idle":
+            case TickKind.Idle:
+                MaybeUpdate(job); // an update the policy makes due by time alone (never by default: then every merge starts one)
                 if (job.Stopping || job.Settings.UntilIdleSeconds <= 0) break;
                 // Idle means every partition of the topic is owned by a worker that has read it to its end.
                 var owned = _workerStatus.Values.SelectMany(s => s.Partitions).Distinct().Count();
@@ -248,8 +261,8 @@ public sealed partial class StreamCoordinatorActor
                 if (job.State.SinceLastMerge.TotalSeconds >= job.Settings.UntilIdleSeconds && atEnd)
                     BeginStop($"idle for {job.Settings.UntilIdleSeconds:F1} s with every partition read to its end");
                 break;
-            case "stop-timeout":
-                if (job.Stopping && !job.FinalRunning)
+            case TickKind.StopTimeout:
+                if (job.Phase == StreamPhase.Draining)
                 {
                     job.StopTimedOut = true; // if an update is running, its end finishes the stop (MaybeFinishStop)
                     Notice($"{_workers.Ids.Count(id => !job.StoppedWorkers.Contains(id))} worker(s) did not confirm the stop in time; finishing with what was merged");
@@ -293,14 +306,7 @@ public sealed partial class StreamCoordinatorActor
         if (model is null) return;
         job.LastSnapshotVersion = job.Version;
         var json = model.ToJson(indented: false);
-        try
-        {
-            if (!string.IsNullOrEmpty(job.Settings.ModelFile)) model.Save(job.Settings.ModelFile);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            Notice($"cannot write model file {job.Settings.ModelFile}: {e.Message}");
-        }
+        if (!string.IsNullOrEmpty(job.Settings.ModelFile)) WriteModelFile(job, model);
         try
         {
             job.ModelProducer?.Produce(job.Settings.ModelTopic, new Message<string, string> { Key = job.Key, Value = json },
@@ -313,6 +319,38 @@ public sealed partial class StreamCoordinatorActor
         PublishBoard(model);
     }
 
+    /// <summary>
+    /// Writes the model file (write, fsync, rename) off the actor thread, after the write before it, so the file always holds the newest
+    /// snapshot; <see cref="ModelFileWritten"/> reports back, and the job finishes only when every write it started has reported.
+    /// </summary>
+    private void WriteModelFile(StreamJob job, MvnModel model)
+    {
+        string path = job.Settings.ModelFile, id = job.Id;
+        var self = Self;
+        job.ModelFileWritesPending++;
+        job.ModelFileWrites = job.ModelFileWrites.ContinueWith(_ =>
+        {
+            Exception? error = null;
+            try { model.Save(path); }
+            catch (Exception e) { error = e; }
+            self.Tell(new ModelFileWritten(id, path, error));
+        }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+    }
+
+    private void OnModelFileWritten(ModelFileWritten m)
+    {
+        var job = _job;
+        if (job is null || job.Id != m.JobId)
+        {
+            if (m.Error is not null) _log.Warning("cannot write model file {0} of ended job {1}: {2}", m.Path, m.JobId, m.Error.Message);
+            return;
+        }
+        job.ModelFileWritesPending--;
+        if (m.Error is IOException or UnauthorizedAccessException) Notice($"cannot write model file {m.Path}: {m.Error.Message}");
+        else if (m.Error is not null) throw new IOException($"writing model file {m.Path} failed: {m.Error.Message}", m.Error); // ends the job (AroundReceive)
+        MaybeFinish(job);
+    }
+
     private void StartCheckpoint(StreamJob job, bool final)
     {
         if (job.CheckpointInFlight)
@@ -323,11 +361,16 @@ public sealed partial class StreamCoordinatorActor
         if (!final && job.State.Changes == job.LastCheckpointChanges) return;
         job.CheckpointInFlight = true;
         _checkpointClock.Restart();
-        var cp = job.ToCheckpoint(out long changes);
+        // The image is taken here, in order with the merges; encoding and writing it (fsync or broker acks) run off the actor thread.
+        // One checkpoint is in flight at a time, so they are stored in the order they were taken.
+        var image = job.State.ToImage();
+        var store = job.Store;
         var self = Self;
-        string id = job.Id;
-        job.Store.SaveAsync(cp, CancellationToken.None).ContinueWith(t =>
-            new CheckpointDone(id, changes, t.Exception?.GetBaseException(), final, cp.Partitions, cp.Nexts), TaskScheduler.Default).PipeTo(self);
+        string id = job.Id, key = job.Key, topic = job.Settings.Topic;
+        int[] partitions = image.Partitions.Select(p => p.Partition).ToArray();
+        long[] nexts = image.Partitions.Select(p => p.Next).ToArray();
+        Task.Run(() => store.SaveAsync(CheckpointImage.ToCheckpoint(image, key, topic), CancellationToken.None)).ContinueWith(t =>
+            new CheckpointDone(id, image.Changes, t.Exception?.GetBaseException(), final, partitions, nexts), TaskScheduler.Default).PipeTo(self);
     }
 
     private void OnCheckpointDone(CheckpointDone m)
@@ -358,24 +401,34 @@ public sealed partial class StreamCoordinatorActor
             StartCheckpoint(job, final: true);
             return;
         }
-        if (m.Final) Finish(job, m.Error);
+        if (m.Final)
+        {
+            job.FinalCheckpointWritten = new FinalSave(m.Error);
+            MaybeFinish(job);
+        }
+    }
+
+    /// <summary>Saving is over once the final checkpoint is written and no model file write is pending: the job finishes.</summary>
+    private void MaybeFinish(StreamJob job)
+    {
+        if (job.Phase == StreamPhase.Saving && job.FinalCheckpointWritten is { } saved && job.ModelFileWritesPending == 0) Finish(job, saved.Error);
     }
 
     private void BeginStop(string reason)
     {
         var job = _job;
         if (job is null || job.Stopping) return;
-        if (!job.Running)
+        if (!job.Started)
         {
             job.Client.Tell(new StreamJobFailed(job.Id, JobErrorKind.Cancelled, "stopped before the job started: " + reason));
             EndJob();
             return;
         }
-        job.Stopping = true;
+        if (!MoveTo(job, StreamPhase.Draining)) return;
         job.StopReason = reason;
         Notice($"stopping: {reason}; draining the workers");
         BroadcastToAll(new StopConsuming(job.Id, job.Epoch));
-        Timers.StartSingleTimer("stop-timeout", Tick.StopTimeout, TimeSpan.FromSeconds(20));
+        Timers.StartSingleTimer(TickKind.StopTimeout, Tick.StopTimeout, _options.StopTimeout);
         MaybeFinishStop();
     }
 
@@ -404,7 +457,7 @@ public sealed partial class StreamCoordinatorActor
     private void MaybeFinishStop()
     {
         var job = _job;
-        if (job is null || !job.Stopping || job.FinalRunning) return;
+        if (job is null || job.Phase != StreamPhase.Draining) return;
         if (!job.StopTimedOut && _workers.Ids.Any(id => !job.StoppedWorkers.Contains(id))) return;
         Finalize(job);
     }
@@ -412,15 +465,14 @@ public sealed partial class StreamCoordinatorActor
     /// <summary>The stream is over: run the solver to convergence on the merged statistics (the result depends only on what was counted).</summary>
     private void Finalize(StreamJob job)
     {
-        if (job.FinalRunning) return;
-        Timers.Cancel("stop-timeout");
+        if (job.Phase != StreamPhase.Draining) return;
+        Timers.Cancel(TickKind.StopTimeout);
         if (job.State.Updating) return; // OnUpdateDone calls back here
-        job.FinalRunning = true;
-        job.Finalizing = true;
+        if (!MoveTo(job, StreamPhase.Finalising)) return;
         if (job.Statistics.Count <= job.Statistics.Dimension)
         {
-            job.FinalRunning = false;
             job.LastFitProblem ??= $"only {job.Statistics.Count} rows for d = {job.Statistics.Dimension}";
+            if (!MoveTo(job, StreamPhase.Saving)) return;
             StartCheckpoint(job, final: true);
             return;
         }

@@ -24,13 +24,21 @@ namespace MvnStream.Kafka.Streaming;
 /// </summary>
 public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
 {
-    private sealed record Tick(string Kind)
+    /// <summary>The job's timers; each kind is also its timer's key.</summary>
+    private enum TickKind { Status, Snapshot, Idle, StopTimeout }
+
+    private sealed record Tick(TickKind Kind)
     {
-        public static Tick Status { get; } = new("status");
-        public static Tick Snapshot { get; } = new("snapshot");
-        public static Tick Idle { get; } = new("idle");
-        public static Tick StopTimeout { get; } = new("stop-timeout");
+        public static Tick Status { get; } = new(TickKind.Status);
+        public static Tick Snapshot { get; } = new(TickKind.Snapshot);
+        public static Tick Idle { get; } = new(TickKind.Idle);
+        public static Tick StopTimeout { get; } = new(TickKind.StopTimeout);
     }
+
+    private sealed record ModelFileWritten(string JobId, string Path, Exception? Error);
+
+    /// <summary>The final checkpoint was written (<paramref name="Error"/> null) or failed.</summary>
+    private sealed record FinalSave(Exception? Error);
 
     private sealed record PartitionCountLearned(string JobId, int Count);
 
@@ -72,6 +80,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         Receive<ConsumingStopped>(OnConsumingStopped);
         Receive<UpdateDone>(OnUpdateDone);
         Receive<CheckpointDone>(OnCheckpointDone);
+        Receive<ModelFileWritten>(OnModelFileWritten);
         Receive<Tick>(OnTick);
         Receive<PartitionCountLearned>(m =>
         {
@@ -122,7 +131,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         bool added = _workers.Register(Sender, r.WorkerId);
         Sender.Tell(new WorkerRegistered(_coordinatorId));
         PublishBoard();
-        if (added && _job is { Running: true }) Sender.Tell(new StartConsuming(_job.Id, _job.Epoch, _job.Settings));
+        if (added && _job is { Started: true }) Sender.Tell(new StartConsuming(_job.Id, _job.Epoch, _job.Settings));
     }
 
     private void OnTerminated(Terminated t)
@@ -190,7 +199,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         var job = _job;
         foreach (var ended in _endedJobs)
             if (ended != job?.Id) worker.Tell(new ReleaseJob(ended));
-        if (job is not { Running: true }) return; // a job still restoring tells every live worker to start
+        if (job is not { Started: true }) return; // a job still restoring tells every live worker to start
         if (job.Stopping)
         {
             if (!job.StoppedWorkers.Contains(id)) worker.Tell(new StopConsuming(job.Id, job.Epoch));
@@ -287,7 +296,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
     private void OnRestored(Restored r)
     {
         var job = _job;
-        if (job is null || job.Id != r.JobId || job.Running) return;
+        if (job is null || job.Id != r.JobId || job.Phase != StreamPhase.Restoring) return;
         if (r.Error is not null)
         {
             // A checkpoint that cannot be read names itself (the file, or the topic and offset) and what is wrong with it.
@@ -304,7 +313,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
             EndJob();
             return;
         }
-        job.Running = true;
+        if (!MoveTo(job, StreamPhase.Running)) return;
         job.PartitionCount = r.PartitionCount;
         job.State.Start();
         _log.Info("stream job {0} epoch {1} started ({2})", job.Id, job.Epoch, r.Checkpoint is null ? "fresh" : $"restored {job.State.RestoredRows} rows, version {job.Version}");
@@ -314,9 +323,9 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         if (job.SuggestedDimension is { } suggested)
             Notice($"d = {job.Settings.Dimension} from the checkpoint (the topic's first records suggested d = {suggested}); records of other widths are rejected");
         foreach (var w in _workers.Refs) w.Tell(new StartConsuming(job.Id, job.Epoch, job.Settings));
-        Timers.StartPeriodicTimer("status", Tick.Status, TimeSpan.FromSeconds(1));
-        Timers.StartPeriodicTimer("snapshot", Tick.Snapshot, TimeSpan.FromSeconds(Math.Max(0.1, job.Settings.SnapshotIntervalSeconds)));
-        Timers.StartPeriodicTimer("idle", Tick.Idle, TimeSpan.FromMilliseconds(250));
+        Timers.StartPeriodicTimer(TickKind.Status, Tick.Status, TimeSpan.FromSeconds(1));
+        Timers.StartPeriodicTimer(TickKind.Snapshot, Tick.Snapshot, TimeSpan.FromSeconds(Math.Max(0.1, job.Settings.SnapshotIntervalSeconds)));
+        Timers.StartPeriodicTimer(TickKind.Idle, Tick.Idle, TimeSpan.FromMilliseconds(250));
         if (job.Theta is not null) Broadcast(new ModelUpdated(job.Id, job.Epoch, job.Version, ThetaData.From(job.Theta)));
         PublishBoard(job.Model());
     }
@@ -324,7 +333,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
     private void OnLedgerQuery(LedgerQuery q)
     {
         var job = _job;
-        if (job is null || !job.Running || job.Id != q.JobId) return; // unanswered: the worker asks again
+        if (job is null || !job.Started || job.Id != q.JobId) return; // unanswered: the worker asks again
         long next = job.State.Position(q.Topic, q.Partition, q.LowWatermark, out var loss);
         if (loss is not null) ReportLoss(loss);
         Sender.Tell(new LedgerPosition(job.Id, job.Epoch, q.Topic, q.Partition, next));
@@ -344,7 +353,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
     private void OnRecordsLost(RecordsLost m)
     {
         var job = _job;
-        if (job is null || !job.Running || job.Id != m.JobId) return;
+        if (job is null || !job.Started || job.Id != m.JobId) return;
         long next = job.State.RecordLoss(m.Topic, m.Partition, m.LowWatermark, m.Next, out var loss);
         if (loss is not null) ReportLoss(loss);
         Sender.Tell(new LedgerPosition(job.Id, job.Epoch, m.Topic, m.Partition, next));
@@ -362,7 +371,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         var job = _job;
         // No ack: the worker times out and re-syncs. Once the final solve has started nothing more is merged, so the
         // finished model is the fit of exactly what it reports as counted (the ledger in the final checkpoint agrees).
-        if (job is null || !job.Running || job.Id != c.JobId || job.Finalizing) return;
+        if (job is null || !job.Phase.Merging() || job.Id != c.JobId) return;
         SufficientStatistics? stats;
         try { stats = c.Statistics?.ToStatistics(); }
         catch (Exception e) when (e is InvalidDataException or ArgumentException)
@@ -443,10 +452,19 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         foreach (var w in _workers.Refs.Concat(_workers.Suspended)) w.Tell(message);
     }
 
+    /// <summary>Moves the job to <paramref name="to"/>; an invalid transition is a bug: logged as one, and nothing changes.</summary>
+    private bool MoveTo(StreamJob job, StreamPhase to)
+    {
+        if (job.MoveTo(to)) return true;
+        _log.Error("BUG: stream job {0} cannot move from {1} to {2}; the transition is ignored", job.Id, job.Phase, to);
+        return false;
+    }
+
     private void EndJob()
     {
         var job = _job;
         if (job is null) return;
+        MoveTo(job, StreamPhase.Done);
         Context.Unwatch(job.Client);
         Timers.CancelAll();
         job.Dispose();
