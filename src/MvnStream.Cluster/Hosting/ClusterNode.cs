@@ -174,8 +174,8 @@ public sealed class ClusterNode : IAsyncDisposable
             throw new TimeoutException($"could not join the cluster through {string.Join(", ", seeds)} within {joinTimeout.TotalSeconds:F0} s: is a coordinator node running there, and reachable from this host?");
         }
 
-        var noWorkerTimeout = config.GetTimeSpan("mvnstream.coordinator.no-worker-timeout", TimeSpan.FromSeconds(30));
-        var workerWait = config.GetTimeSpan("mvnstream.coordinator.worker-wait", TimeSpan.FromSeconds(30));
+        var noWorkerTimeout = configuration.Settings.NoWorkerTimeout;
+        var workerWait = configuration.Settings.WorkerWait;
         if (roles.Contains(NodeConfiguration.CoordinatorRole))
         {
             system.ActorOf(ClusterSingletonManager.Props(FitCoordinatorActor.Props(noWorkerTimeout, workerWait), PoisonPill.Instance,
@@ -186,8 +186,8 @@ public sealed class ClusterNode : IAsyncDisposable
         if (roles.Contains(NodeConfiguration.WorkerRole))
         {
             var self = cluster.SelfAddress;
-            system.ActorOf(WorkerActor.Props(proxy, $"{self.Host}:{self.Port}", config.GetInt("mvnstream.worker.threads", 0),
-                config.GetByteSize("mvnstream.worker.read-chunk") ?? 0), "worker");
+            system.ActorOf(WorkerActor.Props(proxy, $"{self.Host}:{self.Port}", configuration.Settings.WorkerThreads,
+                configuration.Settings.ReadChunkBytes), "worker");
         }
         return new ClusterNode(system, roles, proxy);
     }

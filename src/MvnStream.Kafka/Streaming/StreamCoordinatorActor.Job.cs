@@ -420,7 +420,7 @@ public sealed partial class StreamCoordinatorActor
         job.StopReason = reason;
         Notice($"stopping: {reason}; draining the workers");
         BroadcastToAll(new StopConsuming(job.Id, job.Epoch));
-        Timers.StartSingleTimer("stop-timeout", Tick.StopTimeout, TimeSpan.FromSeconds(20));
+        Timers.StartSingleTimer("stop-timeout", Tick.StopTimeout, TimeSpan.FromSeconds(job.Settings.Tuning.StopTimeoutSeconds));
         MaybeFinishStop();
     }
 
