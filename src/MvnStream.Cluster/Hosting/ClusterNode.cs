@@ -116,10 +116,10 @@ public sealed class ClusterNode : IAsyncDisposable
         var config = configuration.Build();
         var roles = config.GetStringList("akka.cluster.roles", []).ToList();
         var seeds = config.GetStringList("akka.cluster.seed-nodes", []).ToList();
-        if (roles.Count == 0) throw new ConfigurationException("the node has no role: give --role coordinator and/or --role worker (or MVNSTREAM_ROLES)");
+        if (roles.Count == 0) throw new ConfigurationException("the node has no role: give --role coordinator and/or --role worker (or MVNSTREAM__Node__Roles)");
         if (seed is not null && seeds.Count > 0) throw new ConfigurationException("a node joins either through its configured seeds or through the seed it is given, not both");
         if (seeds.Count == 0 && seed is null && !roles.Contains(NodeConfiguration.CoordinatorRole))
-            throw new ConfigurationException($"a {string.Join("+", roles)} node needs a seed node to join: --seed-node akka.tcp://{NodeConfiguration.SystemName}@HOST:PORT (or MVNSTREAM_SEEDS)");
+            throw new ConfigurationException($"a {string.Join("+", roles)} node needs a seed node to join: --seed-node akka.tcp://{NodeConfiguration.SystemName}@HOST:PORT (or MVNSTREAM__Node__Seeds)");
 
         {
             // .NET maps SO_REUSEADDR to SO_REUSEPORT on Linux, so a second node could silently share a port:

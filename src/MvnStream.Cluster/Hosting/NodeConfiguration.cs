@@ -105,7 +105,7 @@ public sealed record NodeConfiguration
             throw new ConfigurationException($"{tcp}hostname is empty: give the address to bind (127.0.0.1 for this machine only, 0.0.0.0 for every interface)");
         var publicHostname = c.HasPath(tcp + "public-hostname") ? Read(c, tcp + "public-hostname", "a host name", v => v.GetString()) : null;
         if (hostname.Trim() is "0.0.0.0" or "::" or "[::]" && string.IsNullOrWhiteSpace(publicHostname))
-            throw new ConfigurationException($"hostname {hostname} binds every interface but is no address other nodes can reach: also give the public hostname (--public-hostname, MVNSTREAM_PUBLIC_HOSTNAME or {tcp}public-hostname)");
+            throw new ConfigurationException($"hostname {hostname} binds every interface but is no address other nodes can reach: also give the public hostname (--public-hostname, MVNSTREAM__Node__PublicHostname or {tcp}public-hostname)");
         var frame = Read(c, tcp + "maximum-frame-size", "a size such as 32 MiB", v => v.GetByteSize());
         if (frame is not { } f || f < 32_000) throw new ConfigurationException($"{tcp}maximum-frame-size must be at least 32000 bytes");
 
