@@ -19,7 +19,7 @@ internal static class NodeCommand
         // --seed was this option's name; 'generate', 'produce' and 'demo' use --seed for the random seed.
         var seedDeprecated = CommonOptions.Deprecated<string[]>("--seed", "--seed-node");
         seedDeprecated.AllowMultipleArgumentsPerToken = true;
-        var config = new Option<string?>("--config") { Description = "HOCON file of Akka's low-level knobs for this node (TLS, failure detector): see config/tls.example.hocon.", HelpName = "FILE" };
+        var config = new Option<string?>("--config") { Description = "HOCON file of Akka's low-level knobs for this process's cluster node: this node (TLS, failure detector); see config/tls.example.hocon.", HelpName = "FILE" };
         var hostname = new Option<string?>("--hostname") { Description = "Address to bind (default 127.0.0.1).", HelpName = "HOST" };
         var publicHostname = new Option<string?>("--public-hostname") { Description = "Address other nodes use to reach this one (NAT, containers).", HelpName = "HOST" };
         var port = new Option<int?>("--port") { Description = "TCP port (0 = any free port; default from the HOCON file, else 0).", HelpName = "PORT" };

@@ -173,7 +173,7 @@ internal sealed class AppSettings
     private static void Register<T>(ServiceCollection services, IConfiguration root, string section, Func<string, string> sourceOf) where T : class
     {
         services.AddOptions<T>().Bind(root.GetSection(section));
-        services.AddSingleton<IValidateOptions<T>>(new SettingsValidator<T>(section, sourceOf));
+        services.AddSingleton<IValidateOptions<T>>(new SettingsValidator<T>(section, sourceOf, key => root[key]));
     }
 
     /// <summary>The flags given on the command line, by key (a flag not given, whatever its default, sets nothing).</summary>
@@ -272,6 +272,40 @@ internal sealed class AppSettings
         var parts = new List<string>();
         for (Exception? x = e; x is not null; x = x.InnerException) parts.Add(x.Message);
         return string.Join(": ", parts.Distinct());
+    }
+
+    /// <summary>
+    /// The effective value of every key as the reference (README "Configuration") writes it: an unset one as its documented
+    /// fallback, Kafka:Properties as key=value with secret values masked. Safe to print.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Describe()
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, property) in Keys())
+        {
+            var section = key[..key.IndexOf(':', StringComparison.Ordinal)];
+            object options = section switch
+            {
+                NodeOptions.Section => Node,
+                CoordinatorOptions.Section => Coordinator,
+                StreamOptions.Section => Stream,
+                KafkaOptions.Section => Kafka,
+                HttpOptions.Section => Http,
+                _ => Solver,
+            };
+            object? value = property.GetValue(options);
+            result[key] = value switch
+            {
+                null => property.GetCustomAttribute<SettingAttribute>()!.DefaultText ?? "(none)",
+                Dictionary<string, string> { Count: 0 } => property.GetCustomAttribute<SettingAttribute>()!.DefaultText ?? "(none)",
+                Dictionary<string, string> d => string.Join(" ", d.OrderBy(kv => kv.Key, StringComparer.Ordinal)
+                    .Select(kv => kv.Key + "=" + (KafkaClientSettings.IsSecret(kv.Key) ? KafkaClientSettings.Mask : kv.Value))),
+                double x => x.ToString("R", CultureInfo.InvariantCulture).ToLowerInvariant(),
+                IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+                _ => value.ToString() ?? "",
+            };
+        }
+        return result;
     }
 
     // Typed views for the rest of the program (the values were checked at load).

@@ -182,7 +182,7 @@ internal sealed class SolverOptions
     [Between(0, double.MaxValue)]
     public double Tolerance { get; set; } = 1e-10;
 
-    [Setting("Also stop when a step changes J/n by at most this times max(|J/n|, 1); 0: off.", Flags = "--rel-tolerance")]
+    [Setting("Also stop when a step changes J/n by at most this times max(abs(J/n), 1); 0: off.", Flags = "--rel-tolerance")]
     [Between(0, double.MaxValue)]
     public double RelTolerance { get; set; }
 

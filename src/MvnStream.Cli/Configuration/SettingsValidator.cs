@@ -10,7 +10,8 @@ namespace MvnStream.Cli.Configuration;
 /// <see cref="BetweenAttribute"/>, <see cref="OneOfAttribute"/>); each failure names the key, its value, where it came from
 /// and why. Values of secret keys are never shown.
 /// </summary>
-internal sealed class SettingsValidator<T>(string section, Func<string, string> sourceOf) : IValidateOptions<T> where T : class
+/// <param name="rawOf">The text a key was given as (shown in messages rather than the bound value), or null.</param>
+internal sealed class SettingsValidator<T>(string section, Func<string, string> sourceOf, Func<string, string?> rawOf) : IValidateOptions<T> where T : class
 {
     public ValidateOptionsResult Validate(string? name, T options)
     {
@@ -22,7 +23,8 @@ internal sealed class SettingsValidator<T>(string section, Func<string, string> 
             if (value is null) continue;
             string? why = Check(p, value);
             if (why is null) continue;
-            string shown = KafkaClientSettings.IsSecret(p.Name) ? KafkaClientSettings.Mask : Convert.ToString(value, CultureInfo.InvariantCulture) ?? "";
+            string shown = KafkaClientSettings.IsSecret(p.Name) ? KafkaClientSettings.Mask
+                : rawOf(key) ?? Convert.ToString(value, CultureInfo.InvariantCulture) ?? "";
             failures.Add($"setting {key} = '{shown}' ({sourceOf(key)}): {why}");
         }
         if (options is SolverOptions s)
@@ -30,6 +32,17 @@ internal sealed class SettingsValidator<T>(string section, Func<string, string> 
             try { Core.Fitting.Regularization.ParseShrinkage(s.Shrinkage); }
             catch (FormatException e) { failures.Add($"setting {section}:Shrinkage = '{s.Shrinkage}' ({sourceOf(section + ":Shrinkage")}): {e.Message}"); }
         }
+        if (options is HttpOptions h)
+            foreach (var (property, value) in new[] { (nameof(h.Endpoint), h.Endpoint), (nameof(h.WorkerEndpoint), h.WorkerEndpoint) })
+            {
+                try { Http.HttpEndpointSpec.Parse(value, value); }
+                catch (UsageException e)
+                {
+                    // HttpEndpointSpec speaks of --http 'VALUE': what follows is the reason.
+                    string why = e.Message[(e.Message.IndexOf("': ", StringComparison.Ordinal) is int i and >= 0 ? i + 3 : 0)..];
+                    failures.Add($"setting {section}:{property} = '{value}' ({sourceOf(section + ":" + property)}): {why}");
+                }
+            }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 
