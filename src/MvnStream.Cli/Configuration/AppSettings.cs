@@ -161,7 +161,9 @@ internal sealed class AppSettings
         }
         catch (OptionsValidationException e)
         {
-            throw new UsageException(string.Join("; ", e.Failures));
+            // One flag may set two keys (--http): its error is said once.
+            static string Said(string f) => f.StartsWith('-') && f.LastIndexOf(" (setting ", StringComparison.Ordinal) is int i and > 0 ? f[..i] : f;
+            throw new UsageException(string.Join("; ", e.Failures.DistinctBy(Said)));
         }
         catch (InvalidOperationException e)
         {
@@ -251,7 +253,7 @@ internal sealed class AppSettings
             string expected = type == typeof(int) ? "a whole number" : type == typeof(double) ? "a number" : "";
             bool ok = type == typeof(int) ? int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out _)
                 : type != typeof(double) || double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out _);
-            if (!ok) throw new UsageException($"setting {key} = '{value}' ({sourceOf(key)}): expected {expected}");
+            if (!ok) throw new UsageException(SettingsValidator<NodeOptions>.Message(key, value, sourceOf(key), "expected " + expected));
         }
     }
 

@@ -25,12 +25,12 @@ internal sealed class SettingsValidator<T>(string section, Func<string, string> 
             if (why is null) continue;
             string shown = KafkaClientSettings.IsSecret(p.Name) ? KafkaClientSettings.Mask
                 : rawOf(key) ?? Convert.ToString(value, CultureInfo.InvariantCulture) ?? "";
-            failures.Add($"setting {key} = '{shown}' ({sourceOf(key)}): {why}");
+            failures.Add(Message(key, shown, sourceOf(key), why));
         }
         if (options is SolverOptions s)
         {
             try { Core.Fitting.Regularization.ParseShrinkage(s.Shrinkage); }
-            catch (FormatException e) { failures.Add($"setting {section}:Shrinkage = '{s.Shrinkage}' ({sourceOf(section + ":Shrinkage")}): {e.Message}"); }
+            catch (FormatException e) { failures.Add(Message(section + ":Shrinkage", s.Shrinkage, sourceOf(section + ":Shrinkage"), e.Message)); }
         }
         if (options is HttpOptions h)
             foreach (var (property, value) in new[] { (nameof(h.Endpoint), h.Endpoint), (nameof(h.WorkerEndpoint), h.WorkerEndpoint) })
@@ -40,11 +40,18 @@ internal sealed class SettingsValidator<T>(string section, Func<string, string> 
                 {
                     // HttpEndpointSpec speaks of --http 'VALUE': what follows is the reason.
                     string why = e.Message[(e.Message.IndexOf("': ", StringComparison.Ordinal) is int i and >= 0 ? i + 3 : 0)..];
-                    failures.Add($"setting {section}:{property} = '{value}' ({sourceOf(section + ":" + property)}): {why}");
+                    failures.Add(Message(section + ":" + property, value, sourceOf(section + ":" + property), why));
                 }
             }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
+
+    /// <summary>
+    /// "setting KEY = 'VALUE' (SOURCE): WHY"; a value given by a flag is said in the flag's terms, "--flag 'VALUE': WHY
+    /// (setting KEY)", as every other command-line error.
+    /// </summary>
+    internal static string Message(string key, string value, string source, string why) =>
+        source.StartsWith('-') ? $"{source.Split(' ')[0]} '{value}': {why} (setting {key})" : $"setting {key} = '{value}' ({source}): {why}";
 
     private static string? Check(PropertyInfo p, object value)
     {

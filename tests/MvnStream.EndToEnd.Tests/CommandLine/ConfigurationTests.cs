@@ -209,7 +209,7 @@ public sealed class ConfigurationTests : IDisposable
     public void An_invalid_flag_value_names_the_flag_as_its_source()
     {
         var e = Refused("stream -t rows --batch-rows 0");
-        Assert.Contains("setting Stream:BatchRows = '0' (--batch-rows): must be at least 1", e.Message, StringComparison.Ordinal);
+        Assert.Contains("--batch-rows '0': must be at least 1 (setting Stream:BatchRows)", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
