@@ -112,7 +112,7 @@ internal sealed class StreamOptions
     [Duration]
     public string ReachabilityProbe { get; set; } = "2s";
 
-    [Setting("An unanswered ledger position query is asked again after this.")]
+    [Setting("How long a worker waits for the ledger's answer to a position query before it asks again.")]
     [Duration]
     public string PositionRetry { get; set; } = "3s";
 

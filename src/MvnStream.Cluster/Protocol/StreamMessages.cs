@@ -67,7 +67,7 @@ public sealed record StreamJobSettings(
 /// <param name="AckTimeoutSeconds">An unacknowledged contribution older than this re-synchronises its partition through the ledger (and bounds the drain).</param>
 /// <param name="SideDeliveryTimeoutSeconds">Longest wait for dead letters and scores to be delivered before the intake gives up.</param>
 /// <param name="ReachabilityProbeSeconds">While no broker is reachable, how often the intake asks for metadata to learn that one is back.</param>
-/// <param name="PositionRetrySeconds">An unanswered ledger position query is asked again after this.</param>
+/// <param name="PositionRetrySeconds">How long a worker waits for the ledger's answer to a position query before it asks again.</param>
 /// <param name="StallCheckSeconds">A partition with lag that delivered nothing for this long is checked against the broker's log start.</param>
 /// <param name="PollMilliseconds">Longest wait of one consumer poll (5 ms while draining or waiting for the ledger).</param>
 /// <param name="StopTimeoutSeconds">How long the coordinator waits for the workers' final contributions when the job stops.</param>
