@@ -21,6 +21,8 @@ internal static partial class CliApp
         root.Subcommands.Add(ProduceCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
         HelpExamples.Install(root);
+        root.Options.Add(Configuration.AppSettings.SettingsOption);
+        Configuration.SettingFlags.Describe(root);
         return root;
     }
 

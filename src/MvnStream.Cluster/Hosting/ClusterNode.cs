@@ -116,10 +116,10 @@ public sealed class ClusterNode : IAsyncDisposable
         var config = configuration.Build();
         var roles = config.GetStringList("akka.cluster.roles", []).ToList();
         var seeds = config.GetStringList("akka.cluster.seed-nodes", []).ToList();
-        if (roles.Count == 0) throw new ConfigurationException("the node has no role: give --role coordinator and/or --role worker (or MVNSTREAM_ROLES)");
+        if (roles.Count == 0) throw new ConfigurationException("the node has no role: give --role coordinator and/or --role worker (or MVNSTREAM__Node__Roles)");
         if (seed is not null && seeds.Count > 0) throw new ConfigurationException("a node joins either through its configured seeds or through the seed it is given, not both");
         if (seeds.Count == 0 && seed is null && !roles.Contains(NodeConfiguration.CoordinatorRole))
-            throw new ConfigurationException($"a {string.Join("+", roles)} node needs a seed node to join: --seed-node akka.tcp://{NodeConfiguration.SystemName}@HOST:PORT (or MVNSTREAM_SEEDS)");
+            throw new ConfigurationException($"a {string.Join("+", roles)} node needs a seed node to join: --seed-node akka.tcp://{NodeConfiguration.SystemName}@HOST:PORT (or MVNSTREAM__Node__Seeds)");
 
         {
             // .NET maps SO_REUSEADDR to SO_REUSEPORT on Linux, so a second node could silently share a port:
@@ -174,8 +174,8 @@ public sealed class ClusterNode : IAsyncDisposable
             throw new TimeoutException($"could not join the cluster through {string.Join(", ", seeds)} within {joinTimeout.TotalSeconds:F0} s: is a coordinator node running there, and reachable from this host?");
         }
 
-        var noWorkerTimeout = config.GetTimeSpan("mvnstream.coordinator.no-worker-timeout", TimeSpan.FromSeconds(30));
-        var workerWait = config.GetTimeSpan("mvnstream.coordinator.worker-wait", TimeSpan.FromSeconds(30));
+        var noWorkerTimeout = configuration.Settings.NoWorkerTimeout;
+        var workerWait = configuration.Settings.WorkerWait;
         if (roles.Contains(NodeConfiguration.CoordinatorRole))
         {
             system.ActorOf(ClusterSingletonManager.Props(FitCoordinatorActor.Props(noWorkerTimeout, workerWait), PoisonPill.Instance,
@@ -186,8 +186,8 @@ public sealed class ClusterNode : IAsyncDisposable
         if (roles.Contains(NodeConfiguration.WorkerRole))
         {
             var self = cluster.SelfAddress;
-            system.ActorOf(WorkerActor.Props(proxy, $"{self.Host}:{self.Port}", config.GetInt("mvnstream.worker.threads", 0),
-                config.GetByteSize("mvnstream.worker.read-chunk") ?? 0), "worker");
+            system.ActorOf(WorkerActor.Props(proxy, $"{self.Host}:{self.Port}", configuration.Settings.WorkerThreads,
+                configuration.Settings.ReadChunkBytes), "worker");
         }
         return new ClusterNode(system, roles, proxy);
     }

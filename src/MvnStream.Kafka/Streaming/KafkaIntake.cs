@@ -36,22 +36,24 @@ public interface IIntakeSink
 /// </summary>
 public sealed class KafkaIntake : IDisposable
 {
+    // The tunables below were constants; they are settings now (section Stream, README "Configuration"), sent with the job.
+
     /// <summary>Contributions of one partition awaiting acknowledgement; beyond it the pending batch grows instead.</summary>
-    private const int MaxInFlight = 8;
+    private int MaxInFlight => _settings.Tuning.MaxInFlight;
 
     /// <summary>Pending rows of one partition (in BatchRows) beyond which fetching it pauses until acknowledgements come.</summary>
-    private const int MaxPendingBatches = 16;
-    private static readonly TimeSpan AckTimeout = TimeSpan.FromSeconds(15);
+    private int MaxPendingBatches => _settings.Tuning.MaxPendingBatches;
+    private TimeSpan AckTimeout => TimeSpan.FromSeconds(_settings.Tuning.AckTimeoutSeconds);
 
     /// <summary>Longest wait for dead letters and scores to be delivered (or for room in the producer's queue) before the intake gives up.</summary>
-    private static readonly TimeSpan SideDeliveryTimeout = TimeSpan.FromSeconds(30);
+    private TimeSpan SideDeliveryTimeout => TimeSpan.FromSeconds(_settings.Tuning.SideDeliveryTimeoutSeconds);
 
     /// <summary>While no broker is reachable, how often the intake asks the cluster for metadata to learn that one is back.</summary>
-    private static readonly TimeSpan ReachabilityProbe = TimeSpan.FromSeconds(2);
-    private static readonly TimeSpan PositionRetry = TimeSpan.FromSeconds(3);
+    private TimeSpan ReachabilityProbe => TimeSpan.FromSeconds(_settings.Tuning.ReachabilityProbeSeconds);
+    private TimeSpan PositionRetry => TimeSpan.FromSeconds(_settings.Tuning.PositionRetrySeconds);
 
     /// <summary>A partition with lag that delivered nothing for this long is checked against the broker's log start (see <see cref="Unstall"/>).</summary>
-    private static readonly TimeSpan StallCheck = TimeSpan.FromSeconds(1);
+    private TimeSpan StallCheck => TimeSpan.FromSeconds(_settings.Tuning.StallCheckSeconds);
 
     private sealed class PartitionState(int partition)
     {
@@ -132,7 +134,7 @@ public sealed class KafkaIntake : IDisposable
     private readonly Stopwatch _unreachable = new();
     private readonly Stopwatch _reachabilityProbe = new();
     private string? _brokerError;
-    private TimeSpan _brokerTimeout = KafkaProperties.DefaultBrokerTimeout;
+    private TimeSpan BrokerTimeout => TimeSpan.FromSeconds(_settings.Tuning.BrokerTimeoutSeconds);
     private IAdminClient? _metadata;
 
     /// <summary>Rebalance "partitions assigned" callbacks that returned, and the longest one's duration in ticks: a test hook (no blocking call may run in them).</summary>
@@ -225,7 +227,6 @@ public sealed class KafkaIntake : IDisposable
         string? error = null;
         try
         {
-            _brokerTimeout = KafkaProperties.BrokerTimeout(_settings.KafkaProperties);
             var config = new ConsumerConfig
             {
                 BootstrapServers = _settings.Bootstrap,
@@ -339,7 +340,7 @@ public sealed class KafkaIntake : IDisposable
             }
             catch (KafkaException) { }
         }
-        if (_unreachable.Elapsed >= _brokerTimeout)
+        if (_unreachable.Elapsed >= BrokerTimeout)
             _failure ??= $"no Kafka broker reachable at {_settings.Bootstrap} for {_unreachable.Elapsed.TotalSeconds:F0} s (last error: {_brokerError ?? "all brokers down"}); "
                 + "stopped consuming: what was merged is kept, the rest is read again on the next start";
     }
@@ -362,7 +363,7 @@ public sealed class KafkaIntake : IDisposable
             }
             ConsumeResult<byte[]?, byte[]?>? r = null;
             // Short polls while anything waits for an acknowledgement or is paused, so acks are handled promptly.
-            try { r = consumer.Consume(_draining || _waiting ? 5 : 100); }
+            try { r = consumer.Consume(_draining || _waiting ? Math.Min(5, _settings.Tuning.PollMilliseconds) : _settings.Tuning.PollMilliseconds); }
             catch (ConsumeException e) when (!e.Error.IsFatal)
             {
                 // Dead-lettered and counted in its range like any rejected record (only at the partition's next offset).
@@ -882,7 +883,7 @@ public sealed class KafkaIntake : IDisposable
             bool down = _unreachable.IsRunning && _unreachable.Elapsed >= ReachabilityProbe;
             bool atEnd = !down && parts.All(s => s.Positioned && s.AtEnd && s.InFlight.Count == 0 && s.Expected == s.From);
             string? err = down
-                ? $"no Kafka broker reachable at {_settings.Bootstrap} ({_brokerError ?? "all brokers down"}); stopping if this lasts {_brokerTimeout.TotalSeconds:F0} s"
+                ? $"no Kafka broker reachable at {_settings.Bootstrap} ({_brokerError ?? "all brokers down"}); stopping if this lasts {BrokerTimeout.TotalSeconds:F0} s"
                 : Interlocked.Read(ref _sideErrors) > 0 ? $"{Interlocked.Read(ref _sideErrors)} dead-letter/score records could not be delivered ({Volatile.Read(ref _sideError)})" : null;
             _sink.Status(parts.Select(s => s.Partition).ToArray(), lag, unread, atEnd, err);
         }

@@ -428,7 +428,7 @@ public sealed partial class StreamCoordinatorActor
         job.StopReason = reason;
         Notice($"stopping: {reason}; draining the workers");
         BroadcastToAll(new StopConsuming(job.Id, job.Epoch));
-        Timers.StartSingleTimer(TickKind.StopTimeout, Tick.StopTimeout, _options.StopTimeout);
+        Timers.StartSingleTimer(TickKind.StopTimeout, Tick.StopTimeout, TimeSpan.FromSeconds(job.Settings.Tuning.StopTimeoutSeconds));
         MaybeFinishStop();
     }
 

@@ -323,9 +323,9 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         if (job.SuggestedDimension is { } suggested)
             Notice($"d = {job.Settings.Dimension} from the checkpoint (the topic's first records suggested d = {suggested}); records of other widths are rejected");
         foreach (var w in _workers.Refs) w.Tell(new StartConsuming(job.Id, job.Epoch, job.Settings));
-        Timers.StartPeriodicTimer(TickKind.Status, Tick.Status, TimeSpan.FromSeconds(1));
+        Timers.StartPeriodicTimer(TickKind.Status, Tick.Status, TimeSpan.FromSeconds(job.Settings.Tuning.StatusIntervalSeconds));
         Timers.StartPeriodicTimer(TickKind.Snapshot, Tick.Snapshot, TimeSpan.FromSeconds(Math.Max(0.1, job.Settings.SnapshotIntervalSeconds)));
-        Timers.StartPeriodicTimer(TickKind.Idle, Tick.Idle, TimeSpan.FromMilliseconds(250));
+        Timers.StartPeriodicTimer(TickKind.Idle, Tick.Idle, TimeSpan.FromSeconds(job.Settings.Tuning.IdleCheckSeconds));
         if (job.Theta is not null) Broadcast(new ModelUpdated(job.Id, job.Epoch, job.Version, ThetaData.From(job.Theta)));
         PublishBoard(job.Model());
     }
