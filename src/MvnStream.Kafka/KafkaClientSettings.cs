@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Confluent.Kafka;
+using MvnStream.Kafka.Logging;
 
 namespace MvnStream.Kafka;
 
@@ -227,8 +228,9 @@ public sealed class KafkaClientSettings
         var consumer = new ConsumerConfig(Librdkafka(ConsumerConfig("mvnstream-settings-check")));
         try
         {
-            using (new ProducerBuilder<Null, Null>(producer).SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build()) { }
-            using (new ConsumerBuilder<Null, Null>(consumer).SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build()) { }
+            // Built and disposed at once, nothing is sent; a configuration warning of librdkafka (CONFWARN) is logged.
+            using (new ProducerBuilder<Null, Null>(producer).WithLogging().Build()) { }
+            using (new ConsumerBuilder<Null, Null>(consumer).WithLogging().Build()) { }
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or KafkaException)
         {
