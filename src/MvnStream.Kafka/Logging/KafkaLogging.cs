@@ -55,34 +55,34 @@ public static class KafkaLogging
 
     /// <summary>Log and errors of a producer through the logging; with <paramref name="onError"/>, errors go to it instead.</summary>
     public static ProducerBuilder<TKey, TValue> WithLogging<TKey, TValue>(this ProducerBuilder<TKey, TValue> builder, LogContext? context = null,
-        Action<Error>? onError = null)
+        Action<Error>? onError = null, ILoggerFactory? factory = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        return builder.SetLogHandler((_, m) => Log(m, context))
+        return builder.SetLogHandler((_, m) => Log(m, context, factory))
             .SetErrorHandler((client, e) =>
             {
-                if (onError is null) Log(client.Name, e, context);
+                if (onError is null) Log(client.Name, e, context, factory);
                 else onError(e);
             });
     }
 
     /// <summary>Log and errors of a consumer through the logging; with <paramref name="onError"/>, errors go to it instead.</summary>
     public static ConsumerBuilder<TKey, TValue> WithLogging<TKey, TValue>(this ConsumerBuilder<TKey, TValue> builder, LogContext? context = null,
-        Action<Error>? onError = null)
+        Action<Error>? onError = null, ILoggerFactory? factory = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        return builder.SetLogHandler((_, m) => Log(m, context))
+        return builder.SetLogHandler((_, m) => Log(m, context, factory))
             .SetErrorHandler((client, e) =>
             {
-                if (onError is null) Log(client.Name, e, context);
+                if (onError is null) Log(client.Name, e, context, factory);
                 else onError(e);
             });
     }
 
     /// <summary>Log and errors of an admin client through the logging.</summary>
-    public static AdminClientBuilder WithLogging(this AdminClientBuilder builder, LogContext? context = null)
+    public static AdminClientBuilder WithLogging(this AdminClientBuilder builder, LogContext? context = null, ILoggerFactory? factory = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        return builder.SetLogHandler((_, m) => Log(m, context)).SetErrorHandler((client, e) => Log(client.Name, e, context));
+        return builder.SetLogHandler((_, m) => Log(m, context, factory)).SetErrorHandler((client, e) => Log(client.Name, e, context, factory));
     }
 }
