@@ -32,6 +32,9 @@ public sealed class KafkaClientSettings
     {
         Bootstrap = bootstrap;
         _properties = properties;
+        // A secret value is masked in every log line from now on, also where librdkafka quotes it without its key.
+        foreach (var (key, value) in properties)
+            if (IsSecret(key)) MvnStream.Cluster.Logging.SecretMasker.Register(value);
     }
 
     /// <summary>The bootstrap list, "host:port[,host:port...]".</summary>
