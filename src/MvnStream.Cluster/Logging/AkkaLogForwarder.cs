@@ -48,15 +48,28 @@ public sealed class AkkaLogForwarder : ReceiveActor, IRequiresMessageQueue<ILogg
     private void Forward(LogEvent e)
     {
         if (IsPeerShutdownNoise(e)) return;
-        string category = string.IsNullOrEmpty(e.LogSource) ? "akka" : e.LogSource;
+        string category = Category(e);
         if (!_loggers.TryGetValue(category, out var logger))
         {
             logger = _factory.CreateLogger(category);
             if (_loggers.Count < 10_000) _loggers[category] = logger;
         }
+        Write(logger, e, NodeContext());
+    }
+
+    /// <summary>Writes one Akka event to <paramref name="factory"/> (used where no logger actor runs: <see cref="AkkaMinimalLogger"/>).</summary>
+    internal static void Write(ILoggerFactory factory, LogEvent e, LogContext context)
+    {
+        if (IsPeerShutdownNoise(e)) return;
+        Write(factory.CreateLogger(Category(e)), e, context);
+    }
+
+    private static string Category(LogEvent e) => string.IsNullOrEmpty(e.LogSource) ? "akka" : e.LogSource;
+
+    private static void Write(ILogger logger, LogEvent e, LogContext context)
+    {
         var level = Map(e.LogLevel());
         if (!logger.IsEnabled(level)) return;
-        var context = NodeContext();
         using var scope = context.Count > 0 ? logger.BeginScope(context) : null;
         logger.Log(level, default, Text(e.Message), e.Cause, static (m, _) => m);
     }
