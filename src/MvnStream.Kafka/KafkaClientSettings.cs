@@ -231,9 +231,10 @@ public sealed class KafkaClientSettings
         var consumer = new ConsumerConfig(Librdkafka(ConsumerConfig("mvnstream-settings-check")));
         try
         {
-            // Built and disposed at once, nothing is sent; a configuration warning of librdkafka (CONFWARN) is logged.
-            using (new ProducerBuilder<Null, Null>(producer).WithLogging().Build()) { }
-            using (new ConsumerBuilder<Null, Null>(consumer).WithLogging().Build()) { }
+            // Throw-away clients, built and disposed at once: their log (a producer starts connecting at once) is discarded;
+            // the real clients built afterwards log through the logging, configuration warnings included.
+            using (new ProducerBuilder<Null, Null>(producer).SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build()) { }
+            using (new ConsumerBuilder<Null, Null>(consumer).SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build()) { }
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or KafkaException)
         {

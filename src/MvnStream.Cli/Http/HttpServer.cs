@@ -83,6 +83,8 @@ internal sealed class HttpServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Logging.AddProvider(new MvnStream.Cluster.Logging.ForwardingLoggerProvider());
         builder.Logging.SetMinimumLevel(LogLevel.Error);
+        // A port in use is the command's to report (it falls back to a free port when --http was not given), not the host's.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
         builder.Services.AddSingleton<IHostLifetime, CommandLifetime>(); // Ctrl-C and SIGTERM are the command's
         builder.WebHost.ConfigureKestrel(k => k.Listen(spec.Address, spec.Port));
         builder.Services.AddSingleton(system);

@@ -38,13 +38,21 @@ public static class KafkaLogging
         Write(logger, Map(message.Level), $"{message.Facility}: {message.Message}", context);
     }
 
-    /// <summary>Logs one error reported through a client's error handler.</summary>
+    /// <summary>
+    /// Logs one error reported through a client's error handler, except a connection failure that librdkafka has just
+    /// logged itself (facility FAIL, at error level): it is said once.
+    /// </summary>
     public static void Log(string? clientName, Error error, LogContext? context = null, ILoggerFactory? factory = null)
     {
         ArgumentNullException.ThrowIfNull(error);
+        if (IsLoggedByLibrdkafka(error)) return;
         var logger = (factory ?? MvnLogging.Factory).CreateLogger(Category(clientName));
         Write(logger, error.IsFatal ? LogLevel.Error : LogLevel.Warning, $"{(error.IsFatal ? "fatal error" : "error")} {error.Code}: {error.Reason}", context);
     }
+
+    /// <summary>A transport or name-resolution failure of one broker connection: librdkafka logs it (FAIL) besides reporting it.</summary>
+    public static bool IsLoggedByLibrdkafka(Error error) =>
+        !error.IsFatal && error.Code is ErrorCode.Local_Transport or ErrorCode.Local_Resolve;
 
     private static void Write(ILogger logger, LogLevel level, string text, LogContext? context)
     {

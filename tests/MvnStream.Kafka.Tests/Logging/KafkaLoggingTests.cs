@@ -63,6 +63,7 @@ public sealed class KafkaLoggingTests
         Assert.Equal("Warning", warning.GetProperty("level").GetString());
         Assert.StartsWith("librdkafka.logging-test#producer-", warning.GetProperty("category").GetString(), StringComparison.Ordinal);
 
+        KafkaLogging.Log("c", new Error(ErrorCode.Local_Transport, "Connect to ipv4#127.0.0.1:9 failed", false), null, factory); // librdkafka's FAIL line says it
         KafkaLogging.Log("c", new Error(ErrorCode.Local_AllBrokersDown, "1/1 brokers are down", false), null, factory);
         KafkaLogging.Log("c", new Error(ErrorCode.Local_Fatal, "fatal idempotent producer error", true), null, factory);
         var errors = lines.All.Select(l => JsonDocument.Parse(l).RootElement).Where(o => o.GetProperty("category").GetString() == "librdkafka.c").ToList();
