@@ -89,6 +89,9 @@ internal static class LoggingOptions
     public static void Apply(ParseResult parse)
     {
         ArgumentNullException.ThrowIfNull(parse);
+        // Secrets given through the environment (MVNSTREAM_TLS_PASSWORD for the key store, ...) are masked wherever they appear.
+        foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables())
+            if (e.Key is string name && SecretMasker.IsSecretKey(name)) SecretMasker.Register(e.Value as string);
         var command = parse.CommandResult.Command;
         if (!Commands.Contains(command.Name)) return;
         var formatOption = command.Options.OfType<Option<string?>>().FirstOrDefault(o => o.Name == FormatName);

@@ -16,7 +16,7 @@ public static partial class SecretMasker
     public const string Mask = "****";
 
     /// <summary>Secret values shorter than this are masked only where a secret key names them, never as bare text.</summary>
-    public const int MinimumRegisteredLength = 4;
+    public const int MinimumRegisteredLength = 6;
 
     private static readonly ConcurrentDictionary<string, byte> Registered = new(StringComparer.Ordinal);
 
