@@ -184,7 +184,7 @@ public static class RoundBenchmarks
     private static async Task<(FitJobCompleted Job, List<double> RoundMilliseconds)> RunJobAsync(EmbeddedCluster cluster, string path, ReaderSettings reader, int rounds)
     {
         var settings = new FitJobSettings(SolverKind.Adam, Parameterization.LowerTriangular, MaxIterations: rounds, GradientTolerance: 0, RelativeTolerance: 0,
-            LearningRate: 0.01, Ridge: 0, ShrinkageMode.None, ShrinkageIntensity: 0, SummingMode.Gradients, ShardsPerWorker: 1, MinWorkers: Workers, WorkerWaitSeconds: 30);
+            LearningRate: 1e-4, Ridge: 0, ShrinkageMode.None, ShrinkageIntensity: 0, SummingMode.Gradients, ShardsPerWorker: 1, MinWorkers: Workers, WorkerWaitSeconds: 30);
         var latencies = new List<double>();
         var outcome = await FitJobRunner.RunAsync(cluster.Coordinator, new SubmitFitJob("bench-" + Guid.NewGuid().ToString("N")[..8], path, reader, settings), m =>
         {

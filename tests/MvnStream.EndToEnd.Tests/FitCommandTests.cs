@@ -130,7 +130,7 @@ public sealed class FitCommandTests(ITestOutputHelper output) : IDisposable
     public async Task Progress_ends_with_the_final_iteration_exactly_once(int maxIter)
     {
         var csv = MvnSample.Random(4105, 5, 20_000).WriteCsv(_scope.PathOf("data.csv"));
-        var run = (await _scope.RunAsync("fit", csv, "--solver", "adam", "--max-iter", maxIter.ToString(CultureInfo.InvariantCulture), "--json", "--out", _scope.PathOf("model.json"))).ExpectExit(maxIter == 1 ? 6 : 0);
+        var run = (await _scope.RunAsync("fit", csv, "--solver", "adam", "--learning-rate", "0.01", "--max-iter", maxIter.ToString(CultureInfo.InvariantCulture), "--json", "--out", _scope.PathOf("model.json"))).ExpectExit(maxIter == 1 ? 6 : 0);
         int iterations = JsonSummary.Parse(run, $"--max-iter {maxIter}")["iterations"]!.GetValue<int>();
         var iters = run.StderrLines.Where(l => l.StartsWith("iter ", StringComparison.Ordinal))
             .Select(l => int.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture)).ToList();

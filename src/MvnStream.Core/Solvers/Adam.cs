@@ -72,7 +72,9 @@ internal static class Adam
             bool better = byMeasure
                 ? (measure < NearOptimum ? measure < bestMeasure : fx < best - noise || fx <= best + noise && measure < bestMeasure)
                 : fx < best;
-            if (better || it == 0 && fx <= best && measure <= bestMeasure)
+            // Whitened: a run starts at the best point so far (the caller's frame moved there), whose measure in the new
+            // frame's coordinates may differ from the last frame's; it is the run's first best.
+            if (better || it == 0 && (whitened || fx <= best && measure <= bestMeasure))
             {
                 var stop = StoppingRule.Check(o, it, previousValue, fx, measure);
                 previousValue = fx;

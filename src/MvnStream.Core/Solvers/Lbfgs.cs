@@ -13,6 +13,9 @@ internal static class Lbfgs
     private const double C1 = 1e-4, C2 = 0.9;
     private const int MaxLineSearch = 40;
 
+    /// <summary>Below this stopping measure J is flat to rounding along any step, and a trial point is judged by the measure.</summary>
+    private const double NearOptimum = 1e-3;
+
     public static SolverResult Minimize(TrackedFunction f, double[] x0, SolverOptions o, Action<IterationProgress>? progress)
     {
         int n = f.Length, mem = Math.Max(1, o.LbfgsMemory);
@@ -71,7 +74,8 @@ internal static class Lbfgs
                 dg = Dot(dir, g);
             }
 
-            double step = LineSearch(f, x, fx, dg, dir, 1.0, xn, gn, out double fn);
+            double step = LineSearch(f, x, fx, dg, dir, 1.0, xn, gn, f.HasOwnMeasure && measure < NearOptimum ? measure : double.NaN,
+                o.UnitFirstStep, out double fn);
             if (step == 0)
             {
                 if (stored == 0 || ++failures >= 2)
@@ -108,10 +112,17 @@ internal static class Lbfgs
     /// Finds t with phi(t) = f(x + t d) satisfying (approximate) Wolfe conditions; returns 0 when none is
     /// found. Sufficient decrease: phi(t) &lt;= phi(0) + c1 t phi'(0), or, as Hager-Zhang's approximate
     /// Wolfe condition, phi(t) &lt;= phi(0) + eps_f with (2 c1 - 1) phi'(0) &gt;= phi'(t), where eps_f is the
-    /// rounding noise of f. Curvature: phi'(t) &gt;= c2 phi'(0).
+    /// rounding noise of f. Curvature: phi'(t) &gt;= c2 phi'(0). Where the function has its own stopping measure (the
+    /// exact distance to the optimum of the whitened Gaussian fit) and it is below <see cref="NearOptimum"/>
+    /// (<paramref name="measure0"/> not NaN), J changes by rounding only, and a trial point that lowers the measure is
+    /// accepted as it is: the decision is taken on gradients there. With <paramref name="unitStep"/> (whitened
+    /// coordinates, where t = 1 is the Fisher-scoring step) a first trial that meets sufficient decrease is taken without
+    /// the curvature condition: near an optimum close to the domain's boundary (cond(S*) 1e12) the derivative there is
+    /// large and the search would spend its evaluations bisecting toward the infeasible side, and the frame, re-whitened
+    /// at the new point, keeps no curvature pair that the condition would protect.
     /// </summary>
     private static double LineSearch(TrackedFunction f, double[] x, double fx, double dg0, double[] dir, double t,
-        double[] xn, double[] gn, out double fn)
+        double[] xn, double[] gn, double measure0, bool unitStep, out double fn)
     {
         int n = x.Length;
         double epsF = 1e-13 * (Math.Abs(fx) + 1);
@@ -127,9 +138,19 @@ internal static class Lbfgs
                 t = lo + 0.25 * (hi - lo);
                 continue;
             }
+            if (!double.IsNaN(measure0) && f.Measure(TrackedFunction.Norm(gn)) < measure0)
+            {
+                fn = ft;
+                return t;
+            }
             double dt = Dot(gn, dir);
             bool armijo = ft <= fx + C1 * t * dg0;
             bool approximate = ft <= fx + epsF && dt <= (2 * C1 - 1) * dg0;
+            if (unitStep && k == 0 && armijo)
+            {
+                fn = ft;
+                return t;
+            }
             if (!armijo && !approximate)
             {
                 hi = t;

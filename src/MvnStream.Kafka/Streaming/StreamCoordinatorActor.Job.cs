@@ -16,17 +16,19 @@ namespace MvnStream.Kafka.Streaming;
 
 public sealed partial class StreamCoordinatorActor
 {
-    /// <summary>The state of the one stream job this coordinator runs.</summary>
+    /// <summary>
+    /// The one stream job this coordinator runs: its <see cref="StreamState"/> (statistics, ledger, forgetting, update policy, loss
+    /// accounting, checkpoint image: the rules, in MvnStream.Core) and what only the coordinator needs (its client, settings, store,
+    /// model producer, lifecycle and reporting figures).
+    /// </summary>
     private sealed class StreamJob : IDisposable
     {
-        public StreamJob(string id, IActorRef client, StreamJobSettings settings)
+        public StreamJob(string id, IActorRef client, StreamJobSettings settings, UpdatePolicy policy, TimeProvider clock)
         {
-            if (settings.Dimension <= 0) throw new ArgumentException("the stream's dimension d must be known before the job starts");
-            if (!(settings.Forgetting > 0 && settings.Forgetting <= 1)) throw new ArgumentException($"forgetting factor {settings.Forgetting} must be in (0, 1]");
+            State = new StreamState(settings.Dimension, settings.Forgetting, policy, clock);
             Id = id;
             Client = client;
             Settings = settings;
-            Statistics = new SufficientStatistics(settings.Dimension);
             Store = CheckpointStore.Create(settings.Checkpoint, settings.Bootstrap, settings.KafkaProperties);
             if (!string.IsNullOrEmpty(settings.ModelTopic))
             {
@@ -42,35 +44,42 @@ public sealed partial class StreamCoordinatorActor
         public IActorRef Client { get; set; }
         public StreamJobSettings Settings { get; private set; }
 
+        /// <summary>The stream's state and rules; replaced by a restore that changes d.</summary>
+        public StreamState State { get; private set; }
+
         /// <summary>When a restored checkpoint's d replaced the d the client learned from the topic's first records: that learned d.</summary>
         public int? SuggestedDimension { get; private set; }
         public string Key => $"{Settings.Group}/{Settings.Topic}";
         public CheckpointStore Store { get; }
         public IProducer<string, string>? ModelProducer { get; }
-        public OffsetLedger Ledger { get; } = new();
-        public SufficientStatistics Statistics { get; private set; }
-        public MvnParameters? Theta { get; set; }
-        public AdamState? Adam { get; set; }
-        public long Epoch { get; private set; } = 1;
-        public long Version { get; set; }
-        public long AcceptedRecords { get; private set; }
-        public long RejectedRecords { get; private set; }
-        public long LostRecords { get; set; }
-        public long Duplicates { get; set; }
-        public long Refused { get; set; }
-        public long Changes { get; set; }
-        public bool RestoredFromCheckpoint { get; private set; }
-        public long RestoredRows { get; private set; }
-        public bool Running { get; set; }
+        public OffsetLedger Ledger => State.Ledger;
+        public SufficientStatistics Statistics => State.Statistics;
+        public MvnParameters? Theta => State.Theta;
+        public long Epoch => State.Epoch;
+        public long Version => State.Version;
+
+        /// <summary>Where the job is in its lifecycle; changed only through <see cref="MoveTo"/>, which refuses an invalid transition.</summary>
+        public StreamPhase Phase { get; private set; } = StreamPhase.Restoring;
+
+        /// <summary>Workers have been told to start: from <see cref="StreamPhase.Running"/> on.</summary>
+        public bool Started => Phase.Started();
+
+        /// <summary>A stop began: from <see cref="StreamPhase.Draining"/> on.</summary>
+        public bool Stopping => Phase.Stopping();
+
+        /// <summary>The phase now <paramref name="to"/>, when <see cref="StreamPhases.CanMove"/> allows it; false (nothing changed) otherwise.</summary>
+        public bool MoveTo(StreamPhase to)
+        {
+            if (!StreamPhases.CanMove(Phase, to)) return false;
+            Phase = to;
+            return true;
+        }
+
         public int PartitionCount { get; set; } = -1;
         public bool PartitionCountAsked { get; set; }
-        public bool Stopping { get; set; }
-        public bool FinalRunning { get; set; }
-        /// <summary>The stop waited its time for confirmations: finish as soon as no update is running, whoever confirmed.</summary>
-        public bool StopTimedOut { get; set; }
 
-        /// <summary>Set when the final solve starts: contributions are no longer merged.</summary>
-        public bool Finalizing { get; set; }
+        /// <summary>Draining: the stop waited its time for confirmations; finalise as soon as no update is running, whoever confirmed.</summary>
+        public bool StopTimedOut { get; set; }
         public string StopReason { get; set; } = "";
         public bool ClientGone { get; set; }
         public HashSet<string> StoppedWorkers { get; } = [];
@@ -81,12 +90,15 @@ public sealed partial class StreamCoordinatorActor
 
         /// <summary>Set when the job stops because it cannot go on: it then ends as failed (exit 1), after the final checkpoint.</summary>
         public string? Failure { get; set; }
-        public Stopwatch Clock { get; } = Stopwatch.StartNew();
-        public Stopwatch LastMerge { get; } = Stopwatch.StartNew();
-        public bool Dirty { get; set; }
-        public bool Updating { get; set; }
         public bool CheckpointInFlight { get; set; }
         public bool FinalCheckpointPending { get; set; }
+
+        /// <summary>Saving: the final checkpoint's outcome once it is written (null: not yet); the job finishes when no model file write is pending either.</summary>
+        public FinalSave? FinalCheckpointWritten { get; set; }
+
+        /// <summary>Model file writes, one after the other off the actor thread (each waits for the one before: snapshots land in version order).</summary>
+        public Task ModelFileWrites { get; set; } = Task.CompletedTask;
+        public int ModelFileWritesPending { get; set; }
         public long LastSnapshotVersion { get; set; } = -1;
         public long LastCheckpointChanges { get; set; } = -1;
         public long MetricsAtChanges { get; set; } = -1;
@@ -107,23 +119,6 @@ public sealed partial class StreamCoordinatorActor
         public long RowsAtLastStatus { get; set; }
         public double SecondsAtLastStatus { get; set; }
 
-        /// <summary>Merges an accepted contribution whose statistics (<paramref name="s"/>, decoded and checked) it carries.</summary>
-        public void Merge(PartitionContribution c, SufficientStatistics? s)
-        {
-            if (s is not null)
-            {
-                // Forgetting: every row already counted is down-weighted once per row that arrives after it;
-                // the batch's own rows carry their in-batch weights (docs/ARCHITECTURE.md, "The math").
-                if (Settings.Forgetting < 1) Statistics.Decay(Math.Pow(Settings.Forgetting, s.Count));
-                Statistics.Merge(s);
-            }
-            AcceptedRecords += c.AcceptedRecords;
-            RejectedRecords += c.RejectedRecords;
-            Dirty = true;
-            Changes++;
-            LastMerge.Restart();
-        }
-
         public void Restore(StreamCheckpoint? cp)
         {
             if (cp is null) return;
@@ -134,25 +129,13 @@ public sealed partial class StreamCoordinatorActor
                     throw new ArgumentException($"it has dimension {cp.Dimension}, the stream has {Settings.Dimension}");
                 SuggestedDimension = Settings.Dimension;
                 Settings = Settings with { Dimension = cp.Dimension };
-                Statistics = new SufficientStatistics(cp.Dimension);
             }
             if (cp.Topic != Settings.Topic) throw new ArgumentException($"it covers topic '{cp.Topic}', the job reads '{Settings.Topic}'");
-            RestoredFromCheckpoint = true;
-            Epoch = cp.Epoch + 1;
-            Version = cp.Version;
-            if (cp.Statistics is not null) Statistics = cp.Statistics.ToStatistics();
-            Theta = cp.Theta?.ToParameters();
-            if (Theta is not null && Theta.Parameterization != Settings.Parameterization) Theta = Theta.As(Settings.Parameterization);
-            Adam = cp.AdamFirstMoment.Length > 0 ? new AdamState(cp.AdamFirstMoment, cp.AdamSecondMoment, cp.AdamStep, cp.AdamLearningRate) : null;
-            Ledger.Restore(cp.Partitions.Select((p, i) => new PartitionCoverage(cp.Topic, p, cp.Starts[i], cp.Nexts[i], cp.Lost[i])));
-            AcceptedRecords = cp.AcceptedRecords;
-            RejectedRecords = cp.RejectedRecords;
-            LostRecords = Ledger.RecordsLost;
-            Duplicates = cp.Duplicates;
-            Refused = cp.Refused;
-            RestoredRows = Statistics.Count;
-            LastCheckpointChanges = Changes;
-            LastSnapshotVersion = Version;
+            var image = CheckpointImage.ToImage(cp);
+            if (image.Theta is { } theta && theta.Parameterization != Settings.Parameterization) image = image with { Theta = theta.As(Settings.Parameterization) };
+            State.Restore(image);
+            LastCheckpointChanges = State.Changes;
+            LastSnapshotVersion = State.Version;
             if (Theta is not null) RefreshFitMetrics();
         }
 
@@ -171,15 +154,6 @@ public sealed partial class StreamCoordinatorActor
             catch (DegenerateDataException) { }
         }
 
-        public StreamCheckpoint ToCheckpoint()
-        {
-            var parts = Ledger.Partitions.OrderBy(p => p.Partition).ToArray();
-            return new StreamCheckpoint(Key, Epoch, Version, Statistics.Dimension, Theta is null ? null : ThetaData.From(Theta),
-                Adam?.FirstMoment ?? [], Adam?.SecondMoment ?? [], Adam?.Step ?? 0, Adam?.LearningRate ?? 0,
-                StatisticsData.From(Statistics), Settings.Topic, parts.Select(p => p.Partition).ToArray(), parts.Select(p => p.Start).ToArray(),
-                parts.Select(p => p.Next).ToArray(), parts.Select(p => p.Lost).ToArray(), AcceptedRecords, RejectedRecords, Duplicates, Refused, DateTime.UtcNow);
-        }
-
         public MvnModel? Model() => Theta is null ? null : new MvnModel
         {
             Theta = Theta,
@@ -188,7 +162,7 @@ public sealed partial class StreamCoordinatorActor
             Iterations = LastIterations,
             NllPerRow = NllPerRow,
             Gap = GapPerRow,
-            RejectedRows = RejectedRecords,
+            RejectedRows = State.RejectedRecords,
             StopReason = LastStopReason,
             Offsets = Ledger.Partitions.ToDictionary(p => $"{p.Topic}/{p.Partition}", p => new OffsetRange(p.Start, p.Next)),
             Version = Version,
@@ -202,14 +176,12 @@ public sealed partial class StreamCoordinatorActor
         }
     }
 
-    /// <summary>After a merge: warm-started solver steps from the current theta, off the actor thread, one run at a time.</summary>
+    /// <summary>When the state's update policy says an update is due: warm-started solver steps from the current theta, off the actor thread, one run at a time.</summary>
     private void MaybeUpdate(StreamJob job)
     {
-        if (job.Updating || !job.Dirty || job.Stopping || job.Statistics.Count <= job.Statistics.Dimension) return;
-        job.Updating = true;
-        job.Dirty = false;
-        var stats = job.Statistics.Clone();
-        var options = job.Settings.ToFitOptions(job.Theta, job.Adam, Math.Max(1, job.Settings.StepsPerUpdate));
+        if (job.Phase != StreamPhase.Running || !job.State.UpdateDue) return;
+        var stats = job.State.BeginUpdate();
+        var options = job.Settings.ToFitOptions(job.Theta, job.State.Adam, Math.Max(1, job.Settings.StepsPerUpdate));
         RunFit(job.Id, stats, options, final: false);
     }
 
@@ -227,18 +199,14 @@ public sealed partial class StreamCoordinatorActor
     {
         var job = _job;
         if (job is null || job.Id != m.JobId) return;
-        job.Updating = false;
+        job.State.CompleteUpdate(m.Result?.Theta, m.Result?.AdamState);
         if (m.Result is { } r)
         {
-            job.Theta = r.Theta;
-            job.Adam = r.AdamState;
             job.NllPerRow = r.NllPerRow;
             job.GapPerRow = r.GapPerRow;
             job.LastStopReason = r.Reason;
             job.LastIterations = r.Iterations;
             _boardGradientNorm = r.GradientNorm;
-            job.Version++;
-            job.Changes++;
             job.LastFitProblem = null;
             if (m.Final) job.FinalIterations = r.Iterations;
             if (!m.Final) Broadcast(new ModelUpdated(job.Id, job.Epoch, job.Version, ThetaData.From(r.Theta)));
@@ -254,7 +222,7 @@ public sealed partial class StreamCoordinatorActor
         }
         if (m.Final)
         {
-            job.FinalRunning = false;
+            if (!MoveTo(job, StreamPhase.Saving)) return;
             PublishSnapshot(job, force: true);
             StartCheckpoint(job, final: true);
             return;
@@ -266,22 +234,23 @@ public sealed partial class StreamCoordinatorActor
     private void OnTick(Tick t)
     {
         var job = _job;
-        if (job is null || !job.Running) return;
+        if (job is null || !job.Started) return;
         switch (t.Kind)
         {
-            case "status":
+            case TickKind.Status:
                 SendStatus(job);
                 break;
-            case "snapshot":
+            case TickKind.Snapshot:
                 PublishSnapshot(job, force: false);
                 if (!job.Stopping) StartCheckpoint(job, final: false);
                 break;
-            case "idle":
+            case TickKind.Idle:
+                MaybeUpdate(job); // an update the policy makes due by time alone (never by default: then every merge starts one)
                 if (job.Stopping || job.Settings.UntilIdleSeconds <= 0) break;
                 // Idle means every partition of the topic is owned by a worker that has read it to its end.
                 var owned = _workerStatus.Values.SelectMany(s => s.Partitions).Distinct().Count();
                 bool atEnd = _workerStatus.Values.All(s => s.AtEnd) && job.PartitionCount > 0 && owned >= job.PartitionCount;
-                if (job.PartitionCount <= 0 && !job.PartitionCountAsked && job.LastMerge.Elapsed.TotalSeconds >= job.Settings.UntilIdleSeconds)
+                if (job.PartitionCount <= 0 && !job.PartitionCountAsked && job.State.SinceLastMerge.TotalSeconds >= job.Settings.UntilIdleSeconds)
                 {
                     // The topic may have been created since. A metadata request waits up to 10 s (more with no broker
                     // reachable): off the actor thread, which merges contributions and answers ledger queries.
@@ -290,11 +259,11 @@ public sealed partial class StreamCoordinatorActor
                     string id = job.Id;
                     Task.Run(() => new PartitionCountLearned(id, PartitionCount(settings))).PipeTo(Self);
                 }
-                if (job.LastMerge.Elapsed.TotalSeconds >= job.Settings.UntilIdleSeconds && atEnd)
+                if (job.State.SinceLastMerge.TotalSeconds >= job.Settings.UntilIdleSeconds && atEnd)
                     BeginStop($"idle for {job.Settings.UntilIdleSeconds:F1} s with every partition read to its end");
                 break;
-            case "stop-timeout":
-                if (job.Stopping && !job.FinalRunning)
+            case TickKind.StopTimeout:
+                if (job.Phase == StreamPhase.Draining)
                 {
                     job.StopTimedOut = true; // if an update is running, its end finishes the stop (MaybeFinishStop)
                     Notice($"{_workers.Ids.Count(id => !job.StoppedWorkers.Contains(id))} worker(s) did not confirm the stop in time; finishing with what was merged");
@@ -309,12 +278,12 @@ public sealed partial class StreamCoordinatorActor
         // J - J* of the current model against the closed form of everything merged so far (not of the statistics
         // the last update saw): what the model would still gain from the rows counted since. O(d^3) on the actor
         // thread, so only when something changed and d is moderate; beyond, the last update's own figures stand.
-        if (job.Changes != job.MetricsAtChanges && job.Statistics.Dimension <= 256)
+        if (job.State.Changes != job.MetricsAtChanges && job.Statistics.Dimension <= 256)
         {
-            job.MetricsAtChanges = job.Changes;
+            job.MetricsAtChanges = job.State.Changes;
             job.RefreshFitMetrics();
         }
-        double seconds = job.Clock.Elapsed.TotalSeconds;
+        double seconds = job.State.Elapsed.TotalSeconds;
         double dt = seconds - job.SecondsAtLastStatus;
         double rate = dt > 0 ? (job.Statistics.Count - job.RowsAtLastStatus) / dt : 0;
         job.RowsAtLastStatus = job.Statistics.Count;
@@ -323,8 +292,8 @@ public sealed partial class StreamCoordinatorActor
         // The longest any live worker's partition with lag has gone without a record read (a stall metric).
         double unread = _workerStatus.Values.Select(s => s.UnreadMilliseconds is { Length: > 0 } u ? u.Max() : 0).DefaultIfEmpty(0).Max() / 1000.0;
         var theta = job.Theta is not null && job.Statistics.Dimension <= 64 ? ThetaData.From(job.Theta) : null;
-        job.Client.Tell(new StreamJobStatus(job.Id, job.Epoch, job.Version, job.Statistics.Count, job.AcceptedRecords, job.RejectedRecords,
-            job.LostRecords, job.Duplicates, job.Refused, job.Ledger.Partitions.Count, _workers.Count, rate, lag, job.NllPerRow, job.GapPerRow,
+        job.Client.Tell(new StreamJobStatus(job.Id, job.Epoch, job.Version, job.Statistics.Count, job.State.AcceptedRecords, job.State.RejectedRecords,
+            job.State.LostRecords, job.State.Duplicates, job.State.Refused, job.Ledger.Partitions.Count, _workers.Count, rate, lag, job.NllPerRow, job.GapPerRow,
             job.Statistics.Weight, theta, seconds, unread));
         PublishBoard(rowsPerSecond: rate);
         StreamBoard.AddSample(new BoardSample(seconds, job.Statistics.Count, rate, job.GapPerRow, job.Version));
@@ -338,14 +307,7 @@ public sealed partial class StreamCoordinatorActor
         if (model is null) return;
         job.LastSnapshotVersion = job.Version;
         var json = model.ToJson(indented: false);
-        try
-        {
-            if (!string.IsNullOrEmpty(job.Settings.ModelFile)) model.Save(job.Settings.ModelFile);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            Notice($"cannot write model file {job.Settings.ModelFile}: {e.Message}");
-        }
+        if (!string.IsNullOrEmpty(job.Settings.ModelFile)) WriteModelFile(job, model);
         try
         {
             job.ModelProducer?.Produce(job.Settings.ModelTopic, new Message<string, string> { Key = job.Key, Value = json },
@@ -358,6 +320,38 @@ public sealed partial class StreamCoordinatorActor
         PublishBoard(model);
     }
 
+    /// <summary>
+    /// Writes the model file (write, fsync, rename) off the actor thread, after the write before it, so the file always holds the newest
+    /// snapshot; <see cref="ModelFileWritten"/> reports back, and the job finishes only when every write it started has reported.
+    /// </summary>
+    private void WriteModelFile(StreamJob job, MvnModel model)
+    {
+        string path = job.Settings.ModelFile, id = job.Id;
+        var self = Self;
+        job.ModelFileWritesPending++;
+        job.ModelFileWrites = job.ModelFileWrites.ContinueWith(_ =>
+        {
+            Exception? error = null;
+            try { model.Save(path); }
+            catch (Exception e) { error = e; }
+            self.Tell(new ModelFileWritten(id, path, error));
+        }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+    }
+
+    private void OnModelFileWritten(ModelFileWritten m)
+    {
+        var job = _job;
+        if (job is null || job.Id != m.JobId)
+        {
+            if (m.Error is not null) _log.Warning("cannot write model file {0} of ended job {1}: {2}", m.Path, m.JobId, m.Error.Message);
+            return;
+        }
+        job.ModelFileWritesPending--;
+        if (m.Error is IOException or UnauthorizedAccessException) Notice($"cannot write model file {m.Path}: {m.Error.Message}");
+        else if (m.Error is not null) throw new IOException($"writing model file {m.Path} failed: {m.Error.Message}", m.Error); // ends the job (AroundReceive)
+        MaybeFinish(job);
+    }
+
     private void StartCheckpoint(StreamJob job, bool final)
     {
         if (job.CheckpointInFlight)
@@ -365,15 +359,19 @@ public sealed partial class StreamCoordinatorActor
             if (final) job.FinalCheckpointPending = true; // after the one in flight
             return;
         }
-        if (!final && job.Changes == job.LastCheckpointChanges) return;
+        if (!final && job.State.Changes == job.LastCheckpointChanges) return;
         job.CheckpointInFlight = true;
         _checkpointClock.Restart();
-        var cp = job.ToCheckpoint();
-        long changes = job.Changes;
+        // The image is taken here, in order with the merges; encoding and writing it (fsync or broker acks) run off the actor thread.
+        // One checkpoint is in flight at a time, so they are stored in the order they were taken.
+        var image = job.State.ToImage();
+        var store = job.Store;
         var self = Self;
-        string id = job.Id;
-        job.Store.SaveAsync(cp, CancellationToken.None).ContinueWith(t =>
-            new CheckpointDone(id, changes, t.Exception?.GetBaseException(), final, cp.Partitions, cp.Nexts), TaskScheduler.Default).PipeTo(self);
+        string id = job.Id, key = job.Key, topic = job.Settings.Topic;
+        int[] partitions = image.Partitions.Select(p => p.Partition).ToArray();
+        long[] nexts = image.Partitions.Select(p => p.Next).ToArray();
+        Task.Run(() => store.SaveAsync(CheckpointImage.ToCheckpoint(image, key, topic), CancellationToken.None)).ContinueWith(t =>
+            new CheckpointDone(id, image.Changes, t.Exception?.GetBaseException(), final, partitions, nexts), TaskScheduler.Default).PipeTo(self);
     }
 
     private void OnCheckpointDone(CheckpointDone m)
@@ -404,24 +402,34 @@ public sealed partial class StreamCoordinatorActor
             StartCheckpoint(job, final: true);
             return;
         }
-        if (m.Final) Finish(job, m.Error);
+        if (m.Final)
+        {
+            job.FinalCheckpointWritten = new FinalSave(m.Error);
+            MaybeFinish(job);
+        }
+    }
+
+    /// <summary>Saving is over once the final checkpoint is written and no model file write is pending: the job finishes.</summary>
+    private void MaybeFinish(StreamJob job)
+    {
+        if (job.Phase == StreamPhase.Saving && job.FinalCheckpointWritten is { } saved && job.ModelFileWritesPending == 0) Finish(job, saved.Error);
     }
 
     private void BeginStop(string reason)
     {
         var job = _job;
         if (job is null || job.Stopping) return;
-        if (!job.Running)
+        if (!job.Started)
         {
             job.Client.Tell(new StreamJobFailed(job.Id, JobErrorKind.Cancelled, "stopped before the job started: " + reason));
             EndJob();
             return;
         }
-        job.Stopping = true;
+        if (!MoveTo(job, StreamPhase.Draining)) return;
         job.StopReason = reason;
         Notice($"stopping: {reason}; draining the workers");
         BroadcastToAll(new StopConsuming(job.Id, job.Epoch));
-        Timers.StartSingleTimer("stop-timeout", Tick.StopTimeout, TimeSpan.FromSeconds(20));
+        Timers.StartSingleTimer(TickKind.StopTimeout, Tick.StopTimeout, _options.StopTimeout);
         MaybeFinishStop();
     }
 
@@ -450,7 +458,7 @@ public sealed partial class StreamCoordinatorActor
     private void MaybeFinishStop()
     {
         var job = _job;
-        if (job is null || !job.Stopping || job.FinalRunning) return;
+        if (job is null || job.Phase != StreamPhase.Draining) return;
         if (!job.StopTimedOut && _workers.Ids.Any(id => !job.StoppedWorkers.Contains(id))) return;
         Finalize(job);
     }
@@ -458,19 +466,18 @@ public sealed partial class StreamCoordinatorActor
     /// <summary>The stream is over: run the solver to convergence on the merged statistics (the result depends only on what was counted).</summary>
     private void Finalize(StreamJob job)
     {
-        if (job.FinalRunning) return;
-        Timers.Cancel("stop-timeout");
-        if (job.Updating) return; // OnUpdateDone calls back here
-        job.FinalRunning = true;
-        job.Finalizing = true;
+        if (job.Phase != StreamPhase.Draining) return;
+        Timers.Cancel(TickKind.StopTimeout);
+        if (job.State.Updating) return; // OnUpdateDone calls back here
+        if (!MoveTo(job, StreamPhase.Finalising)) return;
         if (job.Statistics.Count <= job.Statistics.Dimension)
         {
-            job.FinalRunning = false;
             job.LastFitProblem ??= $"only {job.Statistics.Count} rows for d = {job.Statistics.Dimension}";
+            if (!MoveTo(job, StreamPhase.Saving)) return;
             StartCheckpoint(job, final: true);
             return;
         }
-        var options = job.Settings.ToFitOptions(job.Theta, job.Adam, job.Settings.MaxIterations);
+        var options = job.Settings.ToFitOptions(job.Theta, job.State.Adam, job.Settings.MaxIterations);
         RunFit(job.Id, job.Statistics.Clone(), options, final: true);
     }
 
@@ -481,7 +488,7 @@ public sealed partial class StreamCoordinatorActor
             + (job.Theta is null && job.LastFitProblem is not null ? $"; no model: {job.LastFitProblem}" : "");
         if (!job.ClientGone && job.Failure is not null)
         {
-            string kept = job.Statistics.Count == 0 && job.RejectedRecords == 0 ? "nothing was merged"
+            string kept = job.Statistics.Count == 0 && job.State.RejectedRecords == 0 ? "nothing was merged"
                 : $"{job.Statistics.Count:N0} rows were merged (model version {job.Version}); "
                     + (checkpointError is not null ? $"the final checkpoint failed too: {checkpointError.Message}"
                         : job.Store is NoCheckpointStore ? "there is no checkpoint (--checkpoint none)"
@@ -492,7 +499,7 @@ public sealed partial class StreamCoordinatorActor
         else if (!job.ClientGone)
         {
             job.Client.Tell(new StreamJobFinished(job.Id, job.Theta is null ? null : ThetaData.From(job.Theta), job.Statistics.Count, job.Statistics.Weight,
-                job.AcceptedRecords, job.RejectedRecords, job.LostRecords, job.Version, job.FinalIterations, job.NllPerRow, job.GapPerRow, reason,
+                job.State.AcceptedRecords, job.State.RejectedRecords, job.State.LostRecords, job.Version, job.FinalIterations, job.NllPerRow, job.GapPerRow, reason,
                 parts.Select(p => $"{p.Topic}/{p.Partition}").ToArray(), parts.Select(p => p.Start).ToArray(), parts.Select(p => p.Next).ToArray(),
                 job.LastStopReason is { } solved ? StopReasons.ToName(solved) : ""));
         }

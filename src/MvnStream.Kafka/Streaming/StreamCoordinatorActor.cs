@@ -25,13 +25,21 @@ namespace MvnStream.Kafka.Streaming;
 /// </summary>
 public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
 {
-    private sealed record Tick(string Kind)
+    /// <summary>The job's timers; each kind is also its timer's key.</summary>
+    private enum TickKind { Status, Snapshot, Idle, StopTimeout }
+
+    private sealed record Tick(TickKind Kind)
     {
-        public static Tick Status { get; } = new("status");
-        public static Tick Snapshot { get; } = new("snapshot");
-        public static Tick Idle { get; } = new("idle");
-        public static Tick StopTimeout { get; } = new("stop-timeout");
+        public static Tick Status { get; } = new(TickKind.Status);
+        public static Tick Snapshot { get; } = new(TickKind.Snapshot);
+        public static Tick Idle { get; } = new(TickKind.Idle);
+        public static Tick StopTimeout { get; } = new(TickKind.StopTimeout);
     }
+
+    private sealed record ModelFileWritten(string JobId, string Path, Exception? Error);
+
+    /// <summary>The final checkpoint was written (<paramref name="Error"/> null) or failed.</summary>
+    private sealed record FinalSave(Exception? Error);
 
     private sealed record PartitionCountLearned(string JobId, int Count);
 
@@ -41,6 +49,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
 
     private sealed record CheckpointDone(string JobId, long Changes, Exception? Error, bool Final, int[] Partitions, long[] Offsets);
 
+    private readonly StreamCoordinatorOptions _options;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private readonly string _coordinatorId = Guid.NewGuid().ToString("N")[..8];
@@ -51,8 +60,9 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
     private readonly Queue<string> _endedJobs = new();
     private StreamJob? _job;
 
-    public StreamCoordinatorActor()
+    public StreamCoordinatorActor(StreamCoordinatorOptions? options = null)
     {
+        _options = options ?? StreamCoordinatorOptions.Default;
         _workers = new WorkerRegistry(Context);
         Receive<RegisterWorker>(OnRegister);
         Receive<Terminated>(OnTerminated);
@@ -71,6 +81,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         Receive<ConsumingStopped>(OnConsumingStopped);
         Receive<UpdateDone>(OnUpdateDone);
         Receive<CheckpointDone>(OnCheckpointDone);
+        Receive<ModelFileWritten>(OnModelFileWritten);
         Receive<Tick>(OnTick);
         Receive<PartitionCountLearned>(m =>
         {
@@ -82,7 +93,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props() => Akka.Actor.Props.Create(() => new StreamCoordinatorActor());
+    public static Props Props(StreamCoordinatorOptions? options = null) => Akka.Actor.Props.Create(() => new StreamCoordinatorActor(options));
 
     protected override void PreStart()
     {
@@ -121,7 +132,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         bool added = _workers.Register(Sender, r.WorkerId);
         Sender.Tell(new WorkerRegistered(_coordinatorId));
         PublishBoard();
-        if (added && _job is { Running: true }) Sender.Tell(new StartConsuming(_job.Id, _job.Epoch, _job.Settings));
+        if (added && _job is { Started: true }) Sender.Tell(new StartConsuming(_job.Id, _job.Epoch, _job.Settings));
     }
 
     private void OnTerminated(Terminated t)
@@ -189,7 +200,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         var job = _job;
         foreach (var ended in _endedJobs)
             if (ended != job?.Id) worker.Tell(new ReleaseJob(ended));
-        if (job is not { Running: true }) return; // a job still restoring tells every live worker to start
+        if (job is not { Started: true }) return; // a job still restoring tells every live worker to start
         if (job.Stopping)
         {
             if (!job.StoppedWorkers.Contains(id)) worker.Tell(new StopConsuming(job.Id, job.Epoch));
@@ -251,14 +262,14 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
                 // The client re-sent its job (it lost sight of us for a while): same job, new client ref.
                 _job.Client = Sender;
                 Context.Watch(Sender);
-                Sender.Tell(new StreamJobStarted(_job.Id, _job.Epoch, _job.RestoredFromCheckpoint, _job.RestoredRows, _job.Version, _workers.Count));
+                Sender.Tell(new StreamJobStarted(_job.Id, _job.Epoch, _job.State.RestoredFromCheckpoint, _job.State.RestoredRows, _job.Version, _workers.Count));
                 return;
             }
             Sender.Tell(new StreamJobFailed(m.JobId, JobErrorKind.Failure, $"the stream coordinator is busy with job {_job.Id}"));
             return;
         }
         StreamJob job;
-        try { job = new StreamJob(m.JobId, Sender, m.Settings); }
+        try { job = new StreamJob(m.JobId, Sender, m.Settings, _options.UpdatePolicy, _options.Clock); }
         catch (Exception e) when (e is ArgumentException or KafkaException or InvalidOperationException)
         {
             Sender.Tell(new StreamJobFailed(m.JobId, JobErrorKind.Usage, e.Message));
@@ -286,7 +297,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
     private void OnRestored(Restored r)
     {
         var job = _job;
-        if (job is null || job.Id != r.JobId || job.Running) return;
+        if (job is null || job.Id != r.JobId || job.Phase != StreamPhase.Restoring) return;
         if (r.Error is not null)
         {
             // A checkpoint that cannot be read names itself (the file, or the topic and offset) and what is wrong with it.
@@ -303,20 +314,19 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
             EndJob();
             return;
         }
-        job.Running = true;
+        if (!MoveTo(job, StreamPhase.Running)) return;
         job.PartitionCount = r.PartitionCount;
-        job.Clock.Restart();
-        job.LastMerge.Restart();
-        _log.Info("stream job {0} epoch {1} started ({2})", job.Id, job.Epoch, r.Checkpoint is null ? "fresh" : $"restored {job.RestoredRows} rows, version {job.Version}");
-        job.Client.Tell(new StreamJobStarted(job.Id, job.Epoch, r.Checkpoint is not null, job.RestoredRows, job.Version, _workers.Count));
+        job.State.Start();
+        _log.Info("stream job {0} epoch {1} started ({2})", job.Id, job.Epoch, r.Checkpoint is null ? "fresh" : $"restored {job.State.RestoredRows} rows, version {job.Version}");
+        job.Client.Tell(new StreamJobStarted(job.Id, job.Epoch, r.Checkpoint is not null, job.State.RestoredRows, job.Version, _workers.Count));
         if (r.Checkpoint is not null)
-            Notice($"resumed from checkpoint ({job.Store.Describe()}): {job.RestoredRows:N0} rows, {job.Ledger.Partitions.Count} partitions, model version {job.Version}");
+            Notice($"resumed from checkpoint ({job.Store.Describe()}): {job.State.RestoredRows:N0} rows, {job.Ledger.Partitions.Count} partitions, model version {job.Version}");
         if (job.SuggestedDimension is { } suggested)
             Notice($"d = {job.Settings.Dimension} from the checkpoint (the topic's first records suggested d = {suggested}); records of other widths are rejected");
         foreach (var w in _workers.Refs) w.Tell(new StartConsuming(job.Id, job.Epoch, job.Settings));
-        Timers.StartPeriodicTimer("status", Tick.Status, TimeSpan.FromSeconds(1));
-        Timers.StartPeriodicTimer("snapshot", Tick.Snapshot, TimeSpan.FromSeconds(Math.Max(0.1, job.Settings.SnapshotIntervalSeconds)));
-        Timers.StartPeriodicTimer("idle", Tick.Idle, TimeSpan.FromMilliseconds(250));
+        Timers.StartPeriodicTimer(TickKind.Status, Tick.Status, TimeSpan.FromSeconds(1));
+        Timers.StartPeriodicTimer(TickKind.Snapshot, Tick.Snapshot, TimeSpan.FromSeconds(Math.Max(0.1, job.Settings.SnapshotIntervalSeconds)));
+        Timers.StartPeriodicTimer(TickKind.Idle, Tick.Idle, TimeSpan.FromMilliseconds(250));
         if (job.Theta is not null) Broadcast(new ModelUpdated(job.Id, job.Epoch, job.Version, ThetaData.From(job.Theta)));
         PublishBoard(job.Model());
     }
@@ -324,9 +334,9 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
     private void OnLedgerQuery(LedgerQuery q)
     {
         var job = _job;
-        if (job is null || !job.Running || job.Id != q.JobId) return; // unanswered: the worker asks again
-        long next = job.Ledger.Position(q.Topic, q.Partition, q.LowWatermark, out long lost);
-        if (lost > 0) ReportLoss(job, q.Topic, q.Partition, 0, q.LowWatermark, lost, "before this job first read the partition");
+        if (job is null || !job.Started || job.Id != q.JobId) return; // unanswered: the worker asks again
+        long next = job.State.Position(q.Topic, q.Partition, q.LowWatermark, out var loss);
+        if (loss is not null) ReportLoss(loss);
         Sender.Tell(new LedgerPosition(job.Id, job.Epoch, q.Topic, q.Partition, next));
     }
 
@@ -344,23 +354,17 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
     private void OnRecordsLost(RecordsLost m)
     {
         var job = _job;
-        if (job is null || !job.Running || job.Id != m.JobId) return;
-        // Nothing of the partition counted yet: its head was deleted before this job read it (a late start).
-        bool unread = job.Ledger.Partitions.FirstOrDefault(c => c.Topic == m.Topic && c.Partition == m.Partition) is { } before && before.Next == before.Start + before.Lost;
-        long from = job.Ledger.Next(m.Topic, m.Partition) ?? m.Next;
-        long lost = job.Ledger.RecordLoss(m.Topic, m.Partition, m.LowWatermark);
-        if (lost > 0) ReportLoss(job, m.Topic, m.Partition, from, m.LowWatermark, lost,
-            unread ? "before this job first read the partition" : "while they waited to be read (the consumers fell behind the broker's retention)");
-        Sender.Tell(new LedgerPosition(job.Id, job.Epoch, m.Topic, m.Partition, job.Ledger.Next(m.Topic, m.Partition) ?? m.LowWatermark));
+        if (job is null || !job.Started || job.Id != m.JobId) return;
+        long next = job.State.RecordLoss(m.Topic, m.Partition, m.LowWatermark, m.Next, out var loss);
+        if (loss is not null) ReportLoss(loss);
+        Sender.Tell(new LedgerPosition(job.Id, job.Epoch, m.Topic, m.Partition, next));
     }
 
-    private void ReportLoss(StreamJob job, string topic, int partition, long from, long to, long lost, string when)
+    /// <summary>A loss the state counted: a metric and an error notice (never silent).</summary>
+    private void ReportLoss(LossReport loss)
     {
-        job.LostRecords += lost;
-        MvnMetrics.RecordsLost.Add(lost);
-        job.Changes++;
-        var text = $"LOST {lost:N0} records of {topic}/{partition} (offsets {from}..{to - 1}): the broker deleted them {when}; they are not in the model";
-        Notice(text, LogLevel.ErrorLevel);
+        MvnMetrics.RecordsLost.Add(loss.Count);
+        Notice(loss.Describe(), LogLevel.ErrorLevel);
     }
 
     private void OnContribution(PartitionContribution c)
@@ -368,60 +372,54 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         var job = _job;
         // No ack: the worker times out and re-syncs. Once the final solve has started nothing more is merged, so the
         // finished model is the fit of exactly what it reports as counted (the ledger in the final checkpoint agrees).
-        if (job is null || !job.Running || job.Id != c.JobId || job.Finalizing) return;
+        if (job is null || !job.Phase.Merging() || job.Id != c.JobId) return;
         SufficientStatistics? stats;
-        try
-        {
-            // Checked before the ledger moves, so a contribution is either merged whole or not counted at all.
-            stats = c.Statistics?.ToStatistics();
-            if (stats is not null && stats.Dimension != job.Statistics.Dimension)
-                throw new InvalidDataException($"dimension {stats.Dimension}, the stream has {job.Statistics.Dimension}");
-            // The rows of the records it counts as accepted must all be there (each accepted record holds at least one row):
-            // the ledger never covers accepted records whose rows are missing from the statistics.
-            long rows = stats?.Count ?? 0;
-            if (c.AcceptedRecords < 0 || c.RejectedRecords < 0 || (c.AcceptedRecords > 0 ? rows < c.AcceptedRecords : rows != 0))
-                throw new InvalidDataException($"it counts {c.AcceptedRecords} accepted records but carries statistics of {rows} rows");
-        }
+        try { stats = c.Statistics?.ToStatistics(); }
         catch (Exception e) when (e is InvalidDataException or ArgumentException)
         {
-            _log.Error("malformed contribution {0}/{1} [{2},{3}) refused: {4}", c.Topic, c.Partition, c.From, c.To, e.Message);
-            Sender.Tell(new ContributionAck(job.Id, job.Epoch, c.Topic, c.Partition, c.From, c.To, ContributionOutcome.Refused, job.Ledger.Next(c.Topic, c.Partition) ?? -1));
+            RefuseMalformed(job, c, e.Message);
             return;
         }
-        var decision = job.Ledger.Offer(c.Topic, c.Partition, c.From, c.To);
-        long next = job.Ledger.Next(c.Topic, c.Partition) ?? -1;
-        switch (decision)
+        // The state checks it, then offers it to the ledger, and merges it whole only when the ledger accepts it.
+        var result = job.State.Offer(new Contribution(c.Topic, c.Partition, c.From, c.To, c.AcceptedRecords, c.RejectedRecords, stats));
+        switch (result.Outcome)
         {
-            case LedgerDecision.Accept:
-                long records = c.AcceptedRecords + c.RejectedRecords;
-                if (records > c.To - c.From)
+            case MergeOutcome.Malformed:
+                RefuseMalformed(job, c, result.Problem!);
+                break;
+            case MergeOutcome.Accepted:
+                if (result.AccountingBroken)
                     _log.Error("contribution {0}/{1} [{2},{3}) counts {4} + {5} records: accounting broken", c.Topic, c.Partition, c.From, c.To, c.AcceptedRecords, c.RejectedRecords);
-                else if (records < c.To - c.From && !job.OffsetsWithoutRecordNoticed)
+                else if (result.OffsetsWithoutRecord > 0 && !job.OffsetsWithoutRecordNoticed)
                 {
                     // Offsets the consumer passed over with the log start below them: not lost, they hold no data record.
                     job.OffsetsWithoutRecordNoticed = true;
-                    Notice($"{c.Topic}/{c.Partition} offsets {c.From}..{c.To - 1} include {c.To - c.From - records} that hold no record "
+                    Notice($"{c.Topic}/{c.Partition} offsets {c.From}..{c.To - 1} include {result.OffsetsWithoutRecord} that hold no record "
                         + "(transaction markers, aborted transactions or compaction): covered by the ledger, not counted as records, not lost");
                 }
-                job.Merge(c, stats);
                 MvnMetrics.RowsAccepted.Add(stats?.Count ?? 0);
                 MvnMetrics.RecordsAccepted.Add(c.AcceptedRecords);
                 MvnMetrics.RecordsRejected.Add(c.RejectedRecords);
-                Sender.Tell(new ContributionAck(job.Id, job.Epoch, c.Topic, c.Partition, c.From, c.To, ContributionOutcome.Accepted, next));
+                Sender.Tell(new ContributionAck(job.Id, job.Epoch, c.Topic, c.Partition, c.From, c.To, ContributionOutcome.Accepted, result.Next));
                 MaybeUpdate(job);
                 if (job.Settings.MaxRows > 0 && job.Statistics.Count >= job.Settings.MaxRows) BeginStop($"reached --max-rows {job.Settings.MaxRows:N0}");
                 break;
-            case LedgerDecision.Duplicate:
-                job.Duplicates++;
+            case MergeOutcome.Duplicate:
                 MvnMetrics.LedgerDuplicates.Add(1);
-                Sender.Tell(new ContributionAck(job.Id, job.Epoch, c.Topic, c.Partition, c.From, c.To, ContributionOutcome.Duplicate, next));
+                Sender.Tell(new ContributionAck(job.Id, job.Epoch, c.Topic, c.Partition, c.From, c.To, ContributionOutcome.Duplicate, result.Next));
                 break;
             default:
-                job.Refused++;
                 MvnMetrics.LedgerRefusals.Add(1);
-                Sender.Tell(new ContributionAck(job.Id, job.Epoch, c.Topic, c.Partition, c.From, c.To, ContributionOutcome.Refused, next));
+                Sender.Tell(new ContributionAck(job.Id, job.Epoch, c.Topic, c.Partition, c.From, c.To, ContributionOutcome.Refused, result.Next));
                 break;
         }
+    }
+
+    /// <summary>A contribution whose statistics do not fit the stream: refused before the ledger saw it, nothing counted.</summary>
+    private void RefuseMalformed(StreamJob job, PartitionContribution c, string problem)
+    {
+        _log.Error("malformed contribution {0}/{1} [{2},{3}) refused: {4}", c.Topic, c.Partition, c.From, c.To, problem);
+        Sender.Tell(new ContributionAck(job.Id, job.Epoch, c.Topic, c.Partition, c.From, c.To, ContributionOutcome.Refused, job.Ledger.Next(c.Topic, c.Partition) ?? -1));
     }
 
     /// <summary>The input topic's partition count (-1 when the topic does not exist yet): idleness needs every partition read to its end.</summary>
@@ -455,10 +453,19 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         foreach (var w in _workers.Refs.Concat(_workers.Suspended)) w.Tell(message);
     }
 
+    /// <summary>Moves the job to <paramref name="to"/>; an invalid transition is a bug: logged as one, and nothing changes.</summary>
+    private bool MoveTo(StreamJob job, StreamPhase to)
+    {
+        if (job.MoveTo(to)) return true;
+        _log.Error("BUG: stream job {0} cannot move from {1} to {2}; the transition is ignored", job.Id, job.Phase, to);
+        return false;
+    }
+
     private void EndJob()
     {
         var job = _job;
         if (job is null) return;
+        MoveTo(job, StreamPhase.Done);
         Context.Unwatch(job.Client);
         Timers.CancelAll();
         job.Dispose();

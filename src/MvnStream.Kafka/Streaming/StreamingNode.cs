@@ -23,7 +23,8 @@ public sealed class StreamingNode
     /// <summary>Proxy to the stream coordinator singleton.</summary>
     public IActorRef Coordinator { get; }
 
-    public static StreamingNode Attach(ClusterNode node)
+    /// <param name="options">How the coordinator singleton (on a coordinator node) runs its jobs; null: <see cref="StreamCoordinatorOptions.Default"/>.</param>
+    public static StreamingNode Attach(ClusterNode node, StreamCoordinatorOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(node);
         var system = node.System;
@@ -31,7 +32,7 @@ public sealed class StreamingNode
         if (node.IsClient) return new StreamingNode(node, node.Relay($"/user/{CoordinatorName}-proxy", CoordinatorName + "-relay"));
         if (node.Roles.Contains(NodeConfiguration.CoordinatorRole))
         {
-            system.ActorOf(ClusterSingletonManager.Props(StreamCoordinatorActor.Props(), PoisonPill.Instance,
+            system.ActorOf(ClusterSingletonManager.Props(StreamCoordinatorActor.Props(options), PoisonPill.Instance,
                 ClusterSingletonManagerSettings.Create(system).WithRole(NodeConfiguration.CoordinatorRole)), CoordinatorName);
         }
         var proxy = system.ActorOf(ClusterSingletonProxy.Props($"/user/{CoordinatorName}",

@@ -127,8 +127,9 @@ internal static class Jobs
     public static readonly ReaderSettings Csv = new(RowFormat.Csv, 0, BadRowPolicy.Fail);
 
     public static FitJobSettings Settings(SolverKind solver, SummingMode summing, int minWorkers, double gradientTolerance = 1e-10,
-        int maxIterations = 5000, double workerWaitSeconds = 30, Parameterization parameterization = Parameterization.LowerTriangular) =>
-        new(solver, parameterization, maxIterations, gradientTolerance, RelativeTolerance: 0, LearningRate: 0.05, Ridge: 0,
+        int maxIterations = 5000, double workerWaitSeconds = 30, Parameterization parameterization = Parameterization.LowerTriangular,
+        double learningRate = 0) =>
+        new(solver, parameterization, maxIterations, gradientTolerance, RelativeTolerance: 0, LearningRate: learningRate, Ridge: 0,
             ShrinkageMode.None, ShrinkageIntensity: 0, summing, ShardsPerWorker: 2, MinWorkers: minWorkers, WorkerWaitSeconds: workerWaitSeconds);
 
     public static SubmitFitJob Submit(string path, FitJobSettings settings, ReaderSettings? reader = null) =>

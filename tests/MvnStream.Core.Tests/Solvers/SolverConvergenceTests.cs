@@ -105,6 +105,36 @@ public sealed class SolverConvergenceTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// A --learning-rate caps Adam's step, and Adam honours it to the end (a frame whose start it did not accept used to
+    /// fall back to one unit gradient step, which lands on the optimum). Bound: within a frame of at most 10 steps with fresh
+    /// moments, |m^| is at most the largest |g| seen and v^ at least 0.099 of its square over the p coordinates, so one step
+    /// moves at most lr sqrt(p / 0.099) in whitened units: starting at whitened distance D0 it needs at least
+    /// D0 / (lr sqrt(p / 0.099)) steps (D0 measured from below by the start's whitened gradient, less a factor 2 for the
+    /// curvature away from the optimum).
+    /// </summary>
+    [Fact]
+    public void Adam_honours_its_step_cap_and_still_meets_the_target()
+    {
+        const int seed = 12, d = 8, n = 2000;
+        var r = new Random(seed);
+        var stats = new SufficientStatistics(d);
+        stats.AddBatch(Draw.Rows(r, n, Draw.Vector(r, d), Draw.LowerFactor(r, d, 0.9)), n);
+        var exact = MvnFitter.Fit(stats, new FitOptions { Solver = new SolverOptions { Kind = SolverKind.ClosedForm } });
+        var atStart = MvnFitter.Fit(stats, new FitOptions { Solver = new SolverOptions { Kind = SolverKind.Adam, MaxIterations = 0 } });
+        double d0 = atStart.GradientNorm;
+        int p = d + d * (d + 1) / 2;
+        foreach (double lr in new[] { 1e-3, 1e-4 })
+        {
+            var fit = MvnFitter.Fit(stats, new FitOptions { Solver = new SolverOptions { Kind = SolverKind.Adam, LearningRate = lr } });
+            double atLeast = 0.5 * d0 / (lr * Math.Sqrt(p / 0.099));
+            output.WriteLine($"lr {lr:G2}: {fit.Iterations} iterations ({fit.Reason}), at least {atLeast:F0} (start measure {d0:G3})");
+            Assert.True(fit.Converged, $"lr {lr}: {fit.Reason} after {fit.Iterations}");
+            Assert.True(fit.Iterations >= atLeast, $"lr {lr}: {fit.Iterations} iterations, but steps of at most lr sqrt(p/0.099) need {atLeast:F0} from measure {d0:G3}");
+            Assert.True(Math.Abs(fit.NllPerRow - exact.NllPerRow) <= 1e-12 * Math.Abs(exact.NllPerRow) + 1e-12, $"lr {lr}: J/n {fit.NllPerRow:R} vs closed form {exact.NllPerRow:R}");
+        }
+    }
+
     [Fact]
     public void Cancellation_returns_the_best_point_so_far()
     {

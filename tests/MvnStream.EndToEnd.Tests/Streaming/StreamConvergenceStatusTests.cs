@@ -29,9 +29,9 @@ public sealed class StreamConvergenceStatusTests(StreamingBrokerFixture broker, 
             ["stream", "-b", broker.Bootstrap, "-t", topic, "--until-idle", "3s", "--checkpoint", "none", "--json", "--out", _scope.PathOf(outFile), .. more];
         // Well-conditioned data, defaults: online snapshots, then a final solve that converges (exit 0).
         var converging = _scope.RunAsync(Args(goodTopic, "good.json", "--dim", "4"), StreamTimeout, "stream-good");
-        // Ill-conditioned data, Adam (hundreds of steps to its tolerance), one step per update and at most 3 final
+        // Ill-conditioned data, Adam with its step capped at 0.01 sd (tens of steps to its tolerance), one step per update and at most 3 final
         // iterations: the final solve stops at its limit.
-        var limited = _scope.RunAsync(Args(illTopic, "ill.json", "--dim", "5", "--solver", "adam", "--steps-per-update", "1", "--max-iter", "3"), StreamTimeout, "stream-ill");
+        var limited = _scope.RunAsync(Args(illTopic, "ill.json", "--dim", "5", "--solver", "adam", "--learning-rate", "0.01", "--steps-per-update", "1", "--max-iter", "3"), StreamTimeout, "stream-ill");
         var goodRun = (await converging).ExpectExit(0);
         var illRun = (await limited).ExpectExit(6);
 
