@@ -64,7 +64,9 @@ internal sealed class ClusterSession : IAsyncDisposable
                 var timeout = Configuration.AppSettings.Time(settings.Node.ConnectTimeout);
                 if (quietAkka) configuration = configuration with { ExtraHocon = LogLevel(settings, verbose) };
                 progress.Line($"connecting to the cluster at {seed} ...");
-                return new ClusterSession(await ClusterNode.StartClientAsync(configuration, seed, timeout, ct), null);
+                var client = await ClusterNode.StartClientAsync(configuration, seed, timeout, ct);
+                MvnStream.Cluster.Logging.MvnLogging.Process = new(NodeConfiguration.ClientRole, client.Address.ToString());
+                return new ClusterSession(client, null);
             }
             if (workers <= 0) throw new UsageException($"--workers {workers}: must be positive");
             progress.Line($"starting a local cluster: 1 coordinator + {workers} worker nodes on 127.0.0.1 ...");

@@ -71,6 +71,7 @@ internal static class NodeCommand
         catch (OperationCanceledException) { return ExitCodes.Cancelled; }
 
         MvnStream.Kafka.Streaming.StreamingNode.Attach(node);
+        MvnStream.Cluster.Logging.MvnLogging.Process = new(string.Join(",", node.Roles), node.Address.ToString());
         Console.Out.WriteLine($"node up at {node.Address} roles [{string.Join(",", node.Roles)}]");
         Console.Out.Flush();
         HttpServer? server = null;

@@ -66,7 +66,8 @@ public sealed class ClusterNode : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(configuration);
         NodeConfiguration.ValidateSeed(seed);
         var seedAddress = Akka.Actor.Address.Parse(seed);
-        var config = ConfigurationFactory.ParseString("akka.actor.provider = remote\nakka.cluster.seed-nodes = []").WithFallback(configuration.Build());
+        var config = Logging.MvnLogging.WithAkkaLogLevel(
+            ConfigurationFactory.ParseString("akka.actor.provider = remote\nakka.cluster.seed-nodes = []").WithFallback(configuration.Build()));
         ActorSystem system;
         try { system = ActorSystem.Create(NodeConfiguration.SystemName, config); }
         catch (Exception e) { throw new ConfigurationException($"cannot start the client with this configuration: {Innermost(e).Message}"); }
@@ -113,7 +114,7 @@ public sealed class ClusterNode : IAsyncDisposable
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        var config = configuration.Build();
+        var config = Logging.MvnLogging.WithAkkaLogLevel(configuration.Build());
         var roles = config.GetStringList("akka.cluster.roles", []).ToList();
         var seeds = config.GetStringList("akka.cluster.seed-nodes", []).ToList();
         if (roles.Count == 0) throw new ConfigurationException("the node has no role: give --role coordinator and/or --role worker (or MVNSTREAM__Node__Roles)");

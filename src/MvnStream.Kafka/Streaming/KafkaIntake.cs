@@ -8,6 +8,7 @@ using MvnStream.Core.Formats;
 using MvnStream.Core.Model;
 using MvnStream.Core.Scoring;
 using MvnStream.Core.Statistics;
+using MvnStream.Kafka.Logging;
 
 namespace MvnStream.Kafka.Streaming;
 
@@ -257,8 +258,8 @@ public sealed class KafkaIntake : IDisposable
                 .SetPartitionsAssignedHandler((_, parts) => OnAssigned(parts))
                 .SetPartitionsRevokedHandler((_, parts) => OnRevoked(parts.Select(p => p.Partition.Value), handOver: true))
                 .SetPartitionsLostHandler((_, parts) => OnRevoked(parts.Select(p => p.Partition.Value), handOver: false))
-                .SetErrorHandler((_, e) => OnKafkaError(e))
-                .SetLogHandler((_, _) => { })
+                // Errors go to OnKafkaError, which reports an unreachable broker and fatal errors itself (once); the log through the logging.
+                .WithLogging(LogContextOf(_workerId), OnKafkaError)
                 .Build();
             _metadata = new DependentAdminClientBuilder(_consumer.Handle).Build();
             if (!string.IsNullOrEmpty(_settings.DeadLetterTopic) || !string.IsNullOrEmpty(_settings.ScoresTopic))
@@ -266,7 +267,7 @@ public sealed class KafkaIntake : IDisposable
                 var pc = new ProducerConfig { BootstrapServers = _settings.Bootstrap, LingerMs = 5, MessageTimeoutMs = 30000, EnableIdempotence = true };
                 KafkaProperties.Apply(pc, _settings.KafkaProperties);
                 _sideMessageMaxBytes = pc.MessageMaxBytes ?? _sideMessageMaxBytes;
-                _sideProducer = new ProducerBuilder<byte[]?, byte[]?>(pc).SetLogHandler((_, _) => { }).Build();
+                _sideProducer = new ProducerBuilder<byte[]?, byte[]?>(pc).WithLogging(LogContextOf(_workerId)).Build();
             }
             _consumer.Subscribe(_settings.Topic);
             Loop();
@@ -303,6 +304,10 @@ public sealed class KafkaIntake : IDisposable
     /// reports it and, after the broker timeout, stops with the last connection error); other errors are transient and
     /// kept only to explain an outage.
     /// </summary>
+    /// <summary>The worker node's role and address for its Kafka clients' log lines (the worker id is the node's host:port).</summary>
+    private static MvnStream.Cluster.Logging.LogContext LogContextOf(string workerId) =>
+        new(MvnStream.Cluster.Hosting.NodeConfiguration.WorkerRole, $"akka.tcp://{MvnStream.Cluster.Hosting.NodeConfiguration.SystemName}@{workerId}");
+
     private void OnKafkaError(Error e)
     {
         if (e.IsFatal)

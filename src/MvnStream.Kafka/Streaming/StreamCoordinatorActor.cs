@@ -12,6 +12,7 @@ using MvnStream.Core.Model;
 using MvnStream.Core.Solvers;
 using MvnStream.Core.Statistics;
 using MvnStream.Core.Streaming;
+using MvnStream.Kafka.Logging;
 
 namespace MvnStream.Kafka.Streaming;
 
@@ -428,7 +429,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         {
             var config = new AdminClientConfig { BootstrapServers = settings.Bootstrap };
             KafkaProperties.Apply(config, settings.KafkaProperties);
-            using var admin = new AdminClientBuilder(config).SetLogHandler((_, _) => { }).Build();
+            using var admin = new AdminClientBuilder(config).WithLogging().Build();
             var topic = admin.GetMetadata(settings.Topic, TimeSpan.FromSeconds(10)).Topics.FirstOrDefault();
             return topic is not null && topic.Error.Code == ErrorCode.NoError ? topic.Partitions.Count : -1;
         }
