@@ -34,6 +34,8 @@ public interface IIntakeSink
 /// partition and sends contributions with their exact offset range [from, to). A partition whose
 /// contribution is refused is re-sought to the ledger's next offset; one whose acknowledgement does not
 /// come is re-synchronised through the ledger. Nothing is committed to Kafka but what the checkpoint holds.
+/// The per-partition bookkeeping (positions, in-flight window, flow control, stall clock, revocation) is a
+/// <see cref="PartitionTracker"/>; this class is the consume loop and the Kafka calls that carry out its decisions.
 /// </summary>
 public sealed class KafkaIntake : IDisposable
 {
@@ -725,7 +727,7 @@ public sealed class KafkaIntake : IDisposable
 
     private void Housekeeping()
     {
-        foreach (var s in _tracker.Partitions.ToList())
+        foreach (var s in _tracker.Partitions)
         {
             if (!s.Positioned)
             {
