@@ -8,6 +8,7 @@ using MvnStream.Core.Formats;
 using MvnStream.Core.Model;
 using MvnStream.Core.Scoring;
 using MvnStream.Core.Statistics;
+using MvnStream.Core.Streaming.Intake;
 using MvnStream.Kafka.Logging;
 
 namespace MvnStream.Kafka.Streaming;
@@ -34,73 +35,21 @@ public interface IIntakeSink
 /// partition and sends contributions with their exact offset range [from, to). A partition whose
 /// contribution is refused is re-sought to the ledger's next offset; one whose acknowledgement does not
 /// come is re-synchronised through the ledger. Nothing is committed to Kafka but what the checkpoint holds.
+/// The per-partition bookkeeping (positions, in-flight window, flow control, stall clock, revocation) is a
+/// <see cref="PartitionTracker"/>; this class is the consume loop and the Kafka calls that carry out its decisions.
 /// </summary>
 public sealed class KafkaIntake : IDisposable
 {
-    // The tunables below were constants; they are settings now (section Stream, README "Configuration"), sent with the job.
-
-    /// <summary>Contributions of one partition awaiting acknowledgement; beyond it the pending batch grows instead.</summary>
-    private int MaxInFlight => _settings.Tuning.MaxInFlight;
-
-    /// <summary>Pending rows of one partition (in BatchRows) beyond which fetching it pauses until acknowledgements come.</summary>
-    private int MaxPendingBatches => _settings.Tuning.MaxPendingBatches;
-    private TimeSpan AckTimeout => TimeSpan.FromSeconds(_settings.Tuning.AckTimeoutSeconds);
-
-    /// <summary>Longest wait for dead letters and scores to be delivered (or for room in the producer's queue) before the intake gives up.</summary>
-    private TimeSpan SideDeliveryTimeout => TimeSpan.FromSeconds(_settings.Tuning.SideDeliveryTimeoutSeconds);
-
-    /// <summary>While no broker is reachable, how often the intake asks the cluster for metadata to learn that one is back.</summary>
-    private TimeSpan ReachabilityProbe => TimeSpan.FromSeconds(_settings.Tuning.ReachabilityProbeSeconds);
-    private TimeSpan PositionRetry => TimeSpan.FromSeconds(_settings.Tuning.PositionRetrySeconds);
-
-    /// <summary>A partition with lag that delivered nothing for this long is checked against the broker's log start (see <see cref="Unstall"/>).</summary>
-    private TimeSpan StallCheck => TimeSpan.FromSeconds(_settings.Tuning.StallCheckSeconds);
-
-    private sealed class PartitionState(int partition)
-    {
-        public int Partition { get; } = partition;
-        public bool Positioned { get; set; }
-
-        /// <summary>The ledger query started when the partition was assigned is still unanswered (see <see cref="QueryPosition"/>).</summary>
-        public bool Querying { get; set; }
-        public bool PausedForFlow { get; set; }
-        public bool Paused { get; set; }
-        public long From { get; set; }
-        public long Expected { get; set; }
-        public RowBuffer Rows { get; } = new();
-        public long Accepted { get; set; }
-        public long Rejected { get; set; }
-        public bool ProducedSide { get; set; }
-        public Stopwatch BatchAge { get; } = new();
-        public Stopwatch PositionAsked { get; } = new();
-        public List<(long From, long To, Stopwatch Sent)> InFlight { get; } = [];
-        public bool AtEnd { get; set; }
-        public long PendingSeek { get; set; } = -1;
-        public long High { get; set; } = -1;
-
-        /// <summary>Since the last record (or end of partition) this partition delivered, or since it was positioned.</summary>
-        public Stopwatch LastRead { get; } = Stopwatch.StartNew();
-
-        /// <summary>Since the last stall check (<see cref="Unstall"/>).</summary>
-        public Stopwatch StallChecked { get; } = Stopwatch.StartNew();
-
-        /// <summary>Records to read, from the last status (the consumer's cached high watermark minus Expected).</summary>
-        public long Lag { get; set; }
-
-        /// <summary>
-        /// Where the partition went on after a loss it reported (-1: none pending): the coordinator answers the loss report with
-        /// that position, which must not re-seek a partition already reading past it.
-        /// </summary>
-        public long ResumedAfterLoss { get; set; } = -1;
-    }
-
     private readonly StreamJobSettings _settings;
     private readonly IIntakeSink _sink;
     private readonly Func<int, long, long?> _askPosition;
     private readonly string _workerId;
     private readonly ConcurrentQueue<Action> _commands = new();
     private readonly ConcurrentQueue<(int Partition, long Offset)> _toStore = new();
-    private readonly Dictionary<int, PartitionState> _parts = [];
+    private readonly IntakeOptions _options;
+
+    /// <summary>Positions, in-flight windows, flow control and stall clocks of the assigned partitions (touched only on the consumer thread).</summary>
+    private readonly PartitionTracker _tracker;
     private readonly Thread _thread;
     private readonly CancellationTokenSource _stop = new();
     private IConsumer<byte[]?, byte[]?>? _consumer;
@@ -154,26 +103,44 @@ public sealed class KafkaIntake : IDisposable
     /// so consumption starts exactly at next[p]. Never called in a rebalance callback: on a pool thread, whose answer the
     /// consume loop applies (<see cref="QueryPosition"/>).
     /// </param>
-    public KafkaIntake(StreamJobSettings settings, string workerId, IIntakeSink sink, Func<int, long, long?> askPosition)
+    /// <param name="options">The intake's tunable constants (<see cref="IntakeOptions.Default"/> when null).</param>
+    /// <param name="clock">The tracker's clock (the system's when null).</param>
+    public KafkaIntake(StreamJobSettings settings, string workerId, IIntakeSink sink, Func<int, long, long?> askPosition,
+        IntakeOptions? options = null, TimeProvider? clock = null)
     {
         _settings = settings;
+        _options = options ?? FromTunables(settings.Tuning);
+        _tracker = new PartitionTracker(_options, settings.BatchRows, clock ?? TimeProvider.System);
         _sink = sink;
         _askPosition = askPosition;
         _workerId = workerId;
         _thread = new Thread(Run) { IsBackground = true, Name = "mvnstream-intake-" + workerId };
     }
 
+    /// <summary>
+    /// The intake's options from the job's tunables (section Stream of the settings, README "Configuration"); the rest keep
+    /// <see cref="IntakeOptions"/>' defaults. A poll is short (at most 5 ms) while anything waits for an acknowledgement.
+    /// </summary>
+    public static IntakeOptions FromTunables(StreamTunables t) => IntakeOptions.Default with
+    {
+        MaxInFlight = t.MaxInFlight,
+        MaxPendingBatches = t.MaxPendingBatches,
+        AckTimeout = TimeSpan.FromSeconds(t.AckTimeoutSeconds),
+        SideDeliveryTimeout = TimeSpan.FromSeconds(t.SideDeliveryTimeoutSeconds),
+        ReachabilityProbe = TimeSpan.FromSeconds(t.ReachabilityProbeSeconds),
+        PositionRetry = TimeSpan.FromSeconds(t.PositionRetrySeconds),
+        StallCheck = TimeSpan.FromSeconds(t.StallCheckSeconds),
+        IdlePollMilliseconds = t.PollMilliseconds,
+        BusyPollMilliseconds = Math.Min(5, t.PollMilliseconds),
+    };
+
     public void Start() => _thread.Start();
 
     /// <summary>The ledger says where partition p resumes.</summary>
     public void Seek(int partition, long next) => _commands.Enqueue(() =>
     {
-        if (_parts.TryGetValue(partition, out var s) && s.Positioned && s.ResumedAfterLoss >= 0 && next == s.ResumedAfterLoss)
-        {
-            // The answer to our own loss report: the partition already reads on from there.
-            s.ResumedAfterLoss = -1;
-            return;
-        }
+        // The answer to our own loss report: the partition already reads on from there.
+        if (_tracker.IsOwnLossAnswer(partition, next)) return;
         DoSeek(partition, next);
     });
 
@@ -201,7 +168,7 @@ public sealed class KafkaIntake : IDisposable
     {
         while (_toStore.TryDequeue(out var x))
         {
-            if (!_parts.ContainsKey(x.Partition) || _consumer is null) continue;
+            if (!_tracker.TryGet(x.Partition, out _) || _consumer is null) continue;
             try { _consumer.StoreOffset(new TopicPartitionOffset(_settings.Topic, x.Partition, x.Offset)); }
             catch (KafkaException) { } // revoked meanwhile; lag monitoring only: the checkpoint is the source of truth
         }
@@ -212,14 +179,15 @@ public sealed class KafkaIntake : IDisposable
     {
         _draining = true;
         _drainClock.Restart();
-        foreach (var s in _parts.Values) Flush(s);
-        if (_consumer is not null && _parts.Count > 0) _consumer.Pause(_parts.Keys.Select(p => new TopicPartition(_settings.Topic, p)));
+        var all = _tracker.BeginDrain();
+        foreach (var s in _tracker.Partitions) Flush(s);
+        if (_consumer is not null && all.Count > 0) _consumer.Pause(all.Select(p => new TopicPartition(_settings.Topic, p)));
     });
 
     public void Dispose()
     {
         _stop.Cancel();
-        if (_thread.IsAlive && Thread.CurrentThread != _thread) _thread.Join(TimeSpan.FromSeconds(15));
+        if (_thread.IsAlive && Thread.CurrentThread != _thread) _thread.Join(_options.StopJoinTimeout);
         _stop.Dispose();
     }
 
@@ -236,22 +204,22 @@ public sealed class KafkaIntake : IDisposable
                 // Commits are for lag monitoring only (the checkpoint is the source of truth): librdkafka commits in the
                 // background exactly the offsets stored after a checkpoint (see Commit), and on close.
                 EnableAutoCommit = true,
-                AutoCommitIntervalMs = 1000,
+                AutoCommitIntervalMs = _options.AutoCommitIntervalMs,
                 EnableAutoOffsetStore = false,
                 AutoOffsetReset = AutoOffsetReset.Earliest,
                 EnablePartitionEof = true,
                 // Records of aborted transactions are never counted (librdkafka's default, stated for operators).
                 IsolationLevel = IsolationLevel.ReadCommitted,
-                SessionTimeoutMs = 6000,
-                HeartbeatIntervalMs = 1500,
+                SessionTimeoutMs = _options.SessionTimeoutMs,
+                HeartbeatIntervalMs = _options.HeartbeatIntervalMs,
                 PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
                 // A consumer subscribed before its topic exists learns of it at the next metadata refresh (docs/ARCHITECTURE.md,
                 // streaming): every second, so a stream started first loses no time once rows arrive.
-                TopicMetadataRefreshIntervalMs = 1000,
-                FetchWaitMaxMs = 50,
+                TopicMetadataRefreshIntervalMs = _options.TopicMetadataRefreshIntervalMs,
+                FetchWaitMaxMs = _options.FetchWaitMaxMs,
                 // After a fetch error (an offset the broker no longer holds) fetch again at once: at 500 ms (librdkafka's default)
                 // a consumer reset to the log start keeps landing behind a log start that moves on meanwhile.
-                FetchErrorBackoffMs = 10,
+                FetchErrorBackoffMs = _options.FetchErrorBackoffMs,
             };
             KafkaProperties.Apply(config, _settings.KafkaProperties);
             _consumer = new ConsumerBuilder<byte[]?, byte[]?>(config)
@@ -264,7 +232,7 @@ public sealed class KafkaIntake : IDisposable
             _metadata = new DependentAdminClientBuilder(_consumer.Handle).Build();
             if (!string.IsNullOrEmpty(_settings.DeadLetterTopic) || !string.IsNullOrEmpty(_settings.ScoresTopic))
             {
-                var pc = new ProducerConfig { BootstrapServers = _settings.Bootstrap, LingerMs = 5, MessageTimeoutMs = 30000, EnableIdempotence = true };
+                var pc = new ProducerConfig { BootstrapServers = _settings.Bootstrap, LingerMs = _options.SideLingerMs, MessageTimeoutMs = _options.SideMessageTimeoutMs, EnableIdempotence = true };
                 KafkaProperties.Apply(pc, _settings.KafkaProperties);
                 _sideMessageMaxBytes = pc.MessageMaxBytes ?? _sideMessageMaxBytes;
                 _sideProducer = new ProducerBuilder<byte[]?, byte[]?>(pc).WithLogging(LogContextOf(_workerId)).Build();
@@ -286,8 +254,8 @@ public sealed class KafkaIntake : IDisposable
             {
                 // Rows read but not sent are dropped with their counters and range (never the rows alone): the next owner
                 // of each partition reads them again from the ledger's offset.
-                foreach (var s in _parts.Values) Forget(s);
-                _sideProducer?.Flush(TimeSpan.FromSeconds(10));
+                foreach (var s in _tracker.Partitions) PartitionTracker.Forget(s);
+                _sideProducer?.Flush(_options.CloseFlushTimeout);
                 StoreOffsets();
                 _consumer?.Close();
             }
@@ -334,12 +302,12 @@ public sealed class KafkaIntake : IDisposable
     private void CheckReachability()
     {
         if (!_unreachable.IsRunning) return;
-        if (_reachabilityProbe.Elapsed >= ReachabilityProbe)
+        if (_reachabilityProbe.Elapsed >= _options.ReachabilityProbe)
         {
             _reachabilityProbe.Restart();
             try
             {
-                _metadata!.GetMetadata(_settings.Topic, TimeSpan.FromSeconds(1));
+                _metadata!.GetMetadata(_settings.Topic, _options.ReachabilityProbeTimeout);
                 Reachable();
                 return;
             }
@@ -359,8 +327,7 @@ public sealed class KafkaIntake : IDisposable
             StoreOffsets();
             if (_draining && !_drainReported)
             {
-                bool acked = _parts.Values.All(s => s.InFlight.Count == 0 && (!s.Positioned || s.Expected == s.From));
-                if (acked || _drainClock.Elapsed > AckTimeout)
+                if (_tracker.AllAcknowledged || _drainClock.Elapsed > _options.AckTimeout)
                 {
                     _drainReported = true;
                     _sink.Drained();
@@ -368,26 +335,23 @@ public sealed class KafkaIntake : IDisposable
             }
             ConsumeResult<byte[]?, byte[]?>? r = null;
             // Short polls while anything waits for an acknowledgement or is paused, so acks are handled promptly.
-            try { r = consumer.Consume(_draining || _waiting ? Math.Min(5, _settings.Tuning.PollMilliseconds) : _settings.Tuning.PollMilliseconds); }
+            try { r = consumer.Consume(_draining || _waiting ? _options.BusyPollMilliseconds : _options.IdlePollMilliseconds); }
             catch (ConsumeException e) when (!e.Error.IsFatal)
             {
                 // Dead-lettered and counted in its range like any rejected record (only at the partition's next offset).
-                if (e.ConsumerRecord is { } bad && _parts.TryGetValue(bad.Partition.Value, out var bs) && bs.Positioned && bad.Offset.Value == bs.Expected
+                if (e.ConsumerRecord is { } bad && _tracker.TryGet(bad.Partition.Value, out var bs) && bs.Positioned && bad.Offset.Value == bs.Expected
                     && Reject(bad, "undecodable record: " + e.Error.Reason))
-                {
-                    bs.Rejected++;
-                    bs.Expected = bad.Offset.Value + 1;
-                }
+                    _tracker.Counted(bs, bad.Offset.Value, accepted: false);
             }
             // Not a sign that a broker is back: the record may have been fetched before the outage. Only the probe says so.
             if (r is not null && !_draining) Handle(r);
             // Timers (linger, ack timeouts, retries, status) every few milliseconds, not after every record.
-            if (r is null || _housekeepingClock.ElapsedMilliseconds >= 5)
+            if (r is null || _housekeepingClock.Elapsed >= _options.HousekeepingInterval)
             {
                 _housekeepingClock.Restart();
                 CheckReachability();
                 Housekeeping();
-                _waiting = _parts.Values.Any(p => p.PausedForFlow || p.InFlight.Count > 0 || !p.Positioned);
+                _waiting = _tracker.Waiting;
             }
         }
     }
@@ -406,10 +370,7 @@ public sealed class KafkaIntake : IDisposable
         var result = new List<TopicPartitionOffset>();
         foreach (var tp in parts)
         {
-            var s = new PartitionState(tp.Partition.Value) { Querying = true };
-            _parts[s.Partition] = s;
-            s.PositionAsked.Restart();
-            QueryPosition(s);
+            QueryPosition(_tracker.Assign(tp.Partition.Value));
             // Fetches nothing that counts until positioned: records of an unpositioned partition are ignored (Handle).
             result.Add(new TopicPartitionOffset(tp, Offset.End));
         }
@@ -428,7 +389,7 @@ public sealed class KafkaIntake : IDisposable
     /// revoked and assigned again) meanwhile drops it. No answer: the partition asks again through the sink, as after any
     /// lost position, and the coordinator's reply comes through <see cref="Seek"/>.
     /// </summary>
-    private void QueryPosition(PartitionState s)
+    private void QueryPosition(TrackedPartition s)
     {
         int partition = s.Partition;
         Task.Run(() =>
@@ -438,15 +399,13 @@ public sealed class KafkaIntake : IDisposable
             catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException) { } // the worker is stopping: as no answer
             _commands.Enqueue(() =>
             {
-                if (!_parts.TryGetValue(partition, out var current) || !ReferenceEquals(current, s) || !s.Querying) return; // revoked meanwhile
-                s.Querying = false;
-                if (s.Positioned || _draining) return; // draining: nothing more is read
+                if (!_tracker.QueryAnswered(s)) return; // revoked meanwhile, or draining: nothing more is read
                 if (next is { } n)
                 {
                     DoSeek(partition, n);
                     return;
                 }
-                s.PositionAsked.Restart();
+                _tracker.AskingPosition(s);
                 _sink.NeedPosition(partition, 0);
             });
         });
@@ -463,10 +422,9 @@ public sealed class KafkaIntake : IDisposable
 
     private void PauseUnpositioned()
     {
-        var toPause = _parts.Values.Where(s => !s.Positioned && !s.Paused).ToList();
-        if (toPause.Count == 0 || _consumer is null) return;
-        _consumer.Pause(toPause.Select(s => new TopicPartition(_settings.Topic, s.Partition)));
-        foreach (var s in toPause) s.Paused = true;
+        if (_consumer is null) return;
+        var toPause = _tracker.PauseUnpositioned();
+        if (toPause.Count > 0) _consumer.Pause(toPause.Select(p => new TopicPartition(_settings.Topic, p)));
     }
 
     /// <summary>
@@ -480,120 +438,83 @@ public sealed class KafkaIntake : IDisposable
     {
         foreach (var p in partitions)
         {
-            if (handOver && !_draining && !_closing && _failure is null && _parts.TryGetValue(p, out var s) && s.Positioned && s.Expected > s.From)
-            {
-                s.InFlight.Clear(); // the in-flight window is flow control only; this partition's acks no longer matter
-                Flush(s);
-            }
-            _parts.Remove(p);
+            if (handOver && !_closing && _failure is null && _tracker.StartHandOver(p) && _tracker.TryGet(p, out var s)) Flush(s);
+            _tracker.Remove(p);
         }
     }
 
     private void DoSeek(int partition, long next)
     {
-        if (!_parts.TryGetValue(partition, out var s) || _consumer is null) return;
-        if (s.Positioned && s.Expected == next && s.InFlight.Count == 0) return;
+        if (!_tracker.TryGet(partition, out var s) || _consumer is null) return;
+        if (_tracker.IsAt(partition, next)) return;
         var tp = new TopicPartition(_settings.Topic, partition);
-        long low = LowWatermark(_consumer, tp, unknown: -1);
-        s.ResumedAfterLoss = -1;
-        s.LastRead.Restart();
-        s.Rows.Clear();
-        s.Accepted = s.Rejected = 0;
-        s.InFlight.Clear();
-        s.From = s.Expected = next;
-        s.Positioned = true;
-        s.Querying = false; // a later answer to the first ledger query is stale: dropped
-        s.AtEnd = false;
+        long low = LowWatermark(tp, unknown: -1);
+        _tracker.Position(s, next); // a later answer to the first ledger query is stale: dropped
         try
         {
-            if (!s.Paused) { _consumer.Pause([tp]); }
+            if (!s.Paused)
+            {
+                _consumer.Pause([tp]);
+                _tracker.MarkPaused(s);
+            }
             _consumer.Seek(new TopicPartitionOffset(tp, Target(next, low)));
         }
         catch (KafkaException)
         {
             // Not yet fetchable (the assignment is still settling): retry this seek on the next loop.
-            s.Positioned = false;
-            s.PendingSeek = next;
-            s.PositionAsked.Restart();
+            _tracker.SeekFailed(s, next);
             return;
         }
-        s.PendingSeek = -1;
         _consumer.Resume([tp]);
-        s.Paused = false;
-        s.PausedForFlow = false;
+        _tracker.Sought(s);
     }
 
     private void DoAck(ContributionAck ack)
     {
-        if (!_parts.TryGetValue(ack.Partition, out var s)) return;
-        int i = s.InFlight.FindIndex(x => x.From == ack.From && x.To == ack.To);
-        if (i < 0) return; // from an older position of this partition
-        if (ack.Outcome == ContributionOutcome.Refused)
+        var result = _tracker.Acknowledge(ack.Partition, ack.From, ack.To, ack.Outcome == ContributionOutcome.Refused);
+        if (result == AckResult.Stale || !_tracker.TryGet(ack.Partition, out var s)) return; // from an older position of this partition
+        if (result == AckResult.Refused)
         {
             if (ack.Next >= 0) DoSeek(ack.Partition, ack.Next);
             else Unposition(s); // the ledger does not know the partition (a coordinator without our history): ask where it starts
             return;
         }
-        s.InFlight.RemoveAt(i);
         // A batch that grew while the window was full goes out now.
-        if (s.Rows.Rows >= _settings.BatchRows || (_draining && s.Expected > s.From)) Flush(s);
-        if (s.PausedForFlow && s.Rows.Rows < MaxPendingBatches * _settings.BatchRows && _consumer is not null && !_draining)
-        {
-            _consumer.Resume([new TopicPartition(_settings.Topic, s.Partition)]);
-            s.PausedForFlow = false;
-            s.Paused = false;
-        }
+        if (_tracker.SendAfterAck(s)) Flush(s);
+        if (_consumer is not null && _tracker.ResumeAfterAck(s)) _consumer.Resume([new TopicPartition(_settings.Topic, s.Partition)]);
     }
 
     /// <summary>The partition's low watermark (the first offset the broker still holds), or <paramref name="unknown"/> when the broker does not answer.</summary>
-    private static long LowWatermark(IConsumer<byte[]?, byte[]?> consumer, TopicPartition tp, long unknown)
+    private long LowWatermark(TopicPartition tp, long unknown)
     {
-        try { return consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(5)).Low.Value; }
+        try { return _consumer!.QueryWatermarkOffsets(tp, _options.WatermarkQueryTimeout).Low.Value; }
         catch (KafkaException) { return unknown; }
     }
 
-    /// <summary>Drops a partition's pending rows together with their counters and range: it is not positioned any more.</summary>
-    private static void Forget(PartitionState s)
-    {
-        s.Rows.Clear();
-        s.Accepted = s.Rejected = 0;
-        s.From = s.Expected;
-        s.Positioned = false;
-    }
-
     /// <summary>Forgets what is pending and in flight for a partition, pauses it and asks the ledger where it resumes.</summary>
-    private void Unposition(PartitionState s)
+    private void Unposition(TrackedPartition s)
     {
-        var tp = new TopicPartition(_settings.Topic, s.Partition);
-        s.InFlight.Clear();
-        s.Rows.Clear();
-        s.Accepted = s.Rejected = 0;
-        s.Positioned = false;
-        s.PositionAsked.Restart();
-        if (!s.Paused) _consumer!.Pause([tp]);
-        s.Paused = true;
+        if (_tracker.Unposition(s)) _consumer!.Pause([new TopicPartition(_settings.Topic, s.Partition)]);
         _sink.NeedPosition(s.Partition, 0);
     }
 
     private void Handle(ConsumeResult<byte[]?, byte[]?> r)
     {
         int p = r.Partition.Value;
-        if (!_parts.TryGetValue(p, out var s) || !s.Positioned) return;
-        s.LastRead.Restart();
+        if (_tracker.Reading(p) is not { } s) return;
+        long offset = r.Offset.Value;
+        var place = PartitionTracker.Locate(s, offset);
         if (r.IsPartitionEOF)
         {
             // The end of what this consumer can read; offsets before it that delivered nothing are passed over.
-            if (r.Offset.Value > s.Expected && !PassOver(s, r.Offset.Value)) return;
+            if (place == ReadPlace.Gap && !PassOver(s, offset)) return;
             Flush(s);
-            s.AtEnd = true;
-            s.High = r.Offset.Value;
+            PartitionTracker.ReachedEnd(s, offset);
             return;
         }
-        long offset = r.Offset.Value;
-        if (offset < s.Expected) return; // re-delivery after a seek race
-        if (offset > s.Expected && !PassOver(s, offset)) return;
-        s.AtEnd = false;
-        if (s.Rows.Rows == 0 && s.Accepted == 0 && s.Rejected == 0) s.BatchAge.Restart();
+        if (place == ReadPlace.Behind) return; // re-delivery after a seek race
+        if (place == ReadPlace.Gap && !PassOver(s, offset)) return;
+        _tracker.BeginRecord(s);
         var value = r.Message.Value;
         int d = _settings.Dimension;
         int before = s.Rows.Rows;
@@ -605,22 +526,11 @@ public sealed class KafkaIntake : IDisposable
             s.Rows.Truncate(before);
             // A record that cannot be dead-lettered is not counted, nor is anything after it: the intake stops.
             if (!Reject(r, reason)) return;
-            s.Rejected++;
         }
-        else
-        {
-            s.Accepted++;
-            if (!Score(r, s, before)) return;
-        }
-        s.Expected = offset + 1;
-        if (s.Rows.Rows >= _settings.BatchRows || s.Accepted + s.Rejected >= 10_000) Flush(s);
-        if (s.Rows.Rows >= MaxPendingBatches * _settings.BatchRows && !s.PausedForFlow)
-        {
-            // The coordinator is behind: stop fetching this partition until acknowledgements drain the window.
-            _consumer!.Pause([new TopicPartition(_settings.Topic, p)]);
-            s.PausedForFlow = true;
-            s.Paused = true;
-        }
+        else if (!Score(r, s, before)) return;
+        if (_tracker.Counted(s, offset, accepted: reason is null)) Flush(s);
+        // The coordinator is behind: stop fetching this partition until acknowledgements drain the window.
+        if (_tracker.PauseForFlow(s)) _consumer!.Pause([new TopicPartition(_settings.Topic, p)]);
     }
 
     /// <summary>
@@ -633,10 +543,10 @@ public sealed class KafkaIntake : IDisposable
     /// lost. When the broker does not answer, nothing is claimed: the partition asks the ledger again and re-reads.
     /// </summary>
     /// <returns>True when the partition goes on at <paramref name="offset"/>.</returns>
-    private bool PassOver(PartitionState s, long offset)
+    private bool PassOver(TrackedPartition s, long offset)
     {
         var tp = new TopicPartition(_settings.Topic, s.Partition);
-        long low = LowWatermark(_consumer!, tp, unknown: -1);
+        long low = LowWatermark(tp, unknown: -1);
         if (low < 0)
         {
             Flush(s, force: true);
@@ -653,11 +563,9 @@ public sealed class KafkaIntake : IDisposable
                 return false;
             }
             _sink.Lost(s.Partition, s.Expected, lostTo);
-            s.From = s.Expected = lostTo;
-            s.ResumedAfterLoss = lostTo;
+            PartitionTracker.LossReported(s, lostTo);
         }
-        if (s.Rows.Rows == 0 && s.Accepted == 0 && s.Rejected == 0 && s.Expected == s.From) s.BatchAge.Restart();
-        s.Expected = offset;
+        _tracker.PassedOver(s, offset);
         return true;
     }
 
@@ -674,7 +582,7 @@ public sealed class KafkaIntake : IDisposable
     }
 
     /// <summary>Score records of the rows a record added (from <paramref name="firstRow"/>); false when one could not be queued (the intake is failing).</summary>
-    private bool Score(ConsumeResult<byte[]?, byte[]?> r, PartitionState s, int firstRow)
+    private bool Score(ConsumeResult<byte[]?, byte[]?> r, TrackedPartition s, int firstRow)
     {
         if (_sideProducer is null || string.IsNullOrEmpty(_settings.ScoresTopic)) return true;
         var sb = new StringBuilder(160);
@@ -706,7 +614,7 @@ public sealed class KafkaIntake : IDisposable
     /// </summary>
     private bool Produce(string topic, Message<byte[]?, byte[]?> message, int sourcePartition, string what)
     {
-        var s = _parts[sourcePartition];
+        var s = _tracker[sourcePartition];
         s.ProducedSide = true;
         Stopwatch? queueFull = null;
         while (_failure is null)
@@ -722,9 +630,9 @@ public sealed class KafkaIntake : IDisposable
                 Interlocked.Decrement(ref _sidePending);
                 // The producer polls on its own thread (Poll is not allowed here): wait for room, but not for ever.
                 queueFull ??= Stopwatch.StartNew();
-                if (queueFull.Elapsed > SideDeliveryTimeout)
+                if (queueFull.Elapsed > _options.SideDeliveryTimeout)
                 {
-                    _failure ??= $"the dead-letter/score producer's queue stayed full for {SideDeliveryTimeout.TotalSeconds:F0} s (is the broker reachable?); stopped consuming";
+                    _failure ??= $"the dead-letter/score producer's queue stayed full for {_options.SideDeliveryTimeout.TotalSeconds:F0} s (is the broker reachable?); stopped consuming";
                     return false;
                 }
                 if (_stop.Token.WaitHandle.WaitOne(5)) return false;
@@ -786,7 +694,7 @@ public sealed class KafkaIntake : IDisposable
         int undelivered = 0;
         while (true)
         {
-            var left = SideDeliveryTimeout - clock.Elapsed;
+            var left = _options.SideDeliveryTimeout - clock.Elapsed;
             if (left <= TimeSpan.Zero) break;
             undelivered = _sideProducer!.Flush(left);
             // Delivery handlers run on the producer's poll thread, which may still be inside one (a bounded retry).
@@ -794,19 +702,19 @@ public sealed class KafkaIntake : IDisposable
         }
         long pending = Interlocked.Read(ref _sidePending), failed = Interlocked.Read(ref _sideErrors);
         if (pending == 0 && failed == 0) return null;
-        return $"{(pending > 0 ? $"{Math.Max(pending, undelivered)} dead-letter/score records not delivered within {SideDeliveryTimeout.TotalSeconds:F0} s" : "")}"
+        return $"{(pending > 0 ? $"{Math.Max(pending, undelivered)} dead-letter/score records not delivered within {_options.SideDeliveryTimeout.TotalSeconds:F0} s" : "")}"
             + $"{(pending > 0 && failed > 0 ? "; " : "")}{(failed > 0 ? $"{failed} dead-letter/score records failed ({Volatile.Read(ref _sideError)})" : "")}";
     }
 
     /// <summary>
     /// Sends the partition's pending records as one contribution [From, Expected), unless
-    /// <see cref="MaxInFlight"/> contributions already await acknowledgement: then the batch keeps growing
+    /// <see cref="IntakeOptions.MaxInFlight"/> contributions already await acknowledgement: then the batch keeps growing
     /// and goes out with the next acknowledgement.
     /// </summary>
     /// <param name="force">Send even when the in-flight window is full (it is flow control only): before a loss report.</param>
-    private void Flush(PartitionState s, bool force = false)
+    private void Flush(TrackedPartition s, bool force = false)
     {
-        if (!s.Positioned || s.Expected == s.From || (s.InFlight.Count >= MaxInFlight && !force) || _failure is not null || _closing) return;
+        if (!_tracker.CanSend(s, force) || _failure is not null || _closing) return;
         if (s.ProducedSide && _sideProducer is not null)
         {
             // Dead letters and scores are durable before the records that produced them are counted: when they are not,
@@ -834,34 +742,25 @@ public sealed class KafkaIntake : IDisposable
             stats = StatisticsData.From(st);
         }
         var c = new PartitionContribution("", 0, _settings.Topic, s.Partition, s.From, s.Expected, s.Accepted, s.Rejected, stats);
-        s.InFlight.Add((s.From, s.Expected, Stopwatch.StartNew()));
+        _tracker.Sent(s);
         _sink.Contribute(c);
-        s.From = s.Expected;
-        s.Rows.Clear();
-        s.Accepted = s.Rejected = 0;
     }
 
     private void Housekeeping()
     {
-        foreach (var s in _parts.Values)
+        foreach (var s in _tracker.Partitions)
         {
             if (!s.Positioned)
             {
-                if (s.Querying) continue; // its first ledger query is still out (QueryPosition)
-                if (s.PendingSeek >= 0 && s.PositionAsked.ElapsedMilliseconds >= 100 && !_draining)
+                switch (_tracker.Unpositioned(s))
                 {
-                    DoSeek(s.Partition, s.PendingSeek);
-                    continue;
-                }
-                if (s.PositionAsked.Elapsed > PositionRetry && !_draining)
-                {
-                    s.PositionAsked.Restart();
-                    _sink.NeedPosition(s.Partition, 0);
+                    case PositionAction.RetrySeek: DoSeek(s.Partition, s.PendingSeek); break;
+                    case PositionAction.AskPosition: _sink.NeedPosition(s.Partition, 0); break;
                 }
                 continue;
             }
-            if (s.Expected > s.From && (_draining || s.BatchAge.Elapsed.TotalMilliseconds >= _settings.LingerMilliseconds)) Flush(s);
-            if (s.InFlight.Count > 0 && s.InFlight[0].Sent.Elapsed > AckTimeout && !_draining)
+            if (_tracker.LingerDue(s, _settings.LingerMilliseconds)) Flush(s);
+            if (_tracker.AckTimedOut(s))
             {
                 // No answer (coordinator restarting?): forget what is in flight and ask the ledger again.
                 Unposition(s);
@@ -869,24 +768,19 @@ public sealed class KafkaIntake : IDisposable
             }
             Unstall(s);
         }
-        if (_statusClock.ElapsedMilliseconds >= 500)
+        if (_statusClock.Elapsed >= _options.StatusInterval)
         {
             _statusClock.Restart();
-            var parts = _parts.Values.OrderBy(s => s.Partition).ToArray();
+            var parts = _tracker.Partitions.OrderBy(s => s.Partition).ToArray();
             var lag = parts.Select(s =>
             {
-                try
-                {
-                    var wm = _consumer!.GetWatermarkOffsets(new TopicPartition(_settings.Topic, s.Partition));
-                    long high = wm.High.Value >= 0 ? wm.High.Value : s.High;
-                    return s.Lag = s.Positioned && high >= 0 ? Math.Max(0, high - s.Expected) : 0;
-                }
+                try { return PartitionTracker.UpdateLag(s, _consumer!.GetWatermarkOffsets(new TopicPartition(_settings.Topic, s.Partition)).High.Value); }
                 catch (KafkaException) { return 0; }
             }).ToArray();
-            var unread = parts.Select(s => s.Lag > 0 ? (long)s.LastRead.Elapsed.TotalMilliseconds : 0).ToArray();
+            var unread = parts.Select(s => (long)_tracker.Unread(s).TotalMilliseconds).ToArray();
             // With no broker reachable the ends are unknown: never idle, and say why.
-            bool down = _unreachable.IsRunning && _unreachable.Elapsed >= ReachabilityProbe;
-            bool atEnd = !down && parts.All(s => s.Positioned && s.AtEnd && s.InFlight.Count == 0 && s.Expected == s.From);
+            bool down = _unreachable.IsRunning && _unreachable.Elapsed >= _options.ReachabilityProbe;
+            bool atEnd = !down && _tracker.AllAtEnd;
             string? err = down
                 ? $"no Kafka broker reachable at {_settings.Bootstrap} ({_brokerError ?? "all brokers down"}); stopping if this lasts {BrokerTimeout.TotalSeconds:F0} s"
                 : Interlocked.Read(ref _sideErrors) > 0 ? $"{Interlocked.Read(ref _sideErrors)} dead-letter/score records could not be delivered ({Volatile.Read(ref _sideError)})" : null;
@@ -895,18 +789,17 @@ public sealed class KafkaIntake : IDisposable
     }
 
     /// <summary>
-    /// A partition with lag that has delivered nothing for <see cref="StallCheck"/> while it is neither paused nor waiting for
+    /// A partition with lag that has delivered nothing for <see cref="IntakeOptions.StallCheck"/> while it is neither paused nor waiting for
     /// the ledger: if the broker's log now starts after the next offset to read, the consumer is stuck resetting to a log
     /// start that the broker deletes again before the next fetch (a log whose head is deleted continuously, like the
     /// development broker's 5 MB window). Seeking to the logical beginning makes librdkafka look the log start up and fetch
     /// there at once; <see cref="PassOver"/> then accounts what was deleted, with the low watermark as proof.
     /// </summary>
-    private void Unstall(PartitionState s)
+    private void Unstall(TrackedPartition s)
     {
-        if (_draining || s.Paused || s.Lag <= 0 || s.LastRead.Elapsed < StallCheck || s.StallChecked.Elapsed < StallCheck || _consumer is null) return;
-        s.StallChecked.Restart();
+        if (_consumer is null || !_tracker.StallCheckDue(s)) return;
         var tp = new TopicPartition(_settings.Topic, s.Partition);
-        long low = LowWatermark(_consumer, tp, unknown: -1);
+        long low = LowWatermark(tp, unknown: -1);
         if (low <= s.Expected) return;
         try { _consumer.Seek(new TopicPartitionOffset(tp, Offset.Beginning)); }
         catch (KafkaException) { } // the assignment is changing: the next check tries again
