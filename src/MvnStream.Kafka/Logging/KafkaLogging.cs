@@ -35,7 +35,19 @@ public static class KafkaLogging
     {
         ArgumentNullException.ThrowIfNull(message);
         var logger = (factory ?? MvnLogging.Factory).CreateLogger(Category(message.Name));
-        Write(logger, Map(message.Level), $"{message.Facility}: {message.Message}", context);
+        Write(logger, LevelOf(message), $"{message.Facility}: {message.Message}", context);
+    }
+
+    /// <summary>
+    /// <see cref="Map"/>, except a failed offset commit (COMMITFAIL), which is Information: the group's committed offsets
+    /// only show lag to operators (the offset ledger in the checkpoint decides what is counted, docs/ARCHITECTURE.md, "The
+    /// offset ledger"), and a commit refused while the group rebalances, as at every stream's stop, loses nothing.
+    /// </summary>
+    public static LogLevel LevelOf(LogMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var level = Map(message.Level);
+        return message.Facility == "COMMITFAIL" && level > LogLevel.Information ? LogLevel.Information : level;
     }
 
     /// <summary>

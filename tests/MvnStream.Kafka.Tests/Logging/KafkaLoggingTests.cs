@@ -35,6 +35,17 @@ public sealed class KafkaLoggingTests
     [InlineData(SyslogLevel.Debug, LogLevel.Debug)]
     public void Syslog_levels_map_to_logging_levels(SyslogLevel syslog, LogLevel expected) => Assert.Equal(expected, KafkaLogging.Map(syslog));
 
+    /// <summary>A commit refused while the group rebalances (every stream's stop) is not a warning: committed offsets only show lag.</summary>
+    [Fact]
+    public void A_failed_offset_commit_is_information_other_warnings_stay_warnings()
+    {
+        var commit = new LogMessage("rdkafka#consumer-1", SyslogLevel.Warning, "COMMITFAIL", "Offset commit (unassigned partitions) failed: Broker: Group rebalance in progress");
+        var other = new LogMessage("rdkafka#consumer-1", SyslogLevel.Warning, "SESSTMOUT", "Consumer group session timed out");
+        Assert.Equal(LogLevel.Information, KafkaLogging.LevelOf(commit));
+        Assert.Equal(LogLevel.Warning, KafkaLogging.LevelOf(other));
+        Assert.Equal(LogLevel.Error, KafkaLogging.LevelOf(new LogMessage("c", SyslogLevel.Error, "FAIL", "connection refused")));
+    }
+
     [Fact]
     public void A_message_is_logged_under_the_client_name_with_its_level_facility_and_the_given_role()
     {
