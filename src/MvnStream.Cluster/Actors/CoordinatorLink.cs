@@ -3,11 +3,12 @@ using Akka.Actor;
 namespace MvnStream.Cluster.Actors;
 
 /// <summary>
-/// A worker's side of its registration with the coordinator singleton, as pure state (docs/ARCHITECTURE.md, "Cluster"):
-/// which coordinator incarnation acknowledged it (<see cref="Protocol.WorkerRegistered"/>), and whether a Terminated
-/// is the loss of that coordinator. <see cref="RegisteredWorkerActor"/> drives it: it registers through the proxy until
-/// acknowledged, watches the coordinator that answered, and registers again when that one is gone (a crash, a restart,
-/// the singleton handed over to another node).
+/// Which coordinator singleton incarnation a worker or a job's client is talking to, as pure state (docs/ARCHITECTURE.md,
+/// "Components"), and whether a Terminated is the loss of it. <see cref="RegisteredWorkerActor"/> drives it for the
+/// workers: it registers through the proxy until acknowledged (<see cref="Acknowledged"/>), watches the coordinator that
+/// answered, and registers again when that one is gone (a crash, a restart, the singleton handed over to another node).
+/// The fit and stream client actors use <see cref="Sighted"/>: the first coordinator that answers their job is watched
+/// until it is <see cref="Lost"/>.
 /// </summary>
 public sealed class CoordinatorLink
 {
@@ -25,6 +26,18 @@ public sealed class CoordinatorLink
         previous = Coordinator;
         if (coordinator.Equals(Coordinator)) return false;
         Coordinator = coordinator;
+        return true;
+    }
+
+    /// <summary>
+    /// A job's client heard from <paramref name="sender"/>: true when no coordinator was known and the sender is one (not
+    /// the <paramref name="proxy"/> itself, not nobody); it is then <see cref="Coordinator"/>, to be watched. A client keeps
+    /// the first coordinator it saw until that one is <see cref="Lost"/>.
+    /// </summary>
+    public bool Sighted(IActorRef sender, IActorRef proxy)
+    {
+        if (Coordinator is not null || sender.Equals(proxy) || sender.IsNobody()) return false;
+        Coordinator = sender;
         return true;
     }
 

@@ -5,7 +5,7 @@ namespace MvnStream.Cluster.Actors;
 
 /// <summary>
 /// The registration behaviour the fit <see cref="WorkerActor"/> and the stream worker share (docs/ARCHITECTURE.md,
-/// "Cluster"): from its start, and again whenever the coordinator it registered with is gone, it sends
+/// "Components"): from its start, and again whenever the coordinator it registered with is gone, it sends
 /// <see cref="RegisterWorker"/> to the coordinator singleton's proxy every second until a <see cref="WorkerRegistered"/>
 /// arrives; it watches the coordinator that answered (<see cref="CoordinatorLink"/> holds which one). A subclass reacts
 /// in <see cref="OnCoordinatorRegistered"/> and <see cref="OnCoordinatorLost"/>, and must not handle

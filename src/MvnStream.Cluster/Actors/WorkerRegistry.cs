@@ -4,7 +4,7 @@ using Akka.Cluster;
 namespace MvnStream.Cluster.Actors;
 
 /// <summary>
-/// A coordinator's live workers, shared by the fit and the stream coordinator (docs/ARCHITECTURE.md, "Cluster"):
+/// A coordinator's live workers, shared by the fit and the stream coordinator (docs/ARCHITECTURE.md, "Components"):
 /// registered through <see cref="Protocol.RegisterWorker"/>, watched, and forgotten when they terminate or their node is
 /// removed. A worker whose node is unreachable may be <see cref="Suspend"/>ed instead of removed: it stays watched
 /// (Terminated still arrives if the node is downed) and <see cref="Resume"/> makes it live again when the node is

@@ -5,7 +5,7 @@ namespace MvnStream.Cluster.Hosting;
 
 /// <summary>
 /// How a coordinator singleton is wired on a node, the same for the fit and the stream coordinator (docs/ARCHITECTURE.md,
-/// "Cluster"): on a node with the coordinator role a singleton manager named <c>name</c> runs the coordinator (the oldest
+/// "Components"): on a node with the coordinator role a singleton manager named <c>name</c> runs the coordinator (the oldest
 /// such node hosts it; it moves when that node leaves), and every member has a proxy <c>name-proxy</c> that finds it. A
 /// client, no cluster member, reaches it through the proxy on its seed node (<see cref="ProxyPath"/>, via
 /// <see cref="ClusterNode.Relay"/>).

@@ -55,3 +55,33 @@ public sealed class CoordinatorLinkTests
         Assert.False(_link.Lost(_first));
     }
 }
+
+/// <summary>A job's client: the first coordinator that answers (not the proxy, not nobody) is kept until it is lost.</summary>
+public sealed class CoordinatorSightingTests
+{
+    private readonly CoordinatorLink _link = new();
+    private readonly Akka.Actor.IActorRef _proxy = FakeRefs.At(FakeRefs.Node(2560), "fit-coordinator-proxy");
+    private readonly Akka.Actor.IActorRef _first = FakeRefs.At(FakeRefs.Node(2551), "coordinator");
+    private readonly Akka.Actor.IActorRef _second = FakeRefs.At(FakeRefs.Node(2552), "coordinator");
+
+    [Fact]
+    public void The_proxy_and_nobody_are_no_coordinator()
+    {
+        Assert.False(_link.Sighted(_proxy, _proxy));
+        Assert.False(_link.Sighted(Akka.Actor.ActorRefs.Nobody, _proxy));
+        Assert.Null(_link.Coordinator);
+    }
+
+    [Fact]
+    public void The_first_coordinator_heard_is_kept_until_lost()
+    {
+        Assert.True(_link.Sighted(_first, _proxy));
+        Assert.False(_link.Sighted(_first, _proxy));
+        Assert.False(_link.Sighted(_second, _proxy));
+        Assert.Same(_first, _link.Coordinator);
+
+        Assert.True(_link.Lost(_first));
+        Assert.True(_link.Sighted(_second, _proxy));
+        Assert.Same(_second, _link.Coordinator);
+    }
+}
