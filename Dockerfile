@@ -25,6 +25,6 @@ RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-co
     && chmod 0755 /app/entrypoint.sh && mkdir -p /data && chown "$APP_UID" /data
 # The .NET images define the non-root user 'app' ($APP_UID).
 USER $APP_UID
-# Nodes bind 0.0.0.0 inside the container only because compose sets MVNSTREAM_HOSTNAME; the default is loopback.
-# The entry point then advertises the container's own address unless MVNSTREAM_PUBLIC_HOSTNAME is set.
+# Nodes bind 0.0.0.0 inside the container only because compose sets MVNSTREAM__Node__Hostname; the default is loopback.
+# The entry point then advertises the container's own address unless MVNSTREAM__Node__PublicHostname is set.
 ENTRYPOINT ["/app/entrypoint.sh"]

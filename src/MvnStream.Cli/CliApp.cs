@@ -20,7 +20,10 @@ internal static partial class CliApp
         root.Subcommands.Add(BrokerCommand.Create());
         root.Subcommands.Add(ProduceCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
+        LoggingOptions.Install(root);
         HelpExamples.Install(root);
+        root.Options.Add(Configuration.AppSettings.SettingsOption);
+        Configuration.SettingFlags.Describe(root);
         return root;
     }
 
@@ -29,6 +32,7 @@ internal static partial class CliApp
         var root = Build();
         var parse = root.Parse(args);
         if (ReportParseErrors(parse, Console.Error) is { } usage) return usage;
+        LoggingOptions.Apply(parse);
         return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
     }
 

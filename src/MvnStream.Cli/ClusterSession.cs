@@ -38,31 +38,40 @@ internal sealed class ClusterSession : IAsyncDisposable
     }
 
     /// <param name="quietAkka">
-    /// Run the client node (or the embedded nodes) at mvnstream.client.loglevel (ERROR by default), or at INFO when
+    /// Run the client node (or the embedded nodes) at the setting Node:ClientLogLevel (ERROR by default), or at INFO when
     /// <paramref name="verbose"/>: the command's own lines and notes say what happens (a worker lost, a shard reassigned,
     /// the job's failure), so Akka's membership and remoting warnings would only repeat them. False: the nodes' akka.loglevel.
     /// </param>
     /// <exception cref="UsageException">A bad seed address, an unusable --workers count or configuration.</exception>
     /// <exception cref="TimeoutException">The cluster could not be joined in time.</exception>
     public static async Task<ClusterSession> StartAsync(int workers, string? seed, string? configFile, ConsoleProgress progress, CancellationToken ct,
-        bool quietAkka = false, bool verbose = false)
+        bool quietAkka = false, bool verbose = false, Configuration.AppSettings? settings = null)
     {
+        settings ??= Configuration.AppSettings.Defaults();
         try
         {
             if (seed is not null)
             {
                 try { NodeConfiguration.ValidateSeed(seed); }
                 catch (ConfigurationException e) { throw new UsageException("--cluster: " + e.Message); }
-                var configuration = new NodeConfiguration { ConfigFile = configFile, Roles = [NodeConfiguration.ClientRole], Seeds = [seed], Port = 0 };
-                var config = configuration.Build();
-                var timeout = config.GetTimeSpan("mvnstream.client.connect-timeout", TimeSpan.FromSeconds(20));
-                if (quietAkka) configuration = configuration with { ExtraHocon = LogLevel(config, verbose) };
+                // The client's own address (a container binds 0.0.0.0 and advertises its public hostname) comes from section Node.
+                var configuration = new NodeConfiguration
+                {
+                    ConfigFile = configFile, Roles = [NodeConfiguration.ClientRole], Seeds = [seed], Port = 0,
+                    Hostname = settings.Node.Hostname, PublicHostname = settings.Node.PublicHostname,
+                };
+                configuration.Build(); // a bad HOCON file fails here, before any connection
+                var timeout = Configuration.AppSettings.Time(settings.Node.ConnectTimeout);
+                if (quietAkka) configuration = configuration with { ExtraHocon = LogLevel(settings, verbose) };
                 progress.Line($"connecting to the cluster at {seed} ...");
-                return new ClusterSession(await ClusterNode.StartClientAsync(configuration, seed, timeout, ct), null);
+                var client = await ClusterNode.StartClientAsync(configuration, seed, timeout, ct);
+                MvnStream.Cluster.Logging.MvnLogging.Process = new(NodeConfiguration.ClientRole, client.Address.ToString());
+                return new ClusterSession(client, null);
             }
             if (workers <= 0) throw new UsageException($"--workers {workers}: must be positive");
             progress.Line($"starting a local cluster: 1 coordinator + {workers} worker nodes on 127.0.0.1 ...");
-            var embedded = await EmbeddedCluster.StartAsync(workers, quietAkka ? LogLevel(NodeConfiguration.Reference, verbose) : null, ct);
+            var embedded = await EmbeddedCluster.StartAsync(workers, quietAkka ? LogLevel(settings, verbose) : null, ct,
+                settings.NodeSettings() is { } own && own.WorkerThreads == 0 ? own with { WorkerThreads = EmbeddedCluster.DefaultThreadsPerWorker(workers) } : settings.NodeSettings());
             progress.Line($"cluster up: coordinator {embedded.Coordinator.Address}, workers on ports {string.Join(", ", embedded.Workers.Select(w => w.Address.Port))}");
             return new ClusterSession(embedded.Coordinator, embedded);
         }
@@ -72,9 +81,9 @@ internal sealed class ClusterSession : IAsyncDisposable
         }
     }
 
-    private static string LogLevel(Config config, bool verbose)
+    private static string LogLevel(Configuration.AppSettings settings, bool verbose)
     {
-        var level = verbose ? "INFO" : config.GetString("mvnstream.client.loglevel", "ERROR");
+        var level = verbose ? "INFO" : settings.Node.ClientLogLevel.ToUpperInvariant();
         return $"akka.loglevel = {level}";
     }
 

@@ -44,7 +44,7 @@ internal static class HelpExamples
         ],
         ["node"] =
         [
-            "mvnstream node --role coordinator --config config/coordinator.hocon",
+            "mvnstream node --settings config/appsettings.coordinator.json",
             "mvnstream node --role worker --seed-node akka.tcp://mvnstream@127.0.0.1:4053 --join-timeout 2m",
         ],
         ["stream"] =

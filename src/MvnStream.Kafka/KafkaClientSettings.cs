@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Confluent.Kafka;
+using MvnStream.Kafka.Logging;
 
 namespace MvnStream.Kafka;
 
@@ -31,6 +32,9 @@ public sealed class KafkaClientSettings
     {
         Bootstrap = bootstrap;
         _properties = properties;
+        // A secret value is masked in every log line from now on, also where librdkafka quotes it without its key.
+        foreach (var (key, value) in properties)
+            if (IsSecret(key)) MvnStream.Cluster.Logging.SecretMasker.Register(value);
     }
 
     /// <summary>The bootstrap list, "host:port[,host:port...]".</summary>
@@ -227,6 +231,8 @@ public sealed class KafkaClientSettings
         var consumer = new ConsumerConfig(Librdkafka(ConsumerConfig("mvnstream-settings-check")));
         try
         {
+            // Throw-away clients, built and disposed at once: their log (a producer starts connecting at once) is discarded;
+            // the real clients built afterwards log through the logging, configuration warnings included.
             using (new ProducerBuilder<Null, Null>(producer).SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build()) { }
             using (new ConsumerBuilder<Null, Null>(consumer).SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build()) { }
         }

@@ -5,7 +5,7 @@ using Xunit.Abstractions;
 namespace MvnStream.EndToEnd.Tests;
 
 /// <summary>
-/// Workers read their shards on several threads (mvnstream.worker.threads, fit --threads-per-worker): a cluster of separate
+/// Workers read their shards on several threads (setting Node:WorkerThreads, fit --threads-per-worker): a cluster of separate
 /// OS processes (a coordinator node, 3 worker nodes, the fit as a client) fits what one process fits, a worker SIGKILLed
 /// while it reads its shard changes nothing in the answer, and the thread setting is the one the shards are read with.
 /// </summary>
@@ -18,16 +18,19 @@ public sealed class ClusterReadThreadsTests(ITestOutputHelper output) : IDisposa
 
     /// <summary>
     /// A coordinator and <paramref name="workers"/> worker processes; the workers log at INFO (their registration and each
-    /// shard they start reading) with <paramref name="workerHocon"/> on top. Ready when every worker says it is registered.
+    /// shard they start reading) with the settings <paramref name="workerSettings"/> (JSON of section Node) on top. Ready when
+    /// every worker says it is registered.
     /// </summary>
-    private async Task<(CliProcess Coordinator, string Address, List<CliProcess> Workers)> StartClusterAsync(string tag, int workers, string workerHocon)
+    private async Task<(CliProcess Coordinator, string Address, List<CliProcess> Workers)> StartClusterAsync(string tag, int workers, string workerSettings)
     {
         var config = _scope.PathOf($"{tag}-worker.hocon");
-        File.WriteAllText(config, "akka.loglevel = INFO\n" + workerHocon + "\n");
+        File.WriteAllText(config, "akka.loglevel = INFO\n");
+        var settings = _scope.PathOf($"{tag}-worker.json");
+        File.WriteAllText(settings, "{ \"Node\": " + workerSettings + " }\n");
         var coordinator = _scope.Start($"{tag}-coordinator", "node", "--role", "coordinator", "--port", "0");
         var address = await NodeCluster.WaitForNodeUpAsync(coordinator, "coordinator");
         var started = Enumerable.Range(1, workers)
-            .Select(i => _scope.Start($"{tag}-worker{i}", "node", "--role", "worker", "--seed-node", address, "--config", config)).ToList();
+            .Select(i => _scope.Start($"{tag}-worker{i}", "node", "--role", "worker", "--seed-node", address, "--config", config, "--settings", settings)).ToList();
         await Task.WhenAll(started.Select(w => NodeCluster.WaitForNodeUpAsync(w, "worker")));
         await Task.WhenAll(started.Select(w => w.WaitForLineAsync(OutputStream.Stderr, l => l.Contains("registered with coordinator", StringComparison.Ordinal),
             NodeCluster.NodeUpTimeout, "the worker's log line 'registered with coordinator'")));
@@ -45,7 +48,7 @@ public sealed class ClusterReadThreadsTests(ITestOutputHelper output) : IDisposa
         // shard), long enough that a worker killed when it starts reading has not finished.
         var csv = _scope.PathOf("data.csv");
         (await _scope.RunAsync(["generate", "--dim", "8", "--rows", "600000", "--seed", "1107", "--out", csv], TimeSpan.FromSeconds(180))).ExpectExit(0);
-        const string workerHocon = "mvnstream.worker.read-chunk = 1 MiB";
+        const string workerHocon = "{ \"ReadChunk\": \"1MiB\" }";
         var timeout = TimeSpan.FromSeconds(240);
         string Ctx(string what) => $"{what}; {new FileInfo(csv).Length:N0} bytes";
 
@@ -106,9 +109,9 @@ public sealed class ClusterReadThreadsTests(ITestOutputHelper output) : IDisposa
     public async Task Shards_are_read_with_the_threads_the_worker_or_the_job_says()
     {
         var csv = MvnSample.Random(1108, 4, 3000).WriteCsv(_scope.PathOf("small.csv"));
-        var cluster = await StartClusterAsync("threads", 2, "mvnstream.worker.threads = 3");
+        var cluster = await StartClusterAsync("threads", 2, "{ \"WorkerThreads\": 3 }");
 
-        // The workers' own setting (mvnstream.worker.threads = 3).
+        // The workers' own setting (Node:WorkerThreads = 3).
         var own = (await _scope.RunAsync(["fit", csv, "--cluster", cluster.Address, "--json", "--out", _scope.PathOf("own.json")], TimeSpan.FromSeconds(120), "fit-own")).ExpectExit(0);
         Assert.Equal([3, 3], ReadThreads(JsonSummary.Parse(own, "worker setting"), "worker setting"));
 

@@ -105,7 +105,7 @@ public sealed partial class MultiProcessClusterTests(ITestOutputHelper output) :
         } // closed again: nothing listens on the port now
         var address = $"akka.tcp://mvnstream@127.0.0.1:{port}";
 
-        // mvnstream.client.connect-timeout is 20 s (config/mvnstream.hocon); start-up and shutdown of the runtime and the
+        // Node:ConnectTimeout is 20 s (config/appsettings.json); start-up and shutdown of the runtime and the
         // ActorSystem add a few seconds, so 45 s is the bound for "fails within its stated timeout".
         var run = await _scope.RunAsync(["fit", csv, "--cluster", address, "--out", _scope.PathOf("model.json")], TimeSpan.FromSeconds(90));
         Assert.True(run.ExitCode == 1, $"expected exit code 1 (failure), got {run.ExitCode}\n{run.Description}");
@@ -115,15 +115,15 @@ public sealed partial class MultiProcessClusterTests(ITestOutputHelper output) :
     }
 
     /// <summary>
-    /// config/mvnstream.hocon says every key can be overridden by the --config file, and 'fit --help' offers --config for the
-    /// client node: a connect-timeout of 4 s there must make an unreachable seed fail after ~4 s, not the default 20 s.
+    /// The client node's connect timeout is the setting Node:ConnectTimeout: 4 s in a --settings file must make an unreachable
+    /// seed fail after ~4 s, not the default 20 s.
     /// </summary>
     [Fact]
-    public async Task Fit_cluster_takes_the_connect_timeout_from_its_config_file()
+    public async Task Fit_cluster_takes_the_connect_timeout_from_its_settings_file()
     {
         var csv = MvnSample.Random(4703, 3, 1000).WriteCsv(_scope.PathOf("data.csv"));
-        var config = _scope.PathOf("client.hocon");
-        File.WriteAllText(config, "mvnstream.client.connect-timeout = 4s\n");
+        var config = _scope.PathOf("client.json");
+        File.WriteAllText(config, "{ \"Node\": { \"ConnectTimeout\": \"4s\" } }\n");
         int port;
         using (var probe = new TcpListener(IPAddress.Loopback, 0))
         {
@@ -133,10 +133,10 @@ public sealed partial class MultiProcessClusterTests(ITestOutputHelper output) :
         var address = $"akka.tcp://mvnstream@127.0.0.1:{port}";
 
         // 4 s plus start-up and shutdown: well under 15 s; the 20 s default would not be.
-        var run = await _scope.RunAsync(["fit", csv, "--cluster", address, "--config", config, "--out", _scope.PathOf("model.json")], TimeSpan.FromSeconds(90));
+        var run = await _scope.RunAsync(["fit", csv, "--cluster", address, "--settings", config, "--out", _scope.PathOf("model.json")], TimeSpan.FromSeconds(90));
         Assert.True(run.ExitCode == 1, $"expected exit code 1 (failure), got {run.ExitCode}\n{run.Description}");
         Check.Contains($"could not join the cluster through {address} within 4 s", run.Stderr, "stderr (the configured timeout)");
-        Assert.True(run.Elapsed < TimeSpan.FromSeconds(15), $"took {run.Elapsed.TotalSeconds:F1} s to give up with connect-timeout = 4s in --config\n{run.Description}");
+        Assert.True(run.Elapsed < TimeSpan.FromSeconds(15), $"took {run.Elapsed.TotalSeconds:F1} s to give up with Node:ConnectTimeout = 4s in --settings\n{run.Description}");
     }
 
     /// <summary>
@@ -145,8 +145,8 @@ public sealed partial class MultiProcessClusterTests(ITestOutputHelper output) :
     /// </summary>
     [Theory]
     [InlineData("node", "akka.cluster.roles = [coordinator]\n}}} = = =\n", "line 2: '}' closes nothing")]
-    [InlineData("node", "mvnstream.coordinator.no-worker-timeout = banana\n", "mvnstream.coordinator.no-worker-timeout = banana is not a duration")]
-    [InlineData("fit", "mvnstream.client.connect-timeout = soon\n", "mvnstream.client.connect-timeout = soon is not a duration")]
+    [InlineData("node", "akka.cluster.split-brain-resolver.stable-after = banana\n", "akka.cluster.split-brain-resolver.stable-after = banana is not a duration")]
+    [InlineData("fit", "mvnstream.client.connect-timeout = 4s\n", "unknown key mvnstream.client.connect-timeout: it is the setting Node:ConnectTimeout now")]
     public async Task A_broken_config_file_exits_2_naming_the_line_or_key(string command, string hocon, string expected)
     {
         var config = _scope.PathOf("broken.hocon");
@@ -161,16 +161,16 @@ public sealed partial class MultiProcessClusterTests(ITestOutputHelper output) :
     }
 
     /// <summary>
-    /// mvnstream.coordinator.worker-wait is the coordinator's setting: a fit that does not give --worker-wait must use it.
+    /// Coordinator:WorkerWait is the coordinator's setting: a fit that does not give --worker-wait must use it.
     /// The client always sent its own default (30 s), so the configured value never applied.
     /// </summary>
     [Fact]
     public async Task The_coordinators_configured_worker_wait_applies_unless_the_fit_gives_one()
     {
         var csv = MvnSample.Random(4705, 3, 1000).WriteCsv(_scope.PathOf("data.csv"));
-        var config = _scope.PathOf("coordinator.hocon");
-        File.WriteAllText(config, "mvnstream.coordinator.worker-wait = 2s\n");
-        var coordinator = _scope.Start("coordinator-without-workers", "node", "--role", "coordinator", "--port", "0", "--config", config);
+        var config = _scope.PathOf("coordinator.json");
+        File.WriteAllText(config, "{ \"Coordinator\": { \"WorkerWait\": \"2s\" } }\n");
+        var coordinator = _scope.Start("coordinator-without-workers", "node", "--role", "coordinator", "--port", "0", "--settings", config);
         var address = await NodeCluster.WaitForNodeUpAsync(coordinator, "coordinator");
 
         var configured = await _scope.RunAsync(["fit", csv, "--cluster", address, "--out", _scope.PathOf("model.json")], TimeSpan.FromSeconds(90), "fit-configured-wait");

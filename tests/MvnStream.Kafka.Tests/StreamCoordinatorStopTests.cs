@@ -33,8 +33,7 @@ public sealed class StreamCoordinatorStopTests(BrokerFixture fixture) : IDisposa
     public async Task A_stop_no_worker_confirms_finalises_after_the_configured_timeout_and_saves_the_final_model_and_checkpoint()
     {
         await using var cluster = await EmbeddedCluster.StartAsync(1);
-        var options = StreamCoordinatorOptions.Default with { StopTimeout = TimeSpan.FromSeconds(1) };
-        var streaming = StreamingNode.Attach(cluster.Coordinator, options); // the worker node gets only the scripted worker below
+        var streaming = StreamingNode.Attach(cluster.Coordinator); // the worker node gets only the scripted worker below
         var workerSystem = cluster.Workers[0].System;
         var proxy = workerSystem.ActorOf(ClusterSingletonProxy.Props($"/user/{StreamingNode.CoordinatorName}",
             ClusterSingletonProxySettings.Create(workerSystem).WithRole(NodeConfiguration.CoordinatorRole)), "scripted-proxy");
@@ -47,7 +46,10 @@ public sealed class StreamCoordinatorStopTests(BrokerFixture fixture) : IDisposa
             ModelTopic: "", ScoresTopic: "", DeadLetterTopic: "", AnomalyLevel: 0.001, Checkpoint: "file:" + checkpoint, ModelFile: model,
             SnapshotIntervalSeconds: 60, UntilIdleSeconds: 0, MaxRows: 0, StepsPerUpdate: 5, Solver: SolverKind.Lbfgs,
             Parameterization: Parameterization.LowerTriangular, MaxIterations: 5000, GradientTolerance: 1e-12, LearningRate: 0.05, Ridge: 0,
-            Shrinkage: ShrinkageMode.None, ShrinkageIntensity: 0, BatchRows: 200, LingerMilliseconds: 100, KafkaProperties: []);
+            Shrinkage: ShrinkageMode.None, ShrinkageIntensity: 0, BatchRows: 200, LingerMilliseconds: 100, KafkaProperties: [])
+        {
+            Tunables = StreamTunables.Default with { StopTimeoutSeconds = 1 }, // the setting Stream:StopTimeout
+        };
         var notices = new List<string>();
         using var stop = new CancellationTokenSource();
         var job = StreamJobRunner.RunAsync(streaming, new StartStreamJob("stop-1", settings), m =>

@@ -40,7 +40,7 @@ internal static class ClusterFit
         var progress = new ConsoleProgress(a.Quiet);
 
         ClusterSession session;
-        try { session = await ClusterSession.StartAsync(a.Workers, a.Cluster, a.Config, progress, ct, quietAkka: true, verbose: a.Verbose); }
+        try { session = await ClusterSession.StartAsync(a.Workers, a.Cluster, a.Config, progress, ct, quietAkka: true, verbose: a.Verbose, settings: a.Settings); }
         catch (UsageException e) { return FitCommand.Fail(e.Message, ExitCodes.Usage); }
         catch (TimeoutException e) { return FitCommand.Fail(e.Message, ExitCodes.Failure); }
         catch (OperationCanceledException) { return FitCommand.Fail("stopped by Ctrl-C before the cluster was up", ExitCodes.Cancelled); }

@@ -31,8 +31,9 @@ internal static class DemoCommand
         {
             dim, rows, rate, workers, seed, forgetting, output, http,
         };
-        cmd.SetAction((pr, ct) => RunAsync(pr.GetValue(dim), pr.GetValue(rows), pr.GetValue(rate), pr.GetValue(workers), pr.GetValue(seed), pr.GetValue(forgetting), pr.GetValue(output),
-            pr.GetValue(http), ct));
+        // --http and the stream's internal tunables are settings (README "Configuration"); the demo's own stream choices stay here.
+        cmd.SetAction((pr, ct) => Configuration.AppSettings.Run(pr, "demo", st => RunAsync(pr.GetValue(dim), pr.GetValue(rows), pr.GetValue(rate), pr.GetValue(workers), pr.GetValue(seed), pr.GetValue(forgetting), pr.GetValue(output),
+            st.HttpGiven(true), ct, st)));
         return cmd;
     }
 
@@ -51,7 +52,7 @@ internal static class DemoCommand
         }
     }
 
-    private static async Task<int> RunAsync(int d, long rows, double rate, int workers, long seed, double forgetting, string? given, string? http, CancellationToken ct)
+    private static async Task<int> RunAsync(int d, long rows, double rate, int workers, long seed, double forgetting, string? given, string? http, CancellationToken ct, Configuration.AppSettings? appSettings = null)
     {
         if (d <= 0 || d > 64) return Fail($"--dim {d}: the demo takes 1..64", ExitCodes.Usage);
         if (rows <= d) return Fail($"--rows {rows}: need more rows than dimensions", ExitCodes.Usage);
@@ -84,7 +85,7 @@ internal static class DemoCommand
         }, stopProducer.Token, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
 
         var args = new StreamCommand.StreamArgs(broker.Bootstrap, topic, "csv", d, "mvnstream-demo", output, "3s", 0, forgetting, null, null, null, "none",
-            "1s", 0.001, workers, null, "lbfgs", "tril", 5, 1e-10, 5000, 0.05, 0, "none", 4096, "100ms", "60s", [], null, false, false, null, Http: http);
+            "1s", 0.001, workers, null, "lbfgs", "tril", 5, 1e-10, 5000, 0.05, 0, "none", 4096, "100ms", "60s", [], null, false, false, null, Http: http, Settings: appSettings);
         var settings = await StreamCommand.BuildSettingsAsync(args, progress, ct);
         var job = new StartStreamJob(Guid.NewGuid().ToString("N")[..12], settings);
         var mu = truth.Mu;

@@ -32,11 +32,11 @@ internal static class FitCommand
         var workers = new Option<int>("--workers") { Description = "Worker nodes of an embedded local cluster (real Akka.Cluster over TCP on loopback). With a coordinator; 0 = no cluster, read with --threads.", DefaultValueFactory = _ => 0, HelpName = "N" };
         var cluster = new Option<string?>("--cluster") { Description = "Run on a running cluster through this seed node, instead of an embedded one. FILE must be readable at that path on every worker.", HelpName = "akka.tcp://mvnstream@HOST:PORT" };
         var summing = new Option<string>("--summing") { Description = "Cluster runs: sum shard statistics once and differentiate at the coordinator (statistics), or sum the workers' partial gradients every round (gradients). Both give the same model.", DefaultValueFactory = _ => "statistics", HelpName = "statistics|gradients" };
-        var threadsPerWorker = new Option<int>("--threads-per-worker") { Description = "Cluster runs: threads each worker reads its shards with. Default 0: the worker's own mvnstream.worker.threads, which is every core of its node for a 'node' worker and this machine's cores divided among the workers for --workers N.", DefaultValueFactory = _ => 0, HelpName = "T" };
+        var threadsPerWorker = new Option<int>("--threads-per-worker") { Description = "Cluster runs: threads each worker reads its shards with. Default 0: the worker's own setting Node:WorkerThreads, which is every core of its node for a 'node' worker and this machine's cores divided among the workers for --workers N.", DefaultValueFactory = _ => 0, HelpName = "T" };
         var shardsPerWorker = new Option<int>("--shards-per-worker") { Description = "Cluster runs: byte-range shards per worker (more shards = finer reassignment when a worker is lost).", DefaultValueFactory = _ => 1, HelpName = "K" };
-        var workerWait = Durations.Option("--worker-wait", "Cluster runs: how long to wait for workers before failing (with --workers: for all N). Default: the coordinator's mvnstream.coordinator.worker-wait (30 s unless its configuration says otherwise).");
-        var verbose = new Option<bool>("--verbose") { Description = "Also show Akka's own log (membership, remoting) at INFO on stderr; without it the client side shows Akka's errors only (mvnstream.client.loglevel). Cluster runs." };
-        var config = new Option<string?>("--config") { Description = "HOCON file of this process's cluster node: with --cluster, the client node (TLS, hostname); see config/.", HelpName = "FILE" };
+        var workerWait = Durations.Option("--worker-wait", "Cluster runs: how long to wait for workers before failing (with --workers: for all N). Default: the coordinator's setting Coordinator:WorkerWait (30 s unless its settings say otherwise).");
+        var verbose = new Option<bool>("--verbose") { Description = "Also show Akka's own log (membership, remoting) at INFO on stderr; without it the client side shows Akka's errors only (setting Node:ClientLogLevel). Cluster runs." };
+        var config = new Option<string?>("--config") { Description = "HOCON file of Akka's low-level knobs for this process's cluster node: with --cluster, the client node (TLS); see config/tls.example.hocon.", HelpName = "FILE" };
         var quiet = CommonOptions.Quiet();
         var json = CommonOptions.Json();
         var plot = new Option<string?>("--plot") { Description = "Also write a convergence plot (PNG): J - J* per row at every solver iteration, log scale (with --summing gradients placed at the cluster round it ended on).", HelpName = "PATH" };
@@ -47,19 +47,20 @@ internal static class FitCommand
             file, output, format, dim, onBadRow, solver, param, maxIter, tolerance, relTolerance, learningRate, ridge, shrinkage, threads,
             workers, cluster, summing, shardsPerWorker, threadsPerWorker, workerWait, config, verbose, quiet, json, plot, plotSize,
         };
-        cmd.SetAction((pr, ct) => RunAsync(new FitArgs(
+        // The solver and --config are settings (README "Configuration"): the flags given override MVNSTREAM__Solver__* variables and the settings files.
+        cmd.SetAction((pr, ct) => Configuration.AppSettings.Run(pr, "fit", st => RunAsync(new FitArgs(
             pr.GetValue(file)!, pr.GetValue(output)!, pr.GetValue(format), pr.GetValue(dim), pr.GetValue(onBadRow)!,
-            pr.GetValue(solver)!, pr.GetValue(param)!, pr.GetValue(maxIter), pr.GetValue(tolerance), pr.GetValue(relTolerance),
-            pr.GetValue(learningRate), pr.GetValue(ridge), pr.GetValue(shrinkage)!, pr.GetValue(threads), pr.GetValue(quiet), pr.GetValue(json),
-            pr.GetValue(workers), pr.GetValue(cluster), pr.GetValue(summing)!, pr.GetValue(shardsPerWorker), pr.GetValue(workerWait) is { } wait ? Durations.ParseSeconds(wait, "--worker-wait") : null, pr.GetValue(config), pr.GetValue(verbose),
-            pr.GetValue(plot), pr.GetValue(plotSize), pr.GetValue(threadsPerWorker)), ct));
+            st.Solver.Solver, st.Solver.Param, st.Solver.MaxIter, st.Solver.Tolerance, st.Solver.RelTolerance,
+            st.Solver.LearningRate, st.Solver.Ridge, st.Solver.Shrinkage, pr.GetValue(threads), pr.GetValue(quiet), pr.GetValue(json),
+            pr.GetValue(workers), pr.GetValue(cluster), pr.GetValue(summing)!, pr.GetValue(shardsPerWorker), pr.GetValue(workerWait) is { } wait ? Durations.ParseSeconds(wait, "--worker-wait") : null, st.Node.Hocon, pr.GetValue(verbose),
+            pr.GetValue(plot), pr.GetValue(plotSize), pr.GetValue(threadsPerWorker), st), ct)));
         return cmd;
     }
 
     internal sealed record FitArgs(string File, string Out, string? Format, int? Dim, string OnBadRow, string Solver, string Param,
         int MaxIter, double Tolerance, double RelTolerance, double? LearningRate, double Ridge, string Shrinkage, int Threads, bool Quiet, bool Json,
         int Workers, string? Cluster, string Summing, int ShardsPerWorker, double? WorkerWait, string? Config, bool Verbose = false,
-        string? Plot = null, string? PlotSize = null, int ThreadsPerWorker = 0)
+        string? Plot = null, string? PlotSize = null, int ThreadsPerWorker = 0, Configuration.AppSettings? Settings = null)
     {
         /// <summary>The --plot image size (checked by <see cref="ValidateOptions"/>).</summary>
         public (int Width, int Height) PlotPixels => PlotSize is null ? (PlotFiles.DefaultWidth, PlotFiles.DefaultHeight) : PlotFiles.ParseSize(PlotSize, "--plot-size");

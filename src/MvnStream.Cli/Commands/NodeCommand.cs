@@ -14,35 +14,42 @@ internal static class NodeCommand
 {
     public static Command Create()
     {
-        var role = new Option<string[]>("--role") { Description = "coordinator and/or worker (repeat, or comma-separate). Default: MVNSTREAM_ROLES or akka.cluster.roles of the config file.", HelpName = "coordinator|worker", AllowMultipleArgumentsPerToken = true };
-        var seed = new Option<string[]>("--seed-node") { Description = "Seed node address(es) to join, e.g. akka.tcp://mvnstream@10.0.0.5:4053. A coordinator without seeds founds the cluster. Default: MVNSTREAM_SEEDS or the config file.", HelpName = "ADDRESS", AllowMultipleArgumentsPerToken = true };
+        var role = new Option<string[]>("--role") { Description = "coordinator and/or worker (repeat, or comma-separate). Default: akka.cluster.roles of the HOCON file.", HelpName = "coordinator|worker", AllowMultipleArgumentsPerToken = true };
+        var seed = new Option<string[]>("--seed-node") { Description = "Seed node address(es) to join, e.g. akka.tcp://mvnstream@10.0.0.5:4053. A coordinator without seeds founds the cluster.", HelpName = "ADDRESS", AllowMultipleArgumentsPerToken = true };
         // --seed was this option's name; 'generate', 'produce' and 'demo' use --seed for the random seed.
         var seedDeprecated = CommonOptions.Deprecated<string[]>("--seed", "--seed-node");
         seedDeprecated.AllowMultipleArgumentsPerToken = true;
-        var config = new Option<string?>("--config") { Description = "HOCON file of this process's cluster node: see config/coordinator.hocon, config/worker.hocon.", HelpName = "FILE" };
-        var hostname = new Option<string?>("--hostname") { Description = "Address to bind (default 127.0.0.1, or MVNSTREAM_HOSTNAME).", HelpName = "HOST" };
-        var publicHostname = new Option<string?>("--public-hostname") { Description = "Address other nodes use to reach this one (NAT, containers), or MVNSTREAM_PUBLIC_HOSTNAME.", HelpName = "HOST" };
-        var port = new Option<int?>("--port") { Description = "TCP port (0 = any free port; default from config, or MVNSTREAM_PORT).", HelpName = "PORT" };
+        var config = new Option<string?>("--config") { Description = "HOCON file of Akka's low-level knobs for this process's cluster node: this node (TLS, failure detector); see config/tls.example.hocon.", HelpName = "FILE" };
+        var hostname = new Option<string?>("--hostname") { Description = "Address to bind (default 127.0.0.1).", HelpName = "HOST" };
+        var publicHostname = new Option<string?>("--public-hostname") { Description = "Address other nodes use to reach this one (NAT, containers).", HelpName = "HOST" };
+        var port = new Option<int?>("--port") { Description = "TCP port (0 = any free port; default from the HOCON file, else 0).", HelpName = "PORT" };
         var joinTimeout = Durations.Option("--join-timeout", "How long to wait for joining the cluster before failing.", "60s");
         var http = HttpEndpointSpec.Option();
         var cmd = new Command("node", "Run a cluster node (coordinator and/or worker) until Ctrl-C.")
         {
             role, seed, seedDeprecated, config, hostname, publicHostname, port, joinTimeout, http,
         };
-        cmd.SetAction((pr, ct) => RunAsync(pr.GetValue(role), CommonOptions.Renamed(pr, seed, seedDeprecated, "node"), pr.GetValue(config), pr.GetValue(hostname),
-            pr.GetValue(publicHostname), pr.GetValue(port), Durations.ParseSeconds(pr.GetValue(joinTimeout)!, "--join-timeout"), pr.GetValue(http), ct));
+        // Hostname, port, seeds, roles, the HOCON file, the join timeout and --http are settings (section Node, Http; README
+        // "Configuration"): the flags given override MVNSTREAM__Node__* variables and the settings files.
+        cmd.SetAction((pr, ct) => Configuration.AppSettings.Run(pr, "node", s => RunAsync(s, ct),
+            pr.GetResult(seedDeprecated) is { Implicit: false } && pr.GetResult(seed) is not { Implicit: false }
+                ? new Dictionary<string, (string, string)> { ["Node:Seeds"] = (string.Join(",", CommonOptions.Renamed(pr, seed, seedDeprecated, "node") ?? []), "--seed") }
+                : null));
         return cmd;
     }
 
-    private static async Task<int> RunAsync(string[]? roles, string[]? seeds, string? config, string? hostname, string? publicHostname,
-        int? port, double joinTimeout, string? http, CancellationToken ct)
+    private static async Task<int> RunAsync(Configuration.AppSettings settings, CancellationToken ct)
     {
+        var o = settings.Node;
+        static List<string>? List(string? text) => string.IsNullOrWhiteSpace(text) ? null
+            : text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+        var roleList = List(o.Roles);
+        var seedList = List(o.Seeds);
+        double joinTimeout = Configuration.AppSettings.Seconds(o.JoinTimeout);
         HttpEndpointSpec? httpSpec;
-        bool coordinatorRole = roles is null || roles.Any(r => r.Contains(NodeConfiguration.CoordinatorRole, StringComparison.Ordinal));
-        try { httpSpec = HttpEndpointSpec.Parse(http, coordinatorRole ? HttpEndpointSpec.CoordinatorDefault : HttpEndpointSpec.WorkerDefault); }
+        bool coordinatorRole = roleList is null || roleList.Contains(NodeConfiguration.CoordinatorRole);
+        try { httpSpec = HttpEndpointSpec.Parse(settings.HttpGiven(coordinatorRole), coordinatorRole ? HttpEndpointSpec.CoordinatorDefault : HttpEndpointSpec.WorkerDefault); }
         catch (UsageException e) { Console.Error.WriteLine("mvnstream node: " + e.Message); return ExitCodes.Usage; }
-        var roleList = roles is { Length: > 0 } ? roles.SelectMany(r => r.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList() : null;
-        var seedList = seeds is { Length: > 0 } ? seeds.SelectMany(r => r.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList() : null;
         ClusterNode node;
         try
         {
@@ -50,12 +57,13 @@ internal static class NodeCommand
                 throw new ConfigurationException("role 'client' is taken by 'fit --cluster' itself; a node is a coordinator and/or a worker");
             node = await ClusterNode.StartAsync(new NodeConfiguration
             {
-                ConfigFile = config,
+                ConfigFile = o.Hocon,
                 Roles = roleList,
                 Seeds = seedList,
-                Hostname = hostname,
-                PublicHostname = publicHostname,
-                Port = port,
+                Hostname = o.Hostname,
+                PublicHostname = o.PublicHostname,
+                Port = o.Port,
+                Settings = settings.NodeSettings(),
             }, TimeSpan.FromSeconds(joinTimeout), ct);
         }
         catch (ConfigurationException e) { Console.Error.WriteLine("mvnstream node: " + e.Message); return ExitCodes.Usage; }
@@ -63,6 +71,7 @@ internal static class NodeCommand
         catch (OperationCanceledException) { return ExitCodes.Cancelled; }
 
         MvnStream.Kafka.Streaming.StreamingNode.Attach(node);
+        MvnStream.Cluster.Logging.MvnLogging.Process = new(string.Join(",", node.Roles), node.Address.ToString());
         Console.Out.WriteLine($"node up at {node.Address} roles [{string.Join(",", node.Roles)}]");
         Console.Out.Flush();
         HttpServer? server = null;
@@ -70,7 +79,16 @@ internal static class NodeCommand
         {
             bool coordinator = node.Roles.Contains(NodeConfiguration.CoordinatorRole);
             // The default port belongs to the coordinator; a worker-only node (roles from the config) takes any free one.
-            if (!coordinator && http is null) httpSpec = HttpEndpointSpec.Parse(null, HttpEndpointSpec.WorkerDefault)!;
+            if (!coordinator && coordinatorRole)
+            {
+                var worker = HttpEndpointSpec.Parse(settings.HttpGiven(false), HttpEndpointSpec.WorkerDefault);
+                if (worker is null) httpSpec = null;
+                else if (settings.HttpGiven(true) is null) httpSpec = worker;
+            }
+        }
+        if (httpSpec is not null)
+        {
+            bool coordinator = node.Roles.Contains(NodeConfiguration.CoordinatorRole);
             try { server = await HttpServer.StartAsync(httpSpec, coordinator ? HttpRole.NodeCoordinator : HttpRole.Worker, node.System, n => Console.Error.WriteLine("mvnstream node: note: " + n)); }
             catch (UsageException e)
             {

@@ -41,11 +41,12 @@ internal static class ProduceCommand
             file, bootstrap, topic, synthetic, dim, rows, seed, truthOut, encoding, formatDeprecated, inputFormat, rowsPerRecord, rate, kafkaProperty, kafkaConfig,
             connectTimeout, onBadRow, quiet, json,
         };
-        cmd.SetAction((pr, ct) => RunAsync(new ProduceArgs(
-            pr.GetValue(file), pr.GetValue(bootstrap), pr.GetValue(topic)!, pr.GetValue(synthetic), pr.GetValue(dim), pr.GetValue(rows),
+        // The Kafka client settings are section Kafka (README "Configuration"): the flags given override MVNSTREAM__Kafka__* and the settings files.
+        cmd.SetAction((pr, ct) => Configuration.AppSettings.Run(pr, "produce", st => RunAsync(new ProduceArgs(
+            pr.GetValue(file), st.Kafka.Bootstrap, pr.GetValue(topic)!, pr.GetValue(synthetic), pr.GetValue(dim), pr.GetValue(rows),
             pr.GetValue(seed), pr.GetValue(truthOut), CommonOptions.Renamed(pr, encoding, formatDeprecated, "produce"), pr.GetValue(inputFormat), pr.GetValue(rowsPerRecord), pr.GetValue(rate),
-            pr.GetValue(kafkaProperty) ?? [], pr.GetValue(kafkaConfig), Durations.ParseSeconds(pr.GetValue(connectTimeout)!, "--connect-timeout"), pr.GetValue(onBadRow)!,
-            pr.GetValue(quiet), pr.GetValue(json)), ct));
+            st.KafkaProperties(), st.Kafka.PropertiesFile, Durations.ParseSeconds(pr.GetValue(connectTimeout)!, "--connect-timeout"), pr.GetValue(onBadRow)!,
+            pr.GetValue(quiet), pr.GetValue(json)), ct)));
         return cmd;
     }
 

@@ -24,7 +24,7 @@ internal static class StreamCommand
         double Forgetting, string? ScoresTopic, string? DlqTopic, string? ModelTopic, string? Checkpoint, string SnapshotInterval,
         double AnomalyLevel, int Workers, string? Cluster, string Solver, string Param, int StepsPerUpdate, double Tolerance, int MaxIter,
         double? LearningRate, double Ridge, string Shrinkage, int BatchRows, string Linger, string BrokerTimeout, string[] KafkaProperties, string? KafkaConfig, bool Quiet, bool Json, string? Config, bool Verbose = false,
-        string? Http = null, double RelTolerance = 0);
+        string? Http = null, double RelTolerance = 0, Configuration.AppSettings? Settings = null);
 
     public static Command Create()
     {
@@ -60,8 +60,8 @@ internal static class StreamCommand
         var brokerTimeout = Durations.Option("--broker-timeout", "How long the stream waits while no Kafka broker is reachable (the workers say so meanwhile) before it stops with an error (exit 1); what was merged is checkpointed.", "60s");
         var kafkaProps = CommonOptions.KafkaProperty();
         var kafkaConfig = CommonOptions.KafkaConfig();
-        var config = new Option<string?>("--config") { Description = "HOCON file of this process's cluster node: with --cluster, the client node (TLS, hostname); see config/.", HelpName = "FILE" };
-        var verbose = new Option<bool>("--verbose") { Description = "Also show Akka's own log (membership, remoting) at INFO on stderr; without it the client side shows Akka's errors only (mvnstream.client.loglevel)." };
+        var config = new Option<string?>("--config") { Description = "HOCON file of Akka's low-level knobs for this process's cluster node: with --cluster, the client node (TLS); see config/tls.example.hocon.", HelpName = "FILE" };
+        var verbose = new Option<bool>("--verbose") { Description = "Also show Akka's own log (membership, remoting) at INFO on stderr; without it the client side shows Akka's errors only (setting Node:ClientLogLevel)." };
         var quiet = CommonOptions.Quiet();
         var json = CommonOptions.Json();
         var http = HttpEndpointSpec.Option();
@@ -71,13 +71,15 @@ internal static class StreamCommand
             bootstrap, topic, format, formatDeprecated, dim, group, output, untilIdle, maxRows, forgetting, scores, dlq, modelTopic, checkpoint, snapshot, anomaly,
             workers, cluster, solver, param, steps, tolerance, relTolerance, maxIter, lr, ridge, shrinkage, batch, linger, brokerTimeout, kafkaProps, kafkaConfig, config, verbose, quiet, json, http,
         };
-        cmd.SetAction((pr, ct) => RunAsync(new StreamArgs(
-            pr.GetValue(bootstrap), pr.GetValue(topic)!, CommonOptions.Renamed(pr, format, formatDeprecated, "stream"), pr.GetValue(dim), pr.GetValue(group), pr.GetValue(output)!,
+        // The solver, the stream's tunables, Kafka, --config and --http are settings (README "Configuration"): the flags
+        // given override MVNSTREAM__Section__Key variables and the settings files.
+        cmd.SetAction((pr, ct) => Configuration.AppSettings.Run(pr, "stream", st => RunAsync(new StreamArgs(
+            st.Kafka.Bootstrap, pr.GetValue(topic)!, CommonOptions.Renamed(pr, format, formatDeprecated, "stream"), pr.GetValue(dim), pr.GetValue(group), pr.GetValue(output)!,
             pr.GetValue(untilIdle), pr.GetValue(maxRows), pr.GetValue(forgetting), pr.GetValue(scores), pr.GetValue(dlq), pr.GetValue(modelTopic),
-            pr.GetValue(checkpoint), pr.GetValue(snapshot)!, pr.GetValue(anomaly), pr.GetValue(workers), pr.GetValue(cluster), pr.GetValue(solver)!,
-            pr.GetValue(param)!, pr.GetValue(steps), pr.GetValue(tolerance), pr.GetValue(maxIter), pr.GetValue(lr), pr.GetValue(ridge),
-            pr.GetValue(shrinkage)!, pr.GetValue(batch), pr.GetValue(linger)!, pr.GetValue(brokerTimeout)!, pr.GetValue(kafkaProps) ?? [], pr.GetValue(kafkaConfig), pr.GetValue(quiet), pr.GetValue(json),
-            pr.GetValue(config), pr.GetValue(verbose), pr.GetValue(http), pr.GetValue(relTolerance)), ct));
+            pr.GetValue(checkpoint), st.Stream.SnapshotInterval, pr.GetValue(anomaly), pr.GetValue(workers), pr.GetValue(cluster), st.Solver.Solver,
+            st.Solver.Param, st.Stream.StepsPerUpdate, st.Solver.Tolerance, st.Solver.MaxIter, st.Solver.LearningRate, st.Solver.Ridge,
+            st.Solver.Shrinkage, st.Stream.BatchRows, st.Stream.Linger, st.Stream.BrokerTimeout, st.KafkaProperties(), st.Kafka.PropertiesFile, pr.GetValue(quiet), pr.GetValue(json),
+            st.Node.Hocon, pr.GetValue(verbose), pr.GetValue(cluster) is null ? st.HttpGiven(true) : pr.GetValue(http), st.Solver.RelTolerance, st), ct)));
         return cmd;
     }
 
@@ -109,7 +111,7 @@ internal static class StreamCommand
 
     private static async Task<ClusterSession> StartSessionAsync(StreamArgs a, ConsoleProgress progress, CancellationToken ct)
     {
-        var session = await ClusterSession.StartAsync(a.Cluster is null ? a.Workers : 0, a.Cluster, a.Config, progress, ct, quietAkka: true, verbose: a.Verbose);
+        var session = await ClusterSession.StartAsync(a.Cluster is null ? a.Workers : 0, a.Cluster, a.Config, progress, ct, quietAkka: true, verbose: a.Verbose, settings: a.Settings);
         session.Streaming(); // the workers register while d is still being learned
         return session;
     }
@@ -208,10 +210,10 @@ internal static class StreamCommand
         double linger = Durations.ParseSeconds(a.Linger, "--linger") * 1000;
         double brokerTimeout = Durations.ParseSeconds(a.BrokerTimeout, "--broker-timeout");
         if (brokerTimeout < 1) throw new UsageException($"--broker-timeout {a.BrokerTimeout}: must be at least 1 s");
-        // Carried to the workers with the Kafka properties, under a key of mvnstream's own that librdkafka never sees.
+        // The tunables travel to the workers with the job (StreamTunables), never in the librdkafka settings list.
+        var tunables = (a.Settings?.Tunables() ?? StreamTunables.Default) with { BrokerTimeoutSeconds = brokerTimeout };
         string bootstrap = CommonOptions.KafkaBootstrap(a.Bootstrap, a.KafkaProperties, a.KafkaConfig);
-        string[] props = [.. CommonOptions.KafkaProperties(bootstrap, a.KafkaProperties, a.KafkaConfig),
-            string.Create(CultureInfo.InvariantCulture, $"{KafkaProperties.BrokerTimeoutKey}={(long)(brokerTimeout * 1000)}")];
+        string[] props = CommonOptions.KafkaProperties(bootstrap, a.KafkaProperties, a.KafkaConfig);
         string group = a.Group ?? "mvnstream-" + a.Topic;
         string checkpoint = a.Checkpoint ?? $"kafka:{a.Topic}.checkpoints";
         if (!(checkpoint == "none" || checkpoint.StartsWith("file:", StringComparison.Ordinal) || checkpoint.StartsWith("kafka:", StringComparison.Ordinal)))
@@ -225,7 +227,7 @@ internal static class StreamCommand
         return new StreamJobSettings(bootstrap, a.Topic, group, format, d, a.Forgetting, Topic(a.ModelTopic, a.Topic + ".model"),
             Topic(a.ScoresTopic, ""), Topic(a.DlqTopic, a.Topic + ".dlq"), a.AnomalyLevel, checkpoint, Path.GetFullPath(a.Out), snapshot, untilIdle,
             a.MaxRows, a.StepsPerUpdate, solving.Kind, solving.Parameterization, solving.MaxIterations, solving.GradientTolerance, solving.LearningRate,
-            solving.Ridge, solving.Shrinkage, solving.ShrinkageIntensity, a.BatchRows, linger, props, solving.RelativeTolerance);
+            solving.Ridge, solving.Shrinkage, solving.ShrinkageIntensity, a.BatchRows, linger, props, solving.RelativeTolerance, tunables);
     }
 
     /// <summary>The solver settings of a stream: the same builder as the fit's (<see cref="CommonOptions.SolverSettings"/>).</summary>

@@ -78,7 +78,13 @@ internal sealed class HttpServer : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.Sources.Clear(); // no appsettings.json or ASPNETCORE_* variables: --http alone decides
-        builder.Logging.ClearProviders(); // stdout and stderr belong to the command's own lines
+        // stdout belongs to the command's own lines: ASP.NET Core's errors (a failing request) go through the process's logging
+        // on stderr (docs/ARCHITECTURE.md, "Logging"); its information and warnings (start-up, slow heartbeats under load) do not.
+        builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(new MvnStream.Cluster.Logging.ForwardingLoggerProvider());
+        builder.Logging.SetMinimumLevel(LogLevel.Error);
+        // A port in use is the command's to report (it falls back to a free port when --http was not given), not the host's.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
         builder.Services.AddSingleton<IHostLifetime, CommandLifetime>(); // Ctrl-C and SIGTERM are the command's
         builder.WebHost.ConfigureKestrel(k => k.Listen(spec.Address, spec.Port));
         builder.Services.AddSingleton(system);

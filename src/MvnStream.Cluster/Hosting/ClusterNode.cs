@@ -65,7 +65,8 @@ public sealed class ClusterNode : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(configuration);
         NodeConfiguration.ValidateSeed(seed);
         var seedAddress = Akka.Actor.Address.Parse(seed);
-        var config = ConfigurationFactory.ParseString("akka.actor.provider = remote\nakka.cluster.seed-nodes = []").WithFallback(configuration.Build());
+        var config = Logging.MvnLogging.WithAkkaLogLevel(
+            ConfigurationFactory.ParseString("akka.actor.provider = remote\nakka.cluster.seed-nodes = []").WithFallback(configuration.Build()));
         ActorSystem system;
         try { system = ActorSystem.Create(NodeConfiguration.SystemName, config); }
         catch (Exception e) { throw new ConfigurationException($"cannot start the client with this configuration: {Innermost(e).Message}"); }
@@ -112,13 +113,13 @@ public sealed class ClusterNode : IAsyncDisposable
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        var config = configuration.Build();
+        var config = Logging.MvnLogging.WithAkkaLogLevel(configuration.Build());
         var roles = config.GetStringList("akka.cluster.roles", []).ToList();
         var seeds = config.GetStringList("akka.cluster.seed-nodes", []).ToList();
-        if (roles.Count == 0) throw new ConfigurationException("the node has no role: give --role coordinator and/or --role worker (or MVNSTREAM_ROLES)");
+        if (roles.Count == 0) throw new ConfigurationException("the node has no role: give --role coordinator and/or --role worker (or MVNSTREAM__Node__Roles)");
         if (seed is not null && seeds.Count > 0) throw new ConfigurationException("a node joins either through its configured seeds or through the seed it is given, not both");
         if (seeds.Count == 0 && seed is null && !roles.Contains(NodeConfiguration.CoordinatorRole))
-            throw new ConfigurationException($"a {string.Join("+", roles)} node needs a seed node to join: --seed-node akka.tcp://{NodeConfiguration.SystemName}@HOST:PORT (or MVNSTREAM_SEEDS)");
+            throw new ConfigurationException($"a {string.Join("+", roles)} node needs a seed node to join: --seed-node akka.tcp://{NodeConfiguration.SystemName}@HOST:PORT (or MVNSTREAM__Node__Seeds)");
 
         {
             // .NET maps SO_REUSEADDR to SO_REUSEPORT on Linux, so a second node could silently share a port:
@@ -173,14 +174,14 @@ public sealed class ClusterNode : IAsyncDisposable
             throw new TimeoutException($"could not join the cluster through {string.Join(", ", seeds)} within {joinTimeout.TotalSeconds:F0} s: is a coordinator node running there, and reachable from this host?");
         }
 
-        var noWorkerTimeout = config.GetTimeSpan("mvnstream.coordinator.no-worker-timeout", TimeSpan.FromSeconds(30));
-        var workerWait = config.GetTimeSpan("mvnstream.coordinator.worker-wait", TimeSpan.FromSeconds(30));
+        var noWorkerTimeout = configuration.Settings.NoWorkerTimeout;
+        var workerWait = configuration.Settings.WorkerWait;
         var proxy = SingletonWiring.Start(system, roles, FitCoordinatorName, FitCoordinatorActor.Props(noWorkerTimeout, workerWait));
         if (roles.Contains(NodeConfiguration.WorkerRole))
         {
             var self = cluster.SelfAddress;
-            system.ActorOf(WorkerActor.Props(proxy, $"{self.Host}:{self.Port}", config.GetInt("mvnstream.worker.threads", 0),
-                config.GetByteSize("mvnstream.worker.read-chunk") ?? 0), "worker");
+            system.ActorOf(WorkerActor.Props(proxy, $"{self.Host}:{self.Port}", configuration.Settings.WorkerThreads,
+                configuration.Settings.ReadChunkBytes), "worker");
         }
         return new ClusterNode(system, roles, proxy);
     }

@@ -35,13 +35,17 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     public ClusterNode Coordinator { get; }
     public IReadOnlyList<ClusterNode> Workers { get; }
 
-    public static async Task<EmbeddedCluster> StartAsync(int workers, string? extraHocon = null, CancellationToken cancellationToken = default)
+    /// <param name="settings">The nodes' own settings; null: the defaults, with this machine's cores shared among the workers
+    /// (<see cref="DefaultThreadsPerWorker"/>) unless <paramref name="settings"/> names a thread count.</param>
+    public static async Task<EmbeddedCluster> StartAsync(int workers, string? extraHocon = null, CancellationToken cancellationToken = default,
+        NodeSettings? settings = null)
     {
         if (workers <= 0) throw new ArgumentOutOfRangeException(nameof(workers), workers, "at least one worker");
         var timeout = TimeSpan.FromSeconds(30);
-        // The node's cores shared among its workers; the caller's settings come last and win.
-        string defaults = Defaults + $"\nmvnstream.worker.threads = {DefaultThreadsPerWorker(workers)}";
-        string hocon = extraHocon is null ? defaults : defaults + "\n" + extraHocon;
+        // The node's cores shared among its workers, unless the caller's settings say otherwise.
+        var own = settings ?? NodeSettings.Default;
+        if (own.WorkerThreads == 0) own = own with { WorkerThreads = DefaultThreadsPerWorker(workers) };
+        string hocon = extraHocon is null ? Defaults : Defaults + "\n" + extraHocon;
         var coordinatorTask = OnOwnThread(() => ClusterNode.StartAsync(new NodeConfiguration
         {
             Roles = [NodeConfiguration.CoordinatorRole],
@@ -49,6 +53,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
             Hostname = "127.0.0.1",
             Port = 0,
             ExtraHocon = hocon,
+            Settings = own,
         }, timeout, cancellationToken));
         var seed = coordinatorTask.ContinueWith(t => t.GetAwaiter().GetResult().Address, CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
@@ -59,6 +64,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
             Hostname = "127.0.0.1",
             Port = 0,
             ExtraHocon = hocon,
+            Settings = own,
         }, timeout, seed, cancellationToken))).ToList();
         try
         {

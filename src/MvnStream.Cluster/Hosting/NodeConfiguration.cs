@@ -5,10 +5,11 @@ using Akka.Configuration;
 namespace MvnStream.Cluster.Hosting;
 
 /// <summary>
-/// Builds a node's Akka configuration in layers, highest precedence first: command-line overrides,
-/// environment variables (MVNSTREAM_HOSTNAME, MVNSTREAM_PORT, MVNSTREAM_PUBLIC_HOSTNAME, MVNSTREAM_SEEDS
-/// comma-separated, MVNSTREAM_ROLES comma-separated), the --config file, then the embedded defaults
-/// (config/mvnstream.hocon, embedded at build). Seeds and roles always come from configuration, never from code paths.
+/// Builds a node's Akka configuration in layers, highest precedence first: the typed settings given here (the command
+/// line's Node section: hostname, port, seeds, roles, bound from appsettings.json, MVNSTREAM__Node__* variables and flags
+/// by the CLI), <see cref="ExtraHocon"/>, the user's HOCON file of low-level Akka knobs (--config), then the embedded defaults
+/// (config/mvnstream.hocon, embedded at build). MvnStream's own settings are typed (<see cref="Settings"/>), never HOCON:
+/// a HOCON file with an <c>mvnstream</c> key is refused, naming the key and the setting that replaced it.
 /// </summary>
 public sealed record NodeConfiguration
 {
@@ -36,7 +37,10 @@ public sealed record NodeConfiguration
     /// <summary>The embedded defaults.</summary>
     public static Config Reference { get; } = LoadReference();
 
-    /// <summary>Environment variables to read instead of the process's (tests); null: the process environment.</summary>
+    /// <summary>MvnStream's own node settings (worker threads and read chunk, the coordinator's waits).</summary>
+    public NodeSettings Settings { get; init; } = NodeSettings.Default;
+
+    /// <summary>Environment variables for <c>${?NAME}</c> in the HOCON file, instead of the process's (tests); null: the process environment.</summary>
     public IReadOnlyDictionary<string, string?>? Environment { get; init; }
 
     /// <summary>The effective configuration; throws <see cref="ConfigurationException"/> with a clear message when invalid.</summary>
@@ -44,23 +48,21 @@ public sealed record NodeConfiguration
     {
         var env = environment ?? Environment ?? System.Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
             .ToDictionary(e => (string)e.Key, e => (string?)e.Value);
-        string? Env(string name) => env.TryGetValue(name, out var v) && !string.IsNullOrWhiteSpace(v) ? v.Trim() : null;
 
         Config config = Reference;
         if (ConfigFile is not null)
-            config = HoconFile.Load(ConfigFile, name => env.TryGetValue(name, out var v) ? v : null).WithFallback(config);
-
-        var hostname = Hostname ?? Env("MVNSTREAM_HOSTNAME");
-        var publicHostname = PublicHostname ?? Env("MVNSTREAM_PUBLIC_HOSTNAME");
-        int? port = Port;
-        if (port is null && Env("MVNSTREAM_PORT") is { } p)
         {
-            if (!int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
-                throw new ConfigurationException($"MVNSTREAM_PORT '{p}' is not a port number");
-            port = parsed;
+            var file = HoconFile.Load(ConfigFile, name => env.TryGetValue(name, out var v) ? v : null);
+            RefuseOwnKeys(file, $"configuration file '{ConfigFile}'");
+            config = file.WithFallback(config);
         }
-        var seeds = Seeds ?? Split(Env("MVNSTREAM_SEEDS"));
-        var roles = Roles ?? Split(Env("MVNSTREAM_ROLES"));
+        if (ExtraHocon is not null) RefuseOwnKeys(ConfigurationFactory.ParseString(ExtraHocon), "the extra HOCON");
+
+        var hostname = Hostname;
+        var publicHostname = PublicHostname;
+        int? port = Port;
+        var seeds = Seeds;
+        var roles = Roles;
 
         var lines = new List<string>();
         if (hostname is not null) lines.Add($"akka.remote.dot-netty.tcp.hostname = {Quote(hostname)}");
@@ -83,6 +85,7 @@ public sealed record NodeConfiguration
             lines.Add($"akka.cluster.roles = [{string.Join(", ", roles.Select(Quote))}]");
         }
         if (ExtraHocon is not null) lines.Add(ExtraHocon);
+        Settings.Validate();
         var effective = lines.Count == 0 ? config : ConfigurationFactory.ParseString(string.Join("\n", lines)).WithFallback(config);
         Validate(effective);
         return effective;
@@ -102,7 +105,7 @@ public sealed record NodeConfiguration
             throw new ConfigurationException($"{tcp}hostname is empty: give the address to bind (127.0.0.1 for this machine only, 0.0.0.0 for every interface)");
         var publicHostname = c.HasPath(tcp + "public-hostname") ? Read(c, tcp + "public-hostname", "a host name", v => v.GetString()) : null;
         if (hostname.Trim() is "0.0.0.0" or "::" or "[::]" && string.IsNullOrWhiteSpace(publicHostname))
-            throw new ConfigurationException($"hostname {hostname} binds every interface but is no address other nodes can reach: also give the public hostname (--public-hostname, MVNSTREAM_PUBLIC_HOSTNAME or {tcp}public-hostname)");
+            throw new ConfigurationException($"hostname {hostname} binds every interface but is no address other nodes can reach: also give the public hostname (--public-hostname, MVNSTREAM__Node__PublicHostname or {tcp}public-hostname)");
         var frame = Read(c, tcp + "maximum-frame-size", "a size such as 32 MiB", v => v.GetByteSize());
         if (frame is not { } f || f < 32_000) throw new ConfigurationException($"{tcp}maximum-frame-size must be at least 32000 bytes");
 
@@ -111,18 +114,47 @@ public sealed record NodeConfiguration
             if (!KnownRoles.Contains(r))
                 throw new ConfigurationException($"unknown role '{r}' in akka.cluster.roles: expected {string.Join(", ", KnownRoles)}");
 
-        var threads = Read(c, "mvnstream.worker.threads", "a number of threads", v => v.GetInt());
-        if (threads < 0) throw new ConfigurationException($"mvnstream.worker.threads = {threads} must be 0 (every core of the node) or a positive number of threads");
-        var chunk = Read(c, "mvnstream.worker.read-chunk", "a size such as 32 MiB", v => v.GetByteSize());
-        if (chunk is not { } ch || ch < 4096) throw new ConfigurationException("mvnstream.worker.read-chunk must be at least 4 KiB");
-
-        foreach (var key in new[] { "mvnstream.client.connect-timeout", "mvnstream.coordinator.worker-wait", "mvnstream.coordinator.no-worker-timeout",
-                     "akka.cluster.failure-detector.heartbeat-interval", "akka.cluster.failure-detector.acceptable-heartbeat-pause",
+        foreach (var key in new[] { "akka.cluster.failure-detector.heartbeat-interval", "akka.cluster.failure-detector.acceptable-heartbeat-pause",
                      "akka.cluster.split-brain-resolver.stable-after" })
         {
             var t = Read(c, key, "a duration such as 30s", v => v.GetTimeSpan(allowInfinite: false));
             if (t <= TimeSpan.Zero) throw new ConfigurationException($"{key} = {c.GetValue(key)} must be a positive duration such as 30s");
         }
+    }
+
+    /// <summary>The settings that were HOCON keys under <c>mvnstream</c> until they became typed (README "Configuration").</summary>
+    private static readonly Dictionary<string, string> MovedKeys = new(StringComparer.Ordinal)
+    {
+        ["mvnstream.worker.threads"] = "Node:WorkerThreads",
+        ["mvnstream.worker.read-chunk"] = "Node:ReadChunk",
+        ["mvnstream.coordinator.worker-wait"] = "Coordinator:WorkerWait",
+        ["mvnstream.coordinator.no-worker-timeout"] = "Coordinator:NoWorkerTimeout",
+        ["mvnstream.client.connect-timeout"] = "Node:ConnectTimeout",
+        ["mvnstream.client.loglevel"] = "Node:ClientLogLevel",
+    };
+
+    /// <summary>A HOCON layer may hold Akka's knobs only: any <c>mvnstream</c> key is an unknown key (exit 2), named with what replaced it.</summary>
+    private static void RefuseOwnKeys(Config layer, string where)
+    {
+        if (layer.IsEmpty || !layer.HasPath("mvnstream")) return;
+        var keys = new List<string>();
+        Collect(layer.GetValue("mvnstream"), "mvnstream", keys);
+        string key = keys.Count > 0 ? keys[0] : "mvnstream";
+        string hint = MovedKeys.TryGetValue(key, out var moved)
+            ? $"it is the setting {moved} now (appsettings.json, environment variable MVNSTREAM__{moved.Replace(":", "__", StringComparison.Ordinal)} or its command-line flag)"
+            : "MvnStream's settings are not HOCON (see README \"Configuration\"); HOCON is for Akka's own knobs (akka.*)";
+        throw new ConfigurationException($"{where}: unknown key {key}: {hint}");
+    }
+
+    private static void Collect(Akka.Configuration.Hocon.HoconValue? value, string path, List<string> keys)
+    {
+        if (value is null) return;
+        if (value.IsObject())
+        {
+            foreach (var (k, v) in value.GetObject().Items) Collect(v, path + "." + k, keys);
+            return;
+        }
+        keys.Add(path);
     }
 
     private static T Read<T>(Config c, string key, string expected, Func<Akka.Configuration.Hocon.HoconValue, T> read)
@@ -158,5 +190,28 @@ public sealed record NodeConfiguration
             ?? throw new InvalidOperationException("the embedded defaults (config/mvnstream.hocon) are missing");
         using var reader = new StreamReader(stream);
         return ConfigurationFactory.ParseString(reader.ReadToEnd());
+    }
+}
+
+/// <summary>
+/// MvnStream's own settings of a node (README "Configuration", sections Node and Coordinator), checked by the CLI's options
+/// validation and again here (<see cref="Validate"/>) for callers that build them in code.
+/// </summary>
+/// <param name="WorkerThreads">Threads a worker reads a shard with (docs/ARCHITECTURE.md, "Fitting a file"); 0 = every core of the node.</param>
+/// <param name="ReadChunkBytes">The threads take a shard in chunks of this size and merge their statistics in file order.</param>
+/// <param name="WorkerWait">How long a fit job waits for its first worker before failing.</param>
+/// <param name="NoWorkerTimeout">How long a fit job may go on with no live worker before failing.</param>
+public sealed record NodeSettings(int WorkerThreads, long ReadChunkBytes, TimeSpan WorkerWait, TimeSpan NoWorkerTimeout)
+{
+    /// <summary>The documented defaults: every core, 32 MiB, 30 s, 30 s.</summary>
+    public static NodeSettings Default { get; } = new(0, 32L << 20, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30));
+
+    /// <exception cref="ConfigurationException">A value out of its range, naming the setting.</exception>
+    public void Validate()
+    {
+        if (WorkerThreads < 0) throw new ConfigurationException($"Node:WorkerThreads = {WorkerThreads} must be 0 (every core of the node) or a positive number of threads");
+        if (ReadChunkBytes < 4096) throw new ConfigurationException("Node:ReadChunk must be at least 4 KiB");
+        if (WorkerWait <= TimeSpan.Zero) throw new ConfigurationException("Coordinator:WorkerWait must be a positive duration");
+        if (NoWorkerTimeout <= TimeSpan.Zero) throw new ConfigurationException("Coordinator:NoWorkerTimeout must be a positive duration");
     }
 }

@@ -43,14 +43,52 @@ public sealed record StreamJobSettings(
     [Field(25)] int BatchRows,
     [Field(26)] double LingerMilliseconds,
     [Field(27)] string[] KafkaProperties,
-    [Field(28)] double RelativeTolerance = 0)
+    [Field(28)] double RelativeTolerance = 0,
+    [Field(29)] StreamTunables? Tunables = null)
 {
+    /// <summary>The intake's and coordinator's tunables (<see cref="StreamTunables.Default"/> when a client sent none).</summary>
+    public StreamTunables Tuning => Tunables ?? StreamTunables.Default;
+
     /// <summary>The solver settings, as the fit command's (one builder: <see cref="SolverSettings"/>).</summary>
     public SolverSettings Solving => new(Solver, Parameterization, MaxIterations, GradientTolerance, RelativeTolerance, LearningRate, Ridge, Shrinkage, ShrinkageIntensity);
 
     /// <param name="maxIterations">This solve's iteration limit: steps per update online, MaxIterations for the final solve.</param>
     public FitOptions ToFitOptions(MvnParameters? start, AdamState? adam, int maxIterations) =>
         Solving.ToFitOptions(maxIterations) with { Start = start, AdamState = adam };
+}
+
+/// <summary>
+/// The stream's tunables that were constants in code (docs/ARCHITECTURE.md, "Streaming"): the settings of section Stream
+/// (README "Configuration"), carried to every worker with the job. Durations are in seconds.
+/// </summary>
+/// <param name="BrokerTimeoutSeconds">How long an intake goes on while no Kafka broker is reachable before the job stops with an error.</param>
+/// <param name="MaxInFlight">Contributions of one partition awaiting acknowledgement; beyond it the pending batch grows instead.</param>
+/// <param name="MaxPendingBatches">Pending rows of one partition (in batches of BatchRows) beyond which fetching it pauses.</param>
+/// <param name="AckTimeoutSeconds">An unacknowledged contribution older than this re-synchronises its partition through the ledger (and bounds the drain).</param>
+/// <param name="SideDeliveryTimeoutSeconds">Longest wait for dead letters and scores to be delivered before the intake gives up.</param>
+/// <param name="ReachabilityProbeSeconds">While no broker is reachable, how often the intake asks for metadata to learn that one is back.</param>
+/// <param name="PositionRetrySeconds">How long a worker waits for the ledger's answer to a position query before it asks again.</param>
+/// <param name="StallCheckSeconds">A partition with lag that delivered nothing for this long is checked against the broker's log start.</param>
+/// <param name="PollMilliseconds">Longest wait of one consumer poll (5 ms while draining or waiting for the ledger).</param>
+/// <param name="StopTimeoutSeconds">How long the coordinator waits for the workers' final contributions when the job stops.</param>
+/// <param name="IdleCheckSeconds">How often the coordinator checks the --until-idle and --max-rows conditions.</param>
+/// <param name="StatusIntervalSeconds">How often the coordinator sends its status (progress line, dashboard, metrics).</param>
+public sealed record StreamTunables(
+    [Field(1)] double BrokerTimeoutSeconds,
+    [Field(2)] int MaxInFlight,
+    [Field(3)] int MaxPendingBatches,
+    [Field(4)] double AckTimeoutSeconds,
+    [Field(5)] double SideDeliveryTimeoutSeconds,
+    [Field(6)] double ReachabilityProbeSeconds,
+    [Field(7)] double PositionRetrySeconds,
+    [Field(8)] double StallCheckSeconds,
+    [Field(9)] int PollMilliseconds,
+    [Field(10)] double StopTimeoutSeconds,
+    [Field(11)] double IdleCheckSeconds,
+    [Field(12)] double StatusIntervalSeconds)
+{
+    /// <summary>The documented defaults (README "Configuration", section Stream).</summary>
+    public static StreamTunables Default { get; } = new(60, 8, 16, 15, 30, 2, 3, 1, 100, 20, 0.25, 1);
 }
 
 /// <summary>What the coordinator replies to a contribution (docs/ARCHITECTURE.md, "The offset ledger").</summary>

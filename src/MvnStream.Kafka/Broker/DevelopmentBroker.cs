@@ -1,4 +1,5 @@
 using Confluent.Kafka;
+using MvnStream.Kafka.Logging;
 
 namespace MvnStream.Kafka.Broker;
 
@@ -45,6 +46,9 @@ public sealed class DevelopmentBroker : IDisposable
         Bootstrap = string.Join(',', brokers);
     }
 
+    /// <summary>Role of the mock cluster's log lines.</summary>
+    private static readonly MvnStream.Cluster.Logging.LogContext BrokerContext = new("broker", null);
+
     /// <summary>"host:port[,host:port...]" of the brokers, for <c>bootstrap.servers</c>.</summary>
     public string Bootstrap { get; }
 
@@ -57,7 +61,7 @@ public sealed class DevelopmentBroker : IDisposable
     /// </summary>
     /// <param name="brokers">Number of brokers, 1 or more (1 by default).</param>
     /// <param name="timeout">How long to wait for the brokers' addresses (10 s by default).</param>
-    /// <param name="log">Receives librdkafka's log and error lines of the owning client; null = discard them.</param>
+    /// <param name="log">Receives librdkafka's log and error lines of the owning client; null = the process's logging (role broker).</param>
     /// <exception cref="TimeoutException">The brokers did not all appear within <paramref name="timeout"/>.</exception>
     public static DevelopmentBroker Start(int brokers = 1, TimeSpan? timeout = null, Action<string>? log = null)
     {
@@ -70,8 +74,16 @@ public sealed class DevelopmentBroker : IDisposable
             ["log.connection.close"] = "false",
         });
         var owner = new ProducerBuilder<Null, Null>(config)
-            .SetLogHandler((_, m) => log?.Invoke($"librdkafka {m.Level} {m.Facility}: {m.Message}"))
-            .SetErrorHandler((_, e) => log?.Invoke($"librdkafka error: {e.Reason}"))
+            .SetLogHandler((_, m) =>
+            {
+                if (log is null) KafkaLogging.Log(m, BrokerContext);
+                else log($"librdkafka {m.Level} {m.Facility}: {m.Message}");
+            })
+            .SetErrorHandler((client, e) =>
+            {
+                if (log is null) KafkaLogging.Log(client.Name, e, BrokerContext);
+                else log($"librdkafka error: {e.Reason}");
+            })
             .Build();
         try
         {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Confluent.Kafka;
 using MvnStream.Core.Formats;
+using MvnStream.Kafka.Logging;
 
 namespace MvnStream.Kafka.Producing;
 
@@ -48,7 +49,7 @@ public sealed class RowProducer : IDisposable
     /// <summary>Creates the Kafka producer (no connection is made yet).</summary>
     /// <param name="settings">Bootstrap and pass-through properties.</param>
     /// <param name="options">Topic, encoding, rate and time limits.</param>
-    /// <param name="log">Receives librdkafka's log and error lines; null = discard them (errors still reach the exceptions and summary).</param>
+    /// <param name="log">Receives librdkafka's log and error lines; null = the log goes to the process's logging (errors still reach the exceptions and summary).</param>
     /// <exception cref="KafkaSettingsException">librdkafka rejects a property (unknown key or invalid value).</exception>
     /// <exception cref="ArgumentException">Invalid options (empty topic, csv with several rows per record, negative rate).</exception>
     public RowProducer(KafkaClientSettings settings, RowProducerOptions options, Action<string>? log = null)
@@ -72,11 +73,17 @@ public sealed class RowProducer : IDisposable
         try
         {
             _producer = new ProducerBuilder<Null, byte[]>(config)
-                .SetLogHandler((_, m) => _log?.Invoke($"librdkafka {m.Level} {m.Facility}: {m.Message}"))
+                // Errors are kept for the producer's own message (as before); the log goes through the logging, or to the
+                // caller's callback when there is one (docs/ARCHITECTURE.md, "Logging").
                 .SetErrorHandler((_, e) =>
                 {
                     _lastClientError = e.Reason;
                     _log?.Invoke($"librdkafka error: {e.Reason}");
+                })
+                .SetLogHandler((_, m) =>
+                {
+                    if (_log is null) KafkaLogging.Log(m);
+                    else _log($"librdkafka {m.Level} {m.Facility}: {m.Message}");
                 })
                 .Build();
         }

@@ -2,6 +2,7 @@ using System.Text;
 using Confluent.Kafka;
 using MvnStream.Cluster.Protocol;
 using MvnStream.Kafka.Streaming.Checkpoints;
+using MvnStream.Kafka.Logging;
 
 namespace MvnStream.Kafka.Streaming;
 
@@ -106,7 +107,7 @@ public sealed class KafkaCheckpointStore : CheckpointStore
         _properties = properties;
         var config = new ProducerConfig { BootstrapServers = bootstrap, Acks = Acks.All, EnableIdempotence = true, MessageTimeoutMs = 30000, LingerMs = 0 };
         KafkaProperties.Apply(config, properties);
-        _producer = new ProducerBuilder<string, byte[]>(config).SetLogHandler((_, _) => { }).Build();
+        _producer = new ProducerBuilder<string, byte[]>(config).WithLogging().Build();
     }
 
     public override string Describe() => $"kafka topic {_topic} (partition 0)";
@@ -149,7 +150,7 @@ public sealed class KafkaCheckpointStore : CheckpointStore
     {
         var config = new ConsumerConfig { BootstrapServers = _bootstrap, GroupId = "mvnstream-checkpoint-reader", EnableAutoCommit = false, EnablePartitionEof = true };
         KafkaProperties.Apply(config, _properties);
-        using var consumer = new ConsumerBuilder<string, byte[]>(config).SetLogHandler((_, _) => { }).Build();
+        using var consumer = new ConsumerBuilder<string, byte[]>(config).WithLogging().Build();
         var tp = new TopicPartition(_topic, 0);
         WatermarkOffsets wm;
         try { wm = consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10)); }

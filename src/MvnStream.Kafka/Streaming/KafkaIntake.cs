@@ -8,6 +8,7 @@ using MvnStream.Core.Formats;
 using MvnStream.Core.Model;
 using MvnStream.Core.Scoring;
 using MvnStream.Core.Statistics;
+using MvnStream.Kafka.Logging;
 
 namespace MvnStream.Kafka.Streaming;
 
@@ -36,22 +37,24 @@ public interface IIntakeSink
 /// </summary>
 public sealed class KafkaIntake : IDisposable
 {
+    // The tunables below were constants; they are settings now (section Stream, README "Configuration"), sent with the job.
+
     /// <summary>Contributions of one partition awaiting acknowledgement; beyond it the pending batch grows instead.</summary>
-    private const int MaxInFlight = 8;
+    private int MaxInFlight => _settings.Tuning.MaxInFlight;
 
     /// <summary>Pending rows of one partition (in BatchRows) beyond which fetching it pauses until acknowledgements come.</summary>
-    private const int MaxPendingBatches = 16;
-    private static readonly TimeSpan AckTimeout = TimeSpan.FromSeconds(15);
+    private int MaxPendingBatches => _settings.Tuning.MaxPendingBatches;
+    private TimeSpan AckTimeout => TimeSpan.FromSeconds(_settings.Tuning.AckTimeoutSeconds);
 
     /// <summary>Longest wait for dead letters and scores to be delivered (or for room in the producer's queue) before the intake gives up.</summary>
-    private static readonly TimeSpan SideDeliveryTimeout = TimeSpan.FromSeconds(30);
+    private TimeSpan SideDeliveryTimeout => TimeSpan.FromSeconds(_settings.Tuning.SideDeliveryTimeoutSeconds);
 
     /// <summary>While no broker is reachable, how often the intake asks the cluster for metadata to learn that one is back.</summary>
-    private static readonly TimeSpan ReachabilityProbe = TimeSpan.FromSeconds(2);
-    private static readonly TimeSpan PositionRetry = TimeSpan.FromSeconds(3);
+    private TimeSpan ReachabilityProbe => TimeSpan.FromSeconds(_settings.Tuning.ReachabilityProbeSeconds);
+    private TimeSpan PositionRetry => TimeSpan.FromSeconds(_settings.Tuning.PositionRetrySeconds);
 
     /// <summary>A partition with lag that delivered nothing for this long is checked against the broker's log start (see <see cref="Unstall"/>).</summary>
-    private static readonly TimeSpan StallCheck = TimeSpan.FromSeconds(1);
+    private TimeSpan StallCheck => TimeSpan.FromSeconds(_settings.Tuning.StallCheckSeconds);
 
     private sealed class PartitionState(int partition)
     {
@@ -132,7 +135,7 @@ public sealed class KafkaIntake : IDisposable
     private readonly Stopwatch _unreachable = new();
     private readonly Stopwatch _reachabilityProbe = new();
     private string? _brokerError;
-    private TimeSpan _brokerTimeout = KafkaProperties.DefaultBrokerTimeout;
+    private TimeSpan BrokerTimeout => TimeSpan.FromSeconds(_settings.Tuning.BrokerTimeoutSeconds);
     private IAdminClient? _metadata;
 
     /// <summary>Rebalance "partitions assigned" callbacks that returned, and the longest one's duration in ticks: a test hook (no blocking call may run in them).</summary>
@@ -225,7 +228,6 @@ public sealed class KafkaIntake : IDisposable
         string? error = null;
         try
         {
-            _brokerTimeout = KafkaProperties.BrokerTimeout(_settings.KafkaProperties);
             var config = new ConsumerConfig
             {
                 BootstrapServers = _settings.Bootstrap,
@@ -256,8 +258,8 @@ public sealed class KafkaIntake : IDisposable
                 .SetPartitionsAssignedHandler((_, parts) => OnAssigned(parts))
                 .SetPartitionsRevokedHandler((_, parts) => OnRevoked(parts.Select(p => p.Partition.Value), handOver: true))
                 .SetPartitionsLostHandler((_, parts) => OnRevoked(parts.Select(p => p.Partition.Value), handOver: false))
-                .SetErrorHandler((_, e) => OnKafkaError(e))
-                .SetLogHandler((_, _) => { })
+                // Errors go to OnKafkaError, which reports an unreachable broker and fatal errors itself (once); the log through the logging.
+                .WithLogging(LogContextOf(_workerId), OnKafkaError)
                 .Build();
             _metadata = new DependentAdminClientBuilder(_consumer.Handle).Build();
             if (!string.IsNullOrEmpty(_settings.DeadLetterTopic) || !string.IsNullOrEmpty(_settings.ScoresTopic))
@@ -265,7 +267,7 @@ public sealed class KafkaIntake : IDisposable
                 var pc = new ProducerConfig { BootstrapServers = _settings.Bootstrap, LingerMs = 5, MessageTimeoutMs = 30000, EnableIdempotence = true };
                 KafkaProperties.Apply(pc, _settings.KafkaProperties);
                 _sideMessageMaxBytes = pc.MessageMaxBytes ?? _sideMessageMaxBytes;
-                _sideProducer = new ProducerBuilder<byte[]?, byte[]?>(pc).SetLogHandler((_, _) => { }).Build();
+                _sideProducer = new ProducerBuilder<byte[]?, byte[]?>(pc).WithLogging(LogContextOf(_workerId)).Build();
             }
             _consumer.Subscribe(_settings.Topic);
             Loop();
@@ -302,6 +304,10 @@ public sealed class KafkaIntake : IDisposable
     /// reports it and, after the broker timeout, stops with the last connection error); other errors are transient and
     /// kept only to explain an outage.
     /// </summary>
+    /// <summary>The worker node's role and address for its Kafka clients' log lines (the worker id is the node's host:port).</summary>
+    private static MvnStream.Cluster.Logging.LogContext LogContextOf(string workerId) =>
+        new(MvnStream.Cluster.Hosting.NodeConfiguration.WorkerRole, $"akka.tcp://{MvnStream.Cluster.Hosting.NodeConfiguration.SystemName}@{workerId}");
+
     private void OnKafkaError(Error e)
     {
         if (e.IsFatal)
@@ -339,7 +345,7 @@ public sealed class KafkaIntake : IDisposable
             }
             catch (KafkaException) { }
         }
-        if (_unreachable.Elapsed >= _brokerTimeout)
+        if (_unreachable.Elapsed >= BrokerTimeout)
             _failure ??= $"no Kafka broker reachable at {_settings.Bootstrap} for {_unreachable.Elapsed.TotalSeconds:F0} s (last error: {_brokerError ?? "all brokers down"}); "
                 + "stopped consuming: what was merged is kept, the rest is read again on the next start";
     }
@@ -362,7 +368,7 @@ public sealed class KafkaIntake : IDisposable
             }
             ConsumeResult<byte[]?, byte[]?>? r = null;
             // Short polls while anything waits for an acknowledgement or is paused, so acks are handled promptly.
-            try { r = consumer.Consume(_draining || _waiting ? 5 : 100); }
+            try { r = consumer.Consume(_draining || _waiting ? Math.Min(5, _settings.Tuning.PollMilliseconds) : _settings.Tuning.PollMilliseconds); }
             catch (ConsumeException e) when (!e.Error.IsFatal)
             {
                 // Dead-lettered and counted in its range like any rejected record (only at the partition's next offset).
@@ -882,7 +888,7 @@ public sealed class KafkaIntake : IDisposable
             bool down = _unreachable.IsRunning && _unreachable.Elapsed >= ReachabilityProbe;
             bool atEnd = !down && parts.All(s => s.Positioned && s.AtEnd && s.InFlight.Count == 0 && s.Expected == s.From);
             string? err = down
-                ? $"no Kafka broker reachable at {_settings.Bootstrap} ({_brokerError ?? "all brokers down"}); stopping if this lasts {_brokerTimeout.TotalSeconds:F0} s"
+                ? $"no Kafka broker reachable at {_settings.Bootstrap} ({_brokerError ?? "all brokers down"}); stopping if this lasts {BrokerTimeout.TotalSeconds:F0} s"
                 : Interlocked.Read(ref _sideErrors) > 0 ? $"{Interlocked.Read(ref _sideErrors)} dead-letter/score records could not be delivered ({Volatile.Read(ref _sideError)})" : null;
             _sink.Status(parts.Select(s => s.Partition).ToArray(), lag, unread, atEnd, err);
         }

@@ -10,6 +10,7 @@ using MvnStream.Core.Model;
 using MvnStream.Core.Solvers;
 using MvnStream.Core.Statistics;
 using MvnStream.Core.Streaming;
+using MvnStream.Kafka.Logging;
 
 namespace MvnStream.Kafka.Streaming;
 
@@ -31,11 +32,11 @@ public sealed partial class StreamCoordinatorActor
             Store = CheckpointStore.Create(settings.Checkpoint, settings.Bootstrap, settings.KafkaProperties);
             if (!string.IsNullOrEmpty(settings.ModelTopic))
             {
-                // Snapshots keyed by job, in order and once (idempotent, acks from all in-sync replicas); librdkafka's own log
-                // lines are not printed: an unreachable broker is reported by the workers, a lost snapshot by its delivery report.
+                // Snapshots keyed by job, in order and once (idempotent, acks from all in-sync replicas). librdkafka's log and
+                // errors go through the logging (docs/ARCHITECTURE.md, "Logging"); a lost snapshot is also reported by its delivery report.
                 var config = new ProducerConfig { BootstrapServers = settings.Bootstrap, LingerMs = 5, MessageTimeoutMs = 30000, Acks = Acks.All, EnableIdempotence = true };
                 KafkaProperties.Apply(config, settings.KafkaProperties);
-                ModelProducer = new ProducerBuilder<string, string>(config).SetLogHandler((_, _) => { }).Build();
+                ModelProducer = new ProducerBuilder<string, string>(config).WithLogging().Build();
             }
         }
 
@@ -428,7 +429,7 @@ public sealed partial class StreamCoordinatorActor
         job.StopReason = reason;
         Notice($"stopping: {reason}; draining the workers");
         BroadcastToAll(new StopConsuming(job.Id, job.Epoch));
-        Timers.StartSingleTimer(TickKind.StopTimeout, Tick.StopTimeout, _options.StopTimeout);
+        Timers.StartSingleTimer(TickKind.StopTimeout, Tick.StopTimeout, TimeSpan.FromSeconds(job.Settings.Tuning.StopTimeoutSeconds));
         MaybeFinishStop();
     }
 

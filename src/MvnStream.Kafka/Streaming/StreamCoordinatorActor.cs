@@ -12,6 +12,7 @@ using MvnStream.Core.Model;
 using MvnStream.Core.Solvers;
 using MvnStream.Core.Statistics;
 using MvnStream.Core.Streaming;
+using MvnStream.Kafka.Logging;
 
 namespace MvnStream.Kafka.Streaming;
 
@@ -321,9 +322,9 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         if (job.SuggestedDimension is { } suggested)
             Notice($"d = {job.Settings.Dimension} from the checkpoint (the topic's first records suggested d = {suggested}); records of other widths are rejected");
         foreach (var w in _workers.Refs) w.Tell(new StartConsuming(job.Id, job.Epoch, job.Settings));
-        Timers.StartPeriodicTimer(TickKind.Status, Tick.Status, TimeSpan.FromSeconds(1));
+        Timers.StartPeriodicTimer(TickKind.Status, Tick.Status, TimeSpan.FromSeconds(job.Settings.Tuning.StatusIntervalSeconds));
         Timers.StartPeriodicTimer(TickKind.Snapshot, Tick.Snapshot, TimeSpan.FromSeconds(Math.Max(0.1, job.Settings.SnapshotIntervalSeconds)));
-        Timers.StartPeriodicTimer(TickKind.Idle, Tick.Idle, TimeSpan.FromMilliseconds(250));
+        Timers.StartPeriodicTimer(TickKind.Idle, Tick.Idle, TimeSpan.FromSeconds(job.Settings.Tuning.IdleCheckSeconds));
         if (job.Theta is not null) Broadcast(new ModelUpdated(job.Id, job.Epoch, job.Version, ThetaData.From(job.Theta)));
         PublishBoard(job.Model());
     }
@@ -426,7 +427,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         {
             var config = new AdminClientConfig { BootstrapServers = settings.Bootstrap };
             KafkaProperties.Apply(config, settings.KafkaProperties);
-            using var admin = new AdminClientBuilder(config).SetLogHandler((_, _) => { }).Build();
+            using var admin = new AdminClientBuilder(config).WithLogging().Build();
             var topic = admin.GetMetadata(settings.Topic, TimeSpan.FromSeconds(10)).Topics.FirstOrDefault();
             return topic is not null && topic.Error.Code == ErrorCode.NoError ? topic.Partitions.Count : -1;
         }

@@ -135,13 +135,14 @@ public sealed class StreamWorkerActor : RegisteredWorkerActor
         var sink = new Sink(Self);
         string jobId = m.JobId, topic = m.Settings.Topic;
         long epoch = m.Epoch;
+        var askTimeout = TimeSpan.FromSeconds(m.Settings.Tuning.PositionRetrySeconds); // setting Stream:PositionRetry
         _intake = new KafkaIntake(m.Settings, _workerId, sink, (partition, low) =>
         {
             var coordinator = _coordinatorForIntake;
             if (coordinator is null) return null;
             try
             {
-                return coordinator.Ask<LedgerPosition>(new LedgerQuery(jobId, epoch, topic, partition, low), TimeSpan.FromSeconds(3))
+                return coordinator.Ask<LedgerPosition>(new LedgerQuery(jobId, epoch, topic, partition, low), askTimeout)
                     .GetAwaiter().GetResult().Next;
             }
             catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)

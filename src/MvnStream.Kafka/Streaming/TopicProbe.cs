@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Confluent.Kafka;
 using MvnStream.Core.Formats;
+using MvnStream.Kafka.Logging;
 
 namespace MvnStream.Kafka.Streaming;
 
@@ -45,7 +46,7 @@ public static class TopicProbe
             SocketTimeoutMs = 10000,
         };
         KafkaProperties.Apply(config, properties);
-        using var consumer = new ConsumerBuilder<Ignore, byte[]?>(config).SetLogHandler((_, _) => { }).Build();
+        using var consumer = new ConsumerBuilder<Ignore, byte[]?>(config).WithLogging().Build();
         using var admin = new DependentAdminClientBuilder(consumer.Handle).Build();
         var said = false;
         Stopwatch? firstSeen = null;

@@ -123,8 +123,8 @@ public sealed class WorkerFaultTests(ITestOutputHelper output)
         {
             var path = TestData.WriteCsv(dir, "long.csv", D, N, Rho, Seed);
             const double noWorkerTimeout = 3;
-            await using var cluster = await EmbeddedCluster.StartAsync(1,
-                AbruptTerminate + "\nmvnstream.coordinator.no-worker-timeout = 3s");
+            await using var cluster = await EmbeddedCluster.StartAsync(1, AbruptTerminate,
+                settings: NodeSettings.Default with { NoWorkerTimeout = TimeSpan.FromSeconds(noWorkerTimeout) });
 
             var round10 = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
             var lost = new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -176,16 +176,17 @@ public sealed class WorkerFaultTests(ITestOutputHelper output)
         try
         {
             var path = TestData.WriteCsv(dir, "long.csv", D, N, Rho, Seed);
-            string hocon = AbruptTerminate + "\nmvnstream.coordinator.no-worker-timeout = 25s";
+            string hocon = AbruptTerminate;
+            var own = NodeSettings.Default with { NoWorkerTimeout = TimeSpan.FromSeconds(25) };
             var ports = new[] { FreePort(), FreePort() }.Order().ToArray();
             var coordinator = await ClusterNode.StartAsync(new NodeConfiguration
             {
-                Roles = [NodeConfiguration.CoordinatorRole], Seeds = [], Hostname = "127.0.0.1", Port = ports[1], ExtraHocon = hocon,
+                Roles = [NodeConfiguration.CoordinatorRole], Seeds = [], Hostname = "127.0.0.1", Port = ports[1], ExtraHocon = hocon, Settings = own,
             }, TimeSpan.FromSeconds(30));
             nodes.Add(coordinator);
             NodeConfiguration WorkerConfig(int port) => new()
             {
-                Roles = [NodeConfiguration.WorkerRole], Seeds = [coordinator.Address.ToString()], Hostname = "127.0.0.1", Port = port, ExtraHocon = hocon,
+                Roles = [NodeConfiguration.WorkerRole], Seeds = [coordinator.Address.ToString()], Hostname = "127.0.0.1", Port = port, ExtraHocon = hocon, Settings = own,
             };
             var first = await ClusterNode.StartAsync(WorkerConfig(ports[0]), TimeSpan.FromSeconds(30));
             nodes.Add(first);

@@ -68,8 +68,11 @@ public sealed class NodeConfigurationTests : IDisposable
     }
 
     [Theory]
-    [InlineData("mvnstream.coordinator.no-worker-timeout = banana\n", "mvnstream.coordinator.no-worker-timeout", "duration")]
-    [InlineData("mvnstream.client.connect-timeout = soon\n", "mvnstream.client.connect-timeout", "duration")]
+    [InlineData("akka.cluster.split-brain-resolver.stable-after = banana\n", "akka.cluster.split-brain-resolver.stable-after", "duration")]
+    [InlineData("akka.cluster.failure-detector.heartbeat-interval = soon\n", "akka.cluster.failure-detector.heartbeat-interval", "duration")]
+    [InlineData("mvnstream.coordinator.no-worker-timeout = 5s\n", "unknown key mvnstream.coordinator.no-worker-timeout", "Coordinator:NoWorkerTimeout")]
+    [InlineData("mvnstream { client { connect-timeout = 5s } }\n", "unknown key mvnstream.client.connect-timeout", "MVNSTREAM__Node__ConnectTimeout")]
+    [InlineData("mvnstream.roles.worker = worker\n", "unknown key mvnstream.roles.worker", "not HOCON")]
     [InlineData("akka.remote.dot-netty.tcp.port = \"abc\"\n", "akka.remote.dot-netty.tcp.port", "port number")]
     [InlineData("akka.remote.dot-netty.tcp.port = 70000\n", "akka.remote.dot-netty.tcp.port", "outside 0..65535")]
     [InlineData("akka.cluster.failure-detector.acceptable-heartbeat-pause = -3s\n", "acceptable-heartbeat-pause", "duration")]
@@ -114,10 +117,10 @@ public sealed class NodeConfigurationTests : IDisposable
     {
         // Before: "not valid HOCON: Object reference not set to an instance of an object".
         Directory.CreateDirectory(Path.Combine(_dir, "conf"));
-        File(Path.Combine("conf", "common.hocon"), "mvnstream.coordinator.no-worker-timeout = 7s\n");
+        File(Path.Combine("conf", "common.hocon"), "akka.cluster.split-brain-resolver.stable-after = 7s\n");
         var main = File(Path.Combine("conf", "node.hocon"), "include \"common.hocon\"\nakka.cluster.roles = [coordinator]\n");
         var c = Build(new NodeConfiguration { ConfigFile = main });
-        Assert.Equal(TimeSpan.FromSeconds(7), c.GetTimeSpan("mvnstream.coordinator.no-worker-timeout"));
+        Assert.Equal(TimeSpan.FromSeconds(7), c.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after"));
         Assert.Equal(["coordinator"], c.GetStringList("akka.cluster.roles"));
 
         var missing = File("missing.hocon", "include \"nowhere.hocon\"\n");
@@ -131,14 +134,14 @@ public sealed class NodeConfigurationTests : IDisposable
     {
         // Akka's parser does not know ${?NAME}: the value was never read from the environment, the keys after it were
         // lost, and printing the config (as Akka does while starting) looped forever.
-        var path = File("env.hocon", "akka.remote.dot-netty.tcp.ssl.certificate.password = ${?MVNSTREAM_TLS_PASSWORD}\nmvnstream.coordinator.no-worker-timeout = 9s\n");
+        var path = File("env.hocon", "akka.remote.dot-netty.tcp.ssl.certificate.password = ${?MVNSTREAM_TLS_PASSWORD}\nakka.cluster.split-brain-resolver.stable-after = 9s\n");
         var set = Build(new NodeConfiguration { ConfigFile = path }, new Dictionary<string, string?> { ["MVNSTREAM_TLS_PASSWORD"] = "p\"a$s{w}\\rd" });
         Assert.Equal("p\"a$s{w}\\rd", Get(set, "akka.remote.dot-netty.tcp.ssl.certificate.password"));
-        Assert.Equal(TimeSpan.FromSeconds(9), set.GetTimeSpan("mvnstream.coordinator.no-worker-timeout"));
+        Assert.Equal(TimeSpan.FromSeconds(9), set.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after"));
         AssertPrintable(set);
 
         var unset = Build(new NodeConfiguration { ConfigFile = path });
-        Assert.Equal(TimeSpan.FromSeconds(9), unset.GetTimeSpan("mvnstream.coordinator.no-worker-timeout"));
+        Assert.Equal(TimeSpan.FromSeconds(9), unset.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after"));
         Assert.Null(Get(unset, "akka.remote.dot-netty.tcp.ssl.certificate.password")); // unset: Akka's default applies
         AssertPrintable(unset);
 

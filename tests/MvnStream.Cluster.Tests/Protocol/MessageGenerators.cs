@@ -134,16 +134,21 @@ internal static class MessageGenerators
                 (solver, p, maxIt, gtol, rtol, lr, ridge, shrink, intensity, summing, perWorker, minWorkers, wait) =>
                     new FitJobSettings(solver, p, maxIt, gtol, rtol, lr, ridge, shrink, intensity, summing, perWorker, minWorkers, wait));
 
+    public static readonly Gen<StreamTunables> Tunables =
+        Gen.Select(Gen.Select(Double, Gen.Int, Gen.Int, Double, Double, Double, Double, Double), Gen.Select(Gen.Int, Double, Double, Double),
+            (a, b) => new StreamTunables(a.Item1, a.Item2, a.Item3, a.Item4, a.Item5, a.Item6, a.Item7, a.Item8, b.Item1, b.Item2, b.Item3, b.Item4));
+
     public static readonly Gen<StreamJobSettings> StreamSettings =
         Gen.Select(
             Gen.Select(String, String, String, Enum<RowFormat>(), Gen.Int, Double, String, String),
             Gen.Select(String, Double, String, String, Double, Double, Gen.Long, Gen.Int),
             Gen.Select(Enum<SolverKind>(), Enum<Parameterization>(), Gen.Int, Double, Double, Double, Enum<ShrinkageMode>(), Double),
-            Gen.Select(Gen.Int, Double, Strings),
-            (a, b, c, e) => new StreamJobSettings(a.Item1, a.Item2, a.Item3, a.Item4, a.Item5, a.Item6, a.Item7, a.Item8,
+            Gen.Select(Gen.Int, Double, Strings, Double),
+            Gen.Frequency((1, Gen.Const((StreamTunables?)null)), (3, Tunables.Select(t => (StreamTunables?)t))),
+            (a, b, c, e, t) => new StreamJobSettings(a.Item1, a.Item2, a.Item3, a.Item4, a.Item5, a.Item6, a.Item7, a.Item8,
                 b.Item1, b.Item2, b.Item3, b.Item4, b.Item5, b.Item6, b.Item7, b.Item8,
                 c.Item1, c.Item2, c.Item3, c.Item4, c.Item5, c.Item6, c.Item7, c.Item8,
-                e.Item1, e.Item2, e.Item3));
+                e.Item1, e.Item2, e.Item3, e.Item4, t));
 
     private static Gen<IMvnMessage> Up<T>(Gen<T> gen) where T : IMvnMessage => gen.Select(m => (IMvnMessage)m);
 

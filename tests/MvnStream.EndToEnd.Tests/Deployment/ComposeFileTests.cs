@@ -72,14 +72,23 @@ public sealed class ComposeFileTests
         Assert.Equal(command, args);
         int config = Array.IndexOf(command, "--config");
         var file = config >= 0 ? Deployment(Path.Combine("config", Path.GetFileName(command[config + 1]))) : null;
-        var built = new NodeConfiguration { ConfigFile = file }.Build(vars!);
-        if (env.GetValueOrDefault("MVNSTREAM_HOSTNAME") == "0.0.0.0")
+        // The command and its environment parse against the settings the program accepts (an unknown or invalid MVNSTREAM__
+        // variable would be exit 2), over the shipped config/appsettings.json.
+        var settings = MvnStream.Cli.Configuration.AppSettings.Load(CliApp.Build().Parse(command), environment: vars,
+            shippedFile: Deployment(Path.Combine("config", "appsettings.json")));
+        static List<string>? List(string? text) => text?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+        var built = new NodeConfiguration
+        {
+            ConfigFile = file ?? settings.Node.Hocon, Hostname = settings.Node.Hostname, PublicHostname = settings.Node.PublicHostname,
+            Port = settings.Node.Port, Seeds = List(settings.Node.Seeds), Roles = List(settings.Node.Roles), Settings = settings.NodeSettings(),
+        }.Build(vars!);
+        if (env.GetValueOrDefault("MVNSTREAM__Node__Hostname") == "0.0.0.0")
         {
             var advertised = built.GetString("akka.remote.dot-netty.tcp.public-hostname");
             Assert.True(advertised == (Get(s, "hostname") as YamlScalarNode)?.Value || (System.Net.IPAddress.TryParse(advertised, out var ip) && !System.Net.IPAddress.IsLoopback(ip)),
                 $"{service} advertises '{advertised}': neither its compose hostname nor its own non-loopback IP address");
         }
-        if (env.ContainsKey("MVNSTREAM_SEEDS"))
+        if (env.ContainsKey("MVNSTREAM__Node__Seeds"))
             Assert.NotEmpty(built.GetStringList("akka.cluster.seed-nodes"));
     }
 
@@ -119,20 +128,20 @@ public sealed class ComposeFileTests
     {
         var (vars, args) = RunEntryPoint(new Dictionary<string, string>
         {
-            ["MVNSTREAM_HOSTNAME"] = "0.0.0.0",
-            ["MVNSTREAM_SEEDS"] = "akka.tcp://mvnstream@coordinator:4053",
+            ["MVNSTREAM__Node__Hostname"] = "0.0.0.0",
+            ["MVNSTREAM__Node__Seeds"] = "akka.tcp://mvnstream@coordinator:4053",
             ["MVNSTREAM_SEED_PEERS"] = "localhost:4054",
         }, ["node", "--role", "worker"]);
         Assert.Equal(["node", "--role", "worker"], args);
-        Assert.True(System.Net.IPAddress.TryParse(vars["MVNSTREAM_PUBLIC_HOSTNAME"], out var ip) && !System.Net.IPAddress.IsLoopback(ip),
-            $"advertised '{vars["MVNSTREAM_PUBLIC_HOSTNAME"]}'");
+        Assert.True(System.Net.IPAddress.TryParse(vars["MVNSTREAM__Node__PublicHostname"], out var ip) && !System.Net.IPAddress.IsLoopback(ip),
+            $"advertised '{vars["MVNSTREAM__Node__PublicHostname"]}'");
         // The given seeds first (the coordinator founds the cluster), then every address of the peer service.
-        Assert.Equal("akka.tcp://mvnstream@coordinator:4053,akka.tcp://mvnstream@127.0.0.1:4054", vars["MVNSTREAM_SEEDS"]);
+        Assert.Equal("akka.tcp://mvnstream@coordinator:4053,akka.tcp://mvnstream@127.0.0.1:4054", vars["MVNSTREAM__Node__Seeds"]);
 
-        var (named, _) = RunEntryPoint(new Dictionary<string, string> { ["MVNSTREAM_HOSTNAME"] = "0.0.0.0", ["MVNSTREAM_PUBLIC_HOSTNAME"] = "coordinator" }, ["node"]);
-        Assert.Equal("coordinator", named["MVNSTREAM_PUBLIC_HOSTNAME"]);
+        var (named, _) = RunEntryPoint(new Dictionary<string, string> { ["MVNSTREAM__Node__Hostname"] = "0.0.0.0", ["MVNSTREAM__Node__PublicHostname"] = "coordinator" }, ["node"]);
+        Assert.Equal("coordinator", named["MVNSTREAM__Node__PublicHostname"]);
         var (loopback, _) = RunEntryPoint(new Dictionary<string, string>(), ["fit", "x.csv"]);
-        Assert.False(loopback.ContainsKey("MVNSTREAM_PUBLIC_HOSTNAME"), "a node on loopback (the default) needs no public address");
+        Assert.False(loopback.ContainsKey("MVNSTREAM__Node__PublicHostname"), "a node on loopback (the default) needs no public address");
     }
 
     /// <summary>
@@ -156,13 +165,13 @@ public sealed class ComposeFileTests
 
         var coordinator = (YamlMappingNode)services.Children[new YamlScalarNode("coordinator")];
         var coordinatorEnv = (YamlMappingNode)Get(coordinator, "environment")!;
-        string coordinatorSeed = $"akka.tcp://mvnstream@{((YamlScalarNode)Get(coordinatorEnv, "MVNSTREAM_PUBLIC_HOSTNAME")!).Value}:{((YamlScalarNode)Get(coordinatorEnv, "MVNSTREAM_PORT")!).Value}";
+        string coordinatorSeed = $"akka.tcp://mvnstream@{((YamlScalarNode)Get(coordinatorEnv, "MVNSTREAM__Node__PublicHostname")!).Value}:{((YamlScalarNode)Get(coordinatorEnv, "MVNSTREAM__Node__Port")!).Value}";
         foreach (var (key, value) in services.Children)
         {
             var s = (YamlMappingNode)value;
             string name = ((YamlScalarNode)key).Value!;
-            if (Get(s, "environment") is YamlMappingNode env && Get(env, "MVNSTREAM_SEEDS") is YamlScalarNode seeds)
-                Assert.True(seeds.Value == coordinatorSeed, $"{name}: MVNSTREAM_SEEDS {seeds.Value}, expected the coordinator only ({coordinatorSeed})");
+            if (Get(s, "environment") is YamlMappingNode env && Get(env, "MVNSTREAM__Node__Seeds") is YamlScalarNode seeds)
+                Assert.True(seeds.Value == coordinatorSeed, $"{name}: MVNSTREAM__Node__Seeds {seeds.Value}, expected the coordinator only ({coordinatorSeed})");
             if (Get(s, "command") is YamlSequenceNode c && ((YamlScalarNode)c.Children[0]).Value == "node")
                 Assert.True(Get(s, "healthcheck") is YamlMappingNode, $"{name} runs a node but has no health check");
             if (Get(s, "ports") is YamlSequenceNode ports)
