@@ -29,7 +29,7 @@ public sealed class FitClientActor : ReceiveActor, IWithTimers
     private readonly Action<IMvnMessage> _onEvent;
     private readonly TaskCompletionSource<FitJobOutcome> _done;
     private readonly TimeSpan _answerTimeout;
-    private IActorRef? _coordinator;
+    private readonly CoordinatorLink _coordinator = new();
 
     public FitClientActor(IActorRef proxy, SubmitFitJob job, Action<IMvnMessage> onEvent, TaskCompletionSource<FitJobOutcome> done, TimeSpan answerTimeout)
     {
@@ -51,7 +51,7 @@ public sealed class FitClientActor : ReceiveActor, IWithTimers
             $"the coordinator did not answer within {_answerTimeout.TotalSeconds:F0} s: is a node with role 'coordinator' in the cluster?"))));
         Receive<Terminated>(t =>
         {
-            if (t.ActorRef.Equals(_coordinator))
+            if (_coordinator.Lost(t.ActorRef))
                 Finish(new FitJobOutcome(null, new FitJobFailed(_job.JobId, JobErrorKind.Failure, "the coordinator was lost during the job; submit it again")));
         });
     }
@@ -70,11 +70,7 @@ public sealed class FitClientActor : ReceiveActor, IWithTimers
     private void Heard()
     {
         Timers.Cancel("answer");
-        if (_coordinator is null && !Sender.Equals(_proxy) && !Sender.IsNobody())
-        {
-            _coordinator = Sender;
-            Context.Watch(Sender);
-        }
+        if (_coordinator.Sighted(Sender, _proxy)) Context.Watch(Sender);
     }
 
     private void Finish(FitJobOutcome outcome)

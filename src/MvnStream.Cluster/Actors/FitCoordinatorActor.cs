@@ -90,8 +90,7 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
         Akka.Actor.Props.Create(() => new FitCoordinatorActor(noWorkerTimeout, workerWait));
 
     protected override void PreStart() =>
-        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
-            typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.ReachableMember), typeof(ClusterEvent.MemberRemoved));
+        WorkerRegistry.SubscribeToMembership(_cluster, Self);
 
     protected override void PostStop()
     {
@@ -134,8 +133,7 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
     /// </summary>
     private void SuspendWorkersAt(Address address)
     {
-        foreach (var w in _workers.At(address))
-            if (_workers.Suspend(w) is { } id) Orphan(w, id, "is unreachable");
+        foreach (var (w, id) in _workers.SuspendAt(address)) Orphan(w, id, "is unreachable");
     }
 
     private void ResumeWorkersAt(Address address)

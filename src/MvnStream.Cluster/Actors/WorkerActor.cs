@@ -15,23 +15,17 @@ namespace MvnStream.Cluster.Actors;
 /// Holds data shards for fit jobs: reads a byte range of a file once into sufficient statistics, then
 /// answers rounds from those statistics (no second pass over the rows): J and its gradients at the
 /// round's theta, per shard. Registers with the coordinator singleton through its proxy and again after
-/// a handover. Reading runs off the actor thread; the actor only routes and holds state.
+/// a handover (<see cref="RegisteredWorkerActor"/>). Reading runs off the actor thread; the actor only routes and holds state.
 /// A shard is read on <c>mvnstream.worker.threads</c> threads (a job may ask for another number), one shard at a time, so
 /// that a worker holding several shards never runs more readers than its threads (docs/ARCHITECTURE.md, "Fitting a file").
 /// </summary>
-public sealed class WorkerActor : ReceiveActor, IWithTimers
+public sealed class WorkerActor : RegisteredWorkerActor
 {
-    private sealed record RegisterTick
-    {
-        public static RegisterTick Instance { get; } = new();
-    }
-
     private sealed record ShardRead(LoadShard Request, IActorRef ReplyTo, IngestResult? Result, Exception? Error, double Seconds, int Threads);
 
     private sealed record ShardKey(string JobId, int ShardIndex);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly IActorRef _coordinatorProxy;
     private readonly string _workerId;
     private readonly Dictionary<ShardKey, SufficientStatistics> _shards = [];
     private readonly Dictionary<string, CancellationTokenSource> _jobs = [];
@@ -40,34 +34,16 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly int _threads;
     private readonly long _chunkBytes;
     private readonly SemaphoreSlim _reading = new(1, 1);
-    private IActorRef? _coordinator;
 
     /// <param name="threads">Threads a shard is read with unless the job says (mvnstream.worker.threads; 0 or less: every core).</param>
     /// <param name="chunkBytes">Bytes a reading thread takes at a time (mvnstream.worker.read-chunk; 0 or less: the default).</param>
     public WorkerActor(IActorRef coordinatorProxy, string workerId, int threads = 0, long chunkBytes = 0)
+        : base(coordinatorProxy, new RegisterWorker(workerId, Threads(threads)))
     {
         _chunkBytes = chunkBytes > 0 ? chunkBytes : ShardAccumulator.RangeChunkBytes;
-        _coordinatorProxy = coordinatorProxy;
         _workerId = workerId;
-        _threads = threads > 0 ? threads : Environment.ProcessorCount;
+        _threads = Threads(threads);
 
-        Receive<RegisterTick>(_ => _coordinatorProxy.Tell(new RegisterWorker(_workerId, _threads)));
-        Receive<WorkerRegistered>(_ =>
-        {
-            if (_coordinator is not null && _coordinator.Equals(Sender)) return;
-            if (_coordinator is not null) Context.Unwatch(_coordinator);
-            _coordinator = Sender;
-            Context.Watch(Sender);
-            Timers.Cancel("register");
-            _log.Info("worker {0} registered with coordinator {1}", _workerId, Sender.Path);
-        });
-        Receive<Terminated>(t =>
-        {
-            if (!t.ActorRef.Equals(_coordinator)) return;
-            _log.Info("coordinator {0} gone; registering again", t.ActorRef.Path);
-            _coordinator = null;
-            StartRegistering();
-        });
         Receive<DescribeFile>(Describe);
         Receive<LoadShard>(Load);
         Receive<ShardRead>(OnShardRead);
@@ -75,12 +51,16 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         Receive<ReleaseJob>(r => Release(r.JobId));
     }
 
-    public ITimerScheduler Timers { get; set; } = null!;
-
     public static Props Props(IActorRef coordinatorProxy, string workerId, int threads = 0, long chunkBytes = 0) =>
         Akka.Actor.Props.Create(() => new WorkerActor(coordinatorProxy, workerId, threads, chunkBytes));
 
-    protected override void PreStart() => StartRegistering();
+    private static int Threads(int threads) => threads > 0 ? threads : Environment.ProcessorCount;
+
+    protected override void OnCoordinatorRegistered(IActorRef coordinator) =>
+        _log.Info("worker {0} registered with coordinator {1}", _workerId, coordinator.Path);
+
+    protected override void OnCoordinatorLost(IActorRef coordinator) =>
+        _log.Info("coordinator {0} gone; registering again", coordinator.Path);
 
     protected override void PostStop()
     {
@@ -122,9 +102,6 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         ShardLoadFailed Failed(string jobId, int shard, string what, string detail) =>
             new(jobId, shard, JobErrorKind.Failure, $"worker {_workerId}: {what} shard {shard} failed ({detail})");
     }
-
-    private void StartRegistering() =>
-        Timers.StartPeriodicTimer("register", RegisterTick.Instance, TimeSpan.Zero, TimeSpan.FromSeconds(1));
 
     private CancellationToken JobToken(string jobId)
     {

@@ -1,6 +1,5 @@
 using System.Net.Sockets;
 using Akka.Actor;
-using Akka.Cluster.Tools.Singleton;
 using Akka.Configuration;
 using MvnStream.Cluster.Actors;
 
@@ -72,9 +71,9 @@ public sealed class ClusterNode : IAsyncDisposable
         try { system = ActorSystem.Create(NodeConfiguration.SystemName, config); }
         catch (Exception e) { throw new ConfigurationException($"cannot start the client with this configuration: {Innermost(e).Message}"); }
         var node = new ClusterNode(system, [NodeConfiguration.ClientRole], ActorRefs.Nobody, seedAddress);
-        var fit = node.Relay("/user/" + FitCoordinatorName + "-proxy", FitCoordinatorName + "-relay");
+        var fit = node.Relay(SingletonWiring.ProxyPath(FitCoordinatorName), FitCoordinatorName + "-relay");
         var deadline = DateTime.UtcNow + connectTimeout;
-        var probe = system.ActorSelection(new RootActorPath(seedAddress) / "user" / (FitCoordinatorName + "-proxy"));
+        var probe = system.ActorSelection(new RootActorPath(seedAddress) / "user" / SingletonWiring.ProxyName(FitCoordinatorName));
         while (true)
         {
             try
@@ -177,13 +176,7 @@ public sealed class ClusterNode : IAsyncDisposable
 
         var noWorkerTimeout = configuration.Settings.NoWorkerTimeout;
         var workerWait = configuration.Settings.WorkerWait;
-        if (roles.Contains(NodeConfiguration.CoordinatorRole))
-        {
-            system.ActorOf(ClusterSingletonManager.Props(FitCoordinatorActor.Props(noWorkerTimeout, workerWait), PoisonPill.Instance,
-                ClusterSingletonManagerSettings.Create(system).WithRole(NodeConfiguration.CoordinatorRole)), FitCoordinatorName);
-        }
-        var proxy = system.ActorOf(ClusterSingletonProxy.Props($"/user/{FitCoordinatorName}",
-            ClusterSingletonProxySettings.Create(system).WithRole(NodeConfiguration.CoordinatorRole)), FitCoordinatorName + "-proxy");
+        var proxy = SingletonWiring.Start(system, roles, FitCoordinatorName, FitCoordinatorActor.Props(noWorkerTimeout, workerWait));
         if (roles.Contains(NodeConfiguration.WorkerRole))
         {
             var self = cluster.SelfAddress;

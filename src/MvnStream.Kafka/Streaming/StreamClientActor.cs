@@ -1,4 +1,5 @@
 using Akka.Actor;
+using MvnStream.Cluster.Actors;
 using MvnStream.Cluster.Protocol;
 
 namespace MvnStream.Kafka.Streaming;
@@ -44,7 +45,7 @@ public sealed class StreamClientActor : ReceiveActor, IWithTimers
     private readonly Action<IMvnMessage> _onEvent;
     private readonly TaskCompletionSource<StreamJobOutcome> _done;
     private readonly TimeSpan _answerTimeout;
-    private IActorRef? _coordinator;
+    private readonly CoordinatorLink _coordinator = new();
     private bool _stopping;
 
     public StreamClientActor(IActorRef proxy, StartStreamJob job, Action<IMvnMessage> onEvent, TaskCompletionSource<StreamJobOutcome> done, TimeSpan answerTimeout)
@@ -64,7 +65,7 @@ public sealed class StreamClientActor : ReceiveActor, IWithTimers
         });
         Receive<Stop>(_ =>
         {
-            if (_coordinator is null)
+            if (_coordinator.Coordinator is null)
             {
                 // No coordinator runs the job (none answered yet, or it was lost): nothing to stop cleanly, nothing to wait for.
                 Finish(new StreamJobOutcome(null, new StreamJobFailed(_job.JobId, JobErrorKind.Cancelled,
@@ -87,8 +88,7 @@ public sealed class StreamClientActor : ReceiveActor, IWithTimers
             $"no stream coordinator answered within {_answerTimeout.TotalSeconds:F0} s: is a node with role 'coordinator' in the cluster?"))));
         Receive<Terminated>(t =>
         {
-            if (!t.ActorRef.Equals(_coordinator)) return;
-            _coordinator = null;
+            if (!_coordinator.Lost(t.ActorRef)) return;
             _onEvent(new StreamJobNotice(_job.JobId, "the stream coordinator was lost; submitting the job again so the next one resumes from the checkpoint"));
             Timers.StartPeriodicTimer("resubmit", Resubmit.Instance, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));
             Timers.StartSingleTimer("answer", AnswerTimeout.Instance, _answerTimeout);
@@ -110,11 +110,7 @@ public sealed class StreamClientActor : ReceiveActor, IWithTimers
     {
         Timers.Cancel("answer");
         Timers.Cancel("resubmit");
-        if (_coordinator is null && !Sender.Equals(_proxy) && !Sender.IsNobody())
-        {
-            _coordinator = Sender;
-            Context.Watch(Sender);
-        }
+        if (_coordinator.Sighted(Sender, _proxy)) Context.Watch(Sender);
     }
 
     /// <summary>Stopped without an outcome (its node shut down): the command must not wait for ever.</summary>

@@ -97,8 +97,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
-            typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.ReachableMember), typeof(ClusterEvent.MemberRemoved));
+        WorkerRegistry.SubscribeToMembership(_cluster, Self);
         PublishBoard();
     }
 
@@ -161,9 +160,8 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
     /// </summary>
     private void SuspendWorkersAt(Address address)
     {
-        foreach (var w in _workers.At(address))
+        foreach (var (_, id) in _workers.SuspendAt(address))
         {
-            if (_workers.Suspend(w) is not { } id) continue;
             _workerStatus.Remove(id);
             if (_job is null)
             {

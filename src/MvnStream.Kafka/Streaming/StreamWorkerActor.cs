@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using MvnStream.Cluster.Actors;
 using MvnStream.Cluster.Protocol;
 
 namespace MvnStream.Kafka.Streaming;
@@ -8,16 +9,12 @@ namespace MvnStream.Kafka.Streaming;
 /// A stream worker: registers with the stream coordinator singleton and, for the running job, runs a
 /// <see cref="KafkaIntake"/> (one consumer-group member) whose reports it routes to the coordinator and
 /// whose commands (ledger positions, acknowledgements, model updates, offset commits, drain) it routes back.
-/// When the coordinator it registered with is gone, it closes the intake and registers again: the next
-/// coordinator restarts the job from its checkpoint and the intake resumes at the ledger's offsets.
+/// When the coordinator it registered with is gone, it closes the intake and registers again
+/// (<see cref="RegisteredWorkerActor"/>): the next coordinator restarts the job from its checkpoint and the intake
+/// resumes at the ledger's offsets.
 /// </summary>
-public sealed class StreamWorkerActor : ReceiveActor, IWithTimers
+public sealed class StreamWorkerActor : RegisteredWorkerActor
 {
-    private sealed record RegisterTick
-    {
-        public static RegisterTick Instance { get; } = new();
-    }
-
     private sealed record IntakeStopped(KafkaIntake Intake, string? Error);
 
     private sealed record IntakeDrained(KafkaIntake Intake);
@@ -40,9 +37,7 @@ public sealed class StreamWorkerActor : ReceiveActor, IWithTimers
     private sealed record StatusMsg(int[] Partitions, long[] Lag, long[] UnreadMilliseconds, bool AtEnd, string? Error);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly IActorRef _proxy;
     private readonly string _workerId;
-    private IActorRef? _coordinator;
     private volatile IActorRef? _coordinatorForIntake;
     private KafkaIntake? _intake;
     private string? _jobId;
@@ -53,29 +48,10 @@ public sealed class StreamWorkerActor : ReceiveActor, IWithTimers
     private bool _drained;
 
     public StreamWorkerActor(IActorRef coordinatorProxy, string workerId)
+        : base(coordinatorProxy, new RegisterWorker(workerId))
     {
-        _proxy = coordinatorProxy;
         _workerId = workerId;
 
-        Receive<RegisterTick>(_ => _proxy.Tell(new RegisterWorker(_workerId)));
-        Receive<WorkerRegistered>(_ =>
-        {
-            if (Sender.Equals(_coordinator)) return;
-            if (_coordinator is not null) Context.Unwatch(_coordinator);
-            _coordinator = Sender;
-            _coordinatorForIntake = Sender;
-            Context.Watch(Sender);
-            Timers.Cancel("register");
-        });
-        Receive<Terminated>(t =>
-        {
-            if (!t.ActorRef.Equals(_coordinator)) return;
-            _log.Info("stream coordinator gone: closing the intake and registering again");
-            _coordinator = null;
-            _coordinatorForIntake = null;
-            StopIntake();
-            StartRegistering();
-        });
         Receive<StartConsuming>(OnStart);
         Receive<LedgerPosition>(p => { if (p.JobId == _jobId) _intake?.Seek(p.Partition, p.Next); });
         Receive<ContributionAck>(a => { if (a.JobId == _jobId) _intake?.Acknowledge(a); });
@@ -90,7 +66,7 @@ public sealed class StreamWorkerActor : ReceiveActor, IWithTimers
             }
             if (_drained)
             {
-                Coordinator(new ConsumingStopped(_jobId!, _epoch, _workerId));
+                ToCoordinator(new ConsumingStopped(_jobId!, _epoch, _workerId));
                 return;
             }
             if (_stopRequested) return; // draining: it answers when done
@@ -98,15 +74,15 @@ public sealed class StreamWorkerActor : ReceiveActor, IWithTimers
             _intake.Drain();
         });
 
-        Receive<NeedPositionMsg>(m => Coordinator(new LedgerQuery(_jobId!, _epoch, Topic, m.Partition, m.LowWatermark)));
-        Receive<LostMsg>(m => Coordinator(new RecordsLost(_jobId!, _epoch, Topic, m.Partition, m.Next, m.LowWatermark)));
-        Receive<PartitionContribution>(c => Coordinator(c with { JobId = _jobId!, Epoch = _epoch }));
-        Receive<StatusMsg>(m => Coordinator(new WorkerStreamStatus(_jobId!, _epoch, _workerId, m.Partitions, m.Lag, m.AtEnd, m.Error, m.UnreadMilliseconds)));
+        Receive<NeedPositionMsg>(m => ToCoordinator(new LedgerQuery(_jobId!, _epoch, Topic, m.Partition, m.LowWatermark)));
+        Receive<LostMsg>(m => ToCoordinator(new RecordsLost(_jobId!, _epoch, Topic, m.Partition, m.Next, m.LowWatermark)));
+        Receive<PartitionContribution>(c => ToCoordinator(c with { JobId = _jobId!, Epoch = _epoch }));
+        Receive<StatusMsg>(m => ToCoordinator(new WorkerStreamStatus(_jobId!, _epoch, _workerId, m.Partitions, m.Lag, m.AtEnd, m.Error, m.UnreadMilliseconds)));
         Receive<IntakeDrained>(m =>
         {
             if (!ReferenceEquals(m.Intake, _intake) || !_stopRequested) return;
             _drained = true;
-            Coordinator(new ConsumingStopped(_jobId!, _epoch, _workerId));
+            ToCoordinator(new ConsumingStopped(_jobId!, _epoch, _workerId));
         });
         Receive<ReleaseJob>(r => { if (r.JobId == _jobId) StopIntake(); });
         Receive<IntakeStopped>(m =>
@@ -116,8 +92,8 @@ public sealed class StreamWorkerActor : ReceiveActor, IWithTimers
             {
                 // The error first, then the stop: the coordinator tells the client why this worker stopped consuming.
                 _log.Error("intake of job {0} stopped: {1}", _jobId, m.Error);
-                Coordinator(new WorkerStreamStatus(_jobId!, _epoch, _workerId, [], [], true, m.Error));
-                Coordinator(new ConsumingStopped(_jobId!, _epoch, _workerId));
+                ToCoordinator(new WorkerStreamStatus(_jobId!, _epoch, _workerId, [], [], true, m.Error));
+                ToCoordinator(new ConsumingStopped(_jobId!, _epoch, _workerId));
             }
             var stopped = _intake;
             _intake = null;
@@ -126,23 +102,26 @@ public sealed class StreamWorkerActor : ReceiveActor, IWithTimers
         });
     }
 
-    public ITimerScheduler Timers { get; set; } = null!;
-
     private string Topic { get; set; } = "";
 
     public static Props Props(IActorRef coordinatorProxy, string workerId) =>
         Akka.Actor.Props.Create(() => new StreamWorkerActor(coordinatorProxy, workerId));
 
-    protected override void PreStart() => StartRegistering();
-
     protected override void PostStop() => StopIntake();
 
-    private void StartRegistering() =>
-        Timers.StartPeriodicTimer("register", RegisterTick.Instance, TimeSpan.Zero, TimeSpan.FromSeconds(1));
+    protected override void OnCoordinatorRegistered(IActorRef coordinator) => _coordinatorForIntake = coordinator;
 
-    private void Coordinator(object message)
+    protected override void OnCoordinatorLost(IActorRef coordinator)
     {
-        if (_coordinator is not null && _jobId is not null) _coordinator.Tell(message);
+        _log.Info("stream coordinator gone: closing the intake and registering again");
+        _coordinatorForIntake = null;
+        StopIntake();
+    }
+
+    /// <summary>To the coordinator registered with, for the running job; dropped while registering.</summary>
+    private void ToCoordinator(object message)
+    {
+        if (Coordinator is { } coordinator && _jobId is not null) coordinator.Tell(message);
     }
 
     private void OnStart(StartConsuming m)

@@ -1,5 +1,4 @@
 using Akka.Actor;
-using Akka.Cluster.Tools.Singleton;
 using MvnStream.Cluster.Hosting;
 
 namespace MvnStream.Kafka.Streaming;
@@ -29,14 +28,8 @@ public sealed class StreamingNode
         ArgumentNullException.ThrowIfNull(node);
         var system = node.System;
         // A client is no cluster member: it reaches the singleton through the proxy on its seed node.
-        if (node.IsClient) return new StreamingNode(node, node.Relay($"/user/{CoordinatorName}-proxy", CoordinatorName + "-relay"));
-        if (node.Roles.Contains(NodeConfiguration.CoordinatorRole))
-        {
-            system.ActorOf(ClusterSingletonManager.Props(StreamCoordinatorActor.Props(options), PoisonPill.Instance,
-                ClusterSingletonManagerSettings.Create(system).WithRole(NodeConfiguration.CoordinatorRole)), CoordinatorName);
-        }
-        var proxy = system.ActorOf(ClusterSingletonProxy.Props($"/user/{CoordinatorName}",
-            ClusterSingletonProxySettings.Create(system).WithRole(NodeConfiguration.CoordinatorRole)), CoordinatorName + "-proxy");
+        if (node.IsClient) return new StreamingNode(node, node.Relay(SingletonWiring.ProxyPath(CoordinatorName), CoordinatorName + "-relay"));
+        var proxy = SingletonWiring.Start(system, node.Roles, CoordinatorName, StreamCoordinatorActor.Props(options));
         if (node.Roles.Contains(NodeConfiguration.WorkerRole))
         {
             var self = node.Address;
