@@ -40,8 +40,9 @@ public static class KafkaLogging
 
     /// <summary>
     /// <see cref="Map"/>, except a failed offset commit (COMMITFAIL), which is Information: the group's committed offsets
-    /// only show lag to operators (the offset ledger in the checkpoint decides what is counted, docs/ARCHITECTURE.md, "The
-    /// offset ledger"), and a commit refused while the group rebalances, as at every stream's stop, loses nothing.
+    /// only show lag to operators (the ledger in the checkpoint decides what is counted:
+    /// docs/ARCHITECTURE.md, "The offset ledger"), and a commit refused while the group rebalances, as at every stream's
+    /// stop, loses nothing.
     /// </summary>
     public static LogLevel LevelOf(LogMessage message)
     {
