@@ -194,7 +194,7 @@ public sealed class BadInputTests(ITestOutputHelper output) : IDisposable
         foreach (var workers in new[] { "0", "1" })
         {
             var run = (await _scope.RunAsync("fit", csv, "--solver", "adam", option, value, "--workers", workers, "--out", _scope.PathOf("model.json"))).ExpectExit(2);
-            Check.Contains($"{option} {value}", run.Stderr, $"stderr names the option and value (--workers {workers})");
+            Check.Contains($"{option} '{value}'", run.Stderr, $"stderr names the option and value as written (--workers {workers})");
             Assert.DoesNotContain("Unhandled exception", run.Stderr);
             Assert.False(File.Exists(_scope.PathOf("model.json")), "no model may be written on a usage error");
         }
