@@ -2,6 +2,9 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Cluster.Tools.Singleton;
 using Akka.Configuration;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using MvnStream.Cluster.Actors;
 
 namespace MvnStream.Cluster.Hosting;
@@ -15,8 +18,9 @@ public sealed class ClusterNode : IAsyncDisposable
 {
     public const string FitCoordinatorName = "fit-coordinator";
 
-    private ClusterNode(ActorSystem system, IReadOnlyList<string> roles, IActorRef fitCoordinator, Address? seed = null)
+    private ClusterNode(ActorSystem system, IReadOnlyList<string> roles, IActorRef fitCoordinator, Address? seed = null, IHost? host = null)
     {
+        Host = host;
         System = system;
         Roles = roles;
         FitCoordinator = fitCoordinator;
@@ -24,6 +28,13 @@ public sealed class ClusterNode : IAsyncDisposable
     }
 
     public ActorSystem System { get; }
+
+    /// <summary>
+    /// The generic host the node runs on (docs/ARCHITECTURE.md, "Hosting"): its services resolve the
+    /// <see cref="ActorSystem"/> and the <see cref="Akka.Hosting.ActorRegistry"/> (<see cref="FitCoordinatorKey"/>,
+    /// <see cref="WorkerKey"/>). Null for a client.
+    /// </summary>
+    public IHost? Host { get; }
     public IReadOnlyList<string> Roles { get; }
 
     /// <summary>Proxy to the fit coordinator singleton, wherever it runs.</summary>
@@ -110,8 +121,10 @@ public sealed class ClusterNode : IAsyncDisposable
     /// created meanwhile. An embedded cluster starts its workers this way while its coordinator is still starting
     /// (docs/ARCHITECTURE.md, "Fitting a file"). Null: join through the configured seeds.
     /// </summary>
+    /// <param name="ownsProcess">The node's host handles Ctrl-C and SIGTERM (the <c>node</c> command; see <see cref="NodeHost.CreateBuilder"/>).</param>
+    /// <param name="configureHost">More services for the node's host (the CLI's configuration, its hosted services).</param>
     public static async Task<ClusterNode> StartAsync(NodeConfiguration configuration, TimeSpan joinTimeout, Task<Address>? seed,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, bool ownsProcess = false, Action<HostApplicationBuilder>? configureHost = null)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         var config = Logging.MvnLogging.WithAkkaLogLevel(configuration.Build());
@@ -131,23 +144,36 @@ public sealed class ClusterNode : IAsyncDisposable
                 throw new ConfigurationException($"cannot listen on {host}:{port}: the address is already in use (another node or program is listening there)");
         }
 
+        // The ActorSystem is built by Akka.Hosting (NodeHost); it is resolved here, before the host starts, so that a
+        // configuration Akka refuses or a port it cannot bind is reported as such (the hosted service would print a stack trace).
+        var builder = NodeHost.CreateBuilder(ownsProcess);
+        NodeHost.AddNode(builder.Services, config, roles, configuration.Settings);
+        configureHost?.Invoke(builder);
+        var nodeHost = builder.Build();
         ActorSystem system;
         try
         {
-            system = ActorSystem.Create(NodeConfiguration.SystemName, config);
+            system = nodeHost.Services.GetRequiredService<ActorSystem>();
         }
         catch (Exception e)
         {
-            string host = config.GetString("akka.remote.dot-netty.tcp.hostname", "?");
+            nodeHost.Dispose();
+            string listenHost = config.GetString("akka.remote.dot-netty.tcp.hostname", "?");
             int port = config.GetInt("akka.remote.dot-netty.tcp.port", 0);
             var socket = Inner<SocketException>(e);
             if (socket is null && Inner<Akka.Remote.RemoteTransportException>(e) is null)
                 throw new ConfigurationException($"cannot start the node with this configuration: {Innermost(e).Message}");
             string why = socket?.SocketErrorCode == SocketError.AddressAlreadyInUse ? "the address is already in use"
                 : socket?.Message ?? Innermost(e).Message;
-            throw new ConfigurationException($"cannot listen on {host}:{port}: {why}");
+            throw new ConfigurationException($"cannot listen on {listenHost}:{port}: {why}");
         }
+        // Runs the builder's actor starters: the coordinator singleton or its proxy, and the worker.
+        await nodeHost.StartAsync(CancellationToken.None).ConfigureAwait(false);
 
+        // Ctrl-C or SIGTERM while joining (a host that owns the process) cancels the join like the caller's token.
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken,
+            nodeHost.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
+        cancellationToken = stopping.Token;
         var cluster = Akka.Cluster.Cluster.Get(system);
         var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         cluster.RegisterOnMemberUp(() => up.TrySetResult());
@@ -159,7 +185,7 @@ public sealed class ClusterNode : IAsyncDisposable
                 try { address = await seed.WaitAsync(cancellationToken).ConfigureAwait(false); }
                 catch
                 {
-                    await system.Terminate().ConfigureAwait(false);
+                    await StopHostAsync(nodeHost, system).ConfigureAwait(false);
                     throw;
                 }
                 seeds.Add(address.ToString());
@@ -170,27 +196,20 @@ public sealed class ClusterNode : IAsyncDisposable
         }
         catch (Exception e) when (e is TimeoutException or OperationCanceledException)
         {
-            await system.Terminate().ConfigureAwait(false);
+            await StopHostAsync(nodeHost, system).ConfigureAwait(false);
             if (e is OperationCanceledException) throw;
             throw new TimeoutException($"could not join the cluster through {string.Join(", ", seeds)} within {joinTimeout.TotalSeconds:F0} s: is a coordinator node running there, and reachable from this host?");
         }
 
-        var noWorkerTimeout = configuration.Settings.NoWorkerTimeout;
-        var workerWait = configuration.Settings.WorkerWait;
-        if (roles.Contains(NodeConfiguration.CoordinatorRole))
-        {
-            system.ActorOf(ClusterSingletonManager.Props(FitCoordinatorActor.Props(noWorkerTimeout, workerWait), PoisonPill.Instance,
-                ClusterSingletonManagerSettings.Create(system).WithRole(NodeConfiguration.CoordinatorRole)), FitCoordinatorName);
-        }
-        var proxy = system.ActorOf(ClusterSingletonProxy.Props($"/user/{FitCoordinatorName}",
-            ClusterSingletonProxySettings.Create(system).WithRole(NodeConfiguration.CoordinatorRole)), FitCoordinatorName + "-proxy");
-        if (roles.Contains(NodeConfiguration.WorkerRole))
-        {
-            var self = cluster.SelfAddress;
-            system.ActorOf(WorkerActor.Props(proxy, $"{self.Host}:{self.Port}", configuration.Settings.WorkerThreads,
-                configuration.Settings.ReadChunkBytes), "worker");
-        }
-        return new ClusterNode(system, roles, proxy);
+        var proxy = ActorRegistry.For(system).Get<FitCoordinatorKey>();
+        return new ClusterNode(system, roles, proxy, host: nodeHost);
+    }
+
+    /// <summary>Stops a node that never came up: its ActorSystem goes without leaving (it never joined), then its host.</summary>
+    private static async Task StopHostAsync(IHost host, ActorSystem system)
+    {
+        await system.Terminate().ConfigureAwait(false);
+        host.Dispose();
     }
 
     /// <summary>Leaves the cluster gracefully (so others do not wait for the failure detector), then stops.</summary>
@@ -203,12 +222,21 @@ public sealed class ClusterNode : IAsyncDisposable
         }
         try
         {
+            // The host stops its Akka service, which runs the ActorSystem's coordinated shutdown: the node leaves the
+            // cluster (cluster-leave and exiting phases), then terminates.
             await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance)
                 .WaitAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
             await System.Terminate().ConfigureAwait(false);
+        }
+        if (Host is not null)
+        {
+            using var stop = new CancellationTokenSource(NodeHost.ShutdownTimeout);
+            try { await Host.StopAsync(stop.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) { /* bounded: the system was terminated above */ }
+            Host.Dispose();
         }
     }
 
