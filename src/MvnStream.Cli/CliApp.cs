@@ -35,6 +35,7 @@ internal static partial class CliApp
         LoggingOptions.Apply(parse);
         // A command on the generic host (docs/ARCHITECTURE.md, "Hosting") has Ctrl-C and SIGTERM handled by the host's
         // console lifetime; System.CommandLine handles them for the others.
+        if (CommandHost.Commands.Contains(parse.CommandResult.Command.Name)) return await CommandHost.RunAsync(parse);
         return await parse.InvokeAsync(new InvocationConfiguration
         {
             ProcessTerminationTimeout = HostedCommands.Contains(parse.CommandResult.Command.Name) ? null : TimeSpan.FromSeconds(30),
