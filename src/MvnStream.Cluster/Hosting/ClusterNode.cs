@@ -32,7 +32,7 @@ public sealed class ClusterNode : IAsyncDisposable
     /// <summary>
     /// The generic host the node runs on (docs/ARCHITECTURE.md, "Hosting"): its services resolve the
     /// <see cref="ActorSystem"/> and the <see cref="Akka.Hosting.ActorRegistry"/> (<see cref="FitCoordinatorKey"/>,
-    /// <see cref="WorkerKey"/>). Null for a client.
+    /// <see cref="WorkerKey"/>; a client's registry holds neither).
     /// </summary>
     public IHost? Host { get; }
     public IReadOnlyList<string> Roles { get; }
@@ -79,10 +79,18 @@ public sealed class ClusterNode : IAsyncDisposable
         var seedAddress = Akka.Actor.Address.Parse(seed);
         var config = Logging.MvnLogging.WithAkkaLogLevel(
             ConfigurationFactory.ParseString("akka.actor.provider = remote\nakka.cluster.seed-nodes = []").WithFallback(configuration.Build()));
+        var builder = NodeHost.CreateBuilder(ownsProcess: false);
+        NodeHost.AddClient(builder.Services, config);
+        var clientHost = builder.Build();
         ActorSystem system;
-        try { system = ActorSystem.Create(NodeConfiguration.SystemName, config); }
-        catch (Exception e) { throw new ConfigurationException($"cannot start the client with this configuration: {Innermost(e).Message}"); }
-        var node = new ClusterNode(system, [NodeConfiguration.ClientRole], ActorRefs.Nobody, seedAddress);
+        try { system = clientHost.Services.GetRequiredService<ActorSystem>(); }
+        catch (Exception e)
+        {
+            clientHost.Dispose();
+            throw new ConfigurationException($"cannot start the client with this configuration: {Innermost(e).Message}");
+        }
+        await clientHost.StartAsync(CancellationToken.None).ConfigureAwait(false);
+        var node = new ClusterNode(system, [NodeConfiguration.ClientRole], ActorRefs.Nobody, seedAddress, clientHost);
         var fit = node.Relay("/user/" + FitCoordinatorName + "-proxy", FitCoordinatorName + "-relay");
         var deadline = DateTime.UtcNow + connectTimeout;
         var probe = system.ActorSelection(new RootActorPath(seedAddress) / "user" / (FitCoordinatorName + "-proxy"));
@@ -99,14 +107,14 @@ public sealed class ClusterNode : IAsyncDisposable
             {
                 if (cancellationToken.IsCancellationRequested || DateTime.UtcNow >= deadline)
                 {
-                    await system.Terminate().ConfigureAwait(false);
+                    await StopHostAsync(clientHost, system).ConfigureAwait(false);
                     cancellationToken.ThrowIfCancellationRequested();
                     throw new TimeoutException($"could not join the cluster through {seed} within {connectTimeout.TotalSeconds:F0} s: is a coordinator or worker node running there, and reachable from this host?");
                 }
                 await Task.Delay(TimeSpan.FromMilliseconds(250), CancellationToken.None).ConfigureAwait(false);
             }
         }
-        return new ClusterNode(system, node.Roles, fit, seedAddress);
+        return new ClusterNode(system, node.Roles, fit, seedAddress, clientHost);
     }
 
     /// <summary>Starts the node and waits until it is Up in the cluster (or fails after <paramref name="joinTimeout"/>).</summary>
@@ -217,7 +225,8 @@ public sealed class ClusterNode : IAsyncDisposable
     {
         if (IsClient)
         {
-            await System.Terminate().WaitAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false);
+            try { await System.Terminate().WaitAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false); }
+            finally { Host?.Dispose(); }
             return;
         }
         try

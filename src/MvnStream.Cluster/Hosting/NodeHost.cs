@@ -87,6 +87,27 @@ public static class NodeHost
         });
     }
 
+    /// <summary>
+    /// Adds a client's ActorSystem (plain remoting, no cluster membership: <see cref="ClusterNode.StartClientAsync"/>) to
+    /// <paramref name="services"/> through Akka.Hosting: remoting and the serializer from the builder, over
+    /// <paramref name="config"/>.
+    /// </summary>
+    public static void AddClient(IServiceCollection services, Config config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        services.AddAkka(NodeConfiguration.SystemName, (akka, _) =>
+        {
+            akka.AddHocon(config, HoconAddMode.Append);
+            akka.WithRemoting(new RemoteOptions
+            {
+                HostName = config.GetString("akka.remote.dot-netty.tcp.hostname", "127.0.0.1"),
+                Port = config.GetInt("akka.remote.dot-netty.tcp.port", 0),
+                PublicHostName = config.GetString("akka.remote.dot-netty.tcp.public-hostname", null) is { Length: > 0 } pub ? pub : null,
+            });
+            akka.WithCustomSerializer("mvnstream", [typeof(IMvnMessage)], system => new MvnStreamSerializer(system));
+        });
+    }
+
     /// <summary>A lifetime that leaves signals to the command: the host stops when its owner stops it.</summary>
     private sealed class NoSignalLifetime : IHostLifetime
     {
