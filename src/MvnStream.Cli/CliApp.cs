@@ -33,8 +33,17 @@ internal static partial class CliApp
         var parse = root.Parse(args);
         if (ReportParseErrors(parse, Console.Error) is { } usage) return usage;
         LoggingOptions.Apply(parse);
-        return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
+        // A command on the generic host (docs/ARCHITECTURE.md, "Hosting") has Ctrl-C and SIGTERM handled by the host's
+        // console lifetime; System.CommandLine handles them for the others.
+        if (CommandHost.Commands.Contains(parse.CommandResult.Command.Name)) return await CommandHost.RunAsync(parse);
+        return await parse.InvokeAsync(new InvocationConfiguration
+        {
+            ProcessTerminationTimeout = HostedCommands.Contains(parse.CommandResult.Command.Name) ? null : TimeSpan.FromSeconds(30),
+        });
     }
+
+    /// <summary>The commands whose process runs on the .NET generic host, which handles Ctrl-C and SIGTERM.</summary>
+    public static IReadOnlySet<string> HostedCommands { get; } = new HashSet<string>(StringComparer.Ordinal) { "node" };
 
     /// <summary>Writes the parse errors, each once and in the user's terms; <see cref="ExitCodes.Usage"/> when there were any, else null.</summary>
     public static int? ReportParseErrors(ParseResult parse, TextWriter error)

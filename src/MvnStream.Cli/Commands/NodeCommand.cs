@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Akka.Configuration;
 using MvnStream.Cli.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using MvnStream.Cluster.Hosting;
 
 namespace MvnStream.Cli.Commands;
@@ -64,7 +66,7 @@ internal static class NodeCommand
                 PublicHostname = o.PublicHostname,
                 Port = o.Port,
                 Settings = settings.NodeSettings(),
-            }, TimeSpan.FromSeconds(joinTimeout), ct);
+            }, TimeSpan.FromSeconds(joinTimeout), seed: null, ct, ownsProcess: true);
         }
         catch (ConfigurationException e) { Console.Error.WriteLine("mvnstream node: " + e.Message); return ExitCodes.Usage; }
         catch (TimeoutException e) { Console.Error.WriteLine("mvnstream node: " + e.Message); return ExitCodes.Failure; }
@@ -100,17 +102,22 @@ internal static class NodeCommand
             Console.Out.Flush();
         }
         await using var httpScope = server;
+        // Ctrl-C and SIGTERM reach the node through its host's console lifetime (docs/ARCHITECTURE.md, "Hosting"): it
+        // stops the application, and the node leaves the cluster. Removal by the cluster (downed) ends it with a failure.
         var down = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Akka.Cluster.Cluster.Get(node.System).RegisterOnMemberRemoved(() => down.TrySetResult());
+        var stopRequested = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var onStop = node.Host!.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(() => stopRequested.TrySetResult());
+        bool removed;
         try
         {
-            await Task.WhenAny(down.Task, Task.Delay(Timeout.Infinite, ct));
+            removed = await Task.WhenAny(down.Task, stopRequested.Task, Task.Delay(Timeout.Infinite, ct)) == down.Task;
         }
         finally
         {
             Console.Error.WriteLine(down.Task.IsCompleted ? "mvnstream node: removed from the cluster; stopping" : "mvnstream node: leaving the cluster");
             await node.DisposeAsync();
         }
-        return down.Task.IsCompleted && !ct.IsCancellationRequested ? ExitCodes.Failure : ExitCodes.Ok;
+        return removed ? ExitCodes.Failure : ExitCodes.Ok;
     }
 }

@@ -1,6 +1,9 @@
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Configuration;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using MvnStream.Cluster.Actors;
 
 namespace MvnStream.Cluster.Hosting;
@@ -14,8 +17,9 @@ public sealed class ClusterNode : IAsyncDisposable
 {
     public const string FitCoordinatorName = "fit-coordinator";
 
-    private ClusterNode(ActorSystem system, IReadOnlyList<string> roles, IActorRef fitCoordinator, Address? seed = null)
+    private ClusterNode(ActorSystem system, IReadOnlyList<string> roles, IActorRef fitCoordinator, Address? seed = null, IHost? host = null)
     {
+        Host = host;
         System = system;
         Roles = roles;
         FitCoordinator = fitCoordinator;
@@ -23,6 +27,13 @@ public sealed class ClusterNode : IAsyncDisposable
     }
 
     public ActorSystem System { get; }
+
+    /// <summary>
+    /// The generic host the node runs on (docs/ARCHITECTURE.md, "Hosting"): its services resolve the
+    /// <see cref="ActorSystem"/> and the <see cref="Akka.Hosting.ActorRegistry"/> (<see cref="FitCoordinatorKey"/>,
+    /// <see cref="WorkerKey"/>; a client's registry holds neither).
+    /// </summary>
+    public IHost? Host { get; }
     public IReadOnlyList<string> Roles { get; }
 
     /// <summary>Proxy to the fit coordinator singleton, wherever it runs.</summary>
@@ -67,10 +78,18 @@ public sealed class ClusterNode : IAsyncDisposable
         var seedAddress = Akka.Actor.Address.Parse(seed);
         var config = Logging.MvnLogging.WithAkkaLogLevel(
             ConfigurationFactory.ParseString("akka.actor.provider = remote\nakka.cluster.seed-nodes = []").WithFallback(configuration.Build()));
+        var builder = NodeHost.CreateBuilder(ownsProcess: false);
+        NodeHost.AddClient(builder.Services, config);
+        var clientHost = builder.Build();
         ActorSystem system;
-        try { system = ActorSystem.Create(NodeConfiguration.SystemName, config); }
-        catch (Exception e) { throw new ConfigurationException($"cannot start the client with this configuration: {Innermost(e).Message}"); }
-        var node = new ClusterNode(system, [NodeConfiguration.ClientRole], ActorRefs.Nobody, seedAddress);
+        try { system = clientHost.Services.GetRequiredService<ActorSystem>(); }
+        catch (Exception e)
+        {
+            clientHost.Dispose();
+            throw new ConfigurationException($"cannot start the client with this configuration: {Innermost(e).Message}");
+        }
+        await clientHost.StartAsync(CancellationToken.None).ConfigureAwait(false);
+        var node = new ClusterNode(system, [NodeConfiguration.ClientRole], ActorRefs.Nobody, seedAddress, clientHost);
         var fit = node.Relay(SingletonWiring.ProxyPath(FitCoordinatorName), FitCoordinatorName + "-relay");
         var deadline = DateTime.UtcNow + connectTimeout;
         var probe = system.ActorSelection(new RootActorPath(seedAddress) / "user" / SingletonWiring.ProxyName(FitCoordinatorName));
@@ -87,14 +106,14 @@ public sealed class ClusterNode : IAsyncDisposable
             {
                 if (cancellationToken.IsCancellationRequested || DateTime.UtcNow >= deadline)
                 {
-                    await system.Terminate().ConfigureAwait(false);
+                    await StopHostAsync(clientHost, system).ConfigureAwait(false);
                     cancellationToken.ThrowIfCancellationRequested();
                     throw new TimeoutException($"could not join the cluster through {seed} within {connectTimeout.TotalSeconds:F0} s: is a coordinator or worker node running there, and reachable from this host?");
                 }
                 await Task.Delay(TimeSpan.FromMilliseconds(250), CancellationToken.None).ConfigureAwait(false);
             }
         }
-        return new ClusterNode(system, node.Roles, fit, seedAddress);
+        return new ClusterNode(system, node.Roles, fit, seedAddress, clientHost);
     }
 
     /// <summary>Starts the node and waits until it is Up in the cluster (or fails after <paramref name="joinTimeout"/>).</summary>
@@ -109,8 +128,10 @@ public sealed class ClusterNode : IAsyncDisposable
     /// created meanwhile. An embedded cluster starts its workers this way while its coordinator is still starting
     /// (docs/ARCHITECTURE.md, "Fitting a file"). Null: join through the configured seeds.
     /// </summary>
+    /// <param name="ownsProcess">The node's host handles Ctrl-C and SIGTERM (the <c>node</c> command; see <see cref="NodeHost.CreateBuilder"/>).</param>
+    /// <param name="configureHost">More services for the node's host (the CLI's configuration, its hosted services).</param>
     public static async Task<ClusterNode> StartAsync(NodeConfiguration configuration, TimeSpan joinTimeout, Task<Address>? seed,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, bool ownsProcess = false, Action<HostApplicationBuilder>? configureHost = null)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         var config = Logging.MvnLogging.WithAkkaLogLevel(configuration.Build());
@@ -130,23 +151,36 @@ public sealed class ClusterNode : IAsyncDisposable
                 throw new ConfigurationException($"cannot listen on {host}:{port}: the address is already in use (another node or program is listening there)");
         }
 
+        // The ActorSystem is built by Akka.Hosting (NodeHost); it is resolved here, before the host starts, so that a
+        // configuration Akka refuses or a port it cannot bind is reported as such (the hosted service would print a stack trace).
+        var builder = NodeHost.CreateBuilder(ownsProcess);
+        NodeHost.AddNode(builder.Services, config, roles, configuration.Settings);
+        configureHost?.Invoke(builder);
+        var nodeHost = builder.Build();
         ActorSystem system;
         try
         {
-            system = ActorSystem.Create(NodeConfiguration.SystemName, config);
+            system = nodeHost.Services.GetRequiredService<ActorSystem>();
         }
         catch (Exception e)
         {
-            string host = config.GetString("akka.remote.dot-netty.tcp.hostname", "?");
+            nodeHost.Dispose();
+            string listenHost = config.GetString("akka.remote.dot-netty.tcp.hostname", "?");
             int port = config.GetInt("akka.remote.dot-netty.tcp.port", 0);
             var socket = Inner<SocketException>(e);
             if (socket is null && Inner<Akka.Remote.RemoteTransportException>(e) is null)
                 throw new ConfigurationException($"cannot start the node with this configuration: {Innermost(e).Message}");
             string why = socket?.SocketErrorCode == SocketError.AddressAlreadyInUse ? "the address is already in use"
                 : socket?.Message ?? Innermost(e).Message;
-            throw new ConfigurationException($"cannot listen on {host}:{port}: {why}");
+            throw new ConfigurationException($"cannot listen on {listenHost}:{port}: {why}");
         }
+        // Runs the builder's actor starters: the coordinator singleton or its proxy, and the worker.
+        await nodeHost.StartAsync(CancellationToken.None).ConfigureAwait(false);
 
+        // Ctrl-C or SIGTERM while joining (a host that owns the process) cancels the join like the caller's token.
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken,
+            nodeHost.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
+        cancellationToken = stopping.Token;
         var cluster = Akka.Cluster.Cluster.Get(system);
         var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         cluster.RegisterOnMemberUp(() => up.TrySetResult());
@@ -158,7 +192,7 @@ public sealed class ClusterNode : IAsyncDisposable
                 try { address = await seed.WaitAsync(cancellationToken).ConfigureAwait(false); }
                 catch
                 {
-                    await system.Terminate().ConfigureAwait(false);
+                    await StopHostAsync(nodeHost, system).ConfigureAwait(false);
                     throw;
                 }
                 seeds.Add(address.ToString());
@@ -169,21 +203,20 @@ public sealed class ClusterNode : IAsyncDisposable
         }
         catch (Exception e) when (e is TimeoutException or OperationCanceledException)
         {
-            await system.Terminate().ConfigureAwait(false);
+            await StopHostAsync(nodeHost, system).ConfigureAwait(false);
             if (e is OperationCanceledException) throw;
             throw new TimeoutException($"could not join the cluster through {string.Join(", ", seeds)} within {joinTimeout.TotalSeconds:F0} s: is a coordinator node running there, and reachable from this host?");
         }
 
-        var noWorkerTimeout = configuration.Settings.NoWorkerTimeout;
-        var workerWait = configuration.Settings.WorkerWait;
-        var proxy = SingletonWiring.Start(system, roles, FitCoordinatorName, FitCoordinatorActor.Props(noWorkerTimeout, workerWait));
-        if (roles.Contains(NodeConfiguration.WorkerRole))
-        {
-            var self = cluster.SelfAddress;
-            system.ActorOf(WorkerActor.Props(proxy, $"{self.Host}:{self.Port}", configuration.Settings.WorkerThreads,
-                configuration.Settings.ReadChunkBytes), "worker");
-        }
-        return new ClusterNode(system, roles, proxy);
+        var proxy = ActorRegistry.For(system).Get<FitCoordinatorKey>();
+        return new ClusterNode(system, roles, proxy, host: nodeHost);
+    }
+
+    /// <summary>Stops a node that never came up: its ActorSystem goes without leaving (it never joined), then its host.</summary>
+    private static async Task StopHostAsync(IHost host, ActorSystem system)
+    {
+        await system.Terminate().ConfigureAwait(false);
+        host.Dispose();
     }
 
     /// <summary>Leaves the cluster gracefully (so others do not wait for the failure detector), then stops.</summary>
@@ -191,17 +224,27 @@ public sealed class ClusterNode : IAsyncDisposable
     {
         if (IsClient)
         {
-            await System.Terminate().WaitAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false);
+            try { await System.Terminate().WaitAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false); }
+            finally { Host?.Dispose(); }
             return;
         }
         try
         {
+            // The host stops its Akka service, which runs the ActorSystem's coordinated shutdown: the node leaves the
+            // cluster (cluster-leave and exiting phases), then terminates.
             await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance)
                 .WaitAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
             await System.Terminate().ConfigureAwait(false);
+        }
+        if (Host is not null)
+        {
+            using var stop = new CancellationTokenSource(NodeHost.ShutdownTimeout);
+            try { await Host.StopAsync(stop.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) { /* bounded: the system was terminated above */ }
+            Host.Dispose();
         }
     }
 
