@@ -74,7 +74,10 @@ public sealed class WorkerKillTests(FaultSuiteFixture suite, ITestOutputHelper o
         var killed = new List<string>();
         for (int round = 1; round < parts; round++)
         {
-            var producer = _scope.Start($"produce{round}", "produce", files[round], "-b", suite.Bootstrap, "-t", topic, "--rate", "5000");
+            // 2,500 rows/s: a part lasts 4 s, several status lines (one a second), so the kill point (a quarter into the part) is
+            // seen even when the stream catches up fast after a rebalance (at 5,000 rows/s the last part once went from 44,159 to
+            // the --max-rows end between two status lines, and the wait for the kill point saw the process end instead).
+            var producer = _scope.Start($"produce{round}", "produce", files[round], "-b", suite.Bootstrap, "-t", topic, "--rate", "2500");
             var status = await FaultSuiteFixture.WaitForRowsAsync(stream, (long)round * part + part / 4, $"round {round}'s kills");
             var live = suite.LiveWorkers;
             Assert.True(live.Count == 3, $"round {round}: {live.Count} live workers, expected 3\n{suite.DescribeCluster()}");
