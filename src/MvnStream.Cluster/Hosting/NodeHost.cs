@@ -55,19 +55,12 @@ public static class NodeHost
         ArgumentNullException.ThrowIfNull(config);
         services.AddAkka(NodeConfiguration.SystemName, (akka, _) =>
         {
-            akka.AddHocon(config, HoconAddMode.Append);
-            akka.WithRemoting(new RemoteOptions
-            {
-                HostName = config.GetString("akka.remote.dot-netty.tcp.hostname", "127.0.0.1"),
-                Port = config.GetInt("akka.remote.dot-netty.tcp.port", 0),
-                PublicHostName = config.GetString("akka.remote.dot-netty.tcp.public-hostname", null) is { Length: > 0 } pub ? pub : null,
-            });
+            AddTransport(akka, config);
             akka.WithClustering(new ClusterOptions
             {
                 Roles = roles.ToArray(),
                 SeedNodes = config.GetStringList("akka.cluster.seed-nodes", []).ToArray(),
             });
-            akka.WithCustomSerializer("mvnstream", [typeof(IMvnMessage)], system => new MvnStreamSerializer(system));
             var singleton = new ClusterSingletonOptions { Role = NodeConfiguration.CoordinatorRole, TerminationMessage = PoisonPill.Instance };
             if (roles.Contains(NodeConfiguration.CoordinatorRole))
                 akka.WithSingleton<FitCoordinatorKey>(ClusterNode.FitCoordinatorName,
@@ -97,15 +90,21 @@ public static class NodeHost
         ArgumentNullException.ThrowIfNull(config);
         services.AddAkka(NodeConfiguration.SystemName, (akka, _) =>
         {
-            akka.AddHocon(config, HoconAddMode.Append);
-            akka.WithRemoting(new RemoteOptions
-            {
-                HostName = config.GetString("akka.remote.dot-netty.tcp.hostname", "127.0.0.1"),
-                Port = config.GetInt("akka.remote.dot-netty.tcp.port", 0),
-                PublicHostName = config.GetString("akka.remote.dot-netty.tcp.public-hostname", null) is { Length: > 0 } pub ? pub : null,
-            });
-            akka.WithCustomSerializer("mvnstream", [typeof(IMvnMessage)], system => new MvnStreamSerializer(system));
+            AddTransport(akka, config);
         });
+    }
+
+    /// <summary>What every node and client shares: <paramref name="config"/> under the builder, remoting at its address, the serializer.</summary>
+    private static void AddTransport(AkkaConfigurationBuilder akka, Config config)
+    {
+        akka.AddHocon(config, HoconAddMode.Append);
+        akka.WithRemoting(new RemoteOptions
+        {
+            HostName = config.GetString("akka.remote.dot-netty.tcp.hostname", "127.0.0.1"),
+            Port = config.GetInt("akka.remote.dot-netty.tcp.port", 0),
+            PublicHostName = config.GetString("akka.remote.dot-netty.tcp.public-hostname", null) is { Length: > 0 } pub ? pub : null,
+        });
+        akka.WithCustomSerializer("mvnstream", [typeof(IMvnMessage)], system => new MvnStreamSerializer(system));
     }
 
     /// <summary>A lifetime that leaves signals to the command: the host stops when its owner stops it.</summary>

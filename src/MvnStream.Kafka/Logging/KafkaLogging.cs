@@ -74,17 +74,20 @@ public static class KafkaLogging
         logger.Log(level, default, text, null, static (m, _) => m);
     }
 
+    /// <summary>A client's error handler: <paramref name="onError"/> when given, else the log.</summary>
+    private static Action<IClient, Error> ErrorHandler(LogContext? context, Action<Error>? onError, ILoggerFactory? factory) =>
+        (client, e) =>
+        {
+            if (onError is null) Log(client.Name, e, context, factory);
+            else onError(e);
+        };
+
     /// <summary>Log and errors of a producer through the logging; with <paramref name="onError"/>, errors go to it instead.</summary>
     public static ProducerBuilder<TKey, TValue> WithLogging<TKey, TValue>(this ProducerBuilder<TKey, TValue> builder, LogContext? context = null,
         Action<Error>? onError = null, ILoggerFactory? factory = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        return builder.SetLogHandler((_, m) => Log(m, context, factory))
-            .SetErrorHandler((client, e) =>
-            {
-                if (onError is null) Log(client.Name, e, context, factory);
-                else onError(e);
-            });
+        return builder.SetLogHandler((_, m) => Log(m, context, factory)).SetErrorHandler(ErrorHandler(context, onError, factory));
     }
 
     /// <summary>Log and errors of a consumer through the logging; with <paramref name="onError"/>, errors go to it instead.</summary>
@@ -92,12 +95,7 @@ public static class KafkaLogging
         Action<Error>? onError = null, ILoggerFactory? factory = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        return builder.SetLogHandler((_, m) => Log(m, context, factory))
-            .SetErrorHandler((client, e) =>
-            {
-                if (onError is null) Log(client.Name, e, context, factory);
-                else onError(e);
-            });
+        return builder.SetLogHandler((_, m) => Log(m, context, factory)).SetErrorHandler(ErrorHandler(context, onError, factory));
     }
 
     /// <summary>Log and errors of an admin client through the logging.</summary>
