@@ -111,7 +111,12 @@ internal static class StreamCommand
 
     private static async Task<ClusterSession> StartSessionAsync(StreamArgs a, ConsoleProgress progress, CancellationToken ct)
     {
-        var session = await ClusterSession.StartAsync(a.Cluster is null ? a.Workers : 0, a.Cluster, a.Config, progress, ct, quietAkka: true, verbose: a.Verbose, settings: a.Settings);
+        // The coordinator's HTTP endpoint (docs/ARCHITECTURE.md, "HTTP, metrics and dashboard"): embedded clusters only (with
+        // --cluster the coordinator node serves it: node --http), served from the coordinator node's own host ("Hosting").
+        var http = a.Cluster is null && HttpEndpointSpec.Parse(a.Http, HttpEndpointSpec.CoordinatorDefault) is { } spec
+            ? HttpServer.Hosting(_ => (spec, HttpRole.StreamCoordinator), n => progress.Line("note: " + n)) : null;
+        var session = await ClusterSession.StartAsync(a.Cluster is null ? a.Workers : 0, a.Cluster, a.Config, progress, ct, quietAkka: true, verbose: a.Verbose, settings: a.Settings,
+            coordinatorHost: http);
         session.Streaming(); // the workers register while d is still being learned
         return session;
     }
@@ -130,16 +135,7 @@ internal static class StreamCommand
         await using (cluster)
         {
             var streaming = cluster.Streaming();
-            // The coordinator's HTTP endpoint (docs/ARCHITECTURE.md, "HTTP, metrics and dashboard"): embedded clusters only;
-            // with --cluster the coordinator node serves it (node --http).
-            HttpServer? http = null;
-            if (a.Cluster is null && HttpEndpointSpec.Parse(a.Http, HttpEndpointSpec.CoordinatorDefault) is { } spec)
-            {
-                try { http = await HttpServer.StartAsync(spec, HttpRole.StreamCoordinator, cluster.Node.System, n => progress.Line("note: " + n)); }
-                catch (UsageException e) { return Fail(e.Message, ExitCodes.Usage); }
-                Console.Error.WriteLine($"http: serving at {http.Url} (dashboard; /model, /metrics, /health/ready)");
-            }
-            await using var httpScope = http;
+            if (HttpServer.Url(cluster.Node.Host) is { } url) Console.Error.WriteLine($"http: serving at {url} (dashboard; /model, /metrics, /health/ready)");
             progress.Line($"streaming {job.Settings.Topic} (d = {job.Settings.Dimension}, {job.Settings.Format.ToName()}) from {job.Settings.Bootstrap}, group {job.Settings.Group}, checkpoint {job.Settings.Checkpoint}");
             var outcome = await StreamJobRunner.RunAsync(streaming, job, m =>
             {
