@@ -141,7 +141,7 @@ internal static class StreamCommand
             {
                 observer?.Invoke(m);
                 if (showStatus || m is not StreamJobStatus) Show(progress, m);
-            }, TimeSpan.FromSeconds(60), ct);
+            }, a.Settings?.StreamClient() ?? StreamClientOptions.Default, ct);
             if (outcome.Failed is { } f) return Fail(f.Message, ExitCodes.For(f.Kind));
             var done = outcome.Finished!;
             if (done.Theta is null)
@@ -216,7 +216,7 @@ internal static class StreamCommand
             throw new UsageException($"--checkpoint '{checkpoint}': expected kafka:TOPIC, file:PATH or none");
         if (checkpoint.StartsWith("file:", StringComparison.Ordinal)) checkpoint = "file:" + Path.GetFullPath(checkpoint[5..]);
         if (a.Dim is null) beforeProbe?.Invoke();
-        int d = a.Dim ?? await TopicProbe.LearnDimensionAsync(bootstrap, a.Topic, format, props, progress, ct);
+        int d = a.Dim ?? await TopicProbe.LearnDimensionAsync(bootstrap, a.Topic, format, props, progress, ct, tunables);
         // Learned from the records, not given: a checkpoint being resumed says what d is (the coordinator decides).
         if (a.Dim is null) props = [.. props, TopicProbe.InferredKey + "=true"];
         static string Topic(string? given, string fallback) => given is null ? fallback : given == "none" ? "" : given;

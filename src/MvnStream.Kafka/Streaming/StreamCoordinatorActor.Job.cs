@@ -29,7 +29,7 @@ public sealed partial class StreamCoordinatorActor
             Id = id;
             Client = client;
             Settings = settings;
-            Store = CheckpointStore.Create(settings.Checkpoint, settings.Bootstrap, settings.KafkaProperties);
+            Store = CheckpointStore.Create(settings.Checkpoint, settings.Bootstrap, settings.KafkaProperties, settings.Tuning);
             if (!string.IsNullOrEmpty(settings.ModelTopic))
             {
                 // Snapshots keyed by job, in order and once (idempotent, acks from all in-sync replicas). librdkafka's log and
@@ -170,7 +170,7 @@ public sealed partial class StreamCoordinatorActor
 
         public void Dispose()
         {
-            ModelProducer?.Flush(TimeSpan.FromSeconds(5));
+            ModelProducer?.Flush(StreamTunables.Time(Settings.Tuning.ModelFlushTimeoutSeconds, StreamTunables.Default.ModelFlushTimeoutSeconds)); // Kafka:ModelFlushTimeout
             ModelProducer?.Dispose();
             Store.Dispose();
         }

@@ -428,7 +428,8 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
             var config = new AdminClientConfig { BootstrapServers = settings.Bootstrap };
             KafkaProperties.Apply(config, settings.KafkaProperties);
             using var admin = new AdminClientBuilder(config).WithLogging().Build();
-            var topic = admin.GetMetadata(settings.Topic, TimeSpan.FromSeconds(10)).Topics.FirstOrDefault();
+            var timeout = StreamTunables.Time(settings.Tuning.MetadataTimeoutSeconds, StreamTunables.Default.MetadataTimeoutSeconds); // Kafka:MetadataTimeout
+            var topic = admin.GetMetadata(settings.Topic, timeout).Topics.FirstOrDefault();
             return topic is not null && topic.Error.Code == ErrorCode.NoError ? topic.Partitions.Count : -1;
         }
         catch (KafkaException)

@@ -55,9 +55,20 @@ public sealed class ConfigurationTests : IDisposable
         ["Stream:StopTimeout"] = "20s",
         ["Stream:IdleCheck"] = "250ms",
         ["Stream:StatusInterval"] = "1s",
+        ["Stream:ClientStopWait"] = "25s",
+        ["Stream:AnswerTimeout"] = "60s",
+        ["Stream:ResubmitDelay"] = "1s",
+        ["Stream:ResubmitInterval"] = "5s",
         ["Kafka:Bootstrap"] = "(bootstrap.servers of the properties)",
         ["Kafka:PropertiesFile"] = "(none)",
         ["Kafka:Properties"] = "(none)",
+        ["Kafka:MetadataTimeout"] = "10s",
+        ["Kafka:WatermarkTimeout"] = "5s",
+        ["Kafka:ProbeTimeout"] = "1s",
+        ["Kafka:FlushTimeout"] = "10s",
+        ["Kafka:ModelFlushTimeout"] = "5s",
+        ["Kafka:CheckpointTimeout"] = "10s",
+        ["Kafka:CheckpointReadTimeout"] = "30s",
         ["Http:Endpoint"] = "127.0.0.1:9464",
         ["Http:WorkerEndpoint"] = "127.0.0.1:0",
         ["Solver:Solver"] = "lbfgs",
@@ -95,6 +106,7 @@ public sealed class ConfigurationTests : IDisposable
         // The typed views the program runs on: the same numbers.
         var d = AppSettings.Defaults();
         Assert.Equal(StreamTunables.Default, d.Tunables());
+        Assert.Equal(MvnStream.Kafka.Streaming.StreamClientOptions.Default, d.StreamClient());
         Assert.Equal(MvnStream.Cluster.Hosting.NodeSettings.Default, d.NodeSettings());
         Assert.Null(d.HttpGiven(true));
         Assert.Null(d.HttpGiven(false));
@@ -183,7 +195,9 @@ public sealed class ConfigurationTests : IDisposable
     [InlineData("Stream__BatchRows", "many", "expected a whole number")]
     [InlineData("Stream__Linger", "soon", "expected a duration such as 30s")]
     [InlineData("Stream__AckTimeout", "0s", "must be a positive duration")]
-    [InlineData("Stream__StopTimeout", "30s", "must be at most 24 s")]
+    [InlineData("Stream__StopTimeout", "30s", "must be below Stream:ClientStopWait (25s)")]
+    [InlineData("Stream__ClientStopWait", "40s", "must be at most 29 s")]
+    [InlineData("Kafka__MetadataTimeout", "0s", "must be a positive duration")]
     [InlineData("Stream__MaxInFlight", "0", "must be at least 1")]
     [InlineData("Node__ReadChunk", "huge", "expected a size such as 32MiB")]
     [InlineData("Node__ReadChunk", "12", "must be at least 4096 bytes")]
