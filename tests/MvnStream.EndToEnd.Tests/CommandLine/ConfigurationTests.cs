@@ -279,6 +279,10 @@ public sealed class ConfigurationTests : IDisposable
             ["MVNSTREAM__Stream__IdleCheck"] = "100ms",
             ["MVNSTREAM__Stream__BrokerTimeout"] = "9s",
             ["MVNSTREAM__Stream__BatchRows"] = "512",
+            ["MVNSTREAM__Kafka__MetadataTimeout"] = "4s",
+            ["MVNSTREAM__Kafka__CheckpointReadTimeout"] = "45s",
+            ["MVNSTREAM__Stream__ClientStopWait"] = "12s",
+            ["MVNSTREAM__Stream__ResubmitInterval"] = "2s",
         };
         var s = Load("stream -b 127.0.0.1:9092 -t rows --dim 3", env);
         var args = new StreamCommand.StreamArgs(s.Kafka.Bootstrap, "rows", "csv", 3, null, "model.json", null, 0, 1.0, null, null, null, "none",
@@ -291,6 +295,11 @@ public sealed class ConfigurationTests : IDisposable
         Assert.Equal(0.1, job.Tuning.IdleCheckSeconds, 12);
         Assert.Equal(9, job.Tuning.BrokerTimeoutSeconds);
         Assert.Equal(512, job.BatchRows);
+        // The Kafka call timeouts travel with the job too; the client's own timings stay with the client.
+        Assert.Equal(4, job.Tuning.MetadataTimeoutSeconds);
+        Assert.Equal(45, job.Tuning.CheckpointReadTimeoutSeconds);
+        Assert.Equal(TimeSpan.FromSeconds(12), s.StreamClient().StopWait);
+        Assert.Equal(TimeSpan.FromSeconds(2), s.StreamClient().ResubmitInterval);
         Assert.DoesNotContain(job.KafkaProperties, p => p.StartsWith("mvnstream.broker", StringComparison.Ordinal));
     }
 
