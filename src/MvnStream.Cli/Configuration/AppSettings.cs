@@ -319,7 +319,7 @@ internal sealed class AppSettings
 
     /// <summary>The node settings of the cluster layer.</summary>
     public NodeSettings NodeSettings() =>
-        new(Node.WorkerThreads, ByteSizes.Parse(Node.ReadChunk)!.Value, Time(Coordinator.WorkerWait), Time(Coordinator.NoWorkerTimeout));
+        new(Node.WorkerThreads, ByteSizes.Parse(Node.ReadChunk)!.Value, Time(Coordinator.WorkerWait), Time(Coordinator.NoWorkerTimeout), Time(Node.LeaveTimeout));
 
     /// <summary>The stream tunables sent with a job.</summary>
     public StreamTunables Tunables() => new(Seconds(Stream.BrokerTimeout), Stream.MaxInFlight, Stream.MaxPendingBatches, Seconds(Stream.AckTimeout),

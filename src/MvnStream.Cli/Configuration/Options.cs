@@ -32,6 +32,10 @@ internal sealed class NodeOptions
     [Duration]
     public string JoinTimeout { get; set; } = "60s";
 
+    [Setting("How long a stopping 'node' (Ctrl-C, SIGTERM) waits to leave the cluster gracefully before it terminates anyway.")]
+    [Duration]
+    public string LeaveTimeout { get; set; } = "15s";
+
     [Setting("How long 'fit --cluster' and 'stream --cluster' wait for the cluster to answer before failing.")]
     [Duration]
     public string ConnectTimeout { get; set; } = "20s";

@@ -212,7 +212,7 @@ public sealed class ClusterNode : IAsyncDisposable
         }
 
         var proxy = ActorRegistry.For(system).Get<FitCoordinatorKey>();
-        return new ClusterNode(system, roles, proxy, host: nodeHost);
+        return new ClusterNode(system, roles, proxy, host: nodeHost) { LeaveTimeout = configuration.Settings.LeaveTimeout };
     }
 
     /// <summary>Stops a node that never came up: its ActorSystem goes without leaving (it never joined), then its host.</summary>
@@ -237,6 +237,9 @@ public sealed class ClusterNode : IAsyncDisposable
         else host.Dispose();
     }
 
+    /// <summary>How long <see cref="DisposeAsync"/> waits for the node to leave the cluster (setting Node:LeaveTimeout).</summary>
+    public TimeSpan LeaveTimeout { get; private init; } = NodeSettings.Default.LeaveTimeout;
+
     /// <summary>Leaves the cluster gracefully (so others do not wait for the failure detector), then stops.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -251,7 +254,7 @@ public sealed class ClusterNode : IAsyncDisposable
             // The host stops its Akka service, which runs the ActorSystem's coordinated shutdown: the node leaves the
             // cluster (cluster-leave and exiting phases), then terminates.
             await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance)
-                .WaitAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false);
+                .WaitAsync(LeaveTimeout).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {

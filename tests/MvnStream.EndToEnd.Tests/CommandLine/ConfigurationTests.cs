@@ -33,6 +33,7 @@ public sealed class ConfigurationTests : IDisposable
         ["Node:Roles"] = "(akka.cluster.roles of the HOCON)",
         ["Node:Hocon"] = "(none)",
         ["Node:JoinTimeout"] = "60s",
+        ["Node:LeaveTimeout"] = "15s",
         ["Node:ConnectTimeout"] = "20s",
         ["Node:ClientLogLevel"] = "ERROR",
         ["Node:WorkerThreads"] = "0",
@@ -283,6 +284,7 @@ public sealed class ConfigurationTests : IDisposable
             ["MVNSTREAM__Kafka__CheckpointReadTimeout"] = "45s",
             ["MVNSTREAM__Stream__ClientStopWait"] = "12s",
             ["MVNSTREAM__Stream__ResubmitInterval"] = "2s",
+            ["MVNSTREAM__Node__LeaveTimeout"] = "40s",
         };
         var s = Load("stream -b 127.0.0.1:9092 -t rows --dim 3", env);
         var args = new StreamCommand.StreamArgs(s.Kafka.Bootstrap, "rows", "csv", 3, null, "model.json", null, 0, 1.0, null, null, null, "none",
@@ -300,6 +302,7 @@ public sealed class ConfigurationTests : IDisposable
         Assert.Equal(45, job.Tuning.CheckpointReadTimeoutSeconds);
         Assert.Equal(TimeSpan.FromSeconds(12), s.StreamClient().StopWait);
         Assert.Equal(TimeSpan.FromSeconds(2), s.StreamClient().ResubmitInterval);
+        Assert.Equal(TimeSpan.FromSeconds(40), s.NodeSettings().LeaveTimeout);
         Assert.DoesNotContain(job.KafkaProperties, p => p.StartsWith("mvnstream.broker", StringComparison.Ordinal));
     }
 

@@ -23,9 +23,11 @@ public sealed class NodeHttpHostTests
         var node = await ClusterNode.StartAsync(new NodeConfiguration
         {
             Roles = [NodeConfiguration.CoordinatorRole], Seeds = [], Port = 0, Environment = new Dictionary<string, string?>(),
+            Settings = NodeSettings.Default with { LeaveTimeout = TimeSpan.FromSeconds(7) },
         }, TimeSpan.FromSeconds(60), seed: null, buildHost: HttpServer.Hosting(_ => (spec, HttpRole.NodeCoordinator), _ => { }));
         await using var scope = node;
         var host = node.Host!;
+        Assert.Equal(TimeSpan.FromSeconds(7), node.LeaveTimeout); // the setting Node:LeaveTimeout
         // One container: the web server and the node's ActorSystem are services of the same host.
         Assert.NotNull(host.Services.GetService<IServer>());
         Assert.Same(node.System, host.Services.GetRequiredService<ActorSystem>());
