@@ -201,10 +201,11 @@ public sealed record NodeConfiguration
 /// <param name="ReadChunkBytes">The threads take a shard in chunks of this size and merge their statistics in file order.</param>
 /// <param name="WorkerWait">How long a fit job waits for its first worker before failing.</param>
 /// <param name="NoWorkerTimeout">How long a fit job may go on with no live worker before failing.</param>
-public sealed record NodeSettings(int WorkerThreads, long ReadChunkBytes, TimeSpan WorkerWait, TimeSpan NoWorkerTimeout)
+/// <param name="LeaveTimeout">How long a stopping node waits to leave the cluster gracefully before it terminates anyway.</param>
+public sealed record NodeSettings(int WorkerThreads, long ReadChunkBytes, TimeSpan WorkerWait, TimeSpan NoWorkerTimeout, TimeSpan LeaveTimeout)
 {
-    /// <summary>The documented defaults: every core, 32 MiB, 30 s, 30 s.</summary>
-    public static NodeSettings Default { get; } = new(0, 32L << 20, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30));
+    /// <summary>The documented defaults: every core, 32 MiB, 30 s, 30 s, 15 s.</summary>
+    public static NodeSettings Default { get; } = new(0, 32L << 20, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(15));
 
     /// <exception cref="ConfigurationException">A value out of its range, naming the setting.</exception>
     public void Validate()
@@ -213,5 +214,6 @@ public sealed record NodeSettings(int WorkerThreads, long ReadChunkBytes, TimeSp
         if (ReadChunkBytes < 4096) throw new ConfigurationException("Node:ReadChunk must be at least 4 KiB");
         if (WorkerWait <= TimeSpan.Zero) throw new ConfigurationException("Coordinator:WorkerWait must be a positive duration");
         if (NoWorkerTimeout <= TimeSpan.Zero) throw new ConfigurationException("Coordinator:NoWorkerTimeout must be a positive duration");
+        if (LeaveTimeout <= TimeSpan.Zero) throw new ConfigurationException("Node:LeaveTimeout must be a positive duration");
     }
 }

@@ -29,7 +29,7 @@ public sealed partial class StreamCoordinatorActor
             Id = id;
             Client = client;
             Settings = settings;
-            Store = CheckpointStore.Create(settings.Checkpoint, settings.Bootstrap, settings.KafkaProperties);
+            Store = CheckpointStore.Create(settings.Checkpoint, settings.Bootstrap, settings.KafkaProperties, settings.Tuning);
             if (!string.IsNullOrEmpty(settings.ModelTopic))
             {
                 // Snapshots keyed by job, in order and once (idempotent, acks from all in-sync replicas). librdkafka's log and
@@ -103,7 +103,7 @@ public sealed partial class StreamCoordinatorActor
         /// <summary>Model snapshot records produced to the model topic and not yet confirmed (or failed) by the broker.</summary>
         public int ModelRecordsPending { get; set; }
 
-        /// <summary>Saving waited <see cref="ModelDeliveryWait"/> for the model topic; the job finishes without its confirmation.</summary>
+        /// <summary>Saving waited <see cref="ModelDeliveryWait"/> (Kafka:ModelFlushTimeout) for the model topic; the job finishes without its confirmation.</summary>
         public bool ModelDeliveryWaitOver { get; set; }
         public bool ModelDeliveryWaitStarted { get; set; }
         public long LastSnapshotVersion { get; set; } = -1;
@@ -249,7 +249,7 @@ public sealed partial class StreamCoordinatorActor
                 break;
             case TickKind.ModelDelivery:
                 job.ModelDeliveryWaitOver = true;
-                Notice($"the model topic {job.Settings.ModelTopic} has not confirmed the final snapshot within {ModelDeliveryWait.TotalSeconds:0} s; "
+                Notice($"the model topic {job.Settings.ModelTopic} has not confirmed the final snapshot within {ModelDeliveryWait(job).TotalSeconds:0} s; "
                     + "the checkpoint" + (string.IsNullOrEmpty(job.Settings.ModelFile) ? "" : " and the model file") + " hold it", LogLevel.WarningLevel);
                 MaybeFinish(job);
                 break;
@@ -437,7 +437,7 @@ public sealed partial class StreamCoordinatorActor
         if (job.Phase != StreamPhase.Saving || job.FinalCheckpointWritten is not { } saved || job.ModelFileWritesPending != 0) return;
         if (job.ModelRecordsPending > 0 && !job.ModelDeliveryWaitOver)
         {
-            if (!job.ModelDeliveryWaitStarted) Timers.StartSingleTimer(TickKind.ModelDelivery, Tick.ModelDelivery, ModelDeliveryWait);
+            if (!job.ModelDeliveryWaitStarted) Timers.StartSingleTimer(TickKind.ModelDelivery, Tick.ModelDelivery, ModelDeliveryWait(job));
             job.ModelDeliveryWaitStarted = true;
             return;
         }

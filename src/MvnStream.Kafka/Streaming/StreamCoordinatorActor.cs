@@ -42,9 +42,10 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
 
     /// <summary>
     /// How long a finishing job waits for the model topic to confirm its final snapshot (the model file and the checkpoint
-    /// have it already); then it finishes with a warning. The bound the producer's flush on disposal had.
+    /// have it already); then it finishes with a warning. The setting Kafka:ModelFlushTimeout (default 5 s).
     /// </summary>
-    private static readonly TimeSpan ModelDeliveryWait = TimeSpan.FromSeconds(5);
+    private static TimeSpan ModelDeliveryWait(StreamJob job) =>
+        StreamTunables.Time(job.Settings.Tuning.ModelFlushTimeoutSeconds, StreamTunables.Default.ModelFlushTimeoutSeconds);
 
     private sealed record ModelFileWritten(string JobId, string Path, Exception? Error);
 
@@ -439,7 +440,8 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
             var config = new AdminClientConfig { BootstrapServers = settings.Bootstrap };
             KafkaProperties.Apply(config, settings.KafkaProperties);
             using var admin = new AdminClientBuilder(config).WithLogging().Build();
-            var topic = admin.GetMetadata(settings.Topic, TimeSpan.FromSeconds(10)).Topics.FirstOrDefault();
+            var timeout = StreamTunables.Time(settings.Tuning.MetadataTimeoutSeconds, StreamTunables.Default.MetadataTimeoutSeconds); // Kafka:MetadataTimeout
+            var topic = admin.GetMetadata(settings.Topic, timeout).Topics.FirstOrDefault();
             return topic is not null && topic.Error.Code == ErrorCode.NoError ? topic.Partitions.Count : -1;
         }
         catch (KafkaException)
