@@ -80,14 +80,16 @@ internal static class HttpServer
             ? bound.TrimEnd('/') + "/" : null;
 
     /// <summary>
-    /// ASP.NET Core's own log: errors only, and nothing from Microsoft.Extensions.Hosting (a port in use is the command's to report),
+    /// ASP.NET Core's own log: errors only, and nothing from Microsoft.Extensions.Hosting or the host's lifetime (a port in use is
+    /// the command's to report; the address is printed once, by the command, as "http: serving at ..."),
     /// written by the process's logging (<see cref="MvnStream.Cluster.Logging.ForwardingLoggerProvider"/>).
     /// </summary>
     private static readonly Lazy<ILoggerFactory> HttpLogging = new(() => LoggerFactory.Create(b => b
         .AddProvider(new MvnStream.Cluster.Logging.ForwardingLoggerProvider())
         .SetMinimumLevel(LogLevel.Trace)
         .AddFilter("Microsoft.AspNetCore", LogLevel.Error)
-        .AddFilter("Microsoft.Extensions.Hosting", LogLevel.None)));
+        .AddFilter("Microsoft.Extensions.Hosting", LogLevel.None)
+        .AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning)));
 
     /// <summary>
     /// <paramref name="spec"/> when its port can be listened on (or is 0); a default one in use: any free port, with a note.

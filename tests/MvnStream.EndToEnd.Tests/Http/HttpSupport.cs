@@ -22,6 +22,10 @@ public static partial class HttpSupport
         var line = await p.WaitForLineAsync(stream, l => Url().IsMatch(l), Patience, "the line with the HTTP address http://HOST:PORT/");
         var m = Url().Match(line);
         if (m.Groups[2].Value == "0") throw p.Failure($"the printed address has port 0, not the bound port: '{line}'");
+        // Printed once, by the command: not also by the host's lifetime log ("Now listening on: ...").
+        string hostPort = $"{m.Groups[1].Value}:{m.Groups[2].Value}";
+        var mentions = p.StdoutLines.Concat(p.StderrLines).Where(l => l.Contains(hostPort, StringComparison.Ordinal)).ToList();
+        if (mentions.Count != 1) throw p.Failure($"the address {hostPort} is printed {mentions.Count} times, expected once: {string.Join(" | ", mentions)}");
         return new Uri(m.Value);
     }
 
