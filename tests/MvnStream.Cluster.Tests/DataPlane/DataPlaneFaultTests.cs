@@ -56,8 +56,9 @@ public sealed class DataPlaneFaultTests(DataPlaneFaultFixture fixture, ITestOutp
     private const long FaultRound = 5;
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
 
+    /// <summary>Adam with its step capped (1e-3 sd): every round moves theta, so a gradient summed wrongly in round 5 changes the model.</summary>
     private static FitJobSettings Settings() =>
-        Jobs.Settings(SolverKind.Adam, SummingMode.Gradients, minWorkers: 2, gradientTolerance: 0, maxIterations: 25);
+        Jobs.Settings(SolverKind.Adam, SummingMode.Gradients, minWorkers: 2, gradientTolerance: 0, maxIterations: 30, learningRate: 1e-3);
 
     private async Task<(FitJobCompleted Job, List<string> Notices)> RunAsync(Fault fault)
     {
@@ -65,7 +66,7 @@ public sealed class DataPlaneFaultTests(DataPlaneFaultFixture fixture, ITestOutp
         var (outcome, events) = await Jobs.RunAsync(fixture.Cluster.Coordinator, Jobs.Submit(fixture.DataPath, Settings()), Limit);
         var job = Jobs.Completed(outcome, $"fault {fault}");
         var notices = events.OfType<FitJobNotice>().Select(n => n.Message).ToList();
-        output.WriteLine($"{fault}: {job.Rounds} rounds, {job.ShardsReassigned} shards reassigned, {job.WorkersLost} workers lost, proxy fired {fixture.Proxy.Fired}, " +
+        output.WriteLine($"{fault}: {job.Rounds} rounds ({job.StopReason}), {job.ShardsReassigned} shards reassigned, {job.WorkersLost} workers lost, proxy fired {fixture.Proxy.Fired}, " +
                          $"{fixture.Proxy.Connections} proxied connections; notices:\n  {string.Join("\n  ", notices)}");
         return (job, notices);
     }

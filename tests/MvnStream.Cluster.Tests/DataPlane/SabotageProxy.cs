@@ -19,7 +19,7 @@ public enum Fault
     /// <summary>Flips a bit in the frame's last value (the checksum no longer matches).</summary>
     Corrupt,
 
-    /// <summary>Sends first a well-formed copy labelled with the previous round and another J and gradient, then the frame.</summary>
+    /// <summary>Sends first a well-formed copy labelled with the previous round and another gradient, then the frame.</summary>
     Stale,
 
     /// <summary>Closes both connections, and from then on every new one at once (the worker is gone for the coordinator).</summary>
@@ -116,7 +116,6 @@ public sealed class SabotageProxy : IDisposable
                         case Fault.Stale:
                             var stale = (byte[])bytes.Clone();
                             BinaryPrimitives.WriteInt64LittleEndian(stale.AsSpan(8), round - 1);
-                            BinaryPrimitives.WriteDoubleLittleEndian(stale.AsSpan(32), BinaryPrimitives.ReadDoubleLittleEndian(stale.AsSpan(32)) + 12345);
                             stale[^2] ^= 0x10;
                             DataFrame.WriteChecksum(stale);
                             await toCoordinator.WriteAsync(stale);
