@@ -105,6 +105,23 @@ public sealed class DataPlaneFaultTests(DataPlaneFaultFixture fixture, ITestOutp
     }
 
     [Fact]
+    public async Task A_worker_answering_over_Akka_beside_one_on_the_data_plane_gives_the_same_model_bit_for_bit()
+    {
+        var reference = await ReferenceAsync();
+        fixture.Proxy.Advertise = false;
+        try
+        {
+            var (job, _) = await RunAsync(Fault.None);
+            Assert.Equal(0, fixture.Proxy.Connections); // the relayed worker's rounds went over Akka
+            AssertSameModel(reference, job);
+        }
+        finally
+        {
+            fixture.Proxy.Advertise = true;
+        }
+    }
+
+    [Fact]
     public async Task A_stale_rounds_late_reply_is_dropped()
     {
         var reference = await ReferenceAsync();

@@ -51,6 +51,9 @@ public sealed class SabotageProxy : IDisposable
 
     public Fault Mode { get; private set; }
 
+    /// <summary>False: the relay tells the coordinator the worker has no data port, so its rounds go over Akka.</summary>
+    public bool Advertise { get; set; } = true;
+
     public long AtRound { get; private set; }
 
     /// <summary>Whether the fault happened.</summary>
@@ -162,7 +165,7 @@ public sealed class RelayedWorker : ReceiveActor
                 else if (m is ShardLoaded { DataPort: > 0 } loaded)
                 {
                     proxy.Target = loaded.DataPort;
-                    coordinator?.Tell(loaded with { DataPort = proxy.Port }, Self);
+                    coordinator?.Tell(loaded with { DataPort = proxy.Advertise ? proxy.Port : 0 }, Self);
                 }
                 else coordinator?.Tell(m, Self);
                 return;
