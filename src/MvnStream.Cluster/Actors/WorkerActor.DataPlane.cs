@@ -22,6 +22,9 @@ public sealed partial class WorkerActor
 
     private DataServer? _dataServer;
 
+    /// <summary>theta of the current data-plane round, its arrays reused from round to round (2 MiB of Lambda at d = 512).</summary>
+    private MvnParameters? _roundTheta;
+
     /// <summary>The data plane's port, 0 when there is none (rounds then come over Akka).</summary>
     private int DataPort => _dataServer?.Port ?? 0;
 
@@ -51,7 +54,7 @@ public sealed partial class WorkerActor
         int[] shards = frame.Shards();
         try
         {
-            var theta = MvnParameters.Unpack(frame.Values, frame.Dimension, frame.Parameterization);
+            var theta = RoundTheta(frame);
             foreach (int index in shards)
             {
                 if (!_shards.TryGetValue(new ShardKey(frame.JobId, index), out var stats))
@@ -80,6 +83,20 @@ public sealed partial class WorkerActor
             Coordinator?.Tell(new ShardLoadFailed(frame.JobId, shards.FirstOrDefault(), JobErrorKind.Failure,
                 $"worker {_workerId}: computing round {frame.Round} of shard {shards.FirstOrDefault()} failed ({e.GetType().Name}: {e.Message})"), Self);
         }
+    }
+
+    /// <summary>
+    /// theta of a round frame, unpacked into arrays kept for the next round: the actor computes one round at a time and
+    /// <see cref="MvnParameters"/> holds no state derived from its arrays, so reusing them gives the same numbers as a fresh unpack.
+    /// </summary>
+    private MvnParameters RoundTheta(Frame frame)
+    {
+        int d = frame.Dimension;
+        var p = frame.Parameterization;
+        if (_roundTheta is null || _roundTheta.Dimension != d || _roundTheta.Parameterization != p) _roundTheta = MvnParameters.Identity(d, p);
+        frame.Values[..d].CopyTo(_roundTheta.Mu);
+        MvnParameters.UnpackLambda(frame.Values, d, p, _roundTheta.Lambda);
+        return _roundTheta;
     }
 
     /// <summary>J at theta and its gradient, packed as <see cref="MvnParameters.Pack"/> does into <paramref name="packed"/>; the same over Akka and the data plane.</summary>
