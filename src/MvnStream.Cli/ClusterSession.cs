@@ -42,10 +42,11 @@ internal sealed class ClusterSession : IAsyncDisposable
     /// <paramref name="verbose"/>: the command's own lines and notes say what happens (a worker lost, a shard reassigned,
     /// the job's failure), so Akka's membership and remoting warnings would only repeat them. False: the nodes' akka.loglevel.
     /// </param>
+    /// <param name="coordinatorHost">Builds the embedded coordinator's host (with the HTTP endpoint: <see cref="Http.HttpServer.Hosting"/>).</param>
     /// <exception cref="UsageException">A bad seed address, an unusable --workers count or configuration.</exception>
     /// <exception cref="TimeoutException">The cluster could not be joined in time.</exception>
     public static async Task<ClusterSession> StartAsync(int workers, string? seed, string? configFile, ConsoleProgress progress, CancellationToken ct,
-        bool quietAkka = false, bool verbose = false, Configuration.AppSettings? settings = null)
+        bool quietAkka = false, bool verbose = false, Configuration.AppSettings? settings = null, NodeHostFactory? coordinatorHost = null)
     {
         settings ??= Configuration.AppSettings.Defaults();
         try
@@ -71,7 +72,8 @@ internal sealed class ClusterSession : IAsyncDisposable
             if (workers <= 0) throw new UsageException($"--workers {workers}: must be positive");
             progress.Line($"starting a local cluster: 1 coordinator + {workers} worker nodes on 127.0.0.1 ...");
             var embedded = await EmbeddedCluster.StartAsync(workers, quietAkka ? LogLevel(settings, verbose) : null, ct,
-                settings.NodeSettings() is { } own && own.WorkerThreads == 0 ? own with { WorkerThreads = EmbeddedCluster.DefaultThreadsPerWorker(workers) } : settings.NodeSettings());
+                settings.NodeSettings() is { } own && own.WorkerThreads == 0 ? own with { WorkerThreads = EmbeddedCluster.DefaultThreadsPerWorker(workers) } : settings.NodeSettings(),
+                coordinatorHost);
             progress.Line($"cluster up: coordinator {embedded.Coordinator.Address}, workers on ports {string.Join(", ", embedded.Workers.Select(w => w.Address.Port))}");
             return new ClusterSession(embedded.Coordinator, embedded);
         }

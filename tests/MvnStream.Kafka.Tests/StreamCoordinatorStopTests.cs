@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Cluster.Tools.Singleton;
+using Confluent.Kafka;
 using MvnStream.Cluster.Hosting;
 using MvnStream.Cluster.Protocol;
 using MvnStream.Core.Fitting;
@@ -15,7 +16,8 @@ namespace MvnStream.Kafka.Tests;
 /// <summary>
 /// The coordinator's stop, driven by a scripted worker on another node (real TCP): it registers, merges one contribution through the
 /// ledger, then never confirms the stop. The coordinator waits its configured stop timeout (1 s here, not the 20 s default), finalises
-/// with what was merged, and finishes once the final model file and checkpoint are written (both off its thread).
+/// with what was merged, and finishes once the final model file and checkpoint are written (both off its thread) and the model
+/// topic has confirmed the final snapshot.
 /// </summary>
 [Collection("broker")]
 public sealed class StreamCoordinatorStopTests(BrokerFixture fixture) : IDisposable
@@ -43,7 +45,7 @@ public sealed class StreamCoordinatorStopTests(BrokerFixture fixture) : IDisposa
 
         string topic = Topics.New("stop"), model = Path.Combine(_dir, "model.json"), checkpoint = Path.Combine(_dir, "checkpoint.bin");
         var settings = new StreamJobSettings(fixture.Bootstrap, topic, "stop-" + Guid.NewGuid().ToString("N")[..8], RowFormat.Csv, D, Forgetting: 1,
-            ModelTopic: "", ScoresTopic: "", DeadLetterTopic: "", AnomalyLevel: 0.001, Checkpoint: "file:" + checkpoint, ModelFile: model,
+            ModelTopic: topic + ".model", ScoresTopic: "", DeadLetterTopic: "", AnomalyLevel: 0.001, Checkpoint: "file:" + checkpoint, ModelFile: model,
             SnapshotIntervalSeconds: 60, UntilIdleSeconds: 0, MaxRows: 0, StepsPerUpdate: 5, Solver: SolverKind.Lbfgs,
             Parameterization: Parameterization.LowerTriangular, MaxIterations: 5000, GradientTolerance: 1e-12, LearningRate: 0.05, Ridge: 0,
             Shrinkage: ShrinkageMode.None, ShrinkageIntensity: 0, BatchRows: 200, LingerMilliseconds: 100, KafkaProperties: [])
@@ -72,6 +74,17 @@ public sealed class StreamCoordinatorStopTests(BrokerFixture fixture) : IDisposa
         var file = MvnModel.Load(model);
         Assert.Equal(Rows, file.N);
         Assert.Equal(finished.Version, file.Version);
+        // ... and after the model topic has confirmed the final snapshot: it is there the moment the client hears of the end (the
+        // snapshot interval, 60 s, is longer than the job: the final snapshot is the topic's only record).
+        using (var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig { BootstrapServers = fixture.Bootstrap, GroupId = "stop-check" }).Build())
+        {
+            var partitions = Enumerable.Range(0, MvnStream.Kafka.Broker.DevelopmentBroker.PartitionsPerTopic).Select(p => new TopicPartition(settings.ModelTopic, p)).ToArray();
+            Assert.Equal(1, partitions.Sum(p => consumer.QueryWatermarkOffsets(p, TimeSpan.FromSeconds(10)).High.Value));
+            consumer.Assign(partitions.Select(p => new TopicPartitionOffset(p, 0)));
+            var record = consumer.Consume(TimeSpan.FromSeconds(10));
+            Assert.NotNull(record);
+            Assert.Equal(finished.Version, MvnModel.Parse(record.Message.Value).Version);
+        }
         using var store = CheckpointStore.Create("file:" + checkpoint, fixture.Bootstrap, []);
         var cp = await store.LoadAsync($"{settings.Group}/{topic}", CancellationToken.None);
         Assert.NotNull(cp);

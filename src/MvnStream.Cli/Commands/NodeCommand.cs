@@ -52,6 +52,22 @@ internal static class NodeCommand
         bool coordinatorRole = roleList is null || roleList.Contains(NodeConfiguration.CoordinatorRole);
         try { httpSpec = HttpEndpointSpec.Parse(settings.HttpGiven(coordinatorRole), coordinatorRole ? HttpEndpointSpec.CoordinatorDefault : HttpEndpointSpec.WorkerDefault); }
         catch (UsageException e) { Console.Error.WriteLine("mvnstream node: " + e.Message); return ExitCodes.Usage; }
+        // The HTTP endpoint is part of the node's own host (docs/ARCHITECTURE.md, "Hosting"): Kestrel starts and stops with the
+        // node, through one lifetime. Which endpoint depends on the node's roles, known once its configuration is read.
+        var hosting = HttpServer.Hosting(roles =>
+        {
+            if (httpSpec is null) return null;
+            bool coordinator = roles.Contains(NodeConfiguration.CoordinatorRole);
+            var spec = httpSpec;
+            // The default port belongs to the coordinator; a worker-only node (roles from the config) takes any free one.
+            if (!coordinator && coordinatorRole)
+            {
+                var worker = HttpEndpointSpec.Parse(settings.HttpGiven(false), HttpEndpointSpec.WorkerDefault);
+                if (worker is null) return null;
+                if (settings.HttpGiven(true) is null) spec = worker;
+            }
+            return (spec, coordinator ? HttpRole.NodeCoordinator : HttpRole.Worker);
+        }, n => Console.Error.WriteLine("mvnstream node: note: " + n));
         ClusterNode node;
         try
         {
@@ -66,42 +82,17 @@ internal static class NodeCommand
                 PublicHostname = o.PublicHostname,
                 Port = o.Port,
                 Settings = settings.NodeSettings(),
-            }, TimeSpan.FromSeconds(joinTimeout), seed: null, ct, ownsProcess: true);
+            }, TimeSpan.FromSeconds(joinTimeout), seed: null, ct, ownsProcess: true, buildHost: hosting);
         }
-        catch (ConfigurationException e) { Console.Error.WriteLine("mvnstream node: " + e.Message); return ExitCodes.Usage; }
+        catch (Exception e) when (e is ConfigurationException or UsageException) { Console.Error.WriteLine("mvnstream node: " + e.Message); return ExitCodes.Usage; }
         catch (TimeoutException e) { Console.Error.WriteLine("mvnstream node: " + e.Message); return ExitCodes.Failure; }
         catch (OperationCanceledException) { return ExitCodes.Cancelled; }
 
         MvnStream.Kafka.Streaming.StreamingNode.Attach(node);
         MvnStream.Cluster.Logging.MvnLogging.Process = new(string.Join(",", node.Roles), node.Address.ToString());
         Console.Out.WriteLine($"node up at {node.Address} roles [{string.Join(",", node.Roles)}]");
+        if (HttpServer.Url(node.Host) is { } url) Console.Out.WriteLine($"http at {url}");
         Console.Out.Flush();
-        HttpServer? server = null;
-        if (httpSpec is not null)
-        {
-            bool coordinator = node.Roles.Contains(NodeConfiguration.CoordinatorRole);
-            // The default port belongs to the coordinator; a worker-only node (roles from the config) takes any free one.
-            if (!coordinator && coordinatorRole)
-            {
-                var worker = HttpEndpointSpec.Parse(settings.HttpGiven(false), HttpEndpointSpec.WorkerDefault);
-                if (worker is null) httpSpec = null;
-                else if (settings.HttpGiven(true) is null) httpSpec = worker;
-            }
-        }
-        if (httpSpec is not null)
-        {
-            bool coordinator = node.Roles.Contains(NodeConfiguration.CoordinatorRole);
-            try { server = await HttpServer.StartAsync(httpSpec, coordinator ? HttpRole.NodeCoordinator : HttpRole.Worker, node.System, n => Console.Error.WriteLine("mvnstream node: note: " + n)); }
-            catch (UsageException e)
-            {
-                Console.Error.WriteLine("mvnstream node: " + e.Message);
-                await node.DisposeAsync();
-                return ExitCodes.Usage;
-            }
-            Console.Out.WriteLine($"http at {server.Url}");
-            Console.Out.Flush();
-        }
-        await using var httpScope = server;
         // Ctrl-C and SIGTERM reach the node through its host's console lifetime (docs/ARCHITECTURE.md, "Hosting"): it
         // stops the application, and the node leaves the cluster. Removal by the cluster (downed) ends it with a failure.
         var down = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -111,7 +111,12 @@ internal static class StreamCommand
 
     private static async Task<ClusterSession> StartSessionAsync(StreamArgs a, ConsoleProgress progress, CancellationToken ct)
     {
-        var session = await ClusterSession.StartAsync(a.Cluster is null ? a.Workers : 0, a.Cluster, a.Config, progress, ct, quietAkka: true, verbose: a.Verbose, settings: a.Settings);
+        // The coordinator's HTTP endpoint (docs/ARCHITECTURE.md, "HTTP, metrics and dashboard"): embedded clusters only (with
+        // --cluster the coordinator node serves it: node --http), served from the coordinator node's own host ("Hosting").
+        var http = a.Cluster is null && HttpEndpointSpec.Parse(a.Http, HttpEndpointSpec.CoordinatorDefault) is { } spec
+            ? HttpServer.Hosting(_ => (spec, HttpRole.StreamCoordinator), n => progress.Line("note: " + n)) : null;
+        var session = await ClusterSession.StartAsync(a.Cluster is null ? a.Workers : 0, a.Cluster, a.Config, progress, ct, quietAkka: true, verbose: a.Verbose, settings: a.Settings,
+            coordinatorHost: http);
         session.Streaming(); // the workers register while d is still being learned
         return session;
     }
@@ -130,22 +135,13 @@ internal static class StreamCommand
         await using (cluster)
         {
             var streaming = cluster.Streaming();
-            // The coordinator's HTTP endpoint (docs/ARCHITECTURE.md, "HTTP, metrics and dashboard"): embedded clusters only;
-            // with --cluster the coordinator node serves it (node --http).
-            HttpServer? http = null;
-            if (a.Cluster is null && HttpEndpointSpec.Parse(a.Http, HttpEndpointSpec.CoordinatorDefault) is { } spec)
-            {
-                try { http = await HttpServer.StartAsync(spec, HttpRole.StreamCoordinator, cluster.Node.System, n => progress.Line("note: " + n)); }
-                catch (UsageException e) { return Fail(e.Message, ExitCodes.Usage); }
-                Console.Error.WriteLine($"http: serving at {http.Url} (dashboard; /model, /metrics, /health/ready)");
-            }
-            await using var httpScope = http;
+            if (HttpServer.Url(cluster.Node.Host) is { } url) Console.Error.WriteLine($"http: serving at {url} (dashboard; /model, /metrics, /health/ready)");
             progress.Line($"streaming {job.Settings.Topic} (d = {job.Settings.Dimension}, {job.Settings.Format.ToName()}) from {job.Settings.Bootstrap}, group {job.Settings.Group}, checkpoint {job.Settings.Checkpoint}");
             var outcome = await StreamJobRunner.RunAsync(streaming, job, m =>
             {
                 observer?.Invoke(m);
                 if (showStatus || m is not StreamJobStatus) Show(progress, m);
-            }, TimeSpan.FromSeconds(60), ct);
+            }, a.Settings?.StreamClient() ?? StreamClientOptions.Default, ct);
             if (outcome.Failed is { } f) return Fail(f.Message, ExitCodes.For(f.Kind));
             var done = outcome.Finished!;
             if (done.Theta is null)
@@ -220,7 +216,7 @@ internal static class StreamCommand
             throw new UsageException($"--checkpoint '{checkpoint}': expected kafka:TOPIC, file:PATH or none");
         if (checkpoint.StartsWith("file:", StringComparison.Ordinal)) checkpoint = "file:" + Path.GetFullPath(checkpoint[5..]);
         if (a.Dim is null) beforeProbe?.Invoke();
-        int d = a.Dim ?? await TopicProbe.LearnDimensionAsync(bootstrap, a.Topic, format, props, progress, ct);
+        int d = a.Dim ?? await TopicProbe.LearnDimensionAsync(bootstrap, a.Topic, format, props, progress, ct, tunables);
         // Learned from the records, not given: a checkpoint being resumed says what d is (the coordinator decides).
         if (a.Dim is null) props = [.. props, TopicProbe.InferredKey + "=true"];
         static string Topic(string? given, string fallback) => given is null ? fallback : given == "none" ? "" : given;

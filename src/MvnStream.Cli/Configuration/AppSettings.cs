@@ -8,6 +8,7 @@ using Microsoft.Extensions.Options;
 using MvnStream.Cluster.Hosting;
 using MvnStream.Cluster.Protocol;
 using MvnStream.Kafka;
+using MvnStream.Kafka.Streaming;
 
 namespace MvnStream.Cli.Configuration;
 
@@ -318,14 +319,19 @@ internal sealed class AppSettings
 
     /// <summary>The node settings of the cluster layer.</summary>
     public NodeSettings NodeSettings() =>
-        new(Node.WorkerThreads, ByteSizes.Parse(Node.ReadChunk)!.Value, Time(Coordinator.WorkerWait), Time(Coordinator.NoWorkerTimeout),
+        new(Node.WorkerThreads, ByteSizes.Parse(Node.ReadChunk)!.Value, Time(Coordinator.WorkerWait), Time(Coordinator.NoWorkerTimeout), Time(Node.LeaveTimeout),
             string.Equals(Coordinator.DataPlane, "akka", StringComparison.OrdinalIgnoreCase) ? global::MvnStream.Cluster.DataPlane.DataPlaneMode.Akka : global::MvnStream.Cluster.DataPlane.DataPlaneMode.Tcp,
             Node.DataPort);
 
     /// <summary>The stream tunables sent with a job.</summary>
     public StreamTunables Tunables() => new(Seconds(Stream.BrokerTimeout), Stream.MaxInFlight, Stream.MaxPendingBatches, Seconds(Stream.AckTimeout),
         Seconds(Stream.SideDeliveryTimeout), Seconds(Stream.ReachabilityProbe), Seconds(Stream.PositionRetry), Seconds(Stream.StallCheck),
-        Stream.PollMilliseconds, Seconds(Stream.StopTimeout), Seconds(Stream.IdleCheck), Seconds(Stream.StatusInterval));
+        Stream.PollMilliseconds, Seconds(Stream.StopTimeout), Seconds(Stream.IdleCheck), Seconds(Stream.StatusInterval),
+        Seconds(Kafka.MetadataTimeout), Seconds(Kafka.WatermarkTimeout), Seconds(Kafka.ProbeTimeout), Seconds(Kafka.FlushTimeout),
+        Seconds(Kafka.ModelFlushTimeout), Seconds(Kafka.CheckpointTimeout), Seconds(Kafka.CheckpointReadTimeout));
+
+    /// <summary>The stream client's own timings (section Stream; not sent with the job).</summary>
+    public StreamClientOptions StreamClient() => new(Time(Stream.AnswerTimeout), Time(Stream.ResubmitDelay), Time(Stream.ResubmitInterval), Time(Stream.ClientStopWait));
 
     /// <summary>Kafka:Properties as "key=value" (applied after Kafka:PropertiesFile, in key order).</summary>
     public string[] KafkaProperties() => Kafka.Properties.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key + "=" + kv.Value).ToArray();

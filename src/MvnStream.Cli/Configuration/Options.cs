@@ -32,6 +32,10 @@ internal sealed class NodeOptions
     [Duration]
     public string JoinTimeout { get; set; } = "60s";
 
+    [Setting("How long a stopping 'node' (Ctrl-C, SIGTERM) waits to leave the cluster gracefully before it terminates anyway.")]
+    [Duration]
+    public string LeaveTimeout { get; set; } = "15s";
+
     [Setting("How long 'fit --cluster' and 'stream --cluster' wait for the cluster to answer before failing.")]
     [Duration]
     public string ConnectTimeout { get; set; } = "20s";
@@ -128,9 +132,25 @@ internal sealed class StreamOptions
     [Duration]
     public string StallCheck { get; set; } = "1s";
 
-    [Setting("How long the coordinator waits for the workers' last contributions when the job stops (below the client's 25 s).")]
-    [Duration(Max = 24)]
+    [Setting("How long the coordinator waits for the workers' last contributions when the job stops (below Stream:ClientStopWait).")]
+    [Duration]
     public string StopTimeout { get; set; } = "20s";
+
+    [Setting("How long a stopping 'stream' (Ctrl-C, SIGTERM) waits for the coordinator to finish the job before it gives up; at most 29 s, below the process's 30 s stop limit.")]
+    [Duration(Max = 29)]
+    public string ClientStopWait { get; set; } = "25s";
+
+    [Setting("How long 'stream' waits for a stream coordinator to answer the job, at start and after the coordinator was lost, before it fails.")]
+    [Duration]
+    public string AnswerTimeout { get; set; } = "60s";
+
+    [Setting("After the stream coordinator was lost, how long 'stream' waits before it submits the job again (the next coordinator resumes it).")]
+    [Duration]
+    public string ResubmitDelay { get; set; } = "1s";
+
+    [Setting("Then how often 'stream' submits the job again until a coordinator answers.")]
+    [Duration(Min = 0.01, MinExclusive = false)]
+    public string ResubmitInterval { get; set; } = "5s";
 
     [Setting("How often the coordinator checks --until-idle and --max-rows.")]
     [Duration(Min = 0.01, MinExclusive = false, Max = 60)]
@@ -155,6 +175,36 @@ internal sealed class KafkaOptions
     /// <summary>librdkafka properties by name: Kafka:Properties:security.protocol = SASL_SSL; checked by librdkafka itself.</summary>
     [Setting("librdkafka properties, one key each (Kafka:Properties:sasl.username); override PropertiesFile.", Flags = "--kafka-property", DefaultText = "(none)")]
     public Dictionary<string, string> Properties { get; set; } = new(StringComparer.Ordinal);
+
+    // The timeouts of the librdkafka calls MvnStream makes itself (they travel to the cluster with a stream job).
+
+    [Setting("Longest wait of a metadata request: the coordinator's partition count of the input topic, 'stream' learning d from the topic.")]
+    [Duration]
+    public string MetadataTimeout { get; set; } = "10s";
+
+    [Setting("Longest wait of a watermark query: a worker's check of a stalled partition against the log start, 'stream' learning d.")]
+    [Duration]
+    public string WatermarkTimeout { get; set; } = "5s";
+
+    [Setting("Longest wait of the metadata request that probes, while no broker is reachable, whether one is back (every Stream:ReachabilityProbe).")]
+    [Duration]
+    public string ProbeTimeout { get; set; } = "1s";
+
+    [Setting("Longest wait for a worker's dead letters and scores to be flushed when its intake closes.")]
+    [Duration]
+    public string FlushTimeout { get; set; } = "10s";
+
+    [Setting("Longest wait for the model topic's last records to be flushed when the job ends.")]
+    [Duration]
+    public string ModelFlushTimeout { get; set; } = "5s";
+
+    [Setting("Longest wait of the Kafka checkpoint store's watermark query (when a job resumes) and of its flush (when the job ends).")]
+    [Duration]
+    public string CheckpointTimeout { get; set; } = "10s";
+
+    [Setting("Longest time reading one window of the checkpoint topic back when a job resumes.")]
+    [Duration]
+    public string CheckpointReadTimeout { get; set; } = "30s";
 }
 
 /// <summary>Section Http: where a process serves the dashboard, /model, /metrics and /health.</summary>

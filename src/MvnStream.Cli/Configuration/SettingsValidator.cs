@@ -32,6 +32,13 @@ internal sealed class SettingsValidator<T>(string section, Func<string, string> 
             try { Core.Fitting.Regularization.ParseShrinkage(s.Shrinkage); }
             catch (FormatException e) { failures.Add(Message(section + ":Shrinkage", s.Shrinkage, sourceOf(section + ":Shrinkage"), e.Message)); }
         }
+        if (options is StreamOptions st && Durations.TryParseSeconds(st.StopTimeout, out double stop) && Durations.TryParseSeconds(st.ClientStopWait, out double wait)
+            && stop >= wait)
+        {
+            // The client gives up after ClientStopWait: the coordinator's own stop must end first, or the job's end is never reported.
+            string key = section + ":" + nameof(st.StopTimeout);
+            failures.Add(Message(key, rawOf(key) ?? st.StopTimeout, sourceOf(key), $"must be below Stream:ClientStopWait ({st.ClientStopWait})"));
+        }
         if (options is HttpOptions h)
             foreach (var (property, value) in new[] { (nameof(h.Endpoint), h.Endpoint), (nameof(h.WorkerEndpoint), h.WorkerEndpoint) })
             {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Akka.Actor;
@@ -13,6 +14,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using MvnStream.Cluster.Hosting;
 using MvnStream.Core.Diagnostics;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -37,64 +39,87 @@ internal enum HttpRole
 /// GET /model (the snapshot the model file holds, ETag = its version), /health/live and /health/ready (ASP.NET Core health
 /// checks), /metrics (Prometheus text of the "MvnStream" meter, OpenTelemetry's exporter), and the dashboard's JSON
 /// (/api/state, /api/rows). Nothing here changes the job, and nothing shows Kafka settings (they may hold secrets).
+/// Kestrel runs in the node's own host (docs/ARCHITECTURE.md, "Hosting"): <see cref="Hosting"/> builds that host as an
+/// ASP.NET Core <see cref="WebApplication"/> with the node's ActorSystem in it, so one lifetime starts and stops both.
 /// </summary>
-internal sealed class HttpServer : IAsyncDisposable
+internal static class HttpServer
 {
-    private readonly WebApplication _app;
+    /// <summary>
+    /// A <see cref="NodeHostFactory"/> for a node that serves HTTP: <paramref name="choose"/> gives, from the node's roles, where
+    /// and as what it serves (null: no HTTP, the plain node host). A default address in use falls back to any free port
+    /// (<paramref name="note"/> says so).
+    /// </summary>
+    /// <exception cref="UsageException">An address given with --http cannot be bound (thrown when the node starts).</exception>
+    public static NodeHostFactory Hosting(Func<IReadOnlyList<string>, (HttpEndpointSpec Spec, HttpRole Role)?> choose, Action<string> note) =>
+        (ownsProcess, roles, addNode) =>
+        {
+            if (choose(roles) is not { } chosen) return NodeHost.Build(ownsProcess, roles, addNode);
+            MvnMetrics.EnsureCreated();
+            var spec = Available(chosen.Spec, note);
+            var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+            NodeHost.ApplyDefaults(builder, ownsProcess);
+            addNode(builder);
+            // stdout belongs to the command's own lines: ASP.NET Core's errors (a failing request) go through the process's logging
+            // on stderr (docs/ARCHITECTURE.md, "Logging"); its information and warnings (start-up, slow heartbeats under load) do not.
+            builder.Services.AddSingleton(HttpLogging.Value);
+            builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(spec.Address, spec.Port));
+            builder.Services.AddRoutingCore();
+            builder.Services.AddSingleton(sp => new ReadinessCheck(chosen.Role, sp.GetRequiredService<ActorSystem>()));
+            builder.Services.AddHealthChecks().AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
+            // The "MvnStream" meter in Prometheus text (OpenTelemetry's exporter: counters as counters with _total, every scrape fresh).
+            builder.Services.AddOpenTelemetry().ConfigureResource(r => r.AddService("mvnstream")).WithMetrics(m => m.AddMeter(MvnMetrics.MeterName)
+                .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
+            var app = builder.Build();
+            Map(app, chosen.Role);
+            return app;
+        };
 
-    private HttpServer(WebApplication app, string url)
-    {
-        _app = app;
-        Url = url;
-    }
+    /// <summary>The address <paramref name="host"/> serves HTTP at, e.g. http://127.0.0.1:9464/; null when it serves none.</summary>
+    public static string? Url(IHost? host) =>
+        host?.Services.GetService<IServer>()?.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() is { } bound
+            ? bound.TrimEnd('/') + "/" : null;
 
-    /// <summary>The bound address, e.g. http://127.0.0.1:9464/.</summary>
-    public string Url { get; }
+    /// <summary>
+    /// ASP.NET Core's own log: errors only, and nothing from Microsoft.Extensions.Hosting (a port in use is the command's to report),
+    /// written by the process's logging (<see cref="MvnStream.Cluster.Logging.ForwardingLoggerProvider"/>).
+    /// </summary>
+    private static readonly Lazy<ILoggerFactory> HttpLogging = new(() => LoggerFactory.Create(b => b
+        .AddProvider(new MvnStream.Cluster.Logging.ForwardingLoggerProvider())
+        .SetMinimumLevel(LogLevel.Trace)
+        .AddFilter("Microsoft.AspNetCore", LogLevel.Error)
+        .AddFilter("Microsoft.Extensions.Hosting", LogLevel.None)));
 
-    /// <summary>Starts serving; a default address in use falls back to any free port (<paramref name="note"/> says so).</summary>
+    /// <summary>
+    /// <paramref name="spec"/> when its port can be listened on (or is 0); a default one in use: any free port, with a note.
+    /// Checked before the node's host is built, so that a refused --http stops nothing but this command.
+    /// </summary>
     /// <exception cref="UsageException">An address given with --http cannot be bound.</exception>
-    public static async Task<HttpServer> StartAsync(HttpEndpointSpec spec, HttpRole role, ActorSystem system, Action<string> note)
+    private static HttpEndpointSpec Available(HttpEndpointSpec spec, Action<string> note)
     {
-        MvnMetrics.EnsureCreated();
+        if (spec.Port == 0) return spec;
         try
         {
-            return await StartAtAsync(spec, role, system);
+            var probe = new TcpListener(spec.Address, spec.Port);
+            probe.Start();
+            probe.Stop();
+            return spec;
         }
-        catch (IOException e) when (!spec.Explicit && spec.Port != 0)
+        catch (SocketException e) when (!spec.Explicit)
         {
             note($"HTTP port {spec.Port} is not available ({e.Message}); serving on a free port instead (choose one with --http)");
-            return await StartAtAsync(spec with { Port = 0 }, role, system);
+            return spec with { Port = 0 };
         }
-        catch (IOException e)
+        catch (SocketException e)
         {
             throw new UsageException($"--http {Show(spec)}: cannot listen there: {e.Message}");
         }
     }
 
-    private static string Show(HttpEndpointSpec spec) => spec.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
+    private static string Show(HttpEndpointSpec spec) => spec.Address.AddressFamily == AddressFamily.InterNetworkV6
         ? $"[{spec.Address}]:{spec.Port}" : $"{spec.Address}:{spec.Port}";
 
-    private static async Task<HttpServer> StartAtAsync(HttpEndpointSpec spec, HttpRole role, ActorSystem system)
+    private static void Map(WebApplication app, HttpRole role)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
-        builder.Configuration.Sources.Clear(); // no appsettings.json or ASPNETCORE_* variables: --http alone decides
-        // stdout belongs to the command's own lines: ASP.NET Core's errors (a failing request) go through the process's logging
-        // on stderr (docs/ARCHITECTURE.md, "Logging"); its information and warnings (start-up, slow heartbeats under load) do not.
-        builder.Logging.ClearProviders();
-        builder.Logging.AddProvider(new MvnStream.Cluster.Logging.ForwardingLoggerProvider());
-        builder.Logging.SetMinimumLevel(LogLevel.Error);
-        // A port in use is the command's to report (it falls back to a free port when --http was not given), not the host's.
-        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
-        builder.Services.AddSingleton<IHostLifetime, CommandLifetime>(); // Ctrl-C and SIGTERM are the command's
-        builder.WebHost.ConfigureKestrel(k => k.Listen(spec.Address, spec.Port));
-        builder.Services.AddSingleton(system);
-        builder.Services.AddSingleton(new ReadinessCheck(role, system));
-        builder.Services.AddHealthChecks().AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
-        // The "MvnStream" meter in Prometheus text (OpenTelemetry's exporter: counters as counters with _total, every scrape fresh).
-        builder.Services.AddOpenTelemetry().ConfigureResource(r => r.AddService("mvnstream")).WithMetrics(m => m.AddMeter(MvnMetrics.MeterName)
-            .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
-        var app = builder.Build();
-
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealth });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = r => r.Tags.Contains("ready"), ResponseWriter = WriteHealth });
         app.MapPrometheusScrapingEndpoint("/metrics");
@@ -109,19 +134,6 @@ internal sealed class HttpServer : IAsyncDisposable
         {
             app.MapGet("/", () => Results.Text("mvnstream worker node: GET /metrics, /health/live, /health/ready\n"));
         }
-
-        try
-        {
-            await app.StartAsync();
-        }
-        catch
-        {
-            await app.DisposeAsync();
-            throw;
-        }
-        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
-            ?? $"http://{Show(spec)}";
-        return new HttpServer(app, bound.TrimEnd('/') + "/");
     }
 
     /// <summary>GET /model: the last snapshot, byte for byte the model file's text; 304 when If-None-Match names its version.</summary>
@@ -159,21 +171,5 @@ internal sealed class HttpServer : IAsyncDisposable
             o[name] = data;
         }
         return http.Response.WriteAsync(o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        try { await _app.StopAsync(timeout.Token); }
-        catch (OperationCanceledException) { }
-        await _app.DisposeAsync();
-    }
-
-    /// <summary>The host's lifetime without signal handling: the command owns Ctrl-C and SIGTERM and stops the server itself.</summary>
-    private sealed class CommandLifetime : IHostLifetime
-    {
-        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

@@ -129,9 +129,9 @@ public sealed class ClusterNode : IAsyncDisposable
     /// (docs/ARCHITECTURE.md, "Fitting a file"). Null: join through the configured seeds.
     /// </summary>
     /// <param name="ownsProcess">The node's host handles Ctrl-C and SIGTERM (the <c>node</c> command; see <see cref="NodeHost.CreateBuilder"/>).</param>
-    /// <param name="configureHost">More services for the node's host (the CLI's configuration, its hosted services).</param>
+    /// <param name="buildHost">Builds the node's host (the CLI's adds its HTTP endpoint to it); null: <see cref="NodeHost.Build"/>.</param>
     public static async Task<ClusterNode> StartAsync(NodeConfiguration configuration, TimeSpan joinTimeout, Task<Address>? seed,
-        CancellationToken cancellationToken = default, bool ownsProcess = false, Action<HostApplicationBuilder>? configureHost = null)
+        CancellationToken cancellationToken = default, bool ownsProcess = false, NodeHostFactory? buildHost = null)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         var config = Logging.MvnLogging.WithAkkaLogLevel(configuration.Build());
@@ -153,10 +153,7 @@ public sealed class ClusterNode : IAsyncDisposable
 
         // The ActorSystem is built by Akka.Hosting (NodeHost); it is resolved here, before the host starts, so that a
         // configuration Akka refuses or a port it cannot bind is reported as such (the hosted service would print a stack trace).
-        var builder = NodeHost.CreateBuilder(ownsProcess);
-        NodeHost.AddNode(builder.Services, config, roles, configuration.Settings);
-        configureHost?.Invoke(builder);
-        var nodeHost = builder.Build();
+        var nodeHost = (buildHost ?? NodeHost.Build)(ownsProcess, roles, b => NodeHost.AddNode(b.Services, config, roles, configuration.Settings));
         ActorSystem system;
         try
         {
@@ -174,8 +171,14 @@ public sealed class ClusterNode : IAsyncDisposable
                 : socket?.Message ?? Innermost(e).Message;
             throw new ConfigurationException($"cannot listen on {listenHost}:{port}: {why}");
         }
-        // Runs the builder's actor starters: the coordinator singleton or its proxy, and the worker.
-        await nodeHost.StartAsync(CancellationToken.None).ConfigureAwait(false);
+        // Runs the builder's actor starters (the coordinator singleton or its proxy, and the worker), then anything else the
+        // host serves (Kestrel, when the CLI's host has it): one host, one lifetime.
+        try { await nodeHost.StartAsync(CancellationToken.None).ConfigureAwait(false); }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            await StopHostAsync(nodeHost, system).ConfigureAwait(false);
+            throw new ConfigurationException($"cannot start the node: {Innermost(e).Message}", e);
+        }
 
         // Ctrl-C or SIGTERM while joining (a host that owns the process) cancels the join like the caller's token.
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken,
@@ -209,15 +212,33 @@ public sealed class ClusterNode : IAsyncDisposable
         }
 
         var proxy = ActorRegistry.For(system).Get<FitCoordinatorKey>();
-        return new ClusterNode(system, roles, proxy, host: nodeHost);
+        return new ClusterNode(system, roles, proxy, host: nodeHost) { LeaveTimeout = configuration.Settings.LeaveTimeout };
     }
 
     /// <summary>Stops a node that never came up: its ActorSystem goes without leaving (it never joined), then its host.</summary>
     private static async Task StopHostAsync(IHost host, ActorSystem system)
     {
         await system.Terminate().ConfigureAwait(false);
-        host.Dispose();
+        await DisposeHostAsync(host).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Stops <paramref name="host"/> (bounded by <see cref="NodeHost.ShutdownTimeout"/>: what it serves besides Akka, such as
+    /// Kestrel, stops with it) and disposes it.
+    /// </summary>
+    internal static async Task DisposeHostAsync(IHost host)
+    {
+        using (var stop = new CancellationTokenSource(NodeHost.ShutdownTimeout))
+        {
+            try { await host.StopAsync(stop.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) { /* bounded: the caller terminated the system */ }
+        }
+        if (host is IAsyncDisposable async) await async.DisposeAsync().ConfigureAwait(false);
+        else host.Dispose();
+    }
+
+    /// <summary>How long <see cref="DisposeAsync"/> waits for the node to leave the cluster (setting Node:LeaveTimeout).</summary>
+    public TimeSpan LeaveTimeout { get; private init; } = NodeSettings.Default.LeaveTimeout;
 
     /// <summary>Leaves the cluster gracefully (so others do not wait for the failure detector), then stops.</summary>
     public async ValueTask DisposeAsync()
@@ -225,7 +246,7 @@ public sealed class ClusterNode : IAsyncDisposable
         if (IsClient)
         {
             try { await System.Terminate().WaitAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false); }
-            finally { Host?.Dispose(); }
+            finally { if (Host is not null) await DisposeHostAsync(Host).ConfigureAwait(false); }
             return;
         }
         try
@@ -233,19 +254,13 @@ public sealed class ClusterNode : IAsyncDisposable
             // The host stops its Akka service, which runs the ActorSystem's coordinated shutdown: the node leaves the
             // cluster (cluster-leave and exiting phases), then terminates.
             await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance)
-                .WaitAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false);
+                .WaitAsync(LeaveTimeout).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
             await System.Terminate().ConfigureAwait(false);
         }
-        if (Host is not null)
-        {
-            using var stop = new CancellationTokenSource(NodeHost.ShutdownTimeout);
-            try { await Host.StopAsync(stop.Token).ConfigureAwait(false); }
-            catch (OperationCanceledException) { /* bounded: the system was terminated above */ }
-            Host.Dispose();
-        }
+        if (Host is not null) await DisposeHostAsync(Host).ConfigureAwait(false);
     }
 
     private static async Task<bool> IsListeningAsync(string host, int port)

@@ -37,8 +37,9 @@ public sealed class EmbeddedCluster : IAsyncDisposable
 
     /// <param name="settings">The nodes' own settings; null: the defaults, with this machine's cores shared among the workers
     /// (<see cref="DefaultThreadsPerWorker"/>) unless <paramref name="settings"/> names a thread count.</param>
+    /// <param name="coordinatorHost">Builds the coordinator node's host (the CLI's serves HTTP from it); null: <see cref="NodeHost.Build"/>.</param>
     public static async Task<EmbeddedCluster> StartAsync(int workers, string? extraHocon = null, CancellationToken cancellationToken = default,
-        NodeSettings? settings = null)
+        NodeSettings? settings = null, NodeHostFactory? coordinatorHost = null)
     {
         if (workers <= 0) throw new ArgumentOutOfRangeException(nameof(workers), workers, "at least one worker");
         var timeout = TimeSpan.FromSeconds(30);
@@ -54,7 +55,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
             Port = 0,
             ExtraHocon = hocon,
             Settings = own,
-        }, timeout, cancellationToken));
+        }, timeout, seed: null, cancellationToken, buildHost: coordinatorHost));
         var seed = coordinatorTask.ContinueWith(t => t.GetAwaiter().GetResult().Address, CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         var workerTasks = Enumerable.Range(0, workers).Select(_ => OnOwnThread(() => ClusterNode.StartAsync(new NodeConfiguration
@@ -100,5 +101,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         var all = Workers.Prepend(Coordinator).Select(n => n.System).ToList();
         try { await Task.WhenAll(all.Select(s => s.Terminate())).WaitAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false); }
         catch (TimeoutException) { /* the process ends or the test moves on; nothing waits for these systems */ }
+        // Then their hosts, and with them whatever else a host serves (the coordinator's HTTP endpoint).
+        await Task.WhenAll(Workers.Prepend(Coordinator).Where(n => n.Host is not null).Select(n => ClusterNode.DisposeHostAsync(n.Host!))).ConfigureAwait(false);
     }
 }

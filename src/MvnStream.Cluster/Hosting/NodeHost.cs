@@ -19,6 +19,13 @@ public sealed class FitCoordinatorKey;
 public sealed class WorkerKey;
 
 /// <summary>
+/// Builds the one host a node runs on (docs/ARCHITECTURE.md, "Hosting"): a host builder with <see cref="NodeHost.ApplyDefaults"/>,
+/// <paramref name="addNode"/> applied (the node's ActorSystem through Akka.Hosting), and whatever else the process serves from
+/// the same host (the CLI adds Kestrel for <paramref name="roles"/>); <see cref="NodeHost.Build"/> is the plain one.
+/// </summary>
+public delegate IHost NodeHostFactory(bool ownsProcess, IReadOnlyList<string> roles, Action<IHostApplicationBuilder> addNode);
+
+/// <summary>
 /// The one way a cluster node is built (docs/ARCHITECTURE.md, "Hosting"): a .NET generic host (Microsoft.Extensions.Hosting)
 /// whose ActorSystem Akka.Hosting's builder makes: remoting, clustering, the MvnStream serializer, the fit coordinator
 /// singleton (role coordinator) or its proxy, and the worker actor (role worker). The node's HOCON
@@ -38,12 +45,31 @@ public static class NodeHost
     public static HostApplicationBuilder CreateBuilder(bool ownsProcess)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, Args = [] });
+        ApplyDefaults(builder, ownsProcess);
+        return builder;
+    }
+
+    /// <summary>
+    /// What <see cref="CreateBuilder"/> sets, on any host builder: the CLI's builder of a node host that also serves HTTP
+    /// (an ASP.NET Core <c>WebApplicationBuilder</c>, docs/ARCHITECTURE.md, "Hosting") starts from the same defaults.
+    /// </summary>
+    public static void ApplyDefaults(IHostApplicationBuilder builder, bool ownsProcess)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(MvnLogging.Factory);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownTimeout);
         if (ownsProcess) builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         else builder.Services.AddSingleton<IHostLifetime, NoSignalLifetime>();
-        return builder;
+    }
+
+    /// <summary>The plain node host (<see cref="NodeHostFactory"/>): <see cref="CreateBuilder"/>, the node added, built.</summary>
+    public static IHost Build(bool ownsProcess, IReadOnlyList<string> roles, Action<IHostApplicationBuilder> addNode)
+    {
+        ArgumentNullException.ThrowIfNull(addNode);
+        var builder = CreateBuilder(ownsProcess);
+        addNode(builder);
+        return builder.Build();
     }
 
     /// <summary>
@@ -104,8 +130,15 @@ public static class NodeHost
             Port = config.GetInt("akka.remote.dot-netty.tcp.port", 0),
             PublicHostName = config.GetString("akka.remote.dot-netty.tcp.public-hostname", null) is { Length: > 0 } pub ? pub : null,
         });
-        akka.WithCustomSerializer("mvnstream", [typeof(IMvnMessage)], system => new MvnStreamSerializer(system));
+        AddSerializer(akka);
     }
+
+    /// <summary>
+    /// Registers <see cref="MvnStreamSerializer"/> for every <see cref="IMvnMessage"/>: the one place it is bound
+    /// (docs/ARCHITECTURE.md, "Hosting"); the embedded HOCON has no serializer binding.
+    /// </summary>
+    public static AkkaConfigurationBuilder AddSerializer(AkkaConfigurationBuilder akka) =>
+        akka.WithCustomSerializer("mvnstream", [typeof(IMvnMessage)], system => new MvnStreamSerializer(system));
 
     /// <summary>A lifetime that leaves signals to the command: the host stops when its owner stops it.</summary>
     private sealed class NoSignalLifetime : IHostLifetime

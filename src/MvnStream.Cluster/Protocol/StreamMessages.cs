@@ -59,7 +59,8 @@ public sealed record StreamJobSettings(
 
 /// <summary>
 /// The stream's tunables that were constants in code (docs/ARCHITECTURE.md, "Streaming"): the settings of section Stream
-/// (README "Configuration"), carried to every worker with the job. Durations are in seconds.
+/// and the Kafka call timeouts of section Kafka (README "Configuration"), carried to the coordinator and every worker with
+/// the job. Durations are in seconds.
 /// </summary>
 /// <param name="BrokerTimeoutSeconds">How long an intake goes on while no Kafka broker is reachable before the job stops with an error.</param>
 /// <param name="MaxInFlight">Contributions of one partition awaiting acknowledgement; beyond it the pending batch grows instead.</param>
@@ -73,6 +74,13 @@ public sealed record StreamJobSettings(
 /// <param name="StopTimeoutSeconds">How long the coordinator waits for the workers' final contributions when the job stops.</param>
 /// <param name="IdleCheckSeconds">How often the coordinator checks the --until-idle and --max-rows conditions.</param>
 /// <param name="StatusIntervalSeconds">How often the coordinator sends its status (progress line, dashboard, metrics).</param>
+/// <param name="MetadataTimeoutSeconds">Longest wait of a Kafka metadata request (the coordinator's partition count of the input topic).</param>
+/// <param name="WatermarkTimeoutSeconds">Longest wait of a watermark query (an intake's stall check against the log start).</param>
+/// <param name="ProbeTimeoutSeconds">Longest wait of the metadata request that probes whether a broker is reachable again.</param>
+/// <param name="FlushTimeoutSeconds">Longest wait for an intake's dead letters and scores to be flushed when it closes.</param>
+/// <param name="ModelFlushTimeoutSeconds">Longest wait, when the job ends, for the model topic to confirm its last snapshot records.</param>
+/// <param name="CheckpointTimeoutSeconds">Longest wait of the Kafka checkpoint store's watermark query and of its flush when the job ends.</param>
+/// <param name="CheckpointReadTimeoutSeconds">Longest time reading one window of the checkpoint topic back when a job resumes.</param>
 public sealed record StreamTunables(
     [Field(1)] double BrokerTimeoutSeconds,
     [Field(2)] int MaxInFlight,
@@ -85,10 +93,20 @@ public sealed record StreamTunables(
     [Field(9)] int PollMilliseconds,
     [Field(10)] double StopTimeoutSeconds,
     [Field(11)] double IdleCheckSeconds,
-    [Field(12)] double StatusIntervalSeconds)
+    [Field(12)] double StatusIntervalSeconds,
+    [Field(13)] double MetadataTimeoutSeconds,
+    [Field(14)] double WatermarkTimeoutSeconds,
+    [Field(15)] double ProbeTimeoutSeconds,
+    [Field(16)] double FlushTimeoutSeconds,
+    [Field(17)] double ModelFlushTimeoutSeconds,
+    [Field(18)] double CheckpointTimeoutSeconds,
+    [Field(19)] double CheckpointReadTimeoutSeconds)
 {
-    /// <summary>The documented defaults (README "Configuration", section Stream).</summary>
-    public static StreamTunables Default { get; } = new(60, 8, 16, 15, 30, 2, 3, 1, 100, 20, 0.25, 1);
+    /// <summary>The documented defaults (README "Configuration", sections Stream and Kafka).</summary>
+    public static StreamTunables Default { get; } = new(60, 8, 16, 15, 30, 2, 3, 1, 100, 20, 0.25, 1, 10, 5, 1, 10, 5, 10, 30);
+
+    /// <summary>A duration field as a <see cref="TimeSpan"/>; one a node without the field received (0) is its default.</summary>
+    public static TimeSpan Time(double seconds, double fallback) => TimeSpan.FromSeconds(seconds > 0 ? seconds : fallback);
 }
 
 /// <summary>What the coordinator replies to a contribution (docs/ARCHITECTURE.md, "The offset ledger").</summary>

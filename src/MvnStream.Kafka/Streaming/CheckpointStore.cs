@@ -22,12 +22,13 @@ public abstract class CheckpointStore : IDisposable
     public virtual void Dispose() => GC.SuppressFinalize(this);
 
     /// <summary>Parses a --checkpoint value.</summary>
-    public static CheckpointStore Create(string spec, string bootstrap, IReadOnlyList<string> kafkaProperties)
+    /// <param name="tuning">The Kafka store's call timeouts (Kafka:CheckpointTimeout, Kafka:CheckpointReadTimeout); null: the defaults.</param>
+    public static CheckpointStore Create(string spec, string bootstrap, IReadOnlyList<string> kafkaProperties, StreamTunables? tuning = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
         if (spec.Equals("none", StringComparison.OrdinalIgnoreCase)) return new NoCheckpointStore();
         if (spec.StartsWith("file:", StringComparison.Ordinal)) return new FileCheckpointStore(spec[5..]);
-        if (spec.StartsWith("kafka:", StringComparison.Ordinal)) return new KafkaCheckpointStore(spec[6..], bootstrap, kafkaProperties);
+        if (spec.StartsWith("kafka:", StringComparison.Ordinal)) return new KafkaCheckpointStore(spec[6..], bootstrap, kafkaProperties, tuning);
         throw new ArgumentException($"checkpoint '{spec}': expected file:PATH, kafka:TOPIC or none");
     }
 
@@ -98,10 +99,16 @@ public sealed class KafkaCheckpointStore : CheckpointStore
     private readonly string _topic;
     private readonly string _bootstrap;
     private readonly IReadOnlyList<string> _properties;
+    private readonly TimeSpan _callTimeout;
+    private readonly TimeSpan _readTimeout;
 
-    public KafkaCheckpointStore(string topic, string bootstrap, IReadOnlyList<string> properties)
+    /// <param name="tuning">Kafka:CheckpointTimeout (the watermark query, the final flush) and Kafka:CheckpointReadTimeout; null: the defaults.</param>
+    public KafkaCheckpointStore(string topic, string bootstrap, IReadOnlyList<string> properties, StreamTunables? tuning = null)
     {
         if (string.IsNullOrWhiteSpace(topic)) throw new ArgumentException("kafka checkpoint needs a topic: kafka:TOPIC");
+        var t = tuning ?? StreamTunables.Default;
+        _callTimeout = StreamTunables.Time(t.CheckpointTimeoutSeconds, StreamTunables.Default.CheckpointTimeoutSeconds);
+        _readTimeout = StreamTunables.Time(t.CheckpointReadTimeoutSeconds, StreamTunables.Default.CheckpointReadTimeoutSeconds);
         _topic = topic;
         _bootstrap = bootstrap;
         _properties = properties;
@@ -153,7 +160,7 @@ public sealed class KafkaCheckpointStore : CheckpointStore
         using var consumer = new ConsumerBuilder<string, byte[]>(config).WithLogging().Build();
         var tp = new TopicPartition(_topic, 0);
         WatermarkOffsets wm;
-        try { wm = consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10)); }
+        try { wm = consumer.QueryWatermarkOffsets(tp, _callTimeout); }
         catch (KafkaException e) when (e.Error.Code is ErrorCode.UnknownTopicOrPart or ErrorCode.Local_UnknownTopic or ErrorCode.Local_UnknownPartition)
         {
             return null; // no checkpoint topic yet: nothing was ever checkpointed
@@ -178,7 +185,7 @@ public sealed class KafkaCheckpointStore : CheckpointStore
         byte[]? newest = null;
         long newestOffset = -1;
         char newestSlot = 'b'; // a checkpoint written before slots existed: the next save goes to slot a
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        var deadline = DateTime.UtcNow + _readTimeout;
         while (DateTime.UtcNow < deadline)
         {
             ct.ThrowIfCancellationRequested();
@@ -214,7 +221,7 @@ public sealed class KafkaCheckpointStore : CheckpointStore
 
     public override void Dispose()
     {
-        _producer.Flush(TimeSpan.FromSeconds(10));
+        _producer.Flush(_callTimeout);
         _producer.Dispose();
         base.Dispose();
     }

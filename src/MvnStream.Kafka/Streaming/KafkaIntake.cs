@@ -132,6 +132,9 @@ public sealed class KafkaIntake : IDisposable
         StallCheck = TimeSpan.FromSeconds(t.StallCheckSeconds),
         IdlePollMilliseconds = t.PollMilliseconds,
         BusyPollMilliseconds = Math.Min(5, t.PollMilliseconds),
+        WatermarkQueryTimeout = StreamTunables.Time(t.WatermarkTimeoutSeconds, StreamTunables.Default.WatermarkTimeoutSeconds),
+        ReachabilityProbeTimeout = StreamTunables.Time(t.ProbeTimeoutSeconds, StreamTunables.Default.ProbeTimeoutSeconds),
+        CloseFlushTimeout = StreamTunables.Time(t.FlushTimeoutSeconds, StreamTunables.Default.FlushTimeoutSeconds),
     };
 
     public void Start() => _thread.Start();

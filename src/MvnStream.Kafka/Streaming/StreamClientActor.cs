@@ -7,6 +7,20 @@ namespace MvnStream.Kafka.Streaming;
 /// <summary>How a stream job ended: exactly one of the two is set.</summary>
 public sealed record StreamJobOutcome(StreamJobFinished? Finished, StreamJobFailed? Failed);
 
+/// <summary>The stream client's timings (README "Configuration", section Stream; the client's own, not sent to the cluster).</summary>
+/// <param name="AnswerTimeout">How long the client waits for a stream coordinator to answer the job (at start, and after one was lost).</param>
+/// <param name="ResubmitDelay">After the coordinator was lost, how long before the job is first submitted again.</param>
+/// <param name="ResubmitInterval">Then how often it is submitted again until a coordinator answers.</param>
+/// <param name="StopWait">
+/// How long a stop (Ctrl-C, SIGTERM) waits for the coordinator to finish the job before the client gives up: less than the
+/// command line's process-termination timeout (30 s), so the command always ends with its own message and exit code.
+/// </param>
+public sealed record StreamClientOptions(TimeSpan AnswerTimeout, TimeSpan ResubmitDelay, TimeSpan ResubmitInterval, TimeSpan StopWait)
+{
+    /// <summary>The documented defaults (Stream:AnswerTimeout, Stream:ResubmitDelay, Stream:ResubmitInterval, Stream:ClientStopWait).</summary>
+    public static StreamClientOptions Default { get; } = new(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(25));
+}
+
 /// <summary>
 /// The owner of a stream job: submits it, relays status to a callback, asks for a clean stop (Ctrl-C),
 /// and when the coordinator is lost (crash, restart, handover) submits the same job again, so the next
@@ -34,27 +48,21 @@ public sealed class StreamClientActor : ReceiveActor, IWithTimers
         public static StopTimeout Instance { get; } = new();
     }
 
-    /// <summary>
-    /// How long a stop (Ctrl-C, SIGTERM) waits for the coordinator to finish the job before the client gives up: less than
-    /// the command line's process-termination timeout (30 s), so the command always ends with its own message and exit code.
-    /// </summary>
-    public static readonly TimeSpan StopWait = TimeSpan.FromSeconds(25);
-
     private readonly IActorRef _proxy;
     private readonly StartStreamJob _job;
     private readonly Action<IMvnMessage> _onEvent;
     private readonly TaskCompletionSource<StreamJobOutcome> _done;
-    private readonly TimeSpan _answerTimeout;
+    private readonly StreamClientOptions _options;
     private readonly CoordinatorLink _coordinator = new();
     private bool _stopping;
 
-    public StreamClientActor(IActorRef proxy, StartStreamJob job, Action<IMvnMessage> onEvent, TaskCompletionSource<StreamJobOutcome> done, TimeSpan answerTimeout)
+    public StreamClientActor(IActorRef proxy, StartStreamJob job, Action<IMvnMessage> onEvent, TaskCompletionSource<StreamJobOutcome> done, StreamClientOptions options)
     {
         _proxy = proxy;
         _job = job;
         _onEvent = onEvent;
         _done = done;
-        _answerTimeout = answerTimeout;
+        _options = options;
 
         Receive<StreamJobFinished>(m => Finish(new StreamJobOutcome(m, null)));
         Receive<StreamJobFailed>(m => Finish(new StreamJobOutcome(null, m)));
@@ -75,35 +83,35 @@ public sealed class StreamClientActor : ReceiveActor, IWithTimers
             if (_stopping) return;
             _stopping = true;
             _proxy.Tell(new StopStreamJob(_job.JobId));
-            Timers.StartSingleTimer("stop", StopTimeout.Instance, StopWait);
+            Timers.StartSingleTimer("stop", StopTimeout.Instance, _options.StopWait);
         });
         Receive<StopTimeout>(_ => Finish(new StreamJobOutcome(null, new StreamJobFailed(_job.JobId, JobErrorKind.Cancelled,
-            $"stopped: the stream coordinator did not finish the job within {StopWait.TotalSeconds:F0} s; the last checkpoint holds what was merged"))));
+            $"stopped: the stream coordinator did not finish the job within {_options.StopWait.TotalSeconds:F0} s; the last checkpoint holds what was merged"))));
         Receive<Resubmit>(_ =>
         {
             _proxy.Tell(_job);
             if (_stopping) _proxy.Tell(new StopStreamJob(_job.JobId));
         });
         Receive<AnswerTimeout>(_ => Finish(new StreamJobOutcome(null, new StreamJobFailed(_job.JobId, JobErrorKind.Failure,
-            $"no stream coordinator answered within {_answerTimeout.TotalSeconds:F0} s: is a node with role 'coordinator' in the cluster?"))));
+            $"no stream coordinator answered within {_options.AnswerTimeout.TotalSeconds:F0} s: is a node with role 'coordinator' in the cluster?"))));
         Receive<Terminated>(t =>
         {
             if (!_coordinator.Lost(t.ActorRef)) return;
             _onEvent(new StreamJobNotice(_job.JobId, "the stream coordinator was lost; submitting the job again so the next one resumes from the checkpoint"));
-            Timers.StartPeriodicTimer("resubmit", Resubmit.Instance, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));
-            Timers.StartSingleTimer("answer", AnswerTimeout.Instance, _answerTimeout);
+            Timers.StartPeriodicTimer("resubmit", Resubmit.Instance, _options.ResubmitDelay, _options.ResubmitInterval);
+            Timers.StartSingleTimer("answer", AnswerTimeout.Instance, _options.AnswerTimeout);
         });
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IActorRef proxy, StartStreamJob job, Action<IMvnMessage> onEvent, TaskCompletionSource<StreamJobOutcome> done, TimeSpan answerTimeout) =>
-        Akka.Actor.Props.Create(() => new StreamClientActor(proxy, job, onEvent, done, answerTimeout));
+    public static Props Props(IActorRef proxy, StartStreamJob job, Action<IMvnMessage> onEvent, TaskCompletionSource<StreamJobOutcome> done, StreamClientOptions options) =>
+        Akka.Actor.Props.Create(() => new StreamClientActor(proxy, job, onEvent, done, options));
 
     protected override void PreStart()
     {
         _proxy.Tell(_job);
-        Timers.StartSingleTimer("answer", AnswerTimeout.Instance, _answerTimeout);
+        Timers.StartSingleTimer("answer", AnswerTimeout.Instance, _options.AnswerTimeout);
     }
 
     private void Heard()

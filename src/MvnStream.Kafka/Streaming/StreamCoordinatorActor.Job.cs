@@ -29,7 +29,7 @@ public sealed partial class StreamCoordinatorActor
             Id = id;
             Client = client;
             Settings = settings;
-            Store = CheckpointStore.Create(settings.Checkpoint, settings.Bootstrap, settings.KafkaProperties);
+            Store = CheckpointStore.Create(settings.Checkpoint, settings.Bootstrap, settings.KafkaProperties, settings.Tuning);
             if (!string.IsNullOrEmpty(settings.ModelTopic))
             {
                 // Snapshots keyed by job, in order and once (idempotent, acks from all in-sync replicas). librdkafka's log and
@@ -99,6 +99,13 @@ public sealed partial class StreamCoordinatorActor
         /// <summary>Model file writes, one after the other off the actor thread (each waits for the one before: snapshots land in version order).</summary>
         public Task ModelFileWrites { get; set; } = Task.CompletedTask;
         public int ModelFileWritesPending { get; set; }
+
+        /// <summary>Model snapshot records produced to the model topic and not yet confirmed (or failed) by the broker.</summary>
+        public int ModelRecordsPending { get; set; }
+
+        /// <summary>Saving waited <see cref="ModelDeliveryWait"/> (Kafka:ModelFlushTimeout) for the model topic; the job finishes without its confirmation.</summary>
+        public bool ModelDeliveryWaitOver { get; set; }
+        public bool ModelDeliveryWaitStarted { get; set; }
         public long LastSnapshotVersion { get; set; } = -1;
         public long LastCheckpointChanges { get; set; } = -1;
         public long MetricsAtChanges { get; set; } = -1;
@@ -168,9 +175,9 @@ public sealed partial class StreamCoordinatorActor
             Version = Version,
         };
 
+        /// <summary>Closes the job's Kafka clients; may block while they close: not on the actor thread (see EndJob).</summary>
         public void Dispose()
         {
-            ModelProducer?.Flush(TimeSpan.FromSeconds(5));
             ModelProducer?.Dispose();
             Store.Dispose();
         }
@@ -240,6 +247,12 @@ public sealed partial class StreamCoordinatorActor
             case TickKind.Status:
                 SendStatus(job);
                 break;
+            case TickKind.ModelDelivery:
+                job.ModelDeliveryWaitOver = true;
+                Notice($"the model topic {job.Settings.ModelTopic} has not confirmed the final snapshot within {ModelDeliveryWait(job).TotalSeconds:0} s; "
+                    + "the checkpoint" + (string.IsNullOrEmpty(job.Settings.ModelFile) ? "" : " and the model file") + " hold it", LogLevel.WarningLevel);
+                MaybeFinish(job);
+                break;
             case TickKind.Snapshot:
                 PublishSnapshot(job, force: false);
                 if (!job.Stopping) StartCheckpoint(job, final: false);
@@ -308,14 +321,20 @@ public sealed partial class StreamCoordinatorActor
         job.LastSnapshotVersion = job.Version;
         var json = model.ToJson(indented: false);
         if (!string.IsNullOrEmpty(job.Settings.ModelFile)) WriteModelFile(job, model);
-        try
+        if (job.ModelProducer is { } producer)
         {
-            job.ModelProducer?.Produce(job.Settings.ModelTopic, new Message<string, string> { Key = job.Key, Value = json },
-                r => { if (r.Error.IsError) _log.Warning("model snapshot not delivered: {0}", r.Error.Reason); });
-        }
-        catch (KafkaException e)
-        {
-            _log.Warning("model snapshot not produced: {0}", e.Message);
+            var self = Self;
+            string id = job.Id;
+            try
+            {
+                producer.Produce(job.Settings.ModelTopic, new Message<string, string> { Key = job.Key, Value = json },
+                    r => self.Tell(new ModelRecordDelivered(id, r.Error.IsError ? r.Error.Reason : null)));
+                job.ModelRecordsPending++;
+            }
+            catch (KafkaException e)
+            {
+                _log.Warning("model snapshot not produced: {0}", e.Message);
+            }
         }
         PublishBoard(model);
     }
@@ -409,10 +428,34 @@ public sealed partial class StreamCoordinatorActor
         }
     }
 
-    /// <summary>Saving is over once the final checkpoint is written and no model file write is pending: the job finishes.</summary>
+    /// <summary>
+    /// Saving is over once the final checkpoint is written, no model file write is pending and the model topic has
+    /// confirmed the snapshot records (or <see cref="ModelDeliveryWait"/> has passed): the job finishes.
+    /// </summary>
     private void MaybeFinish(StreamJob job)
     {
-        if (job.Phase == StreamPhase.Saving && job.FinalCheckpointWritten is { } saved && job.ModelFileWritesPending == 0) Finish(job, saved.Error);
+        if (job.Phase != StreamPhase.Saving || job.FinalCheckpointWritten is not { } saved || job.ModelFileWritesPending != 0) return;
+        if (job.ModelRecordsPending > 0 && !job.ModelDeliveryWaitOver)
+        {
+            if (!job.ModelDeliveryWaitStarted) Timers.StartSingleTimer(TickKind.ModelDelivery, Tick.ModelDelivery, ModelDeliveryWait(job));
+            job.ModelDeliveryWaitStarted = true;
+            return;
+        }
+        Timers.Cancel(TickKind.ModelDelivery);
+        Finish(job, saved.Error);
+    }
+
+    private void OnModelRecordDelivered(ModelRecordDelivered m)
+    {
+        var job = _job;
+        if (job is null || job.Id != m.JobId)
+        {
+            if (m.Error is not null) _log.Warning("model snapshot of ended job {0} not delivered: {1}", m.JobId, m.Error);
+            return;
+        }
+        job.ModelRecordsPending--;
+        if (m.Error is not null) _log.Warning("model snapshot not delivered to {0}: {1}", job.Settings.ModelTopic, m.Error);
+        MaybeFinish(job);
     }
 
     private void BeginStop(string reason)

@@ -26,7 +26,7 @@ namespace MvnStream.Kafka.Streaming;
 public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
 {
     /// <summary>The job's timers; each kind is also its timer's key.</summary>
-    private enum TickKind { Status, Snapshot, Idle, StopTimeout }
+    private enum TickKind { Status, Snapshot, Idle, StopTimeout, ModelDelivery }
 
     private sealed record Tick(TickKind Kind)
     {
@@ -34,7 +34,18 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         public static Tick Snapshot { get; } = new(TickKind.Snapshot);
         public static Tick Idle { get; } = new(TickKind.Idle);
         public static Tick StopTimeout { get; } = new(TickKind.StopTimeout);
+        public static Tick ModelDelivery { get; } = new(TickKind.ModelDelivery);
     }
+
+    /// <summary>The model topic confirmed a snapshot record (<paramref name="Error"/> null) or gave up on it.</summary>
+    private sealed record ModelRecordDelivered(string JobId, string? Error);
+
+    /// <summary>
+    /// How long a finishing job waits for the model topic to confirm its final snapshot (the model file and the checkpoint
+    /// have it already); then it finishes with a warning. The setting Kafka:ModelFlushTimeout (default 5 s).
+    /// </summary>
+    private static TimeSpan ModelDeliveryWait(StreamJob job) =>
+        StreamTunables.Time(job.Settings.Tuning.ModelFlushTimeoutSeconds, StreamTunables.Default.ModelFlushTimeoutSeconds);
 
     private sealed record ModelFileWritten(string JobId, string Path, Exception? Error);
 
@@ -82,6 +93,7 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         Receive<UpdateDone>(OnUpdateDone);
         Receive<CheckpointDone>(OnCheckpointDone);
         Receive<ModelFileWritten>(OnModelFileWritten);
+        Receive<ModelRecordDelivered>(OnModelRecordDelivered);
         Receive<Tick>(OnTick);
         Receive<PartitionCountLearned>(m =>
         {
@@ -428,7 +440,8 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
             var config = new AdminClientConfig { BootstrapServers = settings.Bootstrap };
             KafkaProperties.Apply(config, settings.KafkaProperties);
             using var admin = new AdminClientBuilder(config).WithLogging().Build();
-            var topic = admin.GetMetadata(settings.Topic, TimeSpan.FromSeconds(10)).Topics.FirstOrDefault();
+            var timeout = StreamTunables.Time(settings.Tuning.MetadataTimeoutSeconds, StreamTunables.Default.MetadataTimeoutSeconds); // Kafka:MetadataTimeout
+            var topic = admin.GetMetadata(settings.Topic, timeout).Topics.FirstOrDefault();
             return topic is not null && topic.Error.Code == ErrorCode.NoError ? topic.Partitions.Count : -1;
         }
         catch (KafkaException)
@@ -466,7 +479,10 @@ public sealed partial class StreamCoordinatorActor : ReceiveActor, IWithTimers
         MoveTo(job, StreamPhase.Done);
         Context.Unwatch(job.Client);
         Timers.CancelAll();
-        job.Dispose();
+        // Disposing the Kafka clients waits for what they still hold (the checkpoint store flushes its producer): off the
+        // actor thread. Everything the job must deliver has been confirmed before Finish (the final checkpoint, the model
+        // file and the model topic's record, or a warning that it was not).
+        _ = Task.Run(job.Dispose);
         _job = null;
         _workerStatus.Clear();
         _endedJobs.Enqueue(job.Id);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Confluent.Kafka;
+using MvnStream.Cluster.Protocol;
 using MvnStream.Core.Formats;
 using MvnStream.Kafka.Logging;
 
@@ -28,13 +29,18 @@ public static class TopicProbe
     /// </summary>
     public const string InferredKey = "mvnstream.dimension.inferred";
 
+    /// <param name="tuning">The Kafka call timeouts (Kafka:MetadataTimeout, Kafka:WatermarkTimeout); null: the defaults.</param>
     public static async Task<int> LearnDimensionAsync(string bootstrap, string topic, RowFormat format, IReadOnlyList<string> properties,
-        MvnStream.Core.IProgressSink? progress, CancellationToken cancellationToken)
+        MvnStream.Core.IProgressSink? progress, CancellationToken cancellationToken, StreamTunables? tuning = null)
     {
-        return await Task.Run(() => Learn(bootstrap, topic, format, properties, progress, cancellationToken), cancellationToken).ConfigureAwait(false);
+        var t = tuning ?? StreamTunables.Default;
+        var timeouts = (Metadata: StreamTunables.Time(t.MetadataTimeoutSeconds, StreamTunables.Default.MetadataTimeoutSeconds),
+            Watermark: StreamTunables.Time(t.WatermarkTimeoutSeconds, StreamTunables.Default.WatermarkTimeoutSeconds));
+        return await Task.Run(() => Learn(bootstrap, topic, format, properties, progress, timeouts, cancellationToken), cancellationToken).ConfigureAwait(false);
     }
 
-    private static int Learn(string bootstrap, string topic, RowFormat format, IReadOnlyList<string> properties, MvnStream.Core.IProgressSink? progress, CancellationToken ct)
+    private static int Learn(string bootstrap, string topic, RowFormat format, IReadOnlyList<string> properties, MvnStream.Core.IProgressSink? progress,
+        (TimeSpan Metadata, TimeSpan Watermark) timeouts, CancellationToken ct)
     {
         var config = new ConsumerConfig
         {
@@ -55,12 +61,12 @@ public static class TopicProbe
         {
             ct.ThrowIfCancellationRequested();
             Metadata md;
-            try { md = admin.GetMetadata(topic, TimeSpan.FromSeconds(10)); }
+            try { md = admin.GetMetadata(topic, timeouts.Metadata); }
             catch (KafkaException e) { throw new KafkaException(new Error(e.Error.Code, $"cannot reach the broker at {bootstrap}: {e.Error.Reason}")); }
             var t = md.Topics.FirstOrDefault();
             if (t is not null && t.Error.Code == ErrorCode.NoError && t.Partitions.Count > 0)
             {
-                var sample = Sample(consumer, topic, t.Partitions.Select(p => p.PartitionId).ToList(), format, window, ct);
+                var sample = Sample(consumer, topic, t.Partitions.Select(p => p.PartitionId).ToList(), format, window, timeouts.Watermark, ct);
                 if (sample.Votes.Count > 0) firstSeen ??= Stopwatch.StartNew();
                 int total = sample.Votes.Values.Sum();
                 bool thin = firstSeen is not null && total < MinSample && !sample.WindowFull && firstSeen.Elapsed < ThinSampleWait;
@@ -93,7 +99,8 @@ public static class TopicProbe
     /// Reads up to <paramref name="window"/> records from the start of each partition (its low watermark) and counts the
     /// widths of those that decode. <see cref="SampleResult.WindowFull"/>: some partition holds more than the window.
     /// </summary>
-    private static SampleResult Sample(IConsumer<Ignore, byte[]?> consumer, string topic, List<int> partitions, RowFormat format, int window, CancellationToken ct)
+    private static SampleResult Sample(IConsumer<Ignore, byte[]?> consumer, string topic, List<int> partitions, RowFormat format, int window,
+        TimeSpan watermarkTimeout, CancellationToken ct)
     {
         var votes = new Dictionary<int, int>();
         var firstSeen = new Dictionary<int, int>();
@@ -103,7 +110,7 @@ public static class TopicProbe
         foreach (int p in partitions)
         {
             WatermarkOffsets wm;
-            try { wm = consumer.QueryWatermarkOffsets(new TopicPartition(topic, p), TimeSpan.FromSeconds(5)); }
+            try { wm = consumer.QueryWatermarkOffsets(new TopicPartition(topic, p), watermarkTimeout); }
             catch (KafkaException) { continue; }
             long low = Math.Max(0, wm.Low.Value), high = wm.High.Value;
             if (high <= low) continue;

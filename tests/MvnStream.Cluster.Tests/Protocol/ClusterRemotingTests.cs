@@ -9,33 +9,29 @@ namespace MvnStream.Cluster.Tests.Protocol;
 
 /// <summary>
 /// Three ActorSystems (coordinator, worker, client) on real TCP over 127.0.0.1, configured only from
-/// NodeConfiguration's defaults: d = 512 messages go to a cluster singleton through its proxy and back.
+/// NodeConfiguration's defaults and built by Akka.Hosting with the serializer registered through its builder (the HOCON
+/// binds none): d = 512 messages go to a cluster singleton through its proxy and back, through MvnStreamSerializer.
 /// </summary>
 public sealed class ClusterRemotingTests : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
     private readonly List<ActorSystem> systems = [];
+    private readonly List<HostedSystem> hosts = [];
 
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
     {
-        try
-        {
-            await Task.WhenAll(systems.Select(s => s.Terminate())).WaitAsync(Timeout);
-        }
-        catch (TimeoutException)
-        {
-            // Bounded: a slow leave must not hang the test run.
-        }
+        await Task.WhenAll(hosts.Select(h => h.StopAsync(Timeout)));
     }
 
     private ActorSystem StartNode(string role)
     {
         var config = new NodeConfiguration { Roles = [role], Seeds = [], Port = 0 }.Build(new Dictionary<string, string?>());
-        var system = ActorSystem.Create(NodeConfiguration.SystemName, config);
-        systems.Add(system);
-        return system;
+        var hosted = new HostedSystem(NodeConfiguration.SystemName, config);
+        hosts.Add(hosted);
+        systems.Add(hosted.System);
+        return hosted.System;
     }
 
     [Fact]

@@ -136,7 +136,9 @@ internal static class MessageGenerators
 
     public static readonly Gen<StreamTunables> Tunables =
         Gen.Select(Gen.Select(Double, Gen.Int, Gen.Int, Double, Double, Double, Double, Double), Gen.Select(Gen.Int, Double, Double, Double),
-            (a, b) => new StreamTunables(a.Item1, a.Item2, a.Item3, a.Item4, a.Item5, a.Item6, a.Item7, a.Item8, b.Item1, b.Item2, b.Item3, b.Item4));
+            Gen.Select(Double, Double, Double, Double, Double, Double, Double),
+            (a, b, c) => new StreamTunables(a.Item1, a.Item2, a.Item3, a.Item4, a.Item5, a.Item6, a.Item7, a.Item8, b.Item1, b.Item2, b.Item3, b.Item4,
+                c.Item1, c.Item2, c.Item3, c.Item4, c.Item5, c.Item6, c.Item7));
 
     public static readonly Gen<StreamJobSettings> StreamSettings =
         Gen.Select(

@@ -33,6 +33,7 @@ public sealed class ConfigurationTests : IDisposable
         ["Node:Roles"] = "(akka.cluster.roles of the HOCON)",
         ["Node:Hocon"] = "(none)",
         ["Node:JoinTimeout"] = "60s",
+        ["Node:LeaveTimeout"] = "15s",
         ["Node:ConnectTimeout"] = "20s",
         ["Node:ClientLogLevel"] = "ERROR",
         ["Node:WorkerThreads"] = "0",
@@ -57,9 +58,20 @@ public sealed class ConfigurationTests : IDisposable
         ["Stream:StopTimeout"] = "20s",
         ["Stream:IdleCheck"] = "250ms",
         ["Stream:StatusInterval"] = "1s",
+        ["Stream:ClientStopWait"] = "25s",
+        ["Stream:AnswerTimeout"] = "60s",
+        ["Stream:ResubmitDelay"] = "1s",
+        ["Stream:ResubmitInterval"] = "5s",
         ["Kafka:Bootstrap"] = "(bootstrap.servers of the properties)",
         ["Kafka:PropertiesFile"] = "(none)",
         ["Kafka:Properties"] = "(none)",
+        ["Kafka:MetadataTimeout"] = "10s",
+        ["Kafka:WatermarkTimeout"] = "5s",
+        ["Kafka:ProbeTimeout"] = "1s",
+        ["Kafka:FlushTimeout"] = "10s",
+        ["Kafka:ModelFlushTimeout"] = "5s",
+        ["Kafka:CheckpointTimeout"] = "10s",
+        ["Kafka:CheckpointReadTimeout"] = "30s",
         ["Http:Endpoint"] = "127.0.0.1:9464",
         ["Http:WorkerEndpoint"] = "127.0.0.1:0",
         ["Solver:Solver"] = "lbfgs",
@@ -97,6 +109,7 @@ public sealed class ConfigurationTests : IDisposable
         // The typed views the program runs on: the same numbers.
         var d = AppSettings.Defaults();
         Assert.Equal(StreamTunables.Default, d.Tunables());
+        Assert.Equal(MvnStream.Kafka.Streaming.StreamClientOptions.Default, d.StreamClient());
         Assert.Equal(MvnStream.Cluster.Hosting.NodeSettings.Default, d.NodeSettings());
         Assert.Null(d.HttpGiven(true));
         Assert.Null(d.HttpGiven(false));
@@ -185,7 +198,9 @@ public sealed class ConfigurationTests : IDisposable
     [InlineData("Stream__BatchRows", "many", "expected a whole number")]
     [InlineData("Stream__Linger", "soon", "expected a duration such as 30s")]
     [InlineData("Stream__AckTimeout", "0s", "must be a positive duration")]
-    [InlineData("Stream__StopTimeout", "30s", "must be at most 24 s")]
+    [InlineData("Stream__StopTimeout", "30s", "must be below Stream:ClientStopWait (25s)")]
+    [InlineData("Stream__ClientStopWait", "40s", "must be at most 29 s")]
+    [InlineData("Kafka__MetadataTimeout", "0s", "must be a positive duration")]
     [InlineData("Stream__MaxInFlight", "0", "must be at least 1")]
     [InlineData("Node__ReadChunk", "huge", "expected a size such as 32MiB")]
     [InlineData("Node__ReadChunk", "12", "must be at least 4096 bytes")]
@@ -267,6 +282,11 @@ public sealed class ConfigurationTests : IDisposable
             ["MVNSTREAM__Stream__IdleCheck"] = "100ms",
             ["MVNSTREAM__Stream__BrokerTimeout"] = "9s",
             ["MVNSTREAM__Stream__BatchRows"] = "512",
+            ["MVNSTREAM__Kafka__MetadataTimeout"] = "4s",
+            ["MVNSTREAM__Kafka__CheckpointReadTimeout"] = "45s",
+            ["MVNSTREAM__Stream__ClientStopWait"] = "12s",
+            ["MVNSTREAM__Stream__ResubmitInterval"] = "2s",
+            ["MVNSTREAM__Node__LeaveTimeout"] = "40s",
         };
         var s = Load("stream -b 127.0.0.1:9092 -t rows --dim 3", env);
         var args = new StreamCommand.StreamArgs(s.Kafka.Bootstrap, "rows", "csv", 3, null, "model.json", null, 0, 1.0, null, null, null, "none",
@@ -279,6 +299,12 @@ public sealed class ConfigurationTests : IDisposable
         Assert.Equal(0.1, job.Tuning.IdleCheckSeconds, 12);
         Assert.Equal(9, job.Tuning.BrokerTimeoutSeconds);
         Assert.Equal(512, job.BatchRows);
+        // The Kafka call timeouts travel with the job too; the client's own timings stay with the client.
+        Assert.Equal(4, job.Tuning.MetadataTimeoutSeconds);
+        Assert.Equal(45, job.Tuning.CheckpointReadTimeoutSeconds);
+        Assert.Equal(TimeSpan.FromSeconds(12), s.StreamClient().StopWait);
+        Assert.Equal(TimeSpan.FromSeconds(2), s.StreamClient().ResubmitInterval);
+        Assert.Equal(TimeSpan.FromSeconds(40), s.NodeSettings().LeaveTimeout);
         Assert.DoesNotContain(job.KafkaProperties, p => p.StartsWith("mvnstream.broker", StringComparison.Ordinal));
     }
 
