@@ -31,6 +31,12 @@ public sealed partial class WorkerActor
     private void StartDataPlane(int port)
     {
         if (port < 0) return;
+        // The data plane is plain TCP: a node whose remoting uses TLS keeps its rounds on Akka (no port, so the coordinator sends them there).
+        if (Context.System.Settings.Config.GetBoolean("akka.remote.dot-netty.tcp.enable-ssl", false))
+        {
+            _log.Info("worker {0}: remoting uses TLS, the data plane does not: rounds go over Akka", _workerId);
+            return;
+        }
         string? host = Context.System.Settings.Config.GetString("akka.remote.dot-netty.tcp.hostname", null);
         var self = Self;
         var log = _log;
