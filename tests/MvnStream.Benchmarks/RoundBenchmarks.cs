@@ -185,15 +185,16 @@ public static class RoundBenchmarks
         double overheadMedian = Median(overheads), directMedian = Median(directOverheads), tcpMedian = Median(tcpOverheads);
         double target = Targets.TryGetValue(d, out var t) ? t : double.NaN;
         // A negative overhead is no measurement: the compute reference took longer than whole rounds (a loaded machine).
-        string Verdict(double o) => double.IsNaN(target) ? "" : o < 0 ? "NOT MEASURED (overhead < 0: machine loaded)" : o <= target ? "TARGET MET" : "OVER TARGET";
+        string Verdict(double o, List<double> trialOverheads) => double.IsNaN(target) ? "" : o < 0 || trialOverheads.Any(x => x < 0)
+            ? "NOT MEASURED (an overhead < 0: machine loaded)" : o <= target ? "TARGET MET" : "OVER TARGET";
         // Under load the compute reference can exceed a round (an overhead <= 0): then only the latencies compare.
         string OverheadRatio() => tcpMedian > 0 && overheadMedian > 0 ? Inv($"{overheadMedian / tcpMedian:F2}") : "n/a (an overhead <= 0: the machine is loaded)";
-        Line(Inv($"  overhead (median of {trials} trials): tcp {tcpMedian:F3} ms, akka {overheadMedian:F3} ms (akka/tcp {OverheadRatio()}); target {target:G} ms: tcp {Verdict(tcpMedian)}, akka {Verdict(overheadMedian)}; load average {LoadAverage()}"));
+        Line(Inv($"  overhead (median of {trials} trials): tcp {tcpMedian:F3} ms, akka {overheadMedian:F3} ms (akka/tcp {OverheadRatio()}); target {target:G} ms: tcp {Verdict(tcpMedian, tcpOverheads)}, akka {Verdict(overheadMedian, overheads)}; load average {LoadAverage()}"));
         string Trials(List<double> xs) => string.Join(", ", xs.Select(o => o.ToString("F2", CultureInfo.InvariantCulture)));
         return
         [
-            Inv($"  d = {d,4} tcp : round {Median(tcpRoundMedians),9:F3} ms  compute {Median(computeMedians),9:F3} ms  overhead {tcpMedian,8:F3} ms (trials {Trials(tcpOverheads)})  target {target,3:G} ms  ratio {tcpMedian / target,5:F3}  {Verdict(tcpMedian)}"),
-            Inv($"  d = {d,4} akka: round {Median(roundMedians),9:F3} ms  compute {Median(computeMedians),9:F3} ms  overhead {overheadMedian,8:F3} ms (trials {Trials(overheads)})  target {target,3:G} ms  ratio {overheadMedian / target,5:F3}  {Verdict(overheadMedian)}; direct drive overhead {directMedian:F3} ms; transport floor (echo, no compute) {Median(echoMedians):F3} ms"),
+            Inv($"  d = {d,4} tcp : round {Median(tcpRoundMedians),9:F3} ms  compute {Median(computeMedians),9:F3} ms  overhead {tcpMedian,8:F3} ms (trials {Trials(tcpOverheads)})  target {target,3:G} ms  ratio {tcpMedian / target,5:F3}  {Verdict(tcpMedian, tcpOverheads)}"),
+            Inv($"  d = {d,4} akka: round {Median(roundMedians),9:F3} ms  compute {Median(computeMedians),9:F3} ms  overhead {overheadMedian,8:F3} ms (trials {Trials(overheads)})  target {target,3:G} ms  ratio {overheadMedian / target,5:F3}  {Verdict(overheadMedian, overheads)}; direct drive overhead {directMedian:F3} ms; transport floor (echo, no compute) {Median(echoMedians):F3} ms"),
             Inv($"  d = {d,4} overhead akka/tcp {OverheadRatio()}, round latency akka/tcp {Median(roundMedians) / Median(tcpRoundMedians):F2}"),
         ];
     }
