@@ -73,6 +73,9 @@ public sealed partial class MultiProcessClusterTests(ITestOutputHelper output) :
         Check.Contains("job accepted: 3 workers, 3 shards", stderr, "fit with a killed worker");
         Check.Contains("reassigned", stderr, "stderr of the fit with a killed worker (the shard reassignment notice)");
         Check.Contains($"worker 127.0.0.1:{NodeCluster.PortOf(victimAddress)}", stderr, "stderr names the lost worker");
+        // Rounds go over the data plane by default (docs/ARCHITECTURE.md, "The data plane"): the dead worker's connection is
+        // what finds it, before Akka's failure detector does.
+        Check.Contains("unreachable over its data connection", stderr, "stderr of the fit with a killed worker (lost through the data plane)");
         // The notes say it; Akka's own UNREACHABLE / gating warnings from the client node stay out of the user's way.
         Assert.True(!stderr.Contains("[WARNING]", StringComparison.Ordinal) && !stderr.Contains("UNREACHABLE", StringComparison.Ordinal),
             $"Akka's warnings on the client's stderr:\n{stderr}");

@@ -319,7 +319,9 @@ internal sealed class AppSettings
 
     /// <summary>The node settings of the cluster layer.</summary>
     public NodeSettings NodeSettings() =>
-        new(Node.WorkerThreads, ByteSizes.Parse(Node.ReadChunk)!.Value, Time(Coordinator.WorkerWait), Time(Coordinator.NoWorkerTimeout), Time(Node.LeaveTimeout));
+        new(Node.WorkerThreads, ByteSizes.Parse(Node.ReadChunk)!.Value, Time(Coordinator.WorkerWait), Time(Coordinator.NoWorkerTimeout), Time(Node.LeaveTimeout),
+            string.Equals(Coordinator.DataPlane, "akka", StringComparison.OrdinalIgnoreCase) ? global::MvnStream.Cluster.DataPlane.DataPlaneMode.Akka : global::MvnStream.Cluster.DataPlane.DataPlaneMode.Tcp,
+            Node.DataPort);
 
     /// <summary>The stream tunables sent with a job.</summary>
     public StreamTunables Tunables() => new(Seconds(Stream.BrokerTimeout), Stream.MaxInFlight, Stream.MaxPendingBatches, Seconds(Stream.AckTimeout),

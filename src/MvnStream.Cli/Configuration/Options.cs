@@ -51,6 +51,10 @@ internal sealed class NodeOptions
     [Setting("Chunk a worker's threads take a shard in (statistics merge in file order, whatever the threads).")]
     [ByteSize(4096)]
     public string ReadChunk { get; set; } = "32MiB";
+
+    [Setting("TCP port of a worker's data plane (rounds' theta and gradients), on the node's Hostname; 0: any free port; -1: none, rounds over Akka.")]
+    [Between(-1, 65535)]
+    public int DataPort { get; set; }
 }
 
 /// <summary>Section Coordinator: the fit coordinator of a 'node --role coordinator' or of an embedded cluster.</summary>
@@ -65,6 +69,10 @@ internal sealed class CoordinatorOptions
     [Setting("How long a fit job may go on with no live worker before failing.")]
     [Duration]
     public string NoWorkerTimeout { get; set; } = "30s";
+
+    [Setting("How gradient-summing rounds send theta and gradients: tcp (a connection per worker beside Akka) or akka (Akka remoting messages).")]
+    [OneOf("tcp", "akka")]
+    public string DataPlane { get; set; } = "tcp";
 }
 
 /// <summary>Section Stream: the tunables of 'stream' (and 'demo'), sent to every worker with the job.</summary>

@@ -74,7 +74,10 @@ public sealed partial class FitCoordinatorActor
 
         public long Rounds { get; set; }
         public ThetaData? RoundTheta { get; set; }
-        public PartialGradientComputed?[] RoundResults { get; set; } = [];
+        public GradientPart?[] RoundResults { get; set; } = [];
+
+        /// <summary>Workers whose data connection broke in this round and were sent their shards again.</summary>
+        public HashSet<IActorRef> RetriedThisRound { get; } = [];
         public TaskCompletionSource<RoundResult>? RoundCompletion { get; set; }
         public Stopwatch RoundClock { get; } = new();
         public double LastRoundMilliseconds { get; set; }
@@ -90,6 +93,16 @@ public sealed partial class FitCoordinatorActor
         public void Notice(IActorRef self, string message) => Client.Tell(new FitJobNotice(Id, message), self);
 
         public void FailPendingRound() => RoundCompletion?.TrySetCanceled();
+
+        /// <summary>Returns the pooled buffers of the round's answers.</summary>
+        public void DisposeRoundResults()
+        {
+            for (int i = 0; i < RoundResults.Length; i++)
+            {
+                RoundResults[i]?.Dispose();
+                RoundResults[i] = null;
+            }
+        }
     }
 
     private void OnSubmit(SubmitFitJob m)
@@ -192,6 +205,7 @@ public sealed partial class FitCoordinatorActor
         if (job is null || job.Id != m.JobId || m.ShardIndex >= job.Shards.Count) return;
         var shard = job.Shards[m.ShardIndex];
         if (!Sender.Equals(shard.Worker)) return; // a late answer from a worker the shard was taken from
+        _dataPorts[Sender] = m.DataPort;
         shard.Loaded = true;
         shard.Rows = m.Rows;
         shard.Bytes = m.Bytes;
@@ -206,7 +220,7 @@ public sealed partial class FitCoordinatorActor
         }
         else if (job.Phase == Phase.Solving && job.RoundCompletion is { Task.IsCompleted: false } && job.RoundResults[shard.Index] is null)
         {
-            Sender.Tell(new ComputePartialGradient(job.Id, job.Rounds, [shard.Index], job.RoundTheta!));
+            SendRound(job, Sender, [shard.Index]);
         }
     }
 
@@ -261,37 +275,53 @@ public sealed partial class FitCoordinatorActor
         }
         job.Rounds++;
         job.RoundTheta = r.Theta;
-        job.RoundResults = new PartialGradientComputed?[job.Shards.Count];
+        job.DisposeRoundResults();
+        job.RoundResults = new GradientPart?[job.Shards.Count];
+        job.RetriedThisRound.Clear();
         job.RoundCompletion = r.Completion;
         job.RoundClock.Restart();
         foreach (var group in job.Shards.Where(s => s.Loaded && s.Worker is not null).GroupBy(s => s.Worker!))
-            group.Key.Tell(new ComputePartialGradient(job.Id, job.Rounds, group.Select(s => s.Index).ToArray(), r.Theta));
+            SendRound(job, group.Key, group.Select(s => s.Index).ToArray());
     }
 
     private void OnPartialGradient(PartialGradientComputed m)
     {
         var job = _job;
-        if (job is null || job.Id != m.JobId || m.Round != job.Rounds || job.RoundCompletion is null || job.RoundCompletion.Task.IsCompleted) return;
-        if (m.ShardIndex >= job.RoundResults.Length || job.RoundResults[m.ShardIndex] is not null) return;
-        if (!Sender.Equals(job.Shards[m.ShardIndex].Worker)) return;
-        job.RoundResults[m.ShardIndex] = m;
-        if (job.RoundResults.Any(x => x is null)) return;
+        if (job is null || job.Id != m.JobId) return;
+        AcceptPart(job, Sender, m.Round, m.ShardIndex, new GradientPart(m));
+    }
 
-        // Sum in shard order: the same number whichever worker computed which shard.
+    /// <summary>
+    /// Keeps a shard's answer if it is for the current round, not yet answered, and from the worker holding the shard (a
+    /// stale round's late reply, or one from a worker the shard was taken from, is dropped: false); sums the round when complete.
+    /// </summary>
+    private bool AcceptPart(Job job, IActorRef worker, long round, int shardIndex, GradientPart part)
+    {
+        if (round != job.Rounds || job.RoundCompletion is null || job.RoundCompletion.Task.IsCompleted) return false;
+        if (shardIndex < 0 || shardIndex >= job.RoundResults.Length || job.RoundResults[shardIndex] is not null) return false;
+        if (!worker.Equals(job.Shards[shardIndex].Worker)) return false;
+        job.RoundResults[shardIndex] = part;
+        if (job.RoundResults.Any(x => x is null)) return true;
+
+        // Sum in shard order: the same number whichever worker computed which shard, over either path.
         var first = job.RoundResults[0]!;
         double j = 0;
         var gMu = new double[first.GradMu.Length];
         var gL = new double[first.GradLambdaPacked.Length];
-        foreach (var part in job.RoundResults)
+        foreach (var p in job.RoundResults)
         {
-            j += part!.J;
-            for (int i = 0; i < gMu.Length; i++) gMu[i] += part.GradMu[i];
-            for (int i = 0; i < gL.Length; i++) gL[i] += part.GradLambdaPacked[i];
+            j += p!.J;
+            var pMu = p.GradMu;
+            var pL = p.GradLambdaPacked;
+            for (int i = 0; i < gMu.Length; i++) gMu[i] += pMu[i];
+            for (int i = 0; i < gL.Length; i++) gL[i] += pL[i];
         }
+        job.DisposeRoundResults();
         job.LastRoundMilliseconds = job.RoundClock.Elapsed.TotalMilliseconds;
         Core.Diagnostics.MvnMetrics.RoundDuration.Record(job.RoundClock.Elapsed.TotalSeconds);
         job.LastRoundWorkers = job.Shards.Select(s => s.Worker).Where(w => w is not null).Distinct().Count();
         job.RoundCompletion.TrySetResult(new RoundResult(j, gMu, gL));
+        return true;
     }
 
     private void OnSolverIteration(SolverIteration m)

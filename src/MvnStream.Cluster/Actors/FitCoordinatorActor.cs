@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
+using MvnStream.Cluster.DataPlane;
 using MvnStream.Cluster.Protocol;
 using MvnStream.Core;
 using MvnStream.Core.Fitting;
@@ -28,14 +29,17 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
     private readonly WorkerRegistry _workers;
     private readonly TimeSpan _noWorkerTimeout;
     private readonly TimeSpan _workerWait;
+    private readonly DataPlaneMode _dataPlane;
     private Job? _job;
 
     /// <param name="noWorkerTimeout">How long a job may go on with no live worker (mvnstream.coordinator.no-worker-timeout).</param>
     /// <param name="workerWait">How long a job waits for its workers unless it says (mvnstream.coordinator.worker-wait).</param>
-    public FitCoordinatorActor(TimeSpan noWorkerTimeout, TimeSpan workerWait)
+    /// <param name="dataPlane">How rounds' theta and gradients travel (Coordinator:DataPlane; docs/ARCHITECTURE.md, "The data plane").</param>
+    public FitCoordinatorActor(TimeSpan noWorkerTimeout, TimeSpan workerWait, DataPlaneMode dataPlane = DataPlaneMode.Tcp)
     {
         _noWorkerTimeout = noWorkerTimeout;
         _workerWait = workerWait;
+        _dataPlane = dataPlane;
         _workers = new WorkerRegistry(Context);
 
         Receive<RegisterWorker>(OnRegister);
@@ -74,6 +78,7 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
         Receive<ShardLoadFailed>(f => { if (_job?.Id == f.JobId) Fail(f.Kind, f.Message); });
         Receive<StartRound>(OnStartRound);
         Receive<PartialGradientComputed>(OnPartialGradient);
+        ReceiveDataPlane();
         Receive<SolverIteration>(OnSolverIteration);
         Receive<SolverFinished>(OnSolverFinished);
         // A failure piped back from some task instead of its answer: end the job with it rather than wait for the answer.
@@ -86,8 +91,8 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(TimeSpan noWorkerTimeout, TimeSpan workerWait) =>
-        Akka.Actor.Props.Create(() => new FitCoordinatorActor(noWorkerTimeout, workerWait));
+    public static Props Props(TimeSpan noWorkerTimeout, TimeSpan workerWait, DataPlaneMode dataPlane = DataPlaneMode.Tcp) =>
+        Akka.Actor.Props.Create(() => new FitCoordinatorActor(noWorkerTimeout, workerWait, dataPlane));
 
     protected override void PreStart() =>
         WorkerRegistry.SubscribeToMembership(_cluster, Self);
@@ -96,6 +101,8 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
     {
         _cluster.Unsubscribe(Self);
         _job?.Cancel();
+        _job?.DisposeRoundResults();
+        EndDataPlaneJob();
     }
 
     /// <summary>A failure while handling a message fails the job with a clear error instead of silently restarting the actor.</summary>
@@ -158,6 +165,7 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
     private void WorkerLost(IActorRef worker, string why)
     {
         bool live = _workers.At(worker.Path.Address).Contains(worker);
+        ForgetDataPlane(worker);
         if (_workers.Remove(worker) is not { } id) return;
         if (live) Orphan(worker, id, why);
         else _log.Info("worker {0} {1}", id, why); // suspended: its shards were reassigned when it became unreachable
@@ -236,6 +244,8 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
         if (job is null) return;
         job.Cancel();
         job.FailPendingRound();
+        job.DisposeRoundResults();
+        EndDataPlaneJob();
         foreach (var w in _workers.Refs) w.Tell(new ReleaseJob(job.Id));
         Context.Unwatch(job.Client);
         Timers.CancelAll();

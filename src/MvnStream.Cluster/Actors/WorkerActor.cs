@@ -19,7 +19,7 @@ namespace MvnStream.Cluster.Actors;
 /// A shard is read on <c>mvnstream.worker.threads</c> threads (a job may ask for another number), one shard at a time, so
 /// that a worker holding several shards never runs more readers than its threads (docs/ARCHITECTURE.md, "Fitting a file").
 /// </summary>
-public sealed class WorkerActor : RegisteredWorkerActor
+public sealed partial class WorkerActor : RegisteredWorkerActor
 {
     private sealed record ShardRead(LoadShard Request, IActorRef ReplyTo, IngestResult? Result, Exception? Error, double Seconds, int Threads);
 
@@ -37,7 +37,8 @@ public sealed class WorkerActor : RegisteredWorkerActor
 
     /// <param name="threads">Threads a shard is read with unless the job says (mvnstream.worker.threads; 0 or less: every core).</param>
     /// <param name="chunkBytes">Bytes a reading thread takes at a time (mvnstream.worker.read-chunk; 0 or less: the default).</param>
-    public WorkerActor(IActorRef coordinatorProxy, string workerId, int threads = 0, long chunkBytes = 0)
+    /// <param name="dataPort">The data plane's TCP port (Node:DataPort; 0: any free port; -1: no data plane, rounds over Akka only).</param>
+    public WorkerActor(IActorRef coordinatorProxy, string workerId, int threads = 0, long chunkBytes = 0, int dataPort = 0)
         : base(coordinatorProxy, new RegisterWorker(workerId, Threads(threads)))
     {
         _chunkBytes = chunkBytes > 0 ? chunkBytes : ShardAccumulator.RangeChunkBytes;
@@ -49,10 +50,12 @@ public sealed class WorkerActor : RegisteredWorkerActor
         Receive<ShardRead>(OnShardRead);
         Receive<ComputePartialGradient>(Compute);
         Receive<ReleaseJob>(r => Release(r.JobId));
+        Receive<DataRound>(ComputeOverDataPlane);
+        StartDataPlane(dataPort);
     }
 
-    public static Props Props(IActorRef coordinatorProxy, string workerId, int threads = 0, long chunkBytes = 0) =>
-        Akka.Actor.Props.Create(() => new WorkerActor(coordinatorProxy, workerId, threads, chunkBytes));
+    public static Props Props(IActorRef coordinatorProxy, string workerId, int threads = 0, long chunkBytes = 0, int dataPort = 0) =>
+        Akka.Actor.Props.Create(() => new WorkerActor(coordinatorProxy, workerId, threads, chunkBytes, dataPort));
 
     private static int Threads(int threads) => threads > 0 ? threads : Environment.ProcessorCount;
 
@@ -65,6 +68,7 @@ public sealed class WorkerActor : RegisteredWorkerActor
     protected override void PostStop()
     {
         foreach (var cts in _jobs.Values) cts.Cancel();
+        _dataServer?.Dispose();
     }
 
     /// <summary>
@@ -207,7 +211,7 @@ public sealed class WorkerActor : RegisteredWorkerActor
         var key = new ShardKey(m.JobId, m.ShardIndex);
         var loaded = new ShardLoaded(m.JobId, m.ShardIndex, result.Statistics.Count, result.RowsRejected,
             result.Rejections.Select(x => x.ToString()).ToArray(), result.Bytes, r.Seconds,
-            m.ReturnStatistics ? StatisticsData.From(result.Statistics) : null, r.Threads);
+            m.ReturnStatistics ? StatisticsData.From(result.Statistics) : null, r.Threads, DataPort);
         // Once per shard: the exact size, so remoting does not drop it (and the job wait forever) on this node's frame limit.
         long bytes = Context.System.Serialization.FindSerializerFor(loaded).ToBinary(loaded).Length + FrameBudget.EnvelopeBytes;
         if (bytes > _maximumFrameBytes)
@@ -248,22 +252,19 @@ public sealed class WorkerActor : RegisteredWorkerActor
         var sw = Stopwatch.StartNew();
         var theta = m.Theta.ToParameters();
         int d = theta.Dimension;
-        var gMu = new double[d];
-        // The d x d gradient and its packing are scratch (2 + 1 MiB at d = 512, every round): pooled, so that rounds do not
-        // churn the large-object heap; only the packed gradient that goes into the message is allocated.
+        // The packing is scratch (1 MiB at d = 512, every round): pooled; only the arrays that go into the message are allocated.
         int packedLength = MvnStream.Core.Model.MvnParameters.PackedLength(d, theta.Parameterization);
-        double[] gL = ArrayPool<double>.Shared.Rent(d * d), packed = ArrayPool<double>.Shared.Rent(packedLength);
+        double[] packed = ArrayPool<double>.Shared.Rent(packedLength);
         double j;
-        double[] gLambdaPacked;
+        double[] gMu, gLambdaPacked;
         try
         {
-            j = MvnObjective.Evaluate(stats, theta, gMu, gL.AsSpan(0, d * d));
-            MvnStream.Core.Model.MvnParameters.PackInto(gMu, gL.AsSpan(0, d * d), d, theta.Parameterization, packed.AsSpan(0, packedLength));
+            j = Evaluate(stats, theta, packed.AsSpan(0, packedLength));
+            gMu = packed.AsSpan(0, d).ToArray();
             gLambdaPacked = packed.AsSpan(d, packedLength - d).ToArray();
         }
         finally
         {
-            ArrayPool<double>.Shared.Return(gL);
             ArrayPool<double>.Shared.Return(packed);
         }
         replyTo.Tell(new PartialGradientComputed(m.JobId, m.Round, shardIndex, j, gMu, gLambdaPacked, sw.Elapsed.TotalMilliseconds));

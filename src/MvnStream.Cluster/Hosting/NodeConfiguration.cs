@@ -202,7 +202,10 @@ public sealed record NodeConfiguration
 /// <param name="WorkerWait">How long a fit job waits for its first worker before failing.</param>
 /// <param name="NoWorkerTimeout">How long a fit job may go on with no live worker before failing.</param>
 /// <param name="LeaveTimeout">How long a stopping node waits to leave the cluster gracefully before it terminates anyway.</param>
-public sealed record NodeSettings(int WorkerThreads, long ReadChunkBytes, TimeSpan WorkerWait, TimeSpan NoWorkerTimeout, TimeSpan LeaveTimeout)
+/// <param name="DataPlane">How rounds' theta and gradients travel (docs/ARCHITECTURE.md, "The data plane").</param>
+/// <param name="DataPort">A worker's data-plane TCP port on its node's hostname; 0: any free port; -1: none (its rounds go over Akka).</param>
+public sealed record NodeSettings(int WorkerThreads, long ReadChunkBytes, TimeSpan WorkerWait, TimeSpan NoWorkerTimeout, TimeSpan LeaveTimeout,
+    global::MvnStream.Cluster.DataPlane.DataPlaneMode DataPlane = global::MvnStream.Cluster.DataPlane.DataPlaneMode.Tcp, int DataPort = 0)
 {
     /// <summary>The documented defaults: every core, 32 MiB, 30 s, 30 s, 15 s.</summary>
     public static NodeSettings Default { get; } = new(0, 32L << 20, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(15));
@@ -215,5 +218,6 @@ public sealed record NodeSettings(int WorkerThreads, long ReadChunkBytes, TimeSp
         if (WorkerWait <= TimeSpan.Zero) throw new ConfigurationException("Coordinator:WorkerWait must be a positive duration");
         if (NoWorkerTimeout <= TimeSpan.Zero) throw new ConfigurationException("Coordinator:NoWorkerTimeout must be a positive duration");
         if (LeaveTimeout <= TimeSpan.Zero) throw new ConfigurationException("Node:LeaveTimeout must be a positive duration");
+        if (DataPort is < -1 or > 65535) throw new ConfigurationException($"Node:DataPort = {DataPort} must be -1 (none), 0 (any free port) or a port number");
     }
 }

@@ -90,7 +90,7 @@ public static class NodeHost
             var singleton = new ClusterSingletonOptions { Role = NodeConfiguration.CoordinatorRole, TerminationMessage = PoisonPill.Instance };
             if (roles.Contains(NodeConfiguration.CoordinatorRole))
                 akka.WithSingleton<FitCoordinatorKey>(ClusterNode.FitCoordinatorName,
-                    FitCoordinatorActor.Props(settings.NoWorkerTimeout, settings.WorkerWait), singleton, createProxyToo: true);
+                    FitCoordinatorActor.Props(settings.NoWorkerTimeout, settings.WorkerWait, settings.DataPlane), singleton, createProxyToo: true);
             else
                 akka.WithSingletonProxy<FitCoordinatorKey>(ClusterNode.FitCoordinatorName, singleton);
             if (roles.Contains(NodeConfiguration.WorkerRole))
@@ -99,7 +99,7 @@ public static class NodeHost
                 {
                     var self = Akka.Cluster.Cluster.Get(system).SelfAddress;
                     var worker = system.ActorOf(WorkerActor.Props(registry.Get<FitCoordinatorKey>(), $"{self.Host}:{self.Port}",
-                        settings.WorkerThreads, settings.ReadChunkBytes), "worker");
+                        settings.WorkerThreads, settings.ReadChunkBytes, settings.DataPort), "worker");
                     registry.Register<WorkerKey>(worker);
                 });
             }

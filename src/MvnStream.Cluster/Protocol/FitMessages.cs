@@ -80,9 +80,12 @@ public sealed record LoadShard([Field(1)] string JobId, [Field(2)] int ShardInde
 
 public sealed record ShardLoadProgress([Field(1)] string JobId, [Field(2)] int ShardIndex, [Field(3)] long Rows, [Field(4)] long Bytes) : IMvnMessage;
 
-/// <summary>A shard's rows are counted; statistics included when the coordinator sums statistics. <paramref name="Threads"/>: threads that read it.</summary>
+/// <summary>
+/// A shard's rows are counted; statistics included when the coordinator sums statistics. <paramref name="Threads"/>: threads that read it.
+/// <paramref name="DataPort"/>: the worker's data-plane TCP port on its node's host (docs/ARCHITECTURE.md, "The data plane"); 0: none.
+/// </summary>
 public sealed record ShardLoaded([Field(1)] string JobId, [Field(2)] int ShardIndex, [Field(3)] long Rows, [Field(4)] long Rejected, [Field(5)] string[] Rejections, [Field(6)] long Bytes, [Field(7)] double Seconds, [Field(8)] StatisticsData? Statistics,
-    [Field(9)] int Threads = 0) : IMvnMessage;
+    [Field(9)] int Threads = 0, [Field(10)] int DataPort = 0) : IMvnMessage;
 
 public sealed record ShardLoadFailed([Field(1)] string JobId, [Field(2)] int ShardIndex, [Field(3)] JobErrorKind Kind, [Field(4)] string Message) : IMvnMessage;
 

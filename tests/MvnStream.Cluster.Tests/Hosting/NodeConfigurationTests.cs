@@ -181,6 +181,19 @@ public sealed class NodeConfigurationTests : IDisposable
         }, timeout);
         Assert.Equal(2, Akka.Cluster.Cluster.Get(coordinator.System).State.Members.Count);
 
+        // The data plane is plain TCP: a TLS worker announces no data port, so its rounds stay on Akka (docs/ARCHITECTURE.md, "The data plane").
+        var rows = Path.Combine(_dir, "tls-rows.csv");
+        System.IO.File.WriteAllText(rows, "1,2\n3,5\n");
+        var inbox = Akka.Actor.Inbox.Create(coordinator.System);
+        var workerActor = await coordinator.System.ActorSelection(worker.Address + "/user/worker").ResolveOne(timeout);
+        inbox.Send(workerActor, new MvnStream.Cluster.Protocol.LoadShard("tls", 0, rows, 0, long.MaxValue,
+            new MvnStream.Cluster.Protocol.ReaderSettings(MvnStream.Core.Formats.RowFormat.Csv, 2, MvnStream.Core.Formats.BadRowPolicy.Fail), ReturnStatistics: false));
+        object answer;
+        do answer = await inbox.ReceiveAsync(timeout);
+        while (answer is MvnStream.Cluster.Protocol.ShardLoadProgress);
+        Assert.Equal(0, Assert.IsType<MvnStream.Cluster.Protocol.ShardLoaded>(answer).DataPort);
+        inbox.Send(workerActor, new MvnStream.Cluster.Protocol.ReleaseJob("tls"));
+
         // A node without TLS cannot join: the setting is in force, not merely parsed.
         await Assert.ThrowsAsync<TimeoutException>(() => ClusterNode.StartAsync(new NodeConfiguration
         {

@@ -242,7 +242,8 @@ internal static class MessageGenerators
     {
         const int d = 512;
         return new ShardLoaded("job-ü-🚀", 7, 1_000_000, 3, ["row 17: 'abc' is not a number", "ligne 42: champ vide é"], 123_456_789, 12.5,
-            new StatisticsData(d, 1_000_000, 999_999.5, Fill(d, seed), Fill(Tril(d), seed + 1), Fill(d, seed + 2), -0.0, Fill(d, seed + 3), Fill(d, seed + 4)));
+            new StatisticsData(d, 1_000_000, 999_999.5, Fill(d, seed), Fill(Tril(d), seed + 1), Fill(d, seed + 2), -0.0, Fill(d, seed + 3), Fill(d, seed + 4)),
+            Threads: 3, DataPort: 40123);
     }
 
     /// <summary>A d = 512 PartialGradientComputed with a full-Lambda gradient (d^2 = 262144 doubles, 2 MiB).</summary>
