@@ -21,8 +21,14 @@ internal sealed class ClusterSession : IAsyncDisposable
     /// <summary>The node jobs are submitted from (the embedded coordinator, or the client node).</summary>
     public ClusterNode Node { get; }
 
-    /// <summary>The embedded worker nodes (empty for --cluster).</summary>
+    /// <summary>The embedded worker nodes (empty for --cluster), once they are Up (<see cref="WorkersUp"/>).</summary>
     public IReadOnlyList<ClusterNode> EmbeddedWorkers => _embedded?.Workers ?? [];
+
+    /// <summary>
+    /// Completes when every embedded worker is Up (at once for --cluster, or when the session waited for them); faults with a
+    /// <see cref="TimeoutException"/> when one could not join (see <see cref="StartAsync"/>, <c>joinInBackground</c>).
+    /// </summary>
+    public Task WorkersUp => _embedded?.WorkersUp ?? Task.CompletedTask;
 
     private MvnStream.Kafka.Streaming.StreamingNode? _streaming;
 
@@ -43,10 +49,16 @@ internal sealed class ClusterSession : IAsyncDisposable
     /// the job's failure), so Akka's membership and remoting warnings would only repeat them. False: the nodes' akka.loglevel.
     /// </param>
     /// <param name="coordinatorHost">Builds the embedded coordinator's host (with the HTTP endpoint: <see cref="Http.HttpServer.Hosting"/>).</param>
+    /// <param name="joinInBackground">
+    /// Embedded: return once the coordinator is Up, the workers still joining (<see cref="EmbeddedCluster.StartJoiningAsync"/>):
+    /// a fit job waits for its workers' registrations, which come before their nodes are Up (docs/ARCHITECTURE.md, "Fitting a
+    /// file"); the caller watches <see cref="WorkersUp"/> for a worker that cannot join.
+    /// </param>
     /// <exception cref="UsageException">A bad seed address, an unusable --workers count or configuration.</exception>
     /// <exception cref="TimeoutException">The cluster could not be joined in time.</exception>
     public static async Task<ClusterSession> StartAsync(int workers, string? seed, string? configFile, ConsoleProgress progress, CancellationToken ct,
-        bool quietAkka = false, bool verbose = false, Configuration.AppSettings? settings = null, NodeHostFactory? coordinatorHost = null)
+        bool quietAkka = false, bool verbose = false, Configuration.AppSettings? settings = null, NodeHostFactory? coordinatorHost = null,
+        bool joinInBackground = false)
     {
         settings ??= Configuration.AppSettings.Defaults();
         try
@@ -71,9 +83,16 @@ internal sealed class ClusterSession : IAsyncDisposable
             }
             if (workers <= 0) throw new UsageException($"--workers {workers}: must be positive");
             progress.Line($"starting a local cluster: 1 coordinator + {workers} worker nodes on 127.0.0.1 ...");
-            var embedded = await EmbeddedCluster.StartAsync(workers, quietAkka ? LogLevel(settings, verbose) : null, ct,
-                settings.NodeSettings() is { } own && own.WorkerThreads == 0 ? own with { WorkerThreads = EmbeddedCluster.DefaultThreadsPerWorker(workers) } : settings.NodeSettings(),
-                coordinatorHost);
+            var nodeSettings = settings.NodeSettings() is { } own && own.WorkerThreads == 0
+                ? own with { WorkerThreads = EmbeddedCluster.DefaultThreadsPerWorker(workers) } : settings.NodeSettings();
+            string? hocon = quietAkka ? LogLevel(settings, verbose) : null;
+            if (joinInBackground)
+            {
+                var joining = await EmbeddedCluster.StartJoiningAsync(workers, hocon, ct, nodeSettings, coordinatorHost);
+                progress.Line($"coordinator up at {joining.Coordinator.Address}; {workers} worker node{(workers == 1 ? "" : "s")} joining");
+                return new ClusterSession(joining.Coordinator, joining);
+            }
+            var embedded = await EmbeddedCluster.StartAsync(workers, hocon, ct, nodeSettings, coordinatorHost);
             progress.Line($"cluster up: coordinator {embedded.Coordinator.Address}, workers on ports {string.Join(", ", embedded.Workers.Select(w => w.Address.Port))}");
             return new ClusterSession(embedded.Coordinator, embedded);
         }

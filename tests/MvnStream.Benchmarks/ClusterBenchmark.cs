@@ -106,8 +106,13 @@ public static class ClusterBenchmark
                 all.Add(w);
             }
             var lastStart = workers.Max(w => w.Started);
+            // A worker may be registered before its own node is Up (the coordinator announces itself to joining nodes), so
+            // "node up" (stdout) can come after "registered" (stderr): both are awaited.
             foreach (var w in workers)
+            {
                 w.WaitFor(l => l.Contains("registered with coordinator", StringComparison.Ordinal), stdout: false, TimeSpan.FromSeconds(60), "worker registered");
+                w.WaitFor(l => l.StartsWith("node up at ", StringComparison.Ordinal), stdout: true, TimeSpan.FromSeconds(60), "worker node up");
+            }
             TimeSpan At(Cli.Running w, string text) => w.LineTimes.First(x => x.Line.Contains(text, StringComparison.Ordinal)).At;
             var lastRegistered = workers.Max(w => At(w, "registered with coordinator"));
             double seconds = (lastRegistered - lastStart).TotalSeconds;

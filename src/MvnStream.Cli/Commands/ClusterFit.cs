@@ -40,7 +40,8 @@ internal static class ClusterFit
         var progress = new ConsoleProgress(a.Quiet);
 
         ClusterSession session;
-        try { session = await ClusterSession.StartAsync(a.Workers, a.Cluster, a.Config, progress, ct, quietAkka: true, verbose: a.Verbose, settings: a.Settings); }
+        try { session = await ClusterSession.StartAsync(a.Workers, a.Cluster, a.Config, progress, ct, quietAkka: true, verbose: a.Verbose, settings: a.Settings,
+                joinInBackground: true); }
         catch (UsageException e) { return FitCommand.Fail(e.Message, ExitCodes.Usage); }
         catch (TimeoutException e) { return FitCommand.Fail(e.Message, ExitCodes.Failure); }
         catch (OperationCanceledException) { return FitCommand.Fail("stopped by Ctrl-C before the cluster was up", ExitCodes.Cancelled); }
@@ -51,11 +52,20 @@ internal static class ClusterFit
             var answerTimeout = TimeSpan.FromSeconds(Math.Max(30, (a.WorkerWait ?? 0) + 30));
             // --plot: the coordinator reports every solver iteration (FitJobRoundProgress), numbered by round when gradients are summed.
             var convergence = a.Plot is null ? null : new Plotting.ConvergencePlot();
-            var outcome = await FitJobRunner.RunAsync(session.Node, job, m =>
+            // The job is submitted while the embedded workers still join: it waits for their registrations, not for their
+            // membership (docs/ARCHITECTURE.md, "Fitting a file"). A worker that cannot join fails the run as before.
+            var run = FitJobRunner.RunAsync(session.Node, job, m =>
             {
                 Show(progress, m, summing == SummingMode.Gradients);
                 if (m is FitJobRoundProgress r) convergence?.Add(r.Round, r.GapPerRow);
             }, answerTimeout, ct);
+            if (await Task.WhenAny(run, session.WorkersUp) != run && session.WorkersUp.IsFaulted)
+            {
+                var failure = session.WorkersUp.Exception!.InnerException!;
+                if (failure is OperationCanceledException) return FitCommand.Fail("stopped by Ctrl-C before the cluster was up", ExitCodes.Cancelled);
+                return FitCommand.Fail(failure.Message, failure is Akka.Configuration.ConfigurationException ? ExitCodes.Usage : ExitCodes.Failure);
+            }
+            var outcome = await run;
             progress.Flush(); // the last round line, if the rate limit held it back
             if (outcome.Failed is { } f) return FitCommand.Fail(f.Message, ExitCodes.For(f.Kind));
             var c = outcome.Completed!;

@@ -59,6 +59,9 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
         Receive<ClusterEvent.UnreachableMember>(u => SuspendWorkersAt(u.Member.Address));
         Receive<ClusterEvent.ReachableMember>(u => ResumeWorkersAt(u.Member.Address));
         Receive<ClusterEvent.MemberRemoved>(u => LoseWorkersAt(u.Member.Address, "was removed from the cluster"));
+        Receive<ClusterEvent.MemberJoined>(m => Announce(m.Member));
+        Receive<ClusterEvent.MemberWeaklyUp>(m => Announce(m.Member));
+        Receive<ClusterEvent.MemberUp>(m => Announce(m.Member));
         Receive<ClusterEvent.IMemberEvent>(_ => { });
         Receive<ClusterEvent.CurrentClusterState>(_ => { });
 
@@ -94,8 +97,27 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
     public static Props Props(TimeSpan noWorkerTimeout, TimeSpan workerWait, DataPlaneMode dataPlane = DataPlaneMode.Tcp) =>
         Akka.Actor.Props.Create(() => new FitCoordinatorActor(noWorkerTimeout, workerWait, dataPlane));
 
-    protected override void PreStart() =>
+    protected override void PreStart()
+    {
         WorkerRegistry.SubscribeToMembership(_cluster, Self);
+        // Every worker node, as it is now and as it joins: told at once that this coordinator is here.
+        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, AnnouncedTo);
+    }
+
+    /// <summary>The membership events on which a worker node is told of this coordinator (<see cref="Announce"/>).</summary>
+    private static readonly Type[] AnnouncedTo = [typeof(ClusterEvent.MemberJoined), typeof(ClusterEvent.MemberWeaklyUp), typeof(ClusterEvent.MemberUp)];
+
+    /// <summary>
+    /// Tells the worker on a worker node with no registered worker that this coordinator is there
+    /// (<see cref="CoordinatorAvailable"/>): it registers at once, instead of when its proxy finds this singleton, which
+    /// retries every singleton-identification-interval (docs/ARCHITECTURE.md, "Fitting a file"). A node that joins before it
+    /// is Up is told when it joins, so its worker registers before its node is Up.
+    /// </summary>
+    private void Announce(Member member)
+    {
+        if (!member.HasRole(Hosting.NodeConfiguration.WorkerRole) || _workers.AllAt(member.Address).Count > 0) return;
+        Context.ActorSelection(new RootActorPath(member.Address) / "user" / WorkerActor.Name).Tell(new CoordinatorAvailable(_coordinatorId), Self);
+    }
 
     protected override void PostStop()
     {

@@ -6,14 +6,20 @@ namespace MvnStream.Cluster.Actors;
 /// <summary>
 /// The registration behaviour the fit <see cref="WorkerActor"/> and the stream worker share (docs/ARCHITECTURE.md,
 /// "Components"): from its start, and again whenever the coordinator it registered with is gone, it sends
-/// <see cref="RegisterWorker"/> to the coordinator singleton's proxy every second until a <see cref="WorkerRegistered"/>
-/// arrives; it watches the coordinator that answered (<see cref="CoordinatorLink"/> holds which one). A subclass reacts
+/// <see cref="RegisterWorker"/> to the coordinator singleton's proxy (which holds it until it has found the singleton), and
+/// again every <see cref="RetryInterval"/> until a <see cref="WorkerRegistered"/> arrives; it watches the coordinator that
+/// answered (<see cref="CoordinatorLink"/> holds which one). A coordinator that announces itself
+/// (<see cref="CoordinatorAvailable"/>: it has just started, or has seen this node join) is registered with at once, directly:
+/// registration is driven by those events, the proxy and the retry are the fallback (docs/ARCHITECTURE.md, "Fitting a file"). A subclass reacts
 /// in <see cref="OnCoordinatorRegistered"/> and <see cref="OnCoordinatorLost"/>, and must not handle
 /// <see cref="WorkerRegistered"/> or <see cref="Terminated"/> itself.
 /// </summary>
 public abstract class RegisteredWorkerActor : ReceiveActor, IWithTimers
 {
     private const string RegisterTimer = "register-with-coordinator";
+
+    /// <summary>How often registering through the proxy is repeated until a coordinator acknowledges it.</summary>
+    public static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);
 
     private sealed record RegisterTick
     {
@@ -29,6 +35,10 @@ public abstract class RegisteredWorkerActor : ReceiveActor, IWithTimers
         ArgumentNullException.ThrowIfNull(coordinatorProxy);
         ArgumentNullException.ThrowIfNull(registration);
         Receive<RegisterTick>(_ => coordinatorProxy.Tell(registration));
+        Receive<CoordinatorAvailable>(_ =>
+        {
+            if (!Sender.Equals(_link.Coordinator)) Sender.Tell(registration);
+        });
         Receive<WorkerRegistered>(_ =>
         {
             if (!_link.Acknowledged(Sender, out var previous)) return;
@@ -64,5 +74,5 @@ public abstract class RegisteredWorkerActor : ReceiveActor, IWithTimers
     protected override void PreStart() => StartRegistering();
 
     private void StartRegistering() =>
-        Timers.StartPeriodicTimer(RegisterTimer, RegisterTick.Instance, TimeSpan.Zero, TimeSpan.FromSeconds(1));
+        Timers.StartPeriodicTimer(RegisterTimer, RegisterTick.Instance, TimeSpan.Zero, RetryInterval);
 }

@@ -25,6 +25,9 @@ public sealed partial class WorkerActor : RegisteredWorkerActor
 
     private sealed record ShardKey(string JobId, int ShardIndex);
 
+    /// <summary>The worker actor's name on a worker node (<c>/user/worker</c>): a coordinator announces itself there.</summary>
+    public const string Name = "worker";
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly string _workerId;
     private readonly Dictionary<ShardKey, SufficientStatistics> _shards = [];

@@ -99,7 +99,7 @@ public static class NodeHost
                 {
                     var self = Akka.Cluster.Cluster.Get(system).SelfAddress;
                     var worker = system.ActorOf(WorkerActor.Props(registry.Get<FitCoordinatorKey>(), $"{self.Host}:{self.Port}",
-                        settings.WorkerThreads, settings.ReadChunkBytes, settings.DataPort), "worker");
+                        settings.WorkerThreads, settings.ReadChunkBytes, settings.DataPort), WorkerActor.Name);
                     registry.Register<WorkerKey>(worker);
                 });
             }

@@ -64,6 +64,12 @@ public sealed record RegisterWorker([Field(1)] string WorkerId, [Field(2)] int T
 /// <summary>The coordinator watches the worker from now on.</summary>
 public sealed record WorkerRegistered([Field(1)] string CoordinatorId) : IMvnMessage;
 
+/// <summary>
+/// A coordinator that has just started, or has just seen a worker node join, tells that node's worker it is there: the
+/// worker registers with it at once, without waiting for its proxy to find the singleton (docs/ARCHITECTURE.md, "Fitting a file").
+/// </summary>
+public sealed record CoordinatorAvailable([Field(1)] string CoordinatorId) : IMvnMessage;
+
 /// <summary>Ask a worker to look at the file: its length, d (first row) and whether it can be split into byte ranges.</summary>
 public sealed record DescribeFile([Field(1)] string JobId, [Field(2)] string Path, [Field(3)] ReaderSettings Reader) : IMvnMessage;
 

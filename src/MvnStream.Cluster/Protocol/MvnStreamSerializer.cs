@@ -52,6 +52,7 @@ public sealed class MvnStreamSerializer(ExtendedActorSystem system) : Serializer
         // Worker <-> coordinator.
         Codec.Of<RegisterWorker>("WReg"),
         Codec.Of<WorkerRegistered>("WAck"),
+        Codec.Of<CoordinatorAvailable>("WHi"),
         Codec.Of<DescribeFile>("DF"),
         Codec.Of<FileDescribed>("DFok"),
         Codec.Of<FileDescribeFailed>("DFer"),

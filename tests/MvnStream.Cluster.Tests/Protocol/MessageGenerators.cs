@@ -174,6 +174,7 @@ internal static class MessageGenerators
         [typeof(FitJobFailed)] = Up(Gen.Select(String, Enum<JobErrorKind>(), String, (id, k, msg) => new FitJobFailed(id, k, msg))),
         [typeof(RegisterWorker)] = Up(String.Select(id => new RegisterWorker(id))),
         [typeof(WorkerRegistered)] = Up(String.Select(id => new WorkerRegistered(id))),
+        [typeof(CoordinatorAvailable)] = Up(String.Select(id => new CoordinatorAvailable(id))),
         [typeof(DescribeFile)] = Up(Gen.Select(String, String, Reader, (id, path, r) => new DescribeFile(id, path, r))),
         [typeof(FileDescribed)] = Up(Gen.Select(String, Gen.Long, Gen.Int, Gen.Bool, (id, len, d, s) => new FileDescribed(id, len, d, s))),
         [typeof(FileDescribeFailed)] = Up(Gen.Select(String, Enum<JobErrorKind>(), String, (id, k, msg) => new FileDescribeFailed(id, k, msg))),
