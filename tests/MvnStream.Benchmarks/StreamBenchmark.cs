@@ -629,7 +629,7 @@ public static class StreamBenchmark
     {
         string topic = $"bench-hold-{rep}-{(withDim ? "dim" : "nodim")}-{Guid.NewGuid().ToString("N")[..6]}";
         // The producer starts first, at a trickle: without --dim the client learns d from the first records, as the stream command does.
-        var source = new PacedSource(new SyntheticRowSource(new SyntheticSource(o.Dim, o.Seed), 0), trickle: 200);
+        var source = new PacedSource(new SyntheticRowSource(new SyntheticSource(o.Dim, o.Seed), 0), trickle: 200, granule: o.RowsPerRecord);
         using var cts = new CancellationTokenSource();
         using var producer = new RowProducer(KafkaClientSettings.Create(bootstrap), new RowProducerOptions { Topic = topic, Format = o.Format, RowsPerRecord = o.RowsPerRecord, RowsPerSecond = 0 });
         var produced = producer.RunAsync(source, null, cts.Token);
@@ -707,8 +707,11 @@ public static class StreamBenchmark
         }
     }
 
-    /// <summary>Synthetic rows at a trickle until <see cref="Go"/>, then at a given rate (0 = as fast as they are asked for).</summary>
-    private sealed class PacedSource(SyntheticRowSource inner, double trickle) : IRowSource
+    /// <summary>
+    /// Synthetic rows at a trickle until <see cref="Go"/>, then at a given rate (0 = as fast as they are asked for), handed
+    /// out in whole records of <paramref name="granule"/> rows (the producer makes a record of what one read returns).
+    /// </summary>
+    private sealed class PacedSource(SyntheticRowSource inner, double trickle, int granule) : IRowSource
     {
         private readonly object _gate = new();
         private readonly Stopwatch _clock = Stopwatch.StartNew();
@@ -732,6 +735,7 @@ public static class StreamBenchmark
                 lock (_gate)
                 {
                     allowed = _rate <= 0 ? maxRows : (long)((_clock.Elapsed.TotalSeconds - _since) * _rate) - _rowsSince;
+                    allowed = Math.Min(allowed, maxRows) / granule * granule;
                     if (allowed > 0)
                     {
                         int n = inner.ReadRows(destination, (int)Math.Min(maxRows, allowed));
