@@ -506,6 +506,21 @@ public static class StreamBenchmark
         return 0;
     }
 
+    private static IConsumer<Ignore, Ignore> WatermarkClient(string bootstrap) =>
+        new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = bootstrap, GroupId = "bench-wm" }).SetLogHandler((_, _) => { }).Build();
+
+    /// <summary>The records in the broker: the sum of the topic's high watermarks (a partition not there yet counts 0).</summary>
+    private static long SumOfHighWatermarks(IConsumer<Ignore, Ignore> watermarks, string topic)
+    {
+        long sum = 0;
+        for (int p = 0; p < DevelopmentBroker.PartitionsPerTopic; p++)
+        {
+            try { sum += Math.Max(0, watermarks.QueryWatermarkOffsets(new TopicPartition(topic, p), TimeSpan.FromSeconds(5)).High.Value); }
+            catch (KafkaException) { }
+        }
+        return sum;
+    }
+
     /// <summary>Runs a producer at the late-start rate into a new topic while <paramref name="reader"/> reads it (started after the backlog).</summary>
     private static async Task<double> WithProducerAsync(Options o, string bootstrap, string tag, Func<string, Func<long>, Task<double>> reader)
     {
@@ -513,17 +528,8 @@ public static class StreamBenchmark
         using var cts = new CancellationTokenSource();
         using var producer = new RowProducer(KafkaClientSettings.Create(bootstrap), new RowProducerOptions { Topic = topic, Format = o.Format, RowsPerRecord = o.RowsPerRecord, RowsPerSecond = o.LateRate });
         var produced = producer.RunAsync(new SyntheticRowSource(new SyntheticSource(o.Dim, o.Seed), 0), null, cts.Token);
-        using var watermarks = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = bootstrap, GroupId = "bench-wm" }).SetLogHandler((_, _) => { }).Build();
-        long Highs()
-        {
-            long sum = 0;
-            for (int p = 0; p < DevelopmentBroker.PartitionsPerTopic; p++)
-            {
-                try { sum += Math.Max(0, watermarks.QueryWatermarkOffsets(new TopicPartition(topic, p), TimeSpan.FromSeconds(5)).High.Value); }
-                catch (KafkaException) { }
-            }
-            return sum;
-        }
+        using var watermarks = WatermarkClient(bootstrap);
+        long Highs() => SumOfHighWatermarks(watermarks, topic);
         await Task.Delay(TimeSpan.FromSeconds(o.LateBacklog));
         try { return await reader(topic, Highs); }
         finally
@@ -649,17 +655,8 @@ public static class StreamBenchmark
         if (await Task.WhenAny(started.Task, outcome) != started.Task) throw new InvalidOperationException($"hold job on {topic} did not start: {(await outcome).Failed?.Message}");
         long epoch = await started.Task;
 
-        using var watermarks = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = bootstrap, GroupId = "bench-wm" }).SetLogHandler((_, _) => { }).Build();
-        long Highs()
-        {
-            long sum = 0;
-            for (int p = 0; p < DevelopmentBroker.PartitionsPerTopic; p++)
-            {
-                try { sum += Math.Max(0, watermarks.QueryWatermarkOffsets(new TopicPartition(topic, p), TimeSpan.FromSeconds(5)).High.Value); }
-                catch (KafkaException) { }
-            }
-            return sum;
-        }
+        using var watermarks = WatermarkClient(bootstrap);
+        long Highs() => SumOfHighWatermarks(watermarks, topic);
         try
         {
             var wait = Stopwatch.StartNew();
