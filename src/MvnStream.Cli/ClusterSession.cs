@@ -51,8 +51,8 @@ internal sealed class ClusterSession : IAsyncDisposable
     /// <param name="coordinatorHost">Builds the embedded coordinator's host (with the HTTP endpoint: <see cref="Http.HttpServer.Hosting"/>).</param>
     /// <param name="joinInBackground">
     /// Embedded: return once the coordinator is Up, the workers still joining (<see cref="EmbeddedCluster.StartJoiningAsync"/>):
-    /// a fit job waits for its workers' registrations, which come before their nodes are Up (docs/ARCHITECTURE.md, "Fitting a
-    /// file"); the caller watches <see cref="WorkersUp"/> for a worker that cannot join.
+    /// a fit job waits for its workers' registrations, which come before their nodes are Up
+    /// (docs/ARCHITECTURE.md, "Fitting a file"); the caller watches <see cref="WorkersUp"/> for a worker that cannot join.
     /// </param>
     /// <exception cref="UsageException">A bad seed address, an unusable --workers count or configuration.</exception>
     /// <exception cref="TimeoutException">The cluster could not be joined in time.</exception>

@@ -55,14 +55,17 @@ internal static class HttpServer
         {
             if (choose(roles) is not { } chosen) return NodeHost.Build(ownsProcess, roles, addNode);
             MvnMetrics.EnsureCreated();
-            var spec = Available(chosen.Spec, note);
+            // The listening socket is ours, bound here and handed to Kestrel: no other process can take the port between a check
+            // and Kestrel's bind (two commands starting at once on the default port). Closed when the host has stopped.
+            var listen = Listen(chosen.Spec, note);
             var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
             NodeHost.ApplyDefaults(builder, ownsProcess);
             addNode(builder);
             // stdout belongs to the command's own lines: ASP.NET Core's errors (a failing request) go through the process's logging
             // on stderr (docs/ARCHITECTURE.md, "Logging"); its information and warnings (start-up, slow heartbeats under load) do not.
             builder.Services.AddSingleton(HttpLogging.Value);
-            builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(spec.Address, spec.Port));
+            builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.ListenHandle((ulong)listen.Handle.ToInt64()));
+            builder.Services.AddSingleton(new HttpListenSocket(listen));
             builder.Services.AddRoutingCore();
             builder.Services.AddSingleton(sp => new ReadinessCheck(chosen.Role, sp.GetRequiredService<ActorSystem>()));
             builder.Services.AddHealthChecks().AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
@@ -70,14 +73,22 @@ internal static class HttpServer
             builder.Services.AddOpenTelemetry().ConfigureResource(r => r.AddService("mvnstream")).WithMetrics(m => m.AddMeter(MvnMetrics.MeterName)
                 .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
             var app = builder.Build();
+            app.Lifetime.ApplicationStopped.Register(listen.Dispose);
             Map(app, chosen.Role);
             return app;
         };
 
     /// <summary>The address <paramref name="host"/> serves HTTP at, e.g. http://127.0.0.1:9464/; null when it serves none.</summary>
     public static string? Url(IHost? host) =>
-        host?.Services.GetService<IServer>()?.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() is { } bound
-            ? bound.TrimEnd('/') + "/" : null;
+        host?.Services.GetService<HttpListenSocket>()?.EndPoint is { } bound ? $"http://{Show(bound.Address, bound.Port)}/" : null;
+
+    /// <summary>The socket Kestrel listens on (see <see cref="Hosting"/>), and where it is bound.</summary>
+    private sealed class HttpListenSocket(Socket socket) : IDisposable
+    {
+        public IPEndPoint EndPoint { get; } = (IPEndPoint)socket.LocalEndPoint!;
+
+        public void Dispose() => socket.Dispose();
+    }
 
     /// <summary>
     /// ASP.NET Core's own log: errors only, and nothing from Microsoft.Extensions.Hosting or the host's lifetime (a port in use is
@@ -92,24 +103,21 @@ internal static class HttpServer
         .AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning)));
 
     /// <summary>
-    /// <paramref name="spec"/> when its port can be listened on (or is 0); a default one in use: any free port, with a note.
-    /// Checked before the node's host is built, so that a refused --http stops nothing but this command.
+    /// A socket listening at <paramref name="spec"/>; a default address in use: at any free port of it, with a note.
+    /// Bound before the node's host is built, so that a refused --http stops nothing but this command.
     /// </summary>
     /// <exception cref="UsageException">An address given with --http cannot be bound.</exception>
-    private static HttpEndpointSpec Available(HttpEndpointSpec spec, Action<string> note)
+    private static Socket Listen(HttpEndpointSpec spec, Action<string> note)
     {
-        if (spec.Port == 0) return spec;
         try
         {
-            var probe = new TcpListener(spec.Address, spec.Port);
-            probe.Start();
-            probe.Stop();
-            return spec;
+            return Bound(spec.Address, spec.Port);
         }
-        catch (SocketException e) when (!spec.Explicit)
+        catch (SocketException e) when (!spec.Explicit && spec.Port != 0)
         {
             note($"HTTP port {spec.Port} is not available ({e.Message}); serving on a free port instead (choose one with --http)");
-            return spec with { Port = 0 };
+            try { return Bound(spec.Address, 0); }
+            catch (SocketException again) { throw new UsageException($"HTTP at {Show(spec)}: cannot listen there: {again.Message} (choose an address with --http, or --http off)"); }
         }
         catch (SocketException e)
         {
@@ -117,8 +125,26 @@ internal static class HttpServer
         }
     }
 
-    private static string Show(HttpEndpointSpec spec) => spec.Address.AddressFamily == AddressFamily.InterNetworkV6
-        ? $"[{spec.Address}]:{spec.Port}" : $"{spec.Address}:{spec.Port}";
+    private static Socket Bound(IPAddress address, int port)
+    {
+        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.Bind(new IPEndPoint(address, port));
+            socket.Listen(512);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private static string Show(HttpEndpointSpec spec) => Show(spec.Address, spec.Port);
+
+    private static string Show(IPAddress address, int port) => address.AddressFamily == AddressFamily.InterNetworkV6
+        ? $"[{address}]:{port}" : $"{address}:{port}";
 
     private static void Map(WebApplication app, HttpRole role)
     {
