@@ -560,16 +560,23 @@ public static class StreamBenchmark
         throw new TimeoutException($"bare consumer did not catch up with {topic} within 120 s");
     }
 
+    /// <summary>Submits a stream job and waits until it has started (its epoch); <paramref name="stop"/> ends it.</summary>
+    private static async Task<(StartStreamJob Job, Task<StreamJobOutcome> Outcome, long Epoch)> StartJobAsync(StreamingNode node, StreamJobSettings settings,
+        string kind, CancellationToken stop)
+    {
+        var job = new StartStreamJob(Guid.NewGuid().ToString("N")[..12], settings);
+        var started = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var outcome = StreamJobRunner.RunAsync(node, job, m => { if (m is StreamJobStarted s) started.TrySetResult(s.Epoch); }, TimeSpan.FromSeconds(60), stop);
+        if (await Task.WhenAny(started.Task, outcome) != started.Task) throw new InvalidOperationException($"{kind} job on {settings.Topic} did not start: {(await outcome).Failed?.Message}");
+        return (job, outcome, await started.Task);
+    }
+
     /// <summary>(b) A stream job: catch-up rate (from the first partition positioned) and the largest lag afterwards, in seconds of input.</summary>
     private static async Task<(double Rate, double HoldLag, long Lost)> LateProductAsync(StreamingNode node, string bootstrap, string topic, Options o, string dir, Func<long> highs)
     {
         var settings = Settings(bootstrap, topic, "bench-late-" + Guid.NewGuid().ToString("N")[..6], o, Path.Combine(dir, topic + ".json"), untilIdle: 0);
-        var job = new StartStreamJob(Guid.NewGuid().ToString("N")[..12], settings);
         using var stop = new CancellationTokenSource();
-        var started = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var outcome = StreamJobRunner.RunAsync(node, job, m => { if (m is StreamJobStarted s) started.TrySetResult(s.Epoch); }, TimeSpan.FromSeconds(60), stop.Token);
-        if (await Task.WhenAny(started.Task, outcome) != started.Task) throw new InvalidOperationException($"late-start job on {topic} did not start: {(await outcome).Failed?.Message}");
-        long epoch = await started.Task;
+        var (job, outcome, epoch) = await StartJobAsync(node, settings, "late-start", stop.Token);
         var clock = Stopwatch.StartNew();
         double positioned = -1, caughtUp = -1, holdLag = 0, rate = 0;
         long recordsPerSecond = (long)(o.LateRate / o.RowsPerRecord);
@@ -648,12 +655,8 @@ public static class StreamBenchmark
             if (learned != o.Dim) throw new InvalidOperationException($"hold job on {topic}: learned d = {learned}, produced {o.Dim}");
             settings = settings with { Dimension = learned, KafkaProperties = [.. settings.KafkaProperties, TopicProbe.InferredKey + "=true"] };
         }
-        var job = new StartStreamJob(Guid.NewGuid().ToString("N")[..12], settings);
         using var stop = new CancellationTokenSource();
-        var started = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var outcome = StreamJobRunner.RunAsync(node, job, m => { if (m is StreamJobStarted s) started.TrySetResult(s.Epoch); }, TimeSpan.FromSeconds(60), stop.Token);
-        if (await Task.WhenAny(started.Task, outcome) != started.Task) throw new InvalidOperationException($"hold job on {topic} did not start: {(await outcome).Failed?.Message}");
-        long epoch = await started.Task;
+        var (job, outcome, epoch) = await StartJobAsync(node, settings, "hold", stop.Token);
 
         using var watermarks = WatermarkClient(bootstrap);
         long Highs() => SumOfHighWatermarks(watermarks, topic);
