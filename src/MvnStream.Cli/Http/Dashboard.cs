@@ -30,7 +30,11 @@ internal static class Dashboard
         var lag = new JsonArray();
         foreach (var w in b.Workers.Where(w => w.Live))
             for (int i = 0; i < w.Partitions.Length; i++)
-                lag.Add(new JsonObject { ["partition"] = w.Partitions[i], ["lag"] = i < w.Lag.Length ? w.Lag[i] : 0, ["worker"] = w.Id });
+                lag.Add(new JsonObject
+                {
+                    ["partition"] = w.Partitions[i], ["lag"] = i < w.Lag.Length ? w.Lag[i] : 0, ["worker"] = w.Id,
+                    ["unreadSeconds"] = w.UnreadMilliseconds is { } u && i < u.Length ? u[i] / 1000.0 : 0.0,
+                });
         var history = new JsonArray();
         foreach (var h in StreamBoard.History)
             history.Add(new JsonObject { ["t"] = h.Seconds, ["rows"] = h.Rows, ["rate"] = h.RowsPerSecond, ["gap"] = Number(h.GapPerRow), ["version"] = h.Version });

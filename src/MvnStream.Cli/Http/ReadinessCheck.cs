@@ -52,10 +52,12 @@ internal sealed class ReadinessCheck(HttpRole role, ActorSystem system) : IHealt
             ["live"] = w.Live,
             ["partitions"] = new JsonArray([.. w.Partitions.Select(p => JsonValue.Create(p))]),
             ["lag"] = new JsonArray([.. w.Lag.Select(l => JsonValue.Create(l))]),
+            ["unreadSeconds"] = new JsonArray([.. (w.UnreadMilliseconds ?? []).Select(u => JsonValue.Create(u / 1000.0))]),
             ["atEnd"] = w.AtEnd,
             ["error"] = w.Error,
         })]);
         data["consumerLag"] = board.Workers.Where(w => w.Live).Sum(w => w.Lag.Sum());
+        data["maxUnreadSeconds"] = board.Workers.Where(w => w.Live).Select(w => w.UnreadMilliseconds is { Length: > 0 } u ? u.Max() : 0).DefaultIfEmpty(0).Max() / 1000.0;
         data["job"] = board.JobId is null ? "" : board.JobId;
         data["running"] = board.Active && board.Running;
         data["stopping"] = board.Active && board.Stopping;

@@ -51,16 +51,24 @@ public static class MvnMetrics
         Gauge("mvnstream.checkpoint.age.seconds", "Seconds since the last checkpoint was saved", s => s.LastCheckpointUtc is { } t ? (DateTime.UtcNow - t).TotalSeconds : null);
         Gauge("mvnstream.cluster.workers", "Live stream workers registered with this coordinator", s => s.Workers.Count(w => w.Live));
         Meter.CreateObservableGauge("mvnstream.consumer.lag", ObserveLag, null, "Records not yet read, per partition (as the owning worker last reported)");
+        Meter.CreateObservableGauge("mvnstream.consumer.unread.seconds", ObserveUnread, null,
+            "Per partition: how long it has had lag without a record read from it (0 without lag), as the owning worker last reported");
     }
 
     private static void Gauge(string name, string description, Func<StreamBoardState, double?> read) =>
         Meter.CreateObservableGauge(name, () => StreamBoard.Current is { } s && read(s) is { } v && double.IsFinite(v)
             ? [new Measurement<double>(v)] : Array.Empty<Measurement<double>>(), null, description);
 
-    private static IEnumerable<Measurement<long>> ObserveLag()
+    private static IEnumerable<Measurement<long>> ObserveLag() => PerPartition((w, i) => i < w.Lag.Length ? w.Lag[i] : 0);
+
+    private static IEnumerable<Measurement<double>> ObserveUnread() =>
+        PerPartition((w, i) => w.UnreadMilliseconds is { } u && i < u.Length ? u[i] / 1000.0 : 0.0);
+
+    /// <summary>One measurement per partition of the live workers, labelled with the topic and the partition.</summary>
+    private static IEnumerable<Measurement<T>> PerPartition<T>(Func<WorkerBoard, int, T> value) where T : struct
     {
         if (StreamBoard.Current is not { } s) return [];
-        return s.Workers.Where(w => w.Live).SelectMany(w => w.Partitions.Select((p, i) => new Measurement<long>(i < w.Lag.Length ? w.Lag[i] : 0,
+        return s.Workers.Where(w => w.Live).SelectMany(w => w.Partitions.Select((p, i) => new Measurement<T>(value(w, i),
             new KeyValuePair<string, object?>("topic", s.Topic), new KeyValuePair<string, object?>("partition", p.ToString(System.Globalization.CultureInfo.InvariantCulture)))));
     }
 

@@ -2,8 +2,11 @@ using MathNet.Numerics.LinearAlgebra;
 
 namespace MvnStream.Core.Diagnostics;
 
-/// <summary>A stream worker as the coordinator sees it: its partitions and their lag (from its last status).</summary>
-public sealed record WorkerBoard(string Id, bool Live, int[] Partitions, long[] Lag, bool AtEnd, string? Error);
+/// <summary>
+/// A stream worker as the coordinator sees it: its partitions, their lag and, per partition, how long it has had lag
+/// without a record read from it (milliseconds; 0 without lag), all from its last status.
+/// </summary>
+public sealed record WorkerBoard(string Id, bool Live, int[] Partitions, long[] Lag, bool AtEnd, string? Error, long[]? UnreadMilliseconds = null);
 
 /// <summary>One point of the board's history (one per coordinator status tick).</summary>
 public sealed record BoardSample(double Seconds, long Rows, double RowsPerSecond, double GapPerRow, long Version);

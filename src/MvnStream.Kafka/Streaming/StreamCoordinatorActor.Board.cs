@@ -64,7 +64,7 @@ public sealed partial class StreamCoordinatorActor
             });
 
         WorkerBoard Worker(string id, bool live) => _workerStatus.TryGetValue(id, out var st)
-            ? new WorkerBoard(id, live, st.Partitions, st.Lag, st.AtEnd, st.Error)
+            ? new WorkerBoard(id, live, st.Partitions, st.Lag, st.AtEnd, st.Error, st.UnreadMilliseconds)
             : new WorkerBoard(id, live, [], [], false, null);
     }
 }

@@ -106,6 +106,10 @@ public sealed partial class CoordinatorHttpTests(StreamingBrokerFixture broker, 
         Assert.True(PrometheusText.Single(metrics, "mvnstream_model_min_eigenvalue") > 0, "the smallest eigenvalue of a fitted S is positive");
         Assert.True(PrometheusText.Single(metrics, "mvnstream_model_condition_number") >= 1, "a condition number is at least 1");
         Assert.True(metrics["mvnstream_consumer_lag"].Samples.Select(s => s.Labels["partition"]).Distinct().Count() >= 1, "lag per partition\n" + metricsText);
+        // Unread time per partition: the same partitions as the lag, each a finite non-negative number of seconds.
+        var unread = metrics["mvnstream_consumer_unread_seconds"].Samples;
+        Assert.Equal(metrics["mvnstream_consumer_lag"].Samples.Select(s => s.Labels["partition"]).Order(), unread.Select(s => s.Labels["partition"]).Order());
+        Assert.All(unread, s => Assert.True(s.Value >= 0 && double.IsFinite(s.Value), $"unread seconds {s.Value}"));
         string[] documented = ["mvnstream_rows_per_second", "mvnstream_model_version", "mvnstream_model_nll_per_row", "mvnstream_model_gap",
             "mvnstream_model_gradient_norm", "mvnstream_model_converged", "mvnstream_checkpoint_age_seconds", "mvnstream_checkpoint_duration_seconds"];
         // --checkpoint none saves nothing: no checkpoint age or duration is the truth here.
