@@ -110,7 +110,10 @@ public sealed class IntakeStopReportTests
         try
         {
             string topic = ProduceRows(broker.Bootstrap);
-            intake = new KafkaIntake(Settings(broker.Bootstrap, topic), "w1", sink, (partition, _) => sink.Next(partition))
+            var settings = Settings(broker.Bootstrap, topic);
+            // A short bound keeps the test fast; nothing here is timed, the order of events is what is checked.
+            var options = KafkaIntake.FromTunables(settings.Tuning) with { ConsumerCloseTimeout = TimeSpan.FromMilliseconds(500) };
+            intake = new KafkaIntake(settings, "w1", sink, (partition, _) => sink.Next(partition), options)
             {
                 CloseConsumer = c =>
                 {
