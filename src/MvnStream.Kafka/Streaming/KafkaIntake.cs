@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
 using MvnStream.Cluster.Protocol;
 using MvnStream.Core.Formats;
 using MvnStream.Core.Model;
@@ -90,6 +91,9 @@ public sealed class KafkaIntake : IDisposable
     /// <summary>Rebalance "partitions assigned" callbacks that returned, and the longest one's duration in ticks: a test hook (no blocking call may run in them).</summary>
     private int _assignedCallbacks;
     private long _longestAssignedCallbackTicks;
+
+    /// <summary>How the consumer is closed (commits its stored offsets, leaves the group): a test hook, for a close that does not return.</summary>
+    internal Action<IConsumer<byte[]?, byte[]?>> CloseConsumer { get; init; } = static c => c.Close();
 
     /// <summary>"Partitions assigned" callbacks that have returned (a test hook).</summary>
     internal int AssignedCallbacks => Volatile.Read(ref _assignedCallbacks);
@@ -260,14 +264,49 @@ public sealed class KafkaIntake : IDisposable
                 foreach (var s in _tracker.Partitions) PartitionTracker.Forget(s);
                 _sideProducer?.Flush(_options.CloseFlushTimeout);
                 StoreOffsets();
-                _consumer?.Close();
             }
             catch (KafkaException) { }
-            _metadata?.Dispose();
-            _consumer?.Dispose();
-            _sideProducer?.Dispose();
+            CloseClients();
             _sink.Stopped(error);
         }
+    }
+
+    /// <summary>
+    /// Closes the consumer (it commits the stored offsets and leaves the group) and the other Kafka clients on a thread of
+    /// their own, waiting at most <see cref="IntakeOptions.ConsumerCloseTimeout"/>. librdkafka's consumer close has no
+    /// timeout: with no broker reachable it can wait for the group coordinator for ever, and the intake, which reports
+    /// that it stopped (and why) only after this, would never report it; its worker would never tell the coordinator,
+    /// which would wait for it for ever instead of stopping the job (docs/ARCHITECTURE.md, "Streaming"). A close still
+    /// running after the bound goes on in the background (the group drops the member at its session timeout) and disposes
+    /// the clients when it returns.
+    /// </summary>
+    private void CloseClients()
+    {
+        var consumer = _consumer;
+        var metadata = _metadata;
+        var side = _sideProducer;
+        var closer = new Thread(() =>
+        {
+            try
+            {
+                if (consumer is not null) CloseConsumer(consumer);
+            }
+            catch (Exception e) when (e is KafkaException or ObjectDisposedException or InvalidOperationException) { }
+            finally
+            {
+                metadata?.Dispose();
+                consumer?.Dispose();
+                side?.Dispose();
+            }
+        }) { IsBackground = true, Name = "mvnstream-intake-close-" + _workerId };
+        closer.Start();
+        if (closer.Join(_options.ConsumerCloseTimeout)) return;
+        var log = MvnStream.Cluster.Logging.MvnLogging.Factory.CreateLogger(typeof(KafkaIntake).FullName!);
+        if (!log.IsEnabled(LogLevel.Warning)) return;
+        using var scope = log.BeginScope(LogContextOf(_workerId));
+        string text = string.Create(CultureInfo.InvariantCulture,
+            $"the Kafka consumer of {_settings.Topic} has not closed within {_options.ConsumerCloseTimeout.TotalSeconds:0.#} s (no broker answers?): it goes on closing in the background; the intake reports that it stopped");
+        log.Log(LogLevel.Warning, default, text, null, static (m, _) => m);
     }
 
     /// <summary>

@@ -58,6 +58,13 @@ public sealed record IntakeOptions
     /// <summary>On stop: how long dead letters and scores still queued may take to be delivered before the consumer closes.</summary>
     public TimeSpan CloseFlushTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// On stop: how long the intake waits for its Kafka clients to close (the consumer commits its stored offsets and leaves
+    /// the group) before it reports that it stopped. librdkafka's consumer close has no timeout and, with no broker
+    /// reachable, may never return; it then goes on in the background.
+    /// </summary>
+    public TimeSpan ConsumerCloseTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>On dispose: how long to wait for the intake's thread to end.</summary>
     public TimeSpan StopJoinTimeout { get; init; } = TimeSpan.FromSeconds(15);
 
