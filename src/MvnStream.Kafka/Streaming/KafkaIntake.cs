@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Confluent.Kafka;
+using Confluent.Kafka.Admin;
 using MvnStream.Cluster.Protocol;
 using MvnStream.Core.Formats;
 using MvnStream.Core.Model;
@@ -469,6 +470,7 @@ public sealed class KafkaIntake : IDisposable
             return;
         }
         _consumer.Resume([tp]);
+        WakeFetcher(tp);
         _tracker.Sought(s);
     }
 
@@ -484,7 +486,34 @@ public sealed class KafkaIntake : IDisposable
         }
         // A batch that grew while the window was full goes out now.
         if (_tracker.SendAfterAck(s)) Flush(s);
-        if (_consumer is not null && _tracker.ResumeAfterAck(s)) _consumer.Resume([new TopicPartition(_settings.Topic, s.Partition)]);
+        if (_consumer is not null && _tracker.ResumeAfterAck(s))
+        {
+            var tp = new TopicPartition(_settings.Topic, s.Partition);
+            _consumer.Resume([tp]);
+            WakeFetcher(tp);
+        }
+    }
+
+    /// <summary>
+    /// After a resume: makes librdkafka fetch the partition now. librdkafka does not wake a broker connection's thread when a
+    /// partition is resumed (or sought to where it already was, as offset 0 after the pause at assignment); a connection with
+    /// nothing else to fetch then sleeps up to a second before it fetches the partition again (docs/ARCHITECTURE.md,
+    /// "Streaming"). At 200k rows/s the development broker's 5 MB window is under a second of input, so the next offset was
+    /// often deleted meanwhile and the partition chased a log start it never reached. Any request on the connection wakes
+    /// it: an asynchronous low-watermark query of the partition on the consumer's own handle, queued after the resume (both
+    /// go through librdkafka's main queue, in order); its answer is not needed and the loop never waits for it.
+    /// </summary>
+    private void WakeFetcher(TopicPartition tp)
+    {
+        if (_metadata is null) return;
+        try
+        {
+            _metadata.ListOffsetsAsync([new TopicPartitionOffsetSpec { TopicPartition = tp, OffsetSpec = OffsetSpec.Earliest() }],
+                    new ListOffsetsOptions { RequestTimeout = _options.WatermarkQueryTimeout })
+                .ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+                    TaskScheduler.Default);
+        }
+        catch (Exception e) when (e is KafkaException or ObjectDisposedException) { } // no wake-up: librdkafka's own one comes within a second
     }
 
     /// <summary>The partition's low watermark (the first offset the broker still holds), or <paramref name="unknown"/> when the broker does not answer.</summary>
