@@ -224,6 +224,9 @@ public sealed class KafkaIntake : IDisposable
                 // After a fetch error (an offset the broker no longer holds) fetch again at once: at 500 ms (librdkafka's default)
                 // a consumer reset to the log start keeps landing behind a log start that moves on meanwhile.
                 FetchErrorBackoffMs = _options.FetchErrorBackoffMs,
+                // No topic name, timestamp or headers in the results: the intake reads one topic (_settings.Topic) and uses
+                // none of them, and Confluent.Kafka would otherwise marshal a new topic string and ask for headers per record.
+                ConsumeResultFields = "none",
             };
             KafkaProperties.Apply(config, _settings.KafkaProperties);
             _consumer = new ConsumerBuilder<byte[]?, byte[]?>(config)
@@ -608,9 +611,9 @@ public sealed class KafkaIntake : IDisposable
     private bool Reject(ConsumeResult<byte[]?, byte[]?> r, string reason)
     {
         if (_sideProducer is null || string.IsNullOrEmpty(_settings.DeadLetterTopic)) return true;
-        var m = DeadLetters.Create(r.Topic, r.Partition.Value, r.Offset.Value, r.Message.Key, r.Message.Value, reason);
+        var m = DeadLetters.Create(_settings.Topic, r.Partition.Value, r.Offset.Value, r.Message.Key, r.Message.Value, reason);
         if (DeadLetters.TooLarge(m, _sideMessageMaxBytes)) m = DeadLetters.Bounded(m);
-        return Produce(_settings.DeadLetterTopic, m, r.Partition.Value, $"the dead letter of {r.Topic}/{r.Partition.Value}@{r.Offset.Value}");
+        return Produce(_settings.DeadLetterTopic, m, r.Partition.Value, $"the dead letter of {_settings.Topic}/{r.Partition.Value}@{r.Offset.Value}");
     }
 
     /// <summary>Score records of the rows a record added (from <paramref name="firstRow"/>); false when one could not be queued (the intake is failing).</summary>
@@ -621,7 +624,7 @@ public sealed class KafkaIntake : IDisposable
         for (int i = firstRow; i < s.Rows.Rows; i++)
         {
             sb.Clear();
-            sb.Append(CultureInfo.InvariantCulture, $"{{\"topic\":\"{r.Topic}\",\"partition\":{r.Partition.Value},\"offset\":{r.Offset.Value},\"row\":{i - firstRow},\"modelVersion\":{_modelVersion}");
+            sb.Append(CultureInfo.InvariantCulture, $"{{\"topic\":\"{_settings.Topic}\",\"partition\":{r.Partition.Value},\"offset\":{r.Offset.Value},\"row\":{i - firstRow},\"modelVersion\":{_modelVersion}");
             if (_scorer is null) sb.Append(",\"logDensity\":null,\"mahalanobis2\":null,\"tailProbability\":null,\"anomaly\":null}");
             else
             {
@@ -632,7 +635,7 @@ public sealed class KafkaIntake : IDisposable
                 sb.Append(CultureInfo.InvariantCulture, $",\"logDensity\":{Json(ld)},\"mahalanobis2\":{Json(m2)},\"tailProbability\":{Json(tail)},\"anomaly\":{(anomaly ? "true" : "false")}}}");
             }
             var m = new Message<byte[]?, byte[]?> { Key = r.Message.Key, Value = Encoding.UTF8.GetBytes(sb.ToString()) };
-            if (!Produce(_settings.ScoresTopic, m, r.Partition.Value, $"the score of {r.Topic}/{r.Partition.Value}@{r.Offset.Value}")) return false;
+            if (!Produce(_settings.ScoresTopic, m, r.Partition.Value, $"the score of {_settings.Topic}/{r.Partition.Value}@{r.Offset.Value}")) return false;
         }
         return true;
     }
