@@ -475,7 +475,8 @@ public static class StreamBenchmark
     /// at 0, (b) the product (a stream job; its clock starts when the first partition is positioned, the group join not
     /// counted). Catch-up rate = rows read (merged) until the lag is under one second of input, over that time; then, for
     /// <c>--late-hold</c> seconds, the largest lag of the product in seconds of input. Target: (b)/(a) >= 0.8, hold lag &lt; 1 s.
-    /// The development broker keeps 5 MB per partition: keep rate x backlog well inside it.
+    /// The development broker keeps 5 MB per partition: keep rate x backlog well inside it. <c>STREAMBENCH_TRACE=1</c> prints
+    /// the product's ledger and lag every 0.25 s and when it caught up, how many records it merged in how long.
     /// </summary>
     private static async Task<int> LateStartAsync(Options o, string bootstrap, StreamingNode node, string dir)
     {
@@ -578,8 +579,9 @@ public static class StreamBenchmark
         using var stop = new CancellationTokenSource();
         var (job, outcome, epoch) = await StartJobAsync(node, settings, "late-start", stop.Token);
         var clock = Stopwatch.StartNew();
-        double positioned = -1, caughtUp = -1, holdLag = 0, rate = 0;
+        double positioned = -1, caughtUp = -1, holdLag = 0, rate = 0, traced = -1;
         long recordsPerSecond = (long)(o.LateRate / o.RowsPerRecord);
+        bool trace = Environment.GetEnvironmentVariable("STREAMBENCH_TRACE") == "1";
         while (clock.Elapsed < TimeSpan.FromSeconds(180))
         {
             var next = await LedgerAsync(node, job.JobId, epoch, topic);
@@ -587,10 +589,16 @@ public static class StreamBenchmark
             long merged = next.Sum(n => Math.Max(0, n));
             if (positioned < 0 && next.Any(n => n >= 0)) positioned = now;
             long lag = highs() - merged;
+            if (trace && now - traced >= 0.25)
+            {
+                traced = now;
+                Line(Inv($"    t {now,6:F2} s: merged {merged,9:N0}, lag {lag,9:N0} records, ledger [{string.Join(", ", next)}]"));
+            }
             if (positioned >= 0 && caughtUp < 0 && lag < recordsPerSecond)
             {
                 caughtUp = now;
                 rate = merged * (double)o.RowsPerRecord / Math.Max(now - positioned, 1e-9);
+                if (trace) Line(Inv($"    caught up: {merged:N0} records merged in {now - positioned:F2} s from the first partition positioned ({positioned:F2} s after the start)"));
             }
             else if (caughtUp >= 0)
             {

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Confluent.Kafka;
+using Confluent.Kafka.Admin;
 using Microsoft.Extensions.Logging;
 using MvnStream.Cluster.Protocol;
 using MvnStream.Core.Formats;
@@ -227,6 +228,9 @@ public sealed class KafkaIntake : IDisposable
                 // After a fetch error (an offset the broker no longer holds) fetch again at once: at 500 ms (librdkafka's default)
                 // a consumer reset to the log start keeps landing behind a log start that moves on meanwhile.
                 FetchErrorBackoffMs = _options.FetchErrorBackoffMs,
+                // No topic name, timestamp or headers in the results: the intake reads one topic (_settings.Topic) and uses
+                // none of them, and Confluent.Kafka would otherwise marshal a new topic string and ask for headers per record.
+                ConsumeResultFields = "none",
             };
             KafkaProperties.Apply(config, _settings.KafkaProperties);
             _consumer = new ConsumerBuilder<byte[]?, byte[]?>(config)
@@ -508,6 +512,7 @@ public sealed class KafkaIntake : IDisposable
             return;
         }
         _consumer.Resume([tp]);
+        WakeFetcher(tp);
         _tracker.Sought(s);
     }
 
@@ -523,7 +528,34 @@ public sealed class KafkaIntake : IDisposable
         }
         // A batch that grew while the window was full goes out now.
         if (_tracker.SendAfterAck(s)) Flush(s);
-        if (_consumer is not null && _tracker.ResumeAfterAck(s)) _consumer.Resume([new TopicPartition(_settings.Topic, s.Partition)]);
+        if (_consumer is not null && _tracker.ResumeAfterAck(s))
+        {
+            var tp = new TopicPartition(_settings.Topic, s.Partition);
+            _consumer.Resume([tp]);
+            WakeFetcher(tp);
+        }
+    }
+
+    /// <summary>
+    /// After a resume: makes librdkafka fetch the partition now. librdkafka does not wake a broker connection's thread when a
+    /// partition is resumed (or sought to where it already was, as offset 0 after the pause at assignment); a connection with
+    /// nothing else to fetch then sleeps up to a second before it fetches the partition again (docs/ARCHITECTURE.md,
+    /// "Streaming"). At 200k rows/s the development broker's 5 MB window is under a second of input, so the next offset was
+    /// often deleted meanwhile and the partition chased a log start it never reached. Any request on the connection wakes
+    /// it: an asynchronous low-watermark query of the partition on the consumer's own handle, queued after the resume (both
+    /// go through librdkafka's main queue, in order); its answer is not needed and the loop never waits for it.
+    /// </summary>
+    private void WakeFetcher(TopicPartition tp)
+    {
+        if (_metadata is null) return;
+        try
+        {
+            _metadata.ListOffsetsAsync([new TopicPartitionOffsetSpec { TopicPartition = tp, OffsetSpec = OffsetSpec.Earliest() }],
+                    new ListOffsetsOptions { RequestTimeout = _options.WatermarkQueryTimeout })
+                .ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+                    TaskScheduler.Default);
+        }
+        catch (Exception e) when (e is KafkaException or ObjectDisposedException) { } // no wake-up: librdkafka's own one comes within a second
     }
 
     /// <summary>The partition's low watermark (the first offset the broker still holds), or <paramref name="unknown"/> when the broker does not answer.</summary>
@@ -618,9 +650,9 @@ public sealed class KafkaIntake : IDisposable
     private bool Reject(ConsumeResult<byte[]?, byte[]?> r, string reason)
     {
         if (_sideProducer is null || string.IsNullOrEmpty(_settings.DeadLetterTopic)) return true;
-        var m = DeadLetters.Create(r.Topic, r.Partition.Value, r.Offset.Value, r.Message.Key, r.Message.Value, reason);
+        var m = DeadLetters.Create(_settings.Topic, r.Partition.Value, r.Offset.Value, r.Message.Key, r.Message.Value, reason);
         if (DeadLetters.TooLarge(m, _sideMessageMaxBytes)) m = DeadLetters.Bounded(m);
-        return Produce(_settings.DeadLetterTopic, m, r.Partition.Value, $"the dead letter of {r.Topic}/{r.Partition.Value}@{r.Offset.Value}");
+        return Produce(_settings.DeadLetterTopic, m, r.Partition.Value, $"the dead letter of {_settings.Topic}/{r.Partition.Value}@{r.Offset.Value}");
     }
 
     /// <summary>Score records of the rows a record added (from <paramref name="firstRow"/>); false when one could not be queued (the intake is failing).</summary>
@@ -631,7 +663,7 @@ public sealed class KafkaIntake : IDisposable
         for (int i = firstRow; i < s.Rows.Rows; i++)
         {
             sb.Clear();
-            sb.Append(CultureInfo.InvariantCulture, $"{{\"topic\":\"{r.Topic}\",\"partition\":{r.Partition.Value},\"offset\":{r.Offset.Value},\"row\":{i - firstRow},\"modelVersion\":{_modelVersion}");
+            sb.Append(CultureInfo.InvariantCulture, $"{{\"topic\":\"{_settings.Topic}\",\"partition\":{r.Partition.Value},\"offset\":{r.Offset.Value},\"row\":{i - firstRow},\"modelVersion\":{_modelVersion}");
             if (_scorer is null) sb.Append(",\"logDensity\":null,\"mahalanobis2\":null,\"tailProbability\":null,\"anomaly\":null}");
             else
             {
@@ -642,7 +674,7 @@ public sealed class KafkaIntake : IDisposable
                 sb.Append(CultureInfo.InvariantCulture, $",\"logDensity\":{Json(ld)},\"mahalanobis2\":{Json(m2)},\"tailProbability\":{Json(tail)},\"anomaly\":{(anomaly ? "true" : "false")}}}");
             }
             var m = new Message<byte[]?, byte[]?> { Key = r.Message.Key, Value = Encoding.UTF8.GetBytes(sb.ToString()) };
-            if (!Produce(_settings.ScoresTopic, m, r.Partition.Value, $"the score of {r.Topic}/{r.Partition.Value}@{r.Offset.Value}")) return false;
+            if (!Produce(_settings.ScoresTopic, m, r.Partition.Value, $"the score of {_settings.Topic}/{r.Partition.Value}@{r.Offset.Value}")) return false;
         }
         return true;
     }
