@@ -60,6 +60,12 @@ public sealed partial class FitCoordinatorActor
         public int MinWorkers => Math.Max(1, Settings.MinWorkers);
         public Phase Phase { get; set; }
         public IActorRef? DescribedBy { get; set; }
+
+        /// <summary>
+        /// The file as a worker described it while the job still waited for its other workers (docs/ARCHITECTURE.md,
+        /// "Fitting a file"): the shards are planned from it as soon as enough workers have registered.
+        /// </summary>
+        public FileDescribed? Description { get; set; }
         public List<ShardState> Shards { get; } = [];
         public Stopwatch Clock { get; } = Stopwatch.StartNew();
         public Stopwatch SinceProgress { get; } = Stopwatch.StartNew();
@@ -121,7 +127,33 @@ public sealed partial class FitCoordinatorActor
             _job.Phase = Phase.WaitingForWorkers;
             _job.Notice(Self, $"waiting for {_job.MinWorkers} worker(s); {_workers.Count} registered");
             Timers.StartSingleTimer("wait-workers", new WaitForWorkersTimeout(m.JobId), WorkerWait(m.Settings));
+            DescribeWhileWaiting();
         }
+    }
+
+    /// <summary>
+    /// While the job waits for more workers, the first registered one already describes the file (opens it, finds d and
+    /// whether it can be split): that round trip and the file's opening overlap the other workers' joining instead of
+    /// following it (docs/ARCHITECTURE.md, "Fitting a file"). A bad file fails the job at once, as it would once all were there.
+    /// </summary>
+    private void DescribeWhileWaiting()
+    {
+        var job = _job;
+        if (job is null || job.Phase != Phase.WaitingForWorkers || job.Description is not null || job.DescribedBy is not null) return;
+        var worker = _workers.Refs.OrderBy(w => _workers[w], StringComparer.Ordinal).FirstOrDefault();
+        if (worker is null) return;
+        job.DescribedBy = worker;
+        worker.Tell(new DescribeFile(job.Id, job.Request.Path, job.Reader));
+    }
+
+    /// <summary>The worker describing the file is gone before it answered: another one describes it (or the next to register).</summary>
+    private void RedescribeWithout(IActorRef worker)
+    {
+        var job = _job;
+        if (job is null || job.Description is not null || !worker.Equals(job.DescribedBy)) return;
+        job.DescribedBy = null;
+        if (job.Phase == Phase.Describing) BeginDescribe();
+        else DescribeWhileWaiting();
     }
 
     /// <summary>The job's own wait for workers, or this coordinator's configured one.</summary>
@@ -152,6 +184,14 @@ public sealed partial class FitCoordinatorActor
             return;
         }
         job.Phase = Phase.Describing;
+        // Described while the job waited for its workers: plan the shards now. Still being described by a live worker:
+        // its answer plans them.
+        if (job.Description is { } described)
+        {
+            Plan(described);
+            return;
+        }
+        if (job.DescribedBy is { } asked && _workers.Refs.Contains(asked)) return;
         job.DescribedBy = worker;
         worker.Tell(new DescribeFile(job.Id, job.Request.Path, job.Reader));
     }
@@ -159,7 +199,16 @@ public sealed partial class FitCoordinatorActor
     private void OnDescribed(FileDescribed m)
     {
         var job = _job;
-        if (job is null || job.Id != m.JobId || job.Phase != Phase.Describing) return;
+        // Any worker's description of the job's file will do (a late one from a describer since lost included): same file.
+        if (job is null || job.Id != m.JobId) return;
+        if (job.Phase == Phase.WaitingForWorkers) job.Description = m;
+        else if (job.Phase == Phase.Describing) Plan(m);
+    }
+
+    /// <summary>Splits the described file into shards, accepts the job and hands the shards out.</summary>
+    private void Plan(FileDescribed m)
+    {
+        var job = _job!;
         job.Reader = job.Reader with { Dimension = m.Dimension };
         var (what, bytes) = FrameBudget.LargestFitMessage(m.Dimension, job.Settings.Parameterization);
         long frame = FrameBudget.MaximumFrameBytes(Context.System);

@@ -148,6 +148,7 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
         Sender.Tell(new WorkerRegistered(_coordinatorId));
         if (_job is null) return;
         if (_job.Phase == Phase.WaitingForWorkers && _workers.Count >= _job.MinWorkers) BeginDescribe();
+        else if (_job.Phase == Phase.WaitingForWorkers) DescribeWhileWaiting();
         else if (_job.Phase is Phase.Loading or Phase.Solving) AssignOrphans();
     }
 
@@ -204,7 +205,7 @@ public sealed partial class FitCoordinatorActor : ReceiveActor, IWithTimers
         _log.Warning("worker {0} {1}", id, why);
         _job.Notice(Self, $"worker {id} {why}");
         _job.WorkersLost.Add(worker);
-        if (_job.Phase == Phase.Describing && worker.Equals(_job.DescribedBy)) BeginDescribe();
+        if (_job.Phase is Phase.Describing or Phase.WaitingForWorkers) RedescribeWithout(worker);
         if (_job.Phase is Phase.Loading or Phase.Solving)
         {
             foreach (var shard in _job.Shards.Where(s => worker.Equals(s.Worker)))

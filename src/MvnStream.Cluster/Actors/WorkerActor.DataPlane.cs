@@ -73,7 +73,14 @@ public sealed partial class WorkerActor
                     return;
                 }
                 var reply = DataFrame.Gradient(frame.JobId, frame.Round, index, frame.Dimension, frame.Parameterization, 0);
-                try { reply.Seal(Evaluate(stats, theta, reply.WritableValues)); }
+                try
+                {
+                    // The compute alone (as over Akka: J, the gradient, packed), not the frame's checksum (transport).
+                    long started = System.Diagnostics.Stopwatch.GetTimestamp();
+                    double j = Evaluate(stats, theta, reply.WritableValues);
+                    Core.Diagnostics.MvnMetrics.WorkerRoundCompute.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+                    reply.Seal(j);
+                }
                 catch
                 {
                     reply.Dispose();

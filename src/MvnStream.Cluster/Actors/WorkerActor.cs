@@ -270,7 +270,9 @@ public sealed partial class WorkerActor : RegisteredWorkerActor
         {
             ArrayPool<double>.Shared.Return(packed);
         }
-        replyTo.Tell(new PartialGradientComputed(m.JobId, m.Round, shardIndex, j, gMu, gLambdaPacked, sw.Elapsed.TotalMilliseconds));
+        var computed = sw.Elapsed;
+        Core.Diagnostics.MvnMetrics.WorkerRoundCompute.Record(computed.TotalSeconds);
+        replyTo.Tell(new PartialGradientComputed(m.JobId, m.Round, shardIndex, j, gMu, gLambdaPacked, computed.TotalMilliseconds));
     }
 
     private void Release(string jobId)

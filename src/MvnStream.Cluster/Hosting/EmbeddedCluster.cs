@@ -21,8 +21,15 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     /// cluster-leaving phases, which <see cref="DisposeAsync"/> relies on; <see cref="ClusterNode.DisposeAsync"/> runs
     /// them explicitly. Remoting waits at most 200 ms (Akka: 2 s) for its last writes to flush when a node stops: the nodes
     /// stop together, so a write to a node already gone cannot flush (stopping took 2 s, this wait, in about one run of ten).
+    /// Membership moves at 100 ms gossip and leader ticks (a separate node's: 200 ms), and a singleton proxy that asked too
+    /// early asks again after 50 ms (a separate node's: 250 ms): the job of 'fit --workers N' goes through the coordinator
+    /// node's own proxy, which asks when the node is Up, just before the singleton starts, and waited a whole retry
+    /// interval in every traced run (docs/ARCHITECTURE.md, "Fitting a file"). All of this is messages inside one process;
+    /// the failure detector's settings are not touched.
     /// </summary>
-    public const string Defaults = "akka.coordinated-shutdown.run-by-actor-system-terminate = off\nakka.remote.flush-wait-on-shutdown = 200ms";
+    public const string Defaults = "akka.coordinated-shutdown.run-by-actor-system-terminate = off\nakka.remote.flush-wait-on-shutdown = 200ms\n"
+        + "akka.cluster.periodic-tasks-initial-delay = 20ms\nakka.cluster.gossip-interval = 100ms\nakka.cluster.leader-actions-interval = 100ms\n"
+        + "akka.cluster.singleton-proxy.singleton-identification-interval = 50ms";
 
     /// <summary>Threads each of <paramref name="workers"/> embedded workers reads with by default: this machine's cores shared out, at least 1.</summary>
     public static int DefaultThreadsPerWorker(int workers) => Math.Max(1, Environment.ProcessorCount / Math.Max(1, workers));

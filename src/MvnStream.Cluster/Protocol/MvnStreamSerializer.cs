@@ -154,16 +154,24 @@ public sealed class MvnStreamSerializer(ExtendedActorSystem system) : Serializer
 
     private sealed class Codec
     {
+        private MessageSchema? _schema;
+
         private Codec(Type type, string manifest)
         {
             Type = type;
             Manifest = manifest;
-            Schema = MessageSchema.For(type);
         }
 
         public Type Type { get; }
         public string Manifest { get; }
-        public MessageSchema Schema { get; }
+
+        /// <summary>
+        /// Built on the type's first message, not with the table: a schema compiles a getter per field and a constructor call,
+        /// each JIT-compiled at full optimization, and building all ~40 at once cost every process ~260 such compilations while
+        /// its first ActorSystem started, most of them for messages a fit or a worker never sends (docs/ARCHITECTURE.md,
+        /// "Fitting a file"). Every type's schema is still checked by the serializer tests' round trip of each message type.
+        /// </summary>
+        public MessageSchema Schema => _schema ??= MessageSchema.For(Type);
 
         public static Codec Of<T>(string manifest) where T : class, IMvnMessage => new(typeof(T), manifest);
     }

@@ -37,6 +37,13 @@ public static class MvnMetrics
 
     public static Histogram<double> RoundDuration { get; } = Meter.CreateHistogram("mvnstream.cluster.round.duration.seconds", null, "Latency of one cluster gradient round (fit --summing gradients)", null, Seconds);
 
+    /// <summary>
+    /// A worker's own compute for one shard in a gradient round (J and its gradient from the shard's statistics, packed),
+    /// recorded before the answer is sent: a round's latency minus its workers' compute is what the round costs beyond the
+    /// arithmetic (the rounds benchmark pairs them; docs/ARCHITECTURE.md, "The data plane").
+    /// </summary>
+    public static Histogram<double> WorkerRoundCompute { get; } = Meter.CreateHistogram("mvnstream.worker.round.compute.seconds", null, "A worker's compute for one shard in a cluster gradient round", null, Seconds);
+
     static MvnMetrics()
     {
         Gauge("mvnstream.rows.per_second", "Rows merged per second over the last status interval", s => s.RowsPerSecond);
