@@ -340,7 +340,8 @@ public sealed class ConfigurationTests : IDisposable
         var rows = File.ReadLines(Deployment("README.md"))
             .Where(l => l.StartsWith("| `", StringComparison.Ordinal))
             .Select(l => l.Split('|', StringSplitOptions.TrimEntries))
-            .Where(c => c.Length >= 5)
+            // Setting keys are Section:Key; other tables of the README (commands, benchmark figures) start with a code cell too.
+            .Where(c => c.Length >= 5 && c[1].Contains(':', StringComparison.Ordinal))
             .ToDictionary(c => c[1].Trim('`'), c => (Default: c[2].Trim('`'), Variable: c[3].Trim('`'), Meaning: c[4]), StringComparer.Ordinal);
         foreach (var (key, value) in Documented)
         {
