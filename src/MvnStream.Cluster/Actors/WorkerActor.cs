@@ -173,7 +173,9 @@ public sealed partial class WorkerActor : RegisteredWorkerActor
                 if (log.IsInfoEnabled)
                     log.Info(string.Create(System.Globalization.CultureInfo.InvariantCulture,
                         $"worker {workerId}: reading shard {m.ShardIndex} of job {m.JobId} ({m.Start}..{(m.End == long.MaxValue ? "end" : m.End.ToString(System.Globalization.CultureInfo.InvariantCulture))}) on {threads} threads"));
-                var result = ShardAccumulator.AccumulateRange(shard, m.Reader.ToOptions(), threads, (r, _, b) =>
+                // The read's threads are its own (ShardAccumulator), and so is the one waiting for them: a read on every
+                // core leaves the thread pool to the node's actors, its heartbeats among them (docs/ARCHITECTURE.md, "Fitting a file").
+                var result = await Task.Factory.StartNew(() => ShardAccumulator.AccumulateRange(shard, m.Reader.ToOptions(), threads, (r, _, b) =>
                 {
                     long totalRows = Interlocked.Add(ref rows, r), totalBytes = Interlocked.Add(ref bytes, b);
                     long now = sw.ElapsedMilliseconds;
@@ -184,7 +186,7 @@ public sealed partial class WorkerActor : RegisteredWorkerActor
                         lastReport = now;
                         replyTo.Tell(new ShardLoadProgress(m.JobId, m.ShardIndex, totalRows, totalBytes));
                     }
-                }, token, chunkBytes);
+                }, token, chunkBytes), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
                 return new ShardRead(m, replyTo, result, null, sw.Elapsed.TotalSeconds, threads);
             }
             catch (Exception e)

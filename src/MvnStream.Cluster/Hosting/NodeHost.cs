@@ -37,6 +37,19 @@ public static class NodeHost
     public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(20);
 
     /// <summary>
+    /// Turns off DotNetty's buffer-leak detector, unless the environment asks for it (io.netty.leakDetection.level): it is a
+    /// debugging aid of the transport under Akka.Remote that, at its default level, records the stack trace of one pooled
+    /// buffer in 128, with file and line numbers read from the assemblies' symbol files, on every node's hot remoting path
+    /// (docs/ARCHITECTURE.md, "Fitting a file": seen in a start-up profile of 'fit --workers 2'). Process-wide, like the
+    /// detector itself.
+    /// </summary>
+    static NodeHost()
+    {
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("io.netty.leakDetection.level")))
+            DotNetty.Common.ResourceLeakDetector.Level = DotNetty.Common.ResourceLeakDetector.DetectionLevel.Disabled;
+    }
+
+    /// <summary>
     /// A host builder with the process's logging factory (<see cref="MvnLogging.Factory"/>) and no default providers or
     /// configuration sources (the CLI's typed settings are already read). <paramref name="ownsProcess"/>: the host's
     /// console lifetime (<c>ConsoleLifetime</c>) handles Ctrl-C and SIGTERM (a <c>node</c> process); else the host never reacts to

@@ -12,6 +12,7 @@ internal static class CsvRowParser
     /// Parses <paramref name="line"/> into <paramref name="row"/> (length d). Ok only if the line has exactly d
     /// fields, all numbers, all finite unless allowed. A wrong field count is reported before bad values.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot read path, optimised at once (docs/ARCHITECTURE.md, "Fitting a file")
     public static RowStatus Parse(ReadOnlySpan<byte> line, Span<double> row, bool allowNonFinite, out int fieldCount, out int badField)
     {
         badField = -1;

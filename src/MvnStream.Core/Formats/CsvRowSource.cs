@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Win32.SafeHandles;
 
 namespace MvnStream.Core.Formats;
@@ -18,6 +19,7 @@ internal sealed class CsvRowSource : LineRowSource
         _headerOffset = FindHeader();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot read path, optimised at once (docs/ARCHITECTURE.md, "Fitting a file")
     public override int Fill(Span<double> block, int maxRows, IRejectionSink sink)
     {
         int d = Dimension;

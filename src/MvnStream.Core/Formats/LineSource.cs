@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Win32.SafeHandles;
 
 namespace MvnStream.Core.Formats;
@@ -91,6 +92,7 @@ internal sealed class LineSource
     public int MaxLineBytes => _maxLineBytes;
 
     /// <summary>The next owned line and the file offset of its first byte; false at the end of the shard.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot read path, optimised at once (docs/ARCHITECTURE.md, "Fitting a file")
     public bool TryReadLine(out ReadOnlySpan<byte> line, out long offset)
     {
         if (_skipping) SkipRestOfLine();
@@ -180,6 +182,7 @@ internal sealed class LineSource
     }
 
     /// <summary>Moves the unread bytes to the front (growing the buffer if they fill it, never past the line limit + 1) and reads more.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot read path, optimised at once (docs/ARCHITECTURE.md, "Fitting a file")
     private void Refill()
     {
         if (_pos > 0)

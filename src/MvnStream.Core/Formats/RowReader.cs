@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Win32.SafeHandles;
 
 namespace MvnStream.Core.Formats;
@@ -134,6 +135,7 @@ public sealed class RowReader : IDisposable, IRejectionSink
     }
 
     /// <inheritdoc cref="ReadBlock(double[])"/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot read path, optimised at once (docs/ARCHITECTURE.md, "Fitting a file")
     public int ReadBlock(Span<double> block)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);

@@ -37,6 +37,7 @@ internal static class Utf8Double
         || double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
 
     /// <summary>The fast path alone: false means "not handled here", not "invalid".</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot read path, optimised at once (docs/ARCHITECTURE.md, "Fitting a file")
     internal static bool TryParseFast(ReadOnlySpan<byte> s, out double value)
     {
         value = 0;

@@ -147,7 +147,10 @@ public static class ShardAccumulator
 
     /// <summary>
     /// Reads <paramref name="shards"/> (contiguous, in file order) on up to <paramref name="threads"/> threads and merges
-    /// their statistics in order, each as soon as those before it are merged.
+    /// their statistics in order, each as soon as those before it are merged. The threads are the read's own, taking the
+    /// shards in file order, never the thread pool's: the pool runs the cluster node's actors (remoting, the failure
+    /// detector's heartbeats), which a read on every core must not starve (docs/ARCHITECTURE.md, "Fitting a file"). The
+    /// calling thread only waits.
     /// </summary>
     private static IngestResult AccumulateInOrder(IReadOnlyList<FileShard> shards, RowReaderOptions options, int threads,
         Action<long, long, long>? onBlock, CancellationToken cancellationToken)
@@ -163,7 +166,14 @@ public static class ShardAccumulator
         int merged = 0;
         object mergeGate = new();
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Parallel.For(0, shards.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) }, i =>
+        int nextShard = -1;
+        void Read()
+        {
+            int i;
+            while (!cts.IsCancellationRequested && (i = Interlocked.Increment(ref nextShard)) < shards.Count)
+                ReadShard(i);
+        }
+        void ReadShard(int i)
         {
             try
             {
@@ -191,7 +201,14 @@ public static class ShardAccumulator
                 errors[i] = e;
                 cts.Cancel();
             }
-        });
+        }
+        var readers = new Thread[Math.Clamp(threads, 1, Math.Max(1, shards.Count))];
+        for (int t = 0; t < readers.Length; t++)
+        {
+            readers[t] = new Thread(Read) { IsBackground = true, Name = "mvnstream-read" };
+            readers[t].Start();
+        }
+        foreach (var reader in readers) reader.Join();
         cancellationToken.ThrowIfCancellationRequested();
         var firstError = errors.Where(e => e is not null).OrderBy(e => e is BadRowException b ? b.Row.Line : long.MaxValue).FirstOrDefault();
         if (firstError is not null)

@@ -73,6 +73,7 @@ internal static class Syrk
     /// <param name="centre">c, length d.</param>
     /// <param name="weights">Per-row weights w_r &gt;= 0, or empty for unit weights.</param>
     /// <param name="m">d x d row-major accumulator; only i &gt;= j entries are updated.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot read path, optimised at once (docs/ARCHITECTURE.md, "Fitting a file")
     public static unsafe void AccumulateCentredLower(ReadOnlySpan<double> rows, int k, int d, ReadOnlySpan<double> centre,
         ReadOnlySpan<double> weights, Span<double> m)
     {
@@ -160,6 +161,7 @@ internal static class Syrk
     /// values Z[r, 8s..8s+8] at pack[s * kc * 8 + r * 8], zero-padded past column d. With a centre c the
     /// packed values are Z[r, j] - c[j]; with weights they are then multiplied by sqrt(weights[r]).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot read path, optimised at once (docs/ARCHITECTURE.md, "Fitting a file")
     private static unsafe void Pack(double* z, int kc, int d, double* pack, double* centre, double* weights)
     {
         if (centre == null && weights == null) { PackPlain(z, kc, d, pack); return; }

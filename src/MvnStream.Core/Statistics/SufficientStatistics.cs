@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using MvnStream.Core.Numerics;
 
@@ -163,6 +164,7 @@ public sealed class SufficientStatistics
 
     private const int ChunkBytes = 512 * 1024;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot read path, optimised at once (docs/ARCHITECTURE.md, "Fitting a file")
     private void AddBlock(ReadOnlySpan<double> rows, int k, ReadOnlySpan<double> weights, CentredRankKUpdate? rankK)
     {
         int d = Dimension;
