@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using MvnStream.Core.Formats;
 using MvnStream.Core.Ingest;
@@ -7,7 +8,8 @@ namespace MvnStream.Core.Tests.Ingest;
 /// <summary>
 /// <see cref="ShardAccumulator.AccumulateRange"/>, the multi-threaded read of a cluster worker's shard: the statistics
 /// of a byte range are the same to the bit for every thread count (its chunks depend on the range alone), shards tiling
-/// the file count every row once, and the first bad row in file order is the one reported.
+/// the file count every row once, and the first bad row in file order is the one reported. The read runs on threads of its
+/// own, never on the thread pool's, which a cluster node's actors (remoting, the failure detector's heartbeats) share.
 /// </summary>
 public sealed class AccumulateRangeTests : IDisposable
 {
@@ -77,5 +79,25 @@ public sealed class AccumulateRangeTests : IDisposable
         var e = Assert.Throws<BadRowException>(() =>
             ShardAccumulator.AccumulateRange(new FileShard(path, 0, long.MaxValue, 0), Csv with { OnBadRow = BadRowPolicy.Fail }, threads: 4, chunkBytes: 16 * 1024));
         Assert.Equal(20_000, e.Row.Line);
+    }
+
+    /// <summary>
+    /// A read on every core that held the pool's threads left the node's messages queued: a pool queue of 2-4 items through
+    /// a whole 13 s read of 'fit --workers 1 --threads-per-worker 2' on 2 cores, heartbeats sent 7.5 s late, and once a
+    /// worker declared unreachable in the middle of its read and the job lost.
+    /// </summary>
+    [Fact]
+    public void A_range_read_on_several_threads_runs_on_none_of_the_thread_pools_threads()
+    {
+        var path = WriteCsv(30_000, 5, 7);
+        var seen = new ConcurrentDictionary<int, bool>();
+        var result = ShardAccumulator.AccumulateRange(new FileShard(path, 0, long.MaxValue, 0), Csv with { BlockRows = 256 }, threads: 3,
+            onBlock: (_, _, _) => seen[Environment.CurrentManagedThreadId] = Thread.CurrentThread.IsThreadPoolThread,
+            chunkBytes: 32 * 1024);
+
+        Assert.Equal(30_000, result.Statistics.Count);
+        Assert.NotEmpty(seen);
+        Assert.True(seen.Count <= 3, $"{seen.Count} threads read, 3 asked for");
+        Assert.DoesNotContain(seen, t => t.Value);
     }
 }
