@@ -110,8 +110,14 @@ public sealed class AkkaLogForwarder : ReceiveActor, IRequiresMessageQueue<ILogg
         }
     }
 
+    /// <summary>
+    /// What nodes stopping together log about each other: a peer's association ended, a channel already gone, and a message
+    /// a node's actor sent after its own remoting stopped ("swallowing exception during message send", seen at the end of
+    /// an embedded stream whose nodes all stop at once: the message could only have gone to a node that is stopping too).
+    /// </summary>
     private static bool IsPeerShutdownNoise(LogEvent e) =>
         e.Cause?.GetType().Name == "EndpointDisassociatedException"
+        || (e.Cause is Akka.Remote.RemoteTransportException t && t.Message.Contains("Remoting is not running", StringComparison.Ordinal))
         || (e.Message?.ToString() is { } m && m.StartsWith("Association with remote system", StringComparison.Ordinal)
             && m.Contains("EndpointDisassociatedException", StringComparison.Ordinal))
         || (e.Message?.ToString() is { } r && r.StartsWith("Unable to REMOVE channel", StringComparison.Ordinal));
